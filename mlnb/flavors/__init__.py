@@ -1,0 +1,67 @@
+"""The flavor registry: every model library mlnb supports is a plug-in listed here.
+
+A flavor is a module exposing ``FLAVOR_NAME``, ``save_model``, ``log_model``, ``load_model`` and
+``_load_pyfunc(path, model_config=None)`` (MLflow's loader-module contract, so a model can name the
+module in its MLmodel and MLflow loads it too). Registering is data: the flavor's MLmodel key, the
+mlnb module that implements it, the loader module written into MLmodel for MLflow, the loader modules
+of MLflow's own that it reads, and the pip extra it needs. Nothing is imported until used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from mlnb.errors import FlavorNotFoundError
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str                     # the key under ``flavors:`` in MLmodel
+    module: str                   # the mlnb module implementing it
+    loader_module: str            # the pyfunc loader_module mlnb writes (importable by MLflow)
+    reads: tuple[str, ...] = ()   # further loader modules (MLflow's) this flavor loads
+    extra: str | None = None      # pip extra that installs the library
+    library: str | None = None    # the library's import name
+
+    def load(self) -> ModuleType:
+        if self.library:
+            from mlnb.errors import require
+
+            require(self.library, self.extra or self.name, f"The '{self.name}' flavor")
+        return importlib.import_module(self.module)
+
+
+_FLAVORS: dict[str, Flavor] = {}
+_BY_LOADER: dict[str, Flavor] = {}
+
+
+def register_flavor(flavor: Flavor) -> Flavor:
+    """Add a flavor to the registry (later registrations replace earlier ones of the same name)."""
+    _FLAVORS[flavor.name] = flavor
+    for mod in (flavor.loader_module, flavor.module, *flavor.reads):
+        _BY_LOADER[mod] = flavor
+    return flavor
+
+
+def get_flavor(name: str) -> Flavor:
+    try:
+        return _FLAVORS[name]
+    except KeyError:
+        raise FlavorNotFoundError(
+            f"Unknown flavor '{name}'. mlnb knows: {', '.join(sorted(_FLAVORS))}."
+        ) from None
+
+
+def flavor_for_loader(loader_module: str) -> Flavor | None:
+    """The mlnb flavor that loads models whose pyfunc ``loader_module`` is this one, if any."""
+    return _BY_LOADER.get(loader_module)
+
+
+def registered() -> list[str]:
+    return sorted(_FLAVORS)
+
+
+register_flavor(Flavor("sklearn", "mlnb.flavors.sklearn", "mlflow.sklearn", library="sklearn"))
+register_flavor(Flavor("python_function", "mlnb.pyfunc", "mlnb.pyfunc", reads=("mlflow.pyfunc.model",)))

@@ -1,0 +1,25 @@
+"""The format core: MLmodel manifests, signatures, environments and the save skeleton.
+
+It knows nothing of notebooks, runs or HTTP. Names are loaded lazily so that reading a manifest
+never imports numpy or pandas.
+"""
+
+_EXPORTS = {
+    "Model": "mlnb.models.mlmodel",
+    "ModelSignature": "mlnb.models.signature",
+    "Schema": "mlnb.models.signature",
+    "ColSpec": "mlnb.models.signature",
+    "TensorSpec": "mlnb.models.signature",
+    "ParamSpec": "mlnb.models.signature",
+    "ParamSchema": "mlnb.models.signature",
+    "infer_signature": "mlnb.models.signature",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mlnb.models' has no attribute {name!r}")

@@ -1,0 +1,147 @@
+"""The environment files of a model, written in one place.
+
+``requirements.txt`` pins the distributions the model really needs: the flavor names the modules
+it imports, and each module is mapped to its installed distribution in-process (no subprocess,
+no re-loading the model). ``python_env.yaml`` and ``conda.yaml`` follow MLflow's layout.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as md
+import os
+import platform
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from mlnb.errors import InvalidParameterError
+
+REQUIREMENTS_FILE = "requirements.txt"
+PYTHON_ENV_FILE = "python_env.yaml"
+CONDA_FILE = "conda.yaml"
+
+# Modules whose distribution name differs from the import name (the common ones, looked up first).
+_KNOWN_DISTS = {
+    "sklearn": "scikit-learn", "skops": "skops", "yaml": "pyyaml", "PIL": "pillow",
+    "cv2": "opencv-python", "mlnb": "mlnb", "google": "protobuf",
+}
+_STDLIB_LIKE = {"builtins", "__main__", "copyreg", "collections", "functools", "numbers", "typing"}
+
+
+@functools.lru_cache(maxsize=None)
+def _module_dists() -> dict[str, list[str]]:
+    return md.packages_distributions()
+
+
+@functools.lru_cache(maxsize=512)
+def distribution_of(module: str) -> str | None:
+    """The installed distribution providing top-level ``module``, or None (stdlib, local code)."""
+    top = module.split(".")[0]
+    if top in _STDLIB_LIKE or top in getattr(__import__("sys"), "stdlib_module_names", ()):
+        return None
+    name = _KNOWN_DISTS.get(top, top)
+    try:
+        md.version(name)
+        return name
+    except md.PackageNotFoundError:
+        dists = _module_dists().get(top)
+        return dists[0] if dists else None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def pinned(dist: str) -> str:
+    """``name==version`` for an installed distribution (the bare name when not installed)."""
+    v = _version(dist)
+    return f"{dist}=={v}" if v else dist
+
+
+def infer_requirements(modules: Iterable[str]) -> list[str]:
+    """Pinned requirements for the distributions behind ``modules``, sorted, without duplicates."""
+    dists = {d for m in modules if (d := distribution_of(m))}
+    return sorted((pinned(d) for d in dists), key=str.lower)
+
+
+def _read_requirements(spec: str | os.PathLike | Sequence[str]) -> list[str]:
+    if isinstance(spec, (str, os.PathLike)) and Path(spec).is_file():
+        lines = Path(spec).read_text(encoding="utf-8").splitlines()
+    elif isinstance(spec, str):
+        lines = [spec]
+    elif isinstance(spec, (list, tuple)):
+        lines = list(spec)
+    else:
+        raise InvalidParameterError(
+            f"pip requirements must be a list of strings or a path to a requirements file, got {type(spec).__name__}."
+        )
+    out = [ln.strip() for ln in lines if ln and ln.strip() and not ln.strip().startswith("#")]
+    for ln in out:
+        if not isinstance(ln, str):
+            raise InvalidParameterError(f"Requirement {ln!r} is not a string.")
+    return out
+
+
+def resolve_requirements(default: Iterable[str], pip_requirements=None, extra_pip_requirements=None) -> list[str]:
+    """MLflow's rules: ``pip_requirements`` replaces the inferred list; ``extra_pip_requirements`` adds to it."""
+    if pip_requirements is not None and extra_pip_requirements is not None:
+        raise InvalidParameterError("Pass either pip_requirements or extra_pip_requirements, not both.")
+    if pip_requirements is not None:
+        return _read_requirements(pip_requirements)
+    reqs = list(default)
+    if extra_pip_requirements is not None:
+        extra = _read_requirements(extra_pip_requirements)
+        names = {_req_name(r) for r in extra}
+        reqs = [r for r in reqs if _req_name(r) not in names] + extra
+    return reqs
+
+
+def _req_name(req: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def write(model_dir: str | os.PathLike, requirements: Sequence[str]) -> dict[str, str]:
+    """Write requirements.txt, python_env.yaml and conda.yaml; return the pyfunc ``env`` entry."""
+    import yaml
+
+    d = Path(model_dir)
+    py = platform.python_version()
+    (d / REQUIREMENTS_FILE).write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
+    python_env = {
+        "python": py,
+        "build_dependencies": [pinned("pip"), pinned("setuptools"), "wheel"],
+        "dependencies": [f"-r {REQUIREMENTS_FILE}"],
+    }
+    (d / PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, default_flow_style=False, sort_keys=False),
+                                     encoding="utf-8")
+    pip_v = _version("pip")
+    conda = {
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={py}", f"pip<={pip_v}" if pip_v else "pip", {"pip": list(requirements)}],
+        "name": "mlflow-env",
+    }
+    (d / CONDA_FILE).write_text(yaml.safe_dump(conda, default_flow_style=False), encoding="utf-8")
+    return {"conda": CONDA_FILE, "virtualenv": PYTHON_ENV_FILE}
+
+
+def read_requirements(model_dir: str | os.PathLike) -> list[str]:
+    f = Path(model_dir) / REQUIREMENTS_FILE
+    return _read_requirements(f) if f.is_file() else []
+
+
+def check_versions(model_dir: str | os.PathLike) -> list[str]:
+    """Describe each pinned requirement whose installed version differs (for a load-time warning)."""
+    notes = []
+    for req in read_requirements(model_dir):
+        if "==" not in req:
+            continue
+        name, want = req.split("==", 1)
+        have = _version(name.strip())
+        if have is not None and have != want.strip():
+            notes.append(f"{name.strip()} (saved with {want.strip()}, installed {have})")
+    return notes

@@ -1,0 +1,189 @@
+"""The MLmodel manifest: read, validate and write it exactly as MLflow 3.x does.
+
+MLflow writes ``yaml.safe_dump(..., default_flow_style=False)`` with sorted keys; mlnb writes the
+same, so an mlnb manifest diffs cleanly against MLflow's. Keys mlnb does not know are kept on read
+and written back unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlnb.errors import FlavorNotFoundError, ModelFormatError
+
+MLMODEL_FILE = "MLmodel"
+#: The MLflow model format mlnb writes (recorded as ``mlflow_version``: MLflow reads it as such).
+MLFLOW_FORMAT_VERSION = "3.17.2"
+PYFUNC = "python_function"
+
+_KNOWN = (
+    "artifact_path", "flavors", "metadata", "mlflow_version", "model_id",
+    "model_uuid", "prompts", "run_id", "saved_input_example_info", "signature",
+    "utc_time_created", "env_vars", "resources",
+)
+
+
+def _yaml():
+    import yaml
+
+    return yaml
+
+
+def _now() -> str:
+    return str(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+
+
+class Model:
+    """An MLmodel manifest.
+
+    ``flavors`` maps a flavor name to its configuration. ``signature`` is kept as MLflow's dict of
+    JSON strings and parsed on demand (:meth:`get_signature`), so reading a manifest never imports
+    pandas.
+    """
+
+    def __init__(
+        self,
+        flavors: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        signature: Any = None,
+        saved_input_example_info: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        artifact_path: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        model_uuid: str | None = None,
+        utc_time_created: str | None = None,
+        mlflow_version: str | None = MLFLOW_FORMAT_VERSION,
+        model_id: str | None = None,
+        prompts: Any = None,
+        **extra: Any,
+    ) -> None:
+        self.flavors: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (flavors or {}).items()}
+        self.signature = signature.to_dict() if hasattr(signature, "to_dict") else signature
+        self.saved_input_example_info = saved_input_example_info
+        self.run_id = run_id
+        self.artifact_path = artifact_path
+        self.metadata = dict(metadata) if metadata else None
+        self.model_uuid = model_uuid or uuid.uuid4().hex
+        self.utc_time_created = utc_time_created or _now()
+        self.mlflow_version = mlflow_version
+        self.model_id = model_id
+        self.prompts = prompts
+        self.extra: dict[str, Any] = dict(extra)
+
+    # -- flavors -------------------------------------------------------------------------
+    def add_flavor(self, name: str, **conf: Any) -> "Model":
+        self.flavors[name] = conf
+        return self
+
+    def flavor(self, name: str) -> dict[str, Any]:
+        try:
+            return self.flavors[name]
+        except KeyError:
+            have = ", ".join(sorted(self.flavors)) or "none"
+            raise FlavorNotFoundError(
+                f"This model has no '{name}' flavor (it has: {have}). "
+                f"Load it with the loader of one of those flavors, or with mlnb.pyfunc.load_model."
+            ) from None
+
+    @property
+    def pyfunc_conf(self) -> dict[str, Any] | None:
+        return self.flavors.get(PYFUNC)
+
+    # -- signature -----------------------------------------------------------------------
+    def get_signature(self):
+        """The parsed :class:`~mlnb.models.signature.ModelSignature`, or None."""
+        if not self.signature:
+            return None
+        from mlnb.models.signature import ModelSignature
+
+        return ModelSignature.from_dict(self.signature)
+
+    def set_signature(self, signature) -> None:
+        self.signature = signature.to_dict() if signature is not None else None
+
+    # -- (de)serialization ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "flavors": self.flavors,
+            "mlflow_version": self.mlflow_version,
+            "model_uuid": self.model_uuid,
+            "utc_time_created": self.utc_time_created,
+            "model_id": self.model_id,
+            "prompts": self.prompts,
+        }
+        optional = {
+            "run_id": self.run_id,
+            "artifact_path": self.artifact_path,
+            "saved_input_example_info": self.saved_input_example_info,
+            "metadata": self.metadata,
+        }
+        d.update({k: v for k, v in optional.items() if v is not None})
+        if self.signature is not None:
+            d["signature"] = self.signature
+            d.setdefault("is_signature_from_type_hint", False)
+            d.setdefault("type_hint_from_example", False)
+        for k, v in self.extra.items():
+            d.setdefault(k, v)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "MLmodel") -> "Model":
+        validate(data, source=source)
+        data = dict(data)
+        kwargs = {k: data.pop(k) for k in list(data) if k in _KNOWN and k not in ("env_vars", "resources")}
+        return cls(**kwargs, **data)
+
+    def to_yaml(self) -> str:
+        return _yaml().safe_dump(self.to_dict(), default_flow_style=False)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``MLmodel`` into the directory ``path`` (atomically) and return its path."""
+        target = Path(path) / MLMODEL_FILE
+        tmp = target.with_name(f".{MLMODEL_FILE}.tmp")
+        tmp.write_text(self.to_yaml(), encoding="utf-8")
+        os.replace(tmp, target)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Model":
+        """Read the MLmodel of a model directory (or the MLmodel file itself)."""
+        p = Path(path)
+        file = p / MLMODEL_FILE if p.is_dir() else p
+        if not file.exists():
+            if not p.exists():
+                raise ModelFormatError(f"No model at '{p}': the path does not exist.")
+            raise ModelFormatError(
+                f"'{p}' is not a model directory: it has no MLmodel file. "
+                f"Point to the directory that save_model or log_model wrote."
+            )
+        yaml = _yaml()
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"'{file}' is not valid YAML: {exc}") from None
+        return cls.from_dict(data, source=str(file))
+
+    def __repr__(self) -> str:
+        return f"Model(flavors={sorted(self.flavors)}, run_id={self.run_id!r}, model_uuid={self.model_uuid!r})"
+
+
+def validate(data: Any, *, source: str = "MLmodel") -> None:
+    """Check an MLmodel mapping's structure; raise ModelFormatError saying what is wrong."""
+    if not isinstance(data, Mapping):
+        raise ModelFormatError(f"{source}: expected a YAML mapping, found {type(data).__name__}.")
+    flavors = data.get("flavors")
+    if not isinstance(flavors, Mapping) or not flavors:
+        raise ModelFormatError(f"{source}: 'flavors' is missing or empty; the file is not a model manifest.")
+    for name, conf in flavors.items():
+        if not isinstance(conf, Mapping):
+            raise ModelFormatError(f"{source}: flavor '{name}' must be a mapping, found {type(conf).__name__}.")
+    pyfunc = flavors.get(PYFUNC)
+    if pyfunc is not None and not pyfunc.get("loader_module"):
+        raise ModelFormatError(f"{source}: the python_function flavor has no 'loader_module'.")
+    sig = data.get("signature")
+    if sig is not None and (not isinstance(sig, Mapping) or "inputs" not in sig):
+        raise ModelFormatError(f"{source}: 'signature' must be a mapping with 'inputs'.")

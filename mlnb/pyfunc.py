@@ -1,0 +1,307 @@
+"""Any model as a generic predictor, and custom models written in Python.
+
+``load_model(uri)`` returns a :class:`PyFuncModel` for a model of any flavor, mlnb's or MLflow's:
+``predict(data, params=None)`` checks the input against the model's signature, then calls the
+flavor's predictor. ``PythonModel`` is the base class of custom models; ``save_model`` writes one
+with its artifacts and code, loadable by MLflow too (its ``loader_module`` is ``mlnb.pyfunc``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mlnb.errors import FlavorNotFoundError, InvalidParameterError, ModelFormatError
+from mlnb.flavors import flavor_for_loader
+from mlnb.models.layout import write_model
+from mlnb.models.mlmodel import PYFUNC, Model
+
+FLAVOR_NAME = PYFUNC
+LOADER_MODULE = "mlnb.pyfunc"
+PYTHON_MODEL_FILE = "python_model.pkl"
+ARTIFACTS_DIR = "artifacts"
+
+
+class PythonModelContext:
+    """What a custom model sees at load and predict time: its artifacts and its config."""
+
+    def __init__(self, artifacts: Mapping[str, str] | None = None, model_config: Mapping[str, Any] | None = None):
+        self._artifacts = dict(artifacts or {})
+        self._model_config = dict(model_config or {})
+
+    @property
+    def artifacts(self) -> dict[str, str]:
+        """Artifact name -> absolute local path inside the loaded model directory."""
+        return self._artifacts
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        return self._model_config
+
+
+class PythonModel:
+    """Base class of custom models: override ``predict`` and, if needed, ``load_context``."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        """Called once when the model is loaded: open artifacts here."""
+
+    def predict(self, context: PythonModelContext, model_input: Any, params: dict | None = None) -> Any:
+        raise NotImplementedError("A PythonModel must implement predict(self, context, model_input, params=None).")
+
+
+def _accepts(fn, name: str) -> bool:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    return name in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+
+
+class _PythonModelPredictor:
+    """Adapts a PythonModel (mlnb's or MLflow's) to ``predict(data, params=None)``."""
+
+    def __init__(self, python_model: Any, context: PythonModelContext) -> None:
+        self.python_model = python_model
+        self.context = context
+        fn = python_model.predict
+        params = list(inspect.signature(fn).parameters) if callable(fn) else []
+        self._with_context = bool(params) and params[0] == "context"
+        self._with_params = _accepts(fn, "params")
+
+    def predict(self, data: Any, params: dict | None = None) -> Any:
+        args = (self.context, data) if self._with_context else (data,)
+        if self._with_params:
+            return self.python_model.predict(*args, params=params)
+        return self.python_model.predict(*args)
+
+
+class PyFuncModel:
+    """A loaded model of any flavor behind one interface."""
+
+    def __init__(self, model_meta: Model, model_impl: Any, model_dir: Path | None = None,
+                 predict_fn: str = "predict") -> None:
+        self._meta = model_meta
+        self._impl = model_impl
+        self._dir = model_dir
+        self._predict = getattr(model_impl, predict_fn)
+        self._takes_params = _accepts(self._predict, "params")
+        sig = model_meta.get_signature()
+        self._input_schema = sig.inputs if sig else None
+        self._param_schema = sig.params if sig else None
+
+    @property
+    def metadata(self) -> Model:
+        """The model's MLmodel manifest."""
+        return self._meta
+
+    @property
+    def loader_module(self) -> str:
+        return (self._meta.pyfunc_conf or {}).get("loader_module", "")
+
+    @property
+    def model_dir(self) -> Path | None:
+        return self._dir
+
+    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """Predict on ``data`` after checking it against the signature (casting where safe)."""
+        if self._input_schema is not None:
+            from mlnb.models.signature import enforce_schema
+
+            data = enforce_schema(data, self._input_schema)
+        if params is not None or self._param_schema is not None:
+            from mlnb.models.signature import enforce_params
+
+            params = enforce_params(params, self._param_schema)
+        if self._takes_params:
+            return self._predict(data, params=params)
+        return self._predict(data)
+
+    def get_raw_model(self) -> Any:
+        """The flavor's native model (an estimator, a torch module, ...)."""
+        impl = self._impl
+        for attr in ("get_raw_model",):
+            if hasattr(impl, attr):
+                return getattr(impl, attr)()
+        if isinstance(impl, _PythonModelPredictor):
+            return impl.python_model
+        return impl
+
+    def unwrap_python_model(self) -> Any:
+        """The custom :class:`PythonModel` instance of a custom model."""
+        if not isinstance(self._impl, _PythonModelPredictor):
+            raise InvalidParameterError("unwrap_python_model() is for custom PythonModel models; use get_raw_model().")
+        return self._impl.python_model
+
+    def __repr__(self) -> str:
+        meta = self._meta
+        lines = [f"mlnb.pyfunc.PyFuncModel (loader {self.loader_module})"]
+        if meta.run_id:
+            lines.append(f"  run_id: {meta.run_id}")
+        flavors = ", ".join(f for f in meta.flavors if f != PYFUNC)
+        if flavors:
+            lines.append(f"  flavor: {flavors}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from mlnb.cards import model_card_html
+
+        return model_card_html(self)
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _loader_for(loader_module: str):
+    flavor = flavor_for_loader(loader_module)
+    if flavor is not None:
+        return flavor.load()
+    try:
+        return importlib.import_module(loader_module)
+    except ImportError as exc:
+        raise FlavorNotFoundError(
+            f"The model's loader module '{loader_module}' is neither an mlnb flavor nor importable "
+            f"({exc}). Install the library that provides it."
+        ) from None
+
+
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
+               model_config: Mapping[str, Any] | None = None) -> PyFuncModel:
+    """Load any model (path, ``file://``, ``runs:/``, ``s3://``) as a :class:`PyFuncModel`."""
+    from mlnb.models.reading import add_code_to_path, read_model
+
+    path, meta = read_model(model_uri, dst_path)
+    conf = meta.pyfunc_conf
+    if conf is None:
+        raise FlavorNotFoundError(
+            f"Model '{model_uri}' has no python_function flavor (it has: {', '.join(meta.flavors)}); "
+            f"load it with its own flavor's load_model."
+        )
+    add_code_to_path(path, conf.get("code"))
+    data_path = path / conf["data"] if conf.get("data") else path
+    loader = _loader_for(conf["loader_module"])
+    config = {**(conf.get("config") or {}), **(model_config or {})}
+    impl = loader._load_pyfunc(str(data_path), config) if config else loader._load_pyfunc(str(data_path))
+    return PyFuncModel(meta, impl, path, conf.get("predict_fn", "predict"))
+
+
+def _load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> _PythonModelPredictor:
+    """Loader-module entry point for custom models (mlnb's and MLflow's ``mlflow.pyfunc.model``)."""
+    import cloudpickle  # noqa: F401  (custom models are cloudpickled)
+    import pickle
+
+    model_dir = Path(path)
+    meta = Model.load(model_dir)
+    conf = meta.pyfunc_conf or {}
+    file = model_dir / conf.get("python_model", PYTHON_MODEL_FILE)
+    if not file.is_file():
+        raise ModelFormatError(f"Custom model file '{file}' is missing.")
+    with open(file, "rb") as f:
+        python_model = pickle.load(f)
+    artifacts = {
+        name: str(model_dir / (entry["path"] if isinstance(entry, Mapping) else entry))
+        for name, entry in (conf.get("artifacts") or {}).items()
+    }
+    config = {**(conf.get("config") or {}), **(model_config or {})}
+    context = PythonModelContext(artifacts, config)
+    if hasattr(python_model, "load_context"):
+        python_model.load_context(context)
+    return _PythonModelPredictor(python_model, context)
+
+
+# -- saving ----------------------------------------------------------------------------------
+def _copy_artifacts(artifacts: Mapping[str, str], model_dir: Path) -> dict[str, dict[str, str]]:
+    from mlnb.models.uri import local_path
+
+    out = {}
+    dest = model_dir / ARTIFACTS_DIR
+    for name, uri in artifacts.items():
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise InvalidParameterError(f"Artifact name {name!r} must be a non-empty name without '/'.")
+        src = local_path(uri)
+        dest.mkdir(exist_ok=True)
+        target = dest / src.name
+        if target.exists():
+            target = dest / f"{name}-{src.name}"
+        if src.is_dir():
+            shutil.copytree(src, target)
+        else:
+            shutil.copy2(src, target)
+        out[name] = {"path": f"{ARTIFACTS_DIR}/{target.name}", "uri": str(uri)}
+    return out
+
+
+def save_model(
+    path: str | os.PathLike,
+    python_model: Any = None,
+    artifacts: Mapping[str, str] | None = None,
+    code_paths: Sequence[str] | None = None,
+    model_config: Mapping[str, Any] | None = None,
+    signature=None,
+    input_example: Any = None,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    metadata: Mapping[str, Any] | None = None,
+    mlmodel: Model | None = None,
+) -> Model:
+    """Save a custom :class:`PythonModel` with its artifacts (paths or URIs) and code."""
+    import cloudpickle
+
+    if python_model is None or not callable(getattr(python_model, "predict", None)):
+        raise InvalidParameterError("python_model must be an object with a predict(context, model_input) method.")
+    if artifacts is not None and not isinstance(artifacts, Mapping):
+        raise InvalidParameterError("artifacts must be a dict of name -> path or URI.")
+
+    def write_payload(model_dir: Path, code: str | None):
+        if code:
+            from mlnb.models.reading import add_code_to_path
+
+            add_code_to_path(model_dir, code)
+        with open(model_dir / PYTHON_MODEL_FILE, "wb") as f:
+            cloudpickle.dump(python_model, f)
+        conf: dict[str, Any] = {
+            "loader_module": LOADER_MODULE,
+            "python_model": PYTHON_MODEL_FILE,
+            "cloudpickle_version": cloudpickle.__version__,
+        }
+        if artifacts:
+            conf["artifacts"] = _copy_artifacts(artifacts, model_dir)
+        if code:
+            conf["code"] = code
+        if model_config:
+            conf["config"] = dict(model_config)
+        modules = {"mlnb", "cloudpickle", type(python_model).__module__}
+        return {PYFUNC: conf}, modules
+
+    def predict(example):
+        ctx = PythonModelContext(
+            {k: str(local_path_of(v)) for k, v in (artifacts or {}).items()}, model_config)
+        if hasattr(python_model, "load_context"):
+            python_model.load_context(ctx)
+        return _PythonModelPredictor(python_model, ctx).predict(example)
+
+    return write_model(
+        path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
+        predict=predict, pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+        metadata=metadata, code_paths=code_paths,
+    )
+
+
+def local_path_of(uri: str) -> Path:
+    from mlnb.models.uri import local_path
+
+    return local_path(uri)
+
+
+def log_model(name: str | None = None, *, python_model: Any = None, artifact_path: str | None = None, **kwargs: Any):
+    """Save a custom model into the active run; returns a ``ModelInfo`` with ``model_uri``."""
+    from mlnb.tracking.logged_models import log_model as _log
+
+    def save(model, path, **kw):
+        return save_model(path, python_model=model, **kw)
+
+    return _log(save, python_model, name=name, artifact_path=artifact_path, **kwargs)
+
+
+__all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "save_model", "log_model"]

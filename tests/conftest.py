@@ -1,0 +1,59 @@
+"""Shared fixtures: every test gets its own run store in a temp dir and fixed seeds."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """A fresh tracking store and working directory per test; nothing leaks between tests."""
+    monkeypatch.setenv("MLNB_TRACKING_URI", str(tmp_path / "mlnb.db"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    random.seed(0)
+    np.random.seed(0)
+    yield
+    try:
+        import mlnb.tracking.fluent as fluent
+    except ImportError:
+        return
+    reset = getattr(fluent, "_reset_for_tests", None)
+    if reset is not None:
+        reset()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def classification_data():
+    """A small, seeded binary classification DataFrame and target."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=300, n_features=5, n_informative=3, random_state=0)
+    return pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]), y
+
+
+@pytest.fixture
+def regression_data():
+    import pandas as pd
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(n_samples=300, n_features=5, noise=0.1, random_state=0)
+    return pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]), y
