@@ -232,7 +232,7 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
 
 def autolog(*args: Any, **kwargs: Any):
     """Log every scikit-learn ``fit``: params, training metrics and the model. See ``mlnb.autolog``."""
-    from mlnb.autolog.sklearn import autolog as _autolog
+    from mlnb.autologging.sklearn import autolog as _autolog
 
     return _autolog(*args, **kwargs)
 
