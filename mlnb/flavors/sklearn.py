@@ -67,7 +67,9 @@ def _estimator_modules(model: Any) -> set[str]:
 
 def _skops_dump(model: Any, file: Path, trusted: Sequence[str] | None, explicit: bool) -> list[str] | None:
     """Write ``model`` with skops; return the trusted types, or None when skops cannot be used."""
-    import skops.io as sio
+    from mlnb.flavors._skops import skops_io
+
+    sio = skops_io()
 
     data = sio.dumps(model)
     untrusted = sio.get_untrusted_types(data=data)
@@ -174,7 +176,9 @@ def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[s
         raise ModelFormatError(f"The sklearn flavor names '{file.name}', which is missing from '{model_dir}'.")
     fmt = conf.get("serialization_format") or "pickle"
     if fmt == "skops":
-        import skops.io as sio
+        from mlnb.flavors._skops import skops_io
+
+        sio = skops_io()
 
         untrusted = sio.get_untrusted_types(file=file)
         consented = set(skops_trusted_types or ())

@@ -40,24 +40,31 @@ def distribution_of(module: str) -> str | None:
     if top in _STDLIB_LIKE or top in getattr(__import__("sys"), "stdlib_module_names", ()):
         return None
     name = _KNOWN_DISTS.get(top, top)
-    try:
-        md.version(name)
+    if installed_version(name) is not None:
         return name
-    except md.PackageNotFoundError:
-        dists = _module_dists().get(top)
-        return dists[0] if dists else None
+    dists = _module_dists().get(top)
+    return dists[0] if dists else None
 
 
-def _version(dist: str) -> str | None:
+@functools.lru_cache(maxsize=512)
+def installed_version(dist: str) -> str | None:
+    """The installed version of ``dist``, read from its ``.dist-info`` directory name when it has
+    one (parsing METADATA costs milliseconds per distribution), else from its metadata."""
     try:
-        return md.version(dist)
+        found = md.distribution(dist)
     except md.PackageNotFoundError:
         return None
+    folder = getattr(found, "_path", None)
+    if folder is not None and folder.name.endswith(".dist-info"):
+        _, _, version = folder.name[: -len(".dist-info")].partition("-")
+        if version:
+            return version
+    return found.version
 
 
 def pinned(dist: str) -> str:
     """``name==version`` for an installed distribution (the bare name when not installed)."""
-    v = _version(dist)
+    v = installed_version(dist)
     return f"{dist}=={v}" if v else dist
 
 
@@ -119,7 +126,7 @@ def write(model_dir: str | os.PathLike, requirements: Sequence[str]) -> dict[str
     }
     (d / PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, default_flow_style=False, sort_keys=False),
                                      encoding="utf-8")
-    pip_v = _version("pip")
+    pip_v = installed_version("pip")
     conda = {
         "channels": ["conda-forge"],
         "dependencies": [f"python={py}", f"pip<={pip_v}" if pip_v else "pip", {"pip": list(requirements)}],
@@ -141,7 +148,7 @@ def check_versions(model_dir: str | os.PathLike) -> list[str]:
         if "==" not in req:
             continue
         name, want = req.split("==", 1)
-        have = _version(name.strip())
+        have = installed_version(name.strip())
         if have is not None and have != want.strip():
             notes.append(f"{name.strip()} (saved with {want.strip()}, installed {have})")
     return notes

@@ -33,6 +33,7 @@ COLUMN_TYPES: dict[str, Any] = {
     "datetime": np.dtype("datetime64[ns]"),
 }
 _EXACT_INT_LIMIT = {"float": 2**24, "double": 2**53}
+_NUMERIC = ("boolean", "integer", "long", "float", "double")
 
 
 # -- specs -----------------------------------------------------------------------------------
@@ -137,6 +138,11 @@ class Schema:
         # Cached views used on the hot path of enforcement.
         self._names = [n for n in names if n is not None]
         self._required = [s.name for s in self.inputs if getattr(s, "required", True) and s.name is not None]
+        # Exact numpy dtypes of a frame that needs no checks (numeric and boolean columns only:
+        # they cannot hold values of another type, and NaN is a valid float).
+        exact = [COLUMN_TYPES.get(s.type) if isinstance(s, ColSpec) and s.type in _NUMERIC else None
+                 for s in self.inputs]
+        self._exact_dtypes = exact if self._names and all(e is not None for e in exact) else None
 
     @property
     def is_tensor_spec(self) -> bool:
@@ -416,6 +422,9 @@ def _enforce_columns(data, schema: Schema):
     columns = data.columns
     names = schema._names
     if len(columns) == len(names) and all(a == b for a, b in zip(columns, names)):
+        exact = schema._exact_dtypes
+        if exact is not None and all(a == b for a, b in zip(data.dtypes.array, exact)):
+            return data  # the fast path: already the model's columns and dtypes
         frame = data
     else:
         present = set(map(str, columns))
