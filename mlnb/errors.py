@@ -48,6 +48,24 @@ class InvalidParameterError(MlnbError, ValueError):
     """An argument has an invalid value (a name, key, metric or option)."""
 
 
+class ModelValidationFailedError(MlnbError):
+    """An evaluated model missed its metric thresholds; ``failures`` lists every failed check."""
+
+    def __init__(self, message: str, failures: list | None = None, result=None) -> None:
+        super().__init__(message)
+        self.failures = list(failures or [])
+        self.result = result
+
+
+class ServingError(MlnbError, ValueError):
+    """A scoring request cannot be answered: carries the HTTP status and MLflow's ``error_code``."""
+
+    def __init__(self, message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+
+
 def require(module: str, extra: str, purpose: str):
     """Import an optional library, or raise a MissingDependencyError naming the extra to install."""
     import importlib

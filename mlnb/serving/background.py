@@ -1,0 +1,160 @@
+"""``mlnb.serve(model)``: the scoring server in the background of a notebook.
+
+With one worker the server runs on a thread of the kernel, so any model object can be served
+as it is, without saving it first. With several workers it runs as ``mlnb models serve`` in a
+child process and needs a model URI or path. Either way the server stops with ``handle.stop()``
+or when the kernel exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+from mlnb.errors import InvalidParameterError, ServingError
+from mlnb.serving.app import DEFAULT_TIMEOUT
+from mlnb.serving.examples import curl_example
+from mlnb.serving.server import server_url
+
+_STARTUP_SECONDS = 120
+
+
+class ServingHandle:
+    """A running background server: ``url``, ``stop()``, and a curl example in its repr."""
+
+    def __init__(self, url: str, model: Any, stop_fn, alive_fn) -> None:
+        self.url = url
+        self.model = model
+        self._stop_fn = stop_fn
+        self._alive_fn = alive_fn
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped and self._alive_fn()
+
+    @property
+    def curl(self) -> str:
+        """A ready-to-paste shell command that scores one example row."""
+        return curl_example(self.url, self.model)
+
+    def stop(self) -> None:
+        """Stop the server (idempotent)."""
+        if not self._stopped:
+            self._stopped = True
+            self._stop_fn()
+            atexit.unregister(self.stop)
+
+    def __enter__(self) -> "ServingHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"mlnb scoring server at {self.url} ({state})\n  {self.curl}"
+
+    def _repr_html_(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<div><b>mlnb scoring server</b> at <a href='{html.escape(self.url)}/ping' target='_blank'>"
+            f"{html.escape(self.url)}</a> ({state})"
+            f"<pre style='white-space:pre-wrap'>{html.escape(self.curl)}</pre></div>")
+
+
+def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", workers: int = 1,
+          timeout: float = DEFAULT_TIMEOUT) -> ServingHandle:
+    """Start a scoring server in the background and return its handle once it answers ``/ping``.
+
+    ``model_or_uri`` is a model URI or path, a PyFuncModel, or any object with ``predict``.
+    ``port=None`` picks a free port.
+    """
+    if workers < 1:
+        raise InvalidParameterError(f"workers must be at least 1, got {workers}.")
+    if workers == 1:
+        handle = _serve_in_thread(model_or_uri, port, host, timeout)
+    elif isinstance(model_or_uri, (str, os.PathLike)):
+        handle = _serve_in_process(os.fspath(model_or_uri), port, host, workers, timeout)
+    else:
+        raise InvalidParameterError(
+            "Several workers load the model in their own processes, so they need a model URI or path. "
+            "Save or log the model first, or serve it with workers=1.")
+    atexit.register(handle.stop)
+    return handle
+
+
+def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, timeout: float) -> ServingHandle:
+    from mlnb.serving.app import ScoringApp
+    from mlnb.serving.scoring import load
+    from mlnb.serving.server import uvicorn_config
+
+    import uvicorn
+
+    model = load(model_or_uri)
+    config = uvicorn_config(ScoringApp(model, timeout=timeout), host, port or 0)
+    sock = config.bind_socket()
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"mlnb-serve-{bound}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + _STARTUP_SECONDS
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        sock.close()
+        raise ServingError(f"The scoring server on {host}:{bound} did not start.", 500, "INTERNAL_ERROR")
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+    return ServingHandle(server_url(host, bound), model, stop, thread.is_alive)
+
+
+def _serve_in_process(uri: str, port: int | None, host: str, workers: int, timeout: float) -> ServingHandle:
+    from mlnb.serving.scoring import load
+    from mlnb.serving.server import wait_until_ready
+
+    model = load(uri)  # fails here, with a clear message, if the model cannot load
+    if port is None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", uri, "-p", str(port), "-h", host,
+           "-w", str(workers), "-t", str(timeout)]
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    url = server_url(host, port)
+    alive = lambda: proc.poll() is None  # noqa: E731
+    if not wait_until_ready(url, time.monotonic() + _STARTUP_SECONDS, alive):
+        proc.kill()
+        proc.wait()
+        log.seek(0)
+        err = log.read().decode(errors="replace").strip()
+        raise ServingError(f"The scoring server did not start: {err or 'no output'}", 500, "INTERNAL_ERROR")
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+    return ServingHandle(url, model, stop, alive)
+
+
+__all__ = ["serve", "ServingHandle"]
