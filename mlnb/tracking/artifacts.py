@@ -1,0 +1,233 @@
+"""Artifact repositories: where a run's files live, and ``runs:/`` URIs resolved to local paths.
+
+A repository is named by a run's ``artifact_uri``: a local directory (the embedded store),
+``mlflow-artifacts:/`` (an MLflow Tracking Server's artifact proxy) or ``s3://`` (S3). Every
+repository refuses artifact paths that would land outside the run: ``..`` parts, absolute paths,
+and local files or directories reached through symlinks pointing elsewhere.
+
+Writes are atomic: a file or a new directory is copied to a hidden staging name beside its
+target and renamed into place, so a killed process never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlnb.errors import InvalidParameterError, ResourceNotFoundError
+
+STAGING_PREFIX = ".mlnb-staging-"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str            # relative to the run's artifact root, with '/'
+    is_dir: bool
+    file_size: int | None = None
+
+
+def clean_artifact_path(path: str | os.PathLike | None) -> str:
+    """Normalize a relative artifact path ('' for the root); refuse ones that escape the run."""
+    if path is None:
+        return ""
+    raw = os.fspath(path).replace("\\", "/")
+    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
+        raise InvalidParameterError(
+            f"Artifact path '{raw}' is absolute; give a path relative to the run's artifacts, like 'plots/roc.png'.")
+    norm = posixpath.normpath(raw) if raw else ""
+    if norm in (".", ""):
+        return ""
+    if norm == ".." or norm.startswith("../") or any(part == ".." for part in raw.split("/")):
+        raise InvalidParameterError(f"Artifact path '{raw}' climbs out of the run with '..'; it is refused.")
+    return norm
+
+
+def join_uri(base: str, path: str) -> str:
+    path = clean_artifact_path(path)
+    return f"{base.rstrip('/')}/{path}" if path else base
+
+
+class ArtifactRepo:
+    """Files of one run (or any artifact root): log, list, download."""
+
+    def log_artifact(self, local_file: str | os.PathLike, artifact_path: str | None = None) -> None:
+        raise NotImplementedError
+
+    def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
+        raise NotImplementedError
+
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+        raise NotImplementedError
+
+    def download_artifacts(self, path: str | None = None, dst_path: str | os.PathLike | None = None) -> Path:
+        raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        path = clean_artifact_path(path)
+        parent, _, name = path.rpartition("/")
+        return any(f.path == path for f in self.list_artifacts(parent or None))
+
+
+def _check_source_tree(local_dir: Path) -> None:
+    """A directory to log must not reach outside itself through symlinks."""
+    root = local_dir.resolve()
+    for p in local_dir.rglob("*"):
+        if p.is_symlink():
+            target = p.resolve()
+            if target != root and root not in target.parents:
+                raise InvalidParameterError(
+                    f"'{p}' is a symlink to '{target}', outside '{local_dir}'; mlnb does not log files "
+                    f"from outside the directory. Copy the file in, or log it separately.")
+
+
+class LocalArtifactRepo(ArtifactRepo):
+    """Artifacts in a local directory tree (the embedded store's ``mlnb-artifacts/``)."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def _target(self, path: str | None) -> Path:
+        rel = clean_artifact_path(path)
+        target = self.root / rel if rel else self.root
+        # a symlink planted inside the run must not lead reads or writes elsewhere
+        root = self.root.resolve() if self.root.exists() else self.root.absolute()
+        probe = target
+        while not probe.exists() and probe != self.root and probe.parent != probe:
+            probe = probe.parent
+        resolved = probe.resolve()
+        if probe.exists() and resolved != root and root not in resolved.parents:
+            raise InvalidParameterError(f"Artifact path '{path}' leads outside the run (through a symlink); refused.")
+        return target
+
+    def log_artifact(self, local_file, artifact_path=None) -> None:
+        src = Path(local_file)
+        if not src.is_file():
+            raise ResourceNotFoundError(f"Cannot log '{src}': it is not a file." + (
+                " Use log_artifacts for a directory." if src.is_dir() else ""))
+        dest_dir = self._target(artifact_path)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_copy_file(src, dest_dir / src.name)
+
+    def log_artifacts(self, local_dir, artifact_path=None) -> None:
+        src = Path(local_dir)
+        if not src.is_dir():
+            raise ResourceNotFoundError(f"Cannot log '{src}': it is not a directory.")
+        _check_source_tree(src)
+        dest = self._target(artifact_path)
+        if not dest.exists():  # the common case (a model): the whole tree appears at once
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging = dest.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+            try:
+                shutil.copytree(src, staging, symlinks=False)
+                os.replace(staging, dest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            return
+        for f in sorted(src.rglob("*")):
+            if f.is_file():
+                rel = f.relative_to(src).as_posix()
+                target = self._target(join_uri(clean_artifact_path(artifact_path), rel) if artifact_path else rel)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _atomic_copy_file(f, target)
+
+    def list_artifacts(self, path=None) -> list[FileInfo]:
+        rel = clean_artifact_path(path)
+        target = self._target(rel)
+        if not target.is_dir():
+            return []
+        out = []
+        for p in sorted(target.iterdir()):
+            if p.name.startswith(STAGING_PREFIX):
+                continue
+            child = f"{rel}/{p.name}" if rel else p.name
+            out.append(FileInfo(child, p.is_dir(), None if p.is_dir() else p.stat().st_size))
+        return out
+
+    def download_artifacts(self, path=None, dst_path=None) -> Path:
+        src = self._target(path)
+        if not src.exists():
+            raise ResourceNotFoundError(f"No artifact '{clean_artifact_path(path)}' under '{self.root}'.")
+        if dst_path is None:
+            return src  # already local: read it in place
+        rel = clean_artifact_path(path)
+        dst = Path(dst_path) / rel if rel else Path(dst_path)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+        return dst
+
+
+def _atomic_copy_file(src: Path, dest: Path) -> None:
+    staging = dest.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+    try:
+        shutil.copyfile(src, staging)
+        os.replace(staging, dest)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
+def repo_for_uri(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepo:
+    """The repository for an artifact URI: a path / file://, mlflow-artifacts:/ or s3://."""
+    from urllib.parse import unquote, urlparse
+
+    uri = str(artifact_uri)
+    if uri.startswith("s3://"):
+        from mlnb.tracking.s3 import S3ArtifactRepo
+
+        return S3ArtifactRepo(uri)
+    if uri.startswith("mlflow-artifacts:"):
+        from mlnb.tracking.rest_store import MlflowArtifactsRepo
+
+        return MlflowArtifactsRepo.from_uri(uri, tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        raise InvalidParameterError(f"Artifact URI '{uri}' is plain HTTP; mlnb reads mlflow-artifacts:/, s3:// and paths.")
+    if uri.startswith("file:"):
+        return LocalArtifactRepo(unquote(urlparse(uri).path))
+    if "://" in uri:
+        raise InvalidParameterError(f"Unsupported artifact URI '{uri}': mlnb reads paths, file://, s3:// "
+                                    f"and mlflow-artifacts:/.")
+    return LocalArtifactRepo(uri)
+
+
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """``runs:/<run_id>/<path>`` -> (run_id, path)."""
+    from mlnb.tracking.validation import check_run_id
+
+    rest = uri[len("runs:"):].lstrip("/")
+    run_id, _, path = rest.partition("/")
+    if not run_id:
+        raise InvalidParameterError(f"'{uri}' names no run: write runs:/<run_id>/<path>.")
+    check_run_id(run_id)
+    return run_id, clean_artifact_path(path)
+
+
+def download_runs_uri(uri: str, dst: str | None = None) -> Path:
+    """Resolve ``runs:/<run_id>/<path>`` through the current tracking store to a local path."""
+    from mlnb.tracking.store import get_store
+
+    run_id, path = parse_runs_uri(uri)
+    store = get_store()
+    run = store.get_run(run_id)
+    repo = store.artifact_repo(run.info.artifact_uri)
+    try:
+        return repo.download_artifacts(path, dst)
+    except ResourceNotFoundError:
+        raise ResourceNotFoundError(
+            f"Run '{run_id}' has no artifact '{path}' (URI '{uri}', tracking URI {store.uri}).") from None
+
+
+def download_mlflow_artifacts_uri(uri: str, dst: str | None = None) -> Path:
+    """Download ``mlflow-artifacts:/path`` (or ``mlflow-artifacts://host:port/path``) to a local path."""
+    from mlnb.tracking.rest_store import MlflowArtifactsRepo
+    from mlnb.tracking.store import get_tracking_uri
+
+    repo = MlflowArtifactsRepo.from_uri(uri, get_tracking_uri())
+    return repo.download_artifacts("", dst)

@@ -1,0 +1,96 @@
+"""The things a run store holds: experiments, runs, and a run's params, metrics and tags.
+
+Names and fields are MLflow's (``run.info.run_id``, ``run.data.metrics``...), so code written
+against MLflow's entities reads mlnb's unchanged. Times are milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RUNNING, SCHEDULED, FINISHED, FAILED, KILLED = "RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"
+RUN_STATUSES = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
+ACTIVE, DELETED = "active", "deleted"
+
+# system tags MLflow sets (and its UI reads)
+TAG_RUN_NAME = "mlflow.runName"
+TAG_PARENT_RUN_ID = "mlflow.parentRunId"
+TAG_USER = "mlflow.user"
+TAG_SOURCE_NAME = "mlflow.source.name"
+TAG_SOURCE_TYPE = "mlflow.source.type"
+TAG_NOTE = "mlflow.note.content"
+TAG_LOGGED_MODELS = "mlflow.log-model.history"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str = ACTIVE
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str = ACTIVE
+    user_id: str = ""
+
+    @property
+    def run_uuid(self) -> str:  # MLflow's older name
+        return self.run_id
+
+
+@dataclass
+class RunData:
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # latest value per key
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    info: RunInfo
+    data: RunData
+
+    def _repr_html_(self) -> str:
+        try:
+            from mlnb.cards import run_card_html
+        except ImportError:
+            return f"<pre>{self!r}</pre>"
+        return run_card_html(self)
+
+    def to_dictionary(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"info": asdict(self.info), "data": asdict(self.data)}

@@ -1,0 +1,364 @@
+"""The fluent tracking API, with MLflow's names and semantics.
+
+    import mlnb
+    mlnb.set_experiment("churn")
+    with mlnb.start_run(run_name="forest"):
+        mlnb.log_params({"n_estimators": 100})
+        mlnb.log_metric("auc", 0.91)
+
+Runs go to the embedded store ``./mlnb.db`` (artifacts in ``./mlnb-artifacts/``) unless
+``set_tracking_uri`` or ``$MLNB_TRACKING_URI`` names another file or an MLflow Tracking Server.
+A ``with start_run()`` block ends the run FINISHED, FAILED on an exception, KILLED on
+KeyboardInterrupt. Logging without an active run starts one, as MLflow does.
+"""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mlnb.errors import InvalidParameterError, TrackingError
+from mlnb.tracking import store as _store_mod
+from mlnb.tracking.client import MlnbClient, now_ms
+from mlnb.tracking.entities import (
+    FAILED, FINISHED, KILLED, RUNNING, TAG_NOTE, TAG_PARENT_RUN_ID, TAG_SOURCE_NAME, TAG_SOURCE_TYPE,
+    TAG_USER, Experiment, Metric, Param, Run, RunTag,
+)
+
+ENV_EXPERIMENT_NAME = "MLNB_EXPERIMENT_NAME"
+ENV_EXPERIMENT_ID = "MLNB_EXPERIMENT_ID"
+
+_active: list["ActiveRun"] = []
+_last_ended: Run | None = None
+_experiment_id: str | None = None
+_state_lock = threading.RLock()
+
+
+class ActiveRun(Run):
+    """The run ``start_run`` returned; as a context manager it ends the run on exit."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run.info, run.data)
+
+    def __enter__(self) -> "ActiveRun":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            status = FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = KILLED
+        else:
+            status = FAILED
+        if any(r.info.run_id == self.info.run_id for r in _active):
+            end_run(status)
+        return False
+
+
+def _client() -> MlnbClient:
+    return MlnbClient()
+
+
+# -- tracking URI and experiments ----------------------------------------------------------------
+def set_tracking_uri(uri: str | os.PathLike) -> None:
+    """Log to ``uri``: a SQLite file (path or ``sqlite:///path``) or ``http(s)://host:port`` (MLflow server)."""
+    global _experiment_id
+    _store_mod.resolve_uri(os.fspath(uri))  # refuse bad URIs now, not at the first log call
+    _store_mod.set_tracking_uri(uri)
+    _experiment_id = None
+
+
+def get_tracking_uri() -> str:
+    return _store_mod.get_tracking_uri()
+
+
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment the active one, creating it by name if needed."""
+    global _experiment_id
+    client = _client()
+    if experiment_id is not None:
+        exp = client.get_experiment(str(experiment_id))
+    elif experiment_name:
+        exp = client.get_experiment_by_name(experiment_name)
+        if exp is None:
+            try:
+                client.create_experiment(experiment_name)
+            except InvalidParameterError:
+                pass  # another process created it a moment ago
+            exp = client.get_experiment_by_name(experiment_name)
+    else:
+        raise InvalidParameterError("set_experiment needs experiment_name or experiment_id.")
+    if exp.lifecycle_stage != "active":
+        raise InvalidParameterError(f"Experiment '{exp.name}' is deleted; restore it or choose another name.")
+    _experiment_id = exp.experiment_id
+    return exp
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return _client().get_experiment_by_name(name)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return _client().get_experiment(experiment_id)
+
+
+def create_experiment(name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None) -> str:
+    return _client().create_experiment(name, artifact_location, tags)
+
+
+def _current_experiment_id() -> str:
+    if _experiment_id is not None:
+        return _experiment_id
+    if os.environ.get(ENV_EXPERIMENT_ID):
+        return os.environ[ENV_EXPERIMENT_ID]
+    if os.environ.get(ENV_EXPERIMENT_NAME):
+        return set_experiment(os.environ[ENV_EXPERIMENT_NAME]).experiment_id
+    return _default_experiment_id()
+
+
+def _default_experiment_id() -> str:
+    # the embedded store's Default experiment is 0, as on an MLflow server
+    return "0"
+
+
+# -- runs --------------------------------------------------------------------------------------
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+def _source_tags() -> dict[str, str]:
+    notebook = "ipykernel" in sys.modules
+    name = sys.argv[0] if sys.argv and sys.argv[0] else "<console>"
+    return {TAG_USER: _user(), TAG_SOURCE_NAME: name, TAG_SOURCE_TYPE: "NOTEBOOK" if notebook else "LOCAL"}
+
+
+def start_run(run_id: str | None = None, experiment_id: str | None = None, run_name: str | None = None,
+              nested: bool = False, tags: Mapping[str, Any] | None = None,
+              description: str | None = None, parent_run_id: str | None = None) -> ActiveRun:
+    """Start a new run (or resume ``run_id``) and make it active; use it in a ``with`` block."""
+    client = _client()
+    with _state_lock:
+        if _active and not nested and parent_run_id is None:
+            raise TrackingError(
+                f"Run '{_active[-1].info.run_id}' is already active. End it with mlnb.end_run(), or start "
+                f"a child run with start_run(nested=True).")
+        if run_id is not None:
+            run = client.get_run(run_id)
+            if run.info.lifecycle_stage != "active":
+                raise InvalidParameterError(f"Run '{run_id}' is deleted; restore it before resuming it.")
+            client.update_run(run_id, status=RUNNING, name=run_name)
+            if tags:
+                client.log_batch(run_id, tags=tags)
+            run = client.get_run(run_id)
+        else:
+            all_tags = {**_source_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
+            parent = parent_run_id or (_active[-1].info.run_id if _active else None)
+            if parent:
+                all_tags[TAG_PARENT_RUN_ID] = parent
+            if description:
+                all_tags[TAG_NOTE] = description
+            exp = str(experiment_id) if experiment_id is not None else _current_experiment_id()
+            run = client.create_run(exp, tags=all_tags, run_name=run_name)
+        active = ActiveRun(run)
+        _active.append(active)
+        return active
+
+
+def end_run(status: str = FINISHED) -> None:
+    """End the active run (the innermost one, for nested runs) with ``status``."""
+    global _last_ended
+    with _state_lock:
+        if not _active:
+            return
+        run = _active.pop()
+        try:
+            _client().set_terminated(run.info.run_id, status)
+        finally:
+            _last_ended = run
+
+
+def active_run() -> ActiveRun | None:
+    return _active[-1] if _active else None
+
+
+def last_active_run() -> Run | None:
+    """The active run, else the last run this process ended (freshly read from the store)."""
+    run = _active[-1] if _active else _last_ended
+    return get_run(run.info.run_id) if run is not None else None
+
+
+def _run_id() -> str:
+    """The active run's id, starting a run if there is none (as MLflow does)."""
+    if not _active:
+        start_run()
+    return _active[-1].info.run_id
+
+
+def get_run(run_id: str) -> Run:
+    return _client().get_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    _client().delete_run(run_id)
+
+
+def set_terminated(run_id: str, status: str = FINISHED) -> None:
+    _client().set_terminated(run_id, status)
+
+
+# -- logging -----------------------------------------------------------------------------------
+def log_param(key: str, value: Any) -> Any:
+    _client().log_batch(_run_id(), params=[Param(key, value)])
+    return value
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    _client().log_batch(_run_id(), params=[Param(k, v) for k, v in params.items()])
+
+
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+    ts = timestamp if timestamp is not None else now_ms()
+    _client().log_batch(_run_id(), metrics=[Metric(key, value, ts, step or 0)])
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+    ts = timestamp if timestamp is not None else now_ms()
+    _client().log_batch(_run_id(), metrics=[Metric(k, v, ts, step or 0) for k, v in metrics.items()])
+
+
+def set_tag(key: str, value: Any) -> None:
+    _client().log_batch(_run_id(), tags=[RunTag(key, value)])
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    _client().log_batch(_run_id(), tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
+    _client().log_artifact(_run_id(), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
+    _client().log_artifacts(_run_id(), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    _client().log_text(_run_id(), text, artifact_file)
+
+
+def log_dict(dictionary: Mapping, artifact_file: str) -> None:
+    _client().log_dict(_run_id(), dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None) -> None:
+    """Log a matplotlib figure (any format matplotlib writes) or a plotly figure (.html, .png...)."""
+    run_id = _run_id()
+    name = Path(artifact_file).name
+    with tempfile.TemporaryDirectory(prefix="mlnb-") as tmp:
+        path = Path(tmp) / name
+        if hasattr(figure, "savefig"):
+            figure.savefig(path, **(save_kwargs or {}))
+        elif hasattr(figure, "write_html"):
+            if path.suffix == ".html":
+                figure.write_html(str(path), **(save_kwargs or {}))
+            else:
+                figure.write_image(str(path), **(save_kwargs or {}))
+        else:
+            raise InvalidParameterError(
+                f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}.")
+        folder = str(Path(artifact_file).parent)
+        _client().log_artifact(run_id, path, None if folder in ("", ".") else folder)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """The URI of the active run's artifacts (or of one path inside them)."""
+    from mlnb.tracking.artifacts import join_uri
+
+    run = _active[-1] if _active else None
+    if run is None:
+        run = _client().get_run(_run_id())
+    return join_uri(run.info.artifact_uri, artifact_path or "")
+
+
+def download_artifacts(artifact_uri: str | None = None, run_id: str | None = None,
+                       artifact_path: str | None = None, dst_path: str | os.PathLike | None = None) -> str:
+    """Download artifacts by URI (``runs:/``, ``s3://``, ...) or by run id and path; return the local path."""
+    if artifact_uri is not None:
+        if run_id is not None or artifact_path is not None:
+            raise InvalidParameterError("Pass either artifact_uri, or run_id with artifact_path, not both.")
+        from mlnb.models.uri import local_path
+
+        return str(local_path(artifact_uri, None if dst_path is None else os.fspath(dst_path)))
+    if run_id is None:
+        raise InvalidParameterError("download_artifacts needs artifact_uri, or run_id (and artifact_path).")
+    return _client().download_artifacts(run_id, artifact_path or "", dst_path)
+
+
+def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str = "",
+                run_view_type: Any = None, max_results: int = 100_000, order_by: Sequence[str] | None = None,
+                output_format: str = "pandas", search_all_experiments: bool = False,
+                experiment_names: Sequence[str] | None = None):
+    """Runs matching ``filter_string`` as a DataFrame shaped like MLflow's (or a list of Runs).
+
+    Without experiment ids or names, searches the active experiment (every experiment with
+    ``search_all_experiments=True``). Ordered by ``order_by``, then newest first.
+    """
+    if output_format not in ("pandas", "list"):
+        raise InvalidParameterError(f"output_format must be 'pandas' or 'list', got {output_format!r}.")
+    client = _client()
+    ids = [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids or [])]
+    for name in experiment_names or ():
+        exp = client.get_experiment_by_name(name)
+        if exp is not None:
+            ids.append(exp.experiment_id)
+    if not ids and not experiment_names:
+        if search_all_experiments:
+            ids = [e.experiment_id for e in client.search_experiments()]
+        else:
+            ids = [_current_experiment_id()]
+    table = client.store.search_runs(ids, filter_string, order_by, max_results, _store_mod.run_view(run_view_type))
+    return table.to_frame() if output_format == "pandas" else table.to_runs()
+
+
+# -- process lifecycle -------------------------------------------------------------------------
+def _end_all_at_exit() -> None:
+    while _active:
+        try:
+            end_run(FINISHED)
+        except Exception:  # the store may already be gone at interpreter exit
+            _active.pop()
+
+
+atexit.register(_end_all_at_exit)
+
+
+def _reset_for_tests() -> None:
+    """Forget active runs, the experiment, the tracking URI and cached stores (test isolation)."""
+    global _last_ended, _experiment_id
+    while _active:
+        try:
+            end_run(KILLED)
+        except Exception:
+            _active.pop()
+    _last_ended = None
+    _experiment_id = None
+    _store_mod.set_tracking_uri(None)
+    _store_mod.forget_stores()
+
+
+__all__ = [
+    "ActiveRun", "set_tracking_uri", "get_tracking_uri", "set_experiment", "get_experiment_by_name",
+    "get_experiment", "create_experiment", "start_run", "end_run", "active_run", "last_active_run",
+    "get_run", "delete_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
+    "set_tags", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
+    "get_artifact_uri", "download_artifacts", "search_runs",
+]

@@ -1,0 +1,222 @@
+"""The run store interface, and the choice of store from a tracking URI.
+
+A store keeps experiments and runs (params, metrics with history, tags); artifacts live in an
+artifact repository named by each run's ``artifact_uri``. Two stores exist: the embedded SQLite
+store (the default) and the MLflow Tracking Server (``http(s)://``). Stores are cached per process
+and URI, so each process keeps one connection.
+
+Tracking URIs: a path or ``sqlite:///path`` (a SQLite file, created on first use, with artifacts in
+``mlnb-artifacts/`` beside it), or ``http(s)://host:port`` (an MLflow Tracking Server). The URI is
+``set_tracking_uri(...)``, else ``$MLNB_TRACKING_URI``, else ``./mlnb.db`` in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from mlnb.errors import InvalidParameterError
+from mlnb.tracking.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunTag
+
+DEFAULT_DB = "mlnb.db"
+ARTIFACTS_DIRNAME = "mlnb-artifacts"
+ENV_TRACKING_URI = "MLNB_TRACKING_URI"
+ACTIVE_ONLY, DELETED_ONLY, ALL = "ACTIVE_ONLY", "DELETED_ONLY", "ALL"
+_VIEW_NAMES = {1: ACTIVE_ONLY, 2: DELETED_ONLY, 3: ALL}
+INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
+
+
+def run_view(view: Any) -> str:
+    """MLflow's ViewType (1/2/3 or its names) as ACTIVE_ONLY / DELETED_ONLY / ALL."""
+    if view is None:
+        return ACTIVE_ONLY
+    if isinstance(view, int):
+        return _VIEW_NAMES.get(view, ACTIVE_ONLY)
+    name = str(view).upper().rsplit(".", 1)[-1]
+    if name not in (ACTIVE_ONLY, DELETED_ONLY, ALL):
+        raise InvalidParameterError(f"run_view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL, got {view!r}.")
+    return name
+
+
+@dataclass
+class RunTable:
+    """Search results held column by column: cheap to build, cheap to turn into a DataFrame.
+
+    ``info`` maps each of ``run_id, experiment_id, run_name, status, artifact_uri, start_time,
+    end_time, lifecycle_stage, user_id`` to a list; ``metrics``/``params``/``tags`` map a key to a
+    list aligned with the runs (None where a run lacks the key).
+    """
+
+    info: dict[str, list] = field(default_factory=dict)
+    metrics: dict[str, list] = field(default_factory=dict)
+    params: dict[str, list] = field(default_factory=dict)
+    tags: dict[str, list] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.info.get("run_id", ()))
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[Run]) -> "RunTable":
+        n = len(runs)
+        table = cls(info={k: [getattr(r.info, k) for r in runs] for k in
+                          ("run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time",
+                           "end_time", "lifecycle_stage", "user_id")})
+        for attr in ("metrics", "params", "tags"):
+            cols: dict[str, list] = getattr(table, attr)
+            for i, run in enumerate(runs):
+                for k, v in getattr(run.data, attr).items():
+                    col = cols.get(k)
+                    if col is None:
+                        col = cols[k] = [None] * n
+                    col[i] = v
+        return table
+
+    def to_runs(self) -> list[Run]:
+        runs = []
+        info = self.info
+        names = list(info)
+        for i in range(len(self)):
+            ri = RunInfo(**{k: info[k][i] for k in names})
+            data = RunData(
+                params={k: v[i] for k, v in self.params.items() if v[i] is not None},
+                metrics={k: v[i] for k, v in self.metrics.items() if v[i] is not None},
+                tags={k: v[i] for k, v in self.tags.items() if v[i] is not None},
+            )
+            runs.append(Run(ri, data))
+        return runs
+
+    def to_frame(self):
+        """A DataFrame shaped like ``mlflow.search_runs``: info columns, then metrics., params., tags."""
+        import numpy as np
+        import pandas as pd
+
+        n = len(self)
+        data: dict[str, Any] = {k: self.info[k] for k in ("run_id", "experiment_id", "status", "artifact_uri")}
+        for k in ("start_time", "end_time"):
+            ms = np.array([np.nan if v is None else v for v in self.info[k]], dtype="float64")
+            data[k] = pd.to_datetime(ms, unit="ms", utc=True)
+        for k, col in self.metrics.items():
+            data[f"metrics.{k}"] = np.array([np.nan if v is None else v for v in col], dtype="float64")
+        for k, col in self.params.items():
+            data[f"params.{k}"] = np.array(col, dtype=object)
+        for k, col in self.tags.items():
+            data[f"tags.{k}"] = np.array(col, dtype=object)
+        if not n:
+            return pd.DataFrame({k: pd.Series(dtype=object) for k in INFO_COLUMNS})
+        return pd.DataFrame(data, copy=False)
+
+
+class Store:
+    """What every run store does. Ids are strings; times are epoch milliseconds."""
+
+    uri: str
+
+    # experiments
+    def create_experiment(self, name: str, artifact_location: str | None = None,
+                          tags: dict[str, str] | None = None) -> str: raise NotImplementedError
+    def get_experiment(self, experiment_id: str) -> Experiment: raise NotImplementedError
+    def get_experiment_by_name(self, name: str) -> Experiment | None: raise NotImplementedError
+    def search_experiments(self, view: str = ACTIVE_ONLY) -> list[Experiment]: raise NotImplementedError
+
+    # runs
+    def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
+                   user_id: str = "") -> Run: raise NotImplementedError
+    def get_run(self, run_id: str) -> Run: raise NotImplementedError
+    def update_run(self, run_id: str, status: str | None = None, end_time: int | None = None,
+                   run_name: str | None = None) -> None: raise NotImplementedError
+    def log_batch(self, run_id: str, metrics: Iterable[Metric] = (), params: Iterable[Param] = (),
+                  tags: Iterable[RunTag] = ()) -> None: raise NotImplementedError
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: raise NotImplementedError
+    def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
+                    order_by: Sequence[str] | None = None, max_results: int = 100_000,
+                    view: str = ACTIVE_ONLY) -> RunTable: raise NotImplementedError
+    def delete_run(self, run_id: str) -> None: raise NotImplementedError
+    def restore_run(self, run_id: str) -> None: raise NotImplementedError
+
+    # artifacts
+    def artifact_repo(self, artifact_uri: str):
+        """The artifact repository holding artifacts under ``artifact_uri``."""
+        from mlnb.tracking.artifacts import repo_for_uri
+
+        return repo_for_uri(artifact_uri, tracking_uri=self.uri)
+
+    def close(self) -> None:
+        pass
+
+
+_override: str | None = None
+_stores: dict[tuple[int, str], Store] = {}
+_lock = threading.Lock()
+
+
+def set_tracking_uri(uri: str | os.PathLike | None) -> None:
+    global _override
+    _override = os.fspath(uri) if uri is not None else None
+
+
+def get_tracking_uri() -> str:
+    """The tracking URI in force: set_tracking_uri, else $MLNB_TRACKING_URI, else ./mlnb.db."""
+    return _override or os.environ.get(ENV_TRACKING_URI) or DEFAULT_DB
+
+
+def resolve_uri(uri: str) -> str:
+    """Canonical form used as the cache key: ``sqlite:///abs/path`` or the server's base URL."""
+    if uri.startswith(("http://", "https://")):
+        return uri.rstrip("/")
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]  # sqlite:///rel.db is relative, sqlite:////abs.db absolute
+        return "sqlite:///" + str(Path(path).expanduser().absolute())
+    if uri.startswith("file://"):
+        raise InvalidParameterError(
+            f"Tracking URI '{uri}': mlnb keeps runs in SQLite. Use a path to a .db file, sqlite:///path, "
+            f"or http(s)://host:port for an MLflow Tracking Server.")
+    if "://" in uri or uri.startswith(("databricks", "postgresql", "mysql")):
+        raise InvalidParameterError(
+            f"Unsupported tracking URI '{uri}'. Use a path or sqlite:///path for the embedded store, or "
+            f"http(s)://host:port for an MLflow Tracking Server.")
+    p = Path(uri).expanduser()
+    if p.is_dir():
+        p = p / DEFAULT_DB
+    return "sqlite:///" + str(p.absolute())
+
+
+_resolved: dict[tuple[str, str], str] = {}
+
+
+def get_store(uri: str | None = None) -> Store:
+    """The (cached) store for ``uri`` or the current tracking URI."""
+    raw = os.fspath(uri) if uri is not None else get_tracking_uri()
+    memo = (raw, os.getcwd())
+    key = _resolved.get(memo)
+    if key is None:
+        key = _resolved[memo] = resolve_uri(raw)
+    cache_key = (os.getpid(), key)
+    store = _stores.get(cache_key)
+    if store is not None:
+        return store
+    with _lock:
+        store = _stores.get(cache_key)
+        if store is None:
+            if key.startswith(("http://", "https://")):
+                from mlnb.tracking.rest_store import RestStore
+
+                store = RestStore(key)
+            else:
+                from mlnb.tracking.sqlite_store import SqliteStore
+
+                store = SqliteStore(key[len("sqlite:///"):])
+            _stores[cache_key] = store
+    return store
+
+
+def forget_stores() -> None:
+    """Close and forget every cached store (tests; after fork the pid key already separates them)."""
+    with _lock:
+        for (pid, _), store in list(_stores.items()):
+            if pid == os.getpid():
+                store.close()
+        _stores.clear()
+        _resolved.clear()

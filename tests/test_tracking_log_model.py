@@ -1,0 +1,94 @@
+"""log_model into runs and loading models back through runs:/ URIs (embedded store)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import mlnb
+import mlnb.pyfunc
+import mlnb.sklearn
+from mlnb.errors import InvalidParameterError, ModelExistsError, ResourceNotFoundError
+from mlnb.models.mlmodel import Model
+
+
+@pytest.fixture
+def fitted(classification_data):
+    X, y = classification_data
+    return LogisticRegression(max_iter=200).fit(X, y), X
+
+
+def test_logged_sklearn_model_loads_back_through_its_runs_uri(fitted):
+    model, X = fitted
+    with mlnb.start_run() as run:
+        info = mlnb.sklearn.log_model(model, name="clf", input_example=X.iloc[:3])
+    assert info.model_uri == f"runs:/{run.info.run_id}/clf"
+    assert info.run_id == run.info.run_id and info.artifact_path == "clf"
+    assert "sklearn" in info.flavors and info.signature is not None
+    local = mlnb.download_artifacts(info.model_uri)
+    meta = Model.load(local)
+    assert meta.run_id == run.info.run_id and meta.artifact_path == "clf"
+    np.testing.assert_array_equal(mlnb.pyfunc.load_model(info.model_uri).predict(X), model.predict(X))
+    np.testing.assert_array_equal(mlnb.sklearn.load_model(info.model_uri).predict(X), model.predict(X))
+
+
+def test_artifact_path_is_accepted_as_mlflows_older_name(fitted):
+    model, _ = fitted
+    with mlnb.start_run() as run:
+        info = mlnb.sklearn.log_model(model, artifact_path="older")
+        with pytest.raises(InvalidParameterError, match="same thing"):
+            mlnb.sklearn.log_model(model, name="a", artifact_path="b")
+    assert info.model_uri == f"runs:/{run.info.run_id}/older"
+
+
+def test_log_model_without_a_run_starts_one(fitted):
+    model, _ = fitted
+    info = mlnb.sklearn.log_model(model, name="model")
+    assert mlnb.active_run().info.run_id == info.run_id
+    mlnb.end_run()
+
+
+def test_a_second_model_under_the_same_name_is_refused(fitted):
+    model, _ = fitted
+    with mlnb.start_run():
+        mlnb.sklearn.log_model(model, name="m")
+        with pytest.raises(ModelExistsError):
+            mlnb.sklearn.log_model(model, name="m")
+
+
+def test_a_failed_save_leaves_nothing_in_the_run(fitted):
+    model, _ = fitted
+    with mlnb.start_run() as run:
+        with pytest.raises(InvalidParameterError):
+            mlnb.sklearn.log_model(model, name="broken", serialization_format="nope")
+    assert mlnb.MlnbClient().list_artifacts(run.info.run_id) == []
+
+
+def test_custom_pyfunc_artifacts_may_be_runs_uris(fitted):
+    class Scaler(mlnb.pyfunc.PythonModel):
+        def load_context(self, context):
+            self.factor = float(open(context.artifacts["factor"]).read())
+
+        def predict(self, context, model_input, params=None):
+            return np.asarray(model_input) * self.factor
+
+    with mlnb.start_run() as source:
+        mlnb.log_text("3", "factor.txt")
+    with mlnb.start_run():
+        info = mlnb.pyfunc.log_model(
+            name="scaler", python_model=Scaler(),
+            artifacts={"factor": f"runs:/{source.info.run_id}/factor.txt"})
+    loaded = mlnb.pyfunc.load_model(info.model_uri)
+    np.testing.assert_array_equal(loaded.predict(np.array([1.0, 2.0])), [3.0, 6.0])
+
+
+def test_runs_uri_errors_name_the_problem():
+    with pytest.raises(ResourceNotFoundError, match="No run"):
+        mlnb.pyfunc.load_model("runs:/0123456789abcdef/model")
+    with mlnb.start_run() as run:
+        pass
+    with pytest.raises(ResourceNotFoundError, match="no artifact 'model'"):
+        mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    with pytest.raises(InvalidParameterError):
+        mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/../../x")
