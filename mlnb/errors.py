@@ -57,15 +57,6 @@ class ModelValidationFailedError(MlnbError):
         self.result = result
 
 
-class ModelValidationFailedError(MlnbError):
-    """An evaluated model missed its metric thresholds; ``failures`` lists every failed check."""
-
-    def __init__(self, message: str, failures: list | None = None, result=None) -> None:
-        super().__init__(message)
-        self.failures = list(failures or [])
-        self.result = result
-
-
 class ServingError(MlnbError, ValueError):
     """A scoring request cannot be answered: carries the HTTP status and MLflow's ``error_code``."""
 

@@ -1,0 +1,285 @@
+"""SHAP explanations with the explainer that fits the model, on a bounded sample.
+
+* Tree ensembles (scikit-learn forests, gradient boosting and trees, XGBoost, LightGBM, CatBoost),
+  classifiers and regressors alike: ``shap.TreeExplainer`` (exact, fast).
+* Linear models (``sklearn.linear_model``): ``shap.LinearExplainer``.
+* A scikit-learn ``Pipeline`` is explained through its final step on the transformed features when
+  that step is a tree or linear model; otherwise, and for any other model or a plain function, a
+  model-agnostic ``shap.PermutationExplainer`` runs on a smaller sample.
+
+Rows explained: ``explainability_nsamples`` (default 1,000; 200 for model-agnostic explainers). For
+very large forests mlnb lowers the default so tree SHAP stays near a second (never below 200 rows);
+an explicit ``explainability_nsamples`` is always honoured. A progress bar appears when explaining
+takes more than a second. When SHAP is skipped or fails, ``Explanation.reason`` says why, a warning
+is issued, and the result and widget show it: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_NSAMPLES = 1000
+AGNOSTIC_NSAMPLES = 200
+MIN_TREE_ROWS = 200
+BACKGROUND_ROWS = 50
+#: Tree SHAP work budget, in (rows x leaves x depth) units; about a second here.
+TREE_WORK_BUDGET = 6e7
+_TREE_MODULES = ("sklearn.ensemble", "sklearn.tree", "xgboost", "lightgbm", "catboost")
+_ALGORITHMS = ("tree", "linear", "permutation", "exact", "partition", "kernel")
+
+
+@dataclass
+class Explanation:
+    """SHAP values of a sample (or why there are none)."""
+
+    explainer: str | None = None
+    values: np.ndarray | None = None          # rows x features, or rows x features x classes
+    data: np.ndarray | None = None            # the explained rows (features as explained)
+    feature_names: list[str] = field(default_factory=list)
+    class_names: list[Any] | None = None      # for 3-D values: the class of each last-axis slice
+    output: str = ""                          # what the values add up to (e.g. "log-odds of class 1")
+    rows: int = 0
+    index: np.ndarray | None = None           # positions of the explained rows in the data
+    seconds: float = 0.0
+    reason: str | None = None                 # set when SHAP was skipped or failed
+
+    @property
+    def ok(self) -> bool:
+        return self.values is not None
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"SHAP skipped: {self.reason}"
+        return (f"SHAP by {self.explainer} on {self.rows} rows in {self.seconds:.2f} s"
+                + (f" ({self.output})" if self.output else ""))
+
+
+def _skip(reason: str) -> Explanation:
+    warnings.warn(f"mlnb.evaluate: SHAP explanations skipped: {reason}", UserWarning, stacklevel=3)
+    return Explanation(reason=reason)
+
+
+def _kind(model: Any) -> str | None:
+    module = type(model).__module__
+    if module.startswith(_TREE_MODULES) and not type(model).__name__.startswith(("Voting", "Stacking", "Bagging", "IsolationForest", "AdaBoost")):
+        return "tree"
+    if module.startswith("sklearn.linear_model") and hasattr(model, "coef_"):
+        return "linear"
+    return None
+
+
+def _tree_work_per_row(model: Any) -> float | None:
+    """Leaves x depth summed over a scikit-learn ensemble's trees (tree SHAP's cost per row)."""
+    trees = getattr(model, "estimators_", None)
+    if trees is None and hasattr(model, "tree_"):
+        trees = [model]
+    if trees is None:
+        return None
+    total = 0.0
+    for est in np.ravel(np.asarray(trees, dtype=object)):
+        tree = getattr(est, "tree_", None)
+        if tree is None:
+            return None
+        total += tree.n_leaves * max(tree.max_depth, 1)
+    return total
+
+
+def _sample_index(n: int, size: int) -> np.ndarray:
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+
+
+def _pipeline_parts(model: Any, X: pd.DataFrame):
+    """(final step, transformed X, names) of a fitted Pipeline, or None when it cannot be split."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline) or len(model.steps) < 2:
+        return None
+    head, final = model[:-1], model[-1]
+    try:
+        Xt = head.transform(X)
+    except Exception:
+        return None
+    if hasattr(Xt, "toarray"):
+        if Xt.shape[0] * Xt.shape[1] > 5_000_000:
+            return None
+        Xt = Xt.toarray()
+    try:
+        Xt = np.asarray(Xt, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    try:
+        names = [str(n) for n in head.get_feature_names_out()]
+    except Exception:
+        names = [f"x{i}" for i in range(Xt.shape[1])]
+    if len(names) != Xt.shape[1]:
+        names = [f"x{i}" for i in range(Xt.shape[1])]
+    return final, Xt, names
+
+
+def _progress(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="row", delay=1.0, leave=False)
+
+
+def _in_chunks(fn, X: np.ndarray | pd.DataFrame, desc: str, chunk: int) -> np.ndarray:
+    parts = []
+    with _progress(len(X), desc) as bar:
+        for start in range(0, len(X), chunk):
+            part = X[start:start + chunk] if isinstance(X, np.ndarray) else X.iloc[start:start + chunk]
+            parts.append(np.asarray(fn(part)))
+            bar.update(len(part))
+    return np.concatenate(parts, axis=0)
+
+
+def explain(adapter, X: pd.DataFrame, *, model_type: str, labels=None,
+            config: Mapping[str, Any] | None = None) -> Explanation:
+    """Explain ``adapter``'s model on a sample of ``X``; never raises unless ``ignore_exceptions`` is False."""
+    config = dict(config or {})
+    if not config.get("log_model_explainability", True):
+        return Explanation(reason="turned off by evaluator_config['log_model_explainability']=False")
+    if adapter.is_none:
+        return _skip("no model was given (predictions were evaluated), so there is nothing to explain")
+    algorithm = config.get("explainability_algorithm")
+    if algorithm is not None and algorithm not in _ALGORITHMS:
+        from mlnb.errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"explainability_algorithm={algorithm!r} is not one of {', '.join(_ALGORITHMS)}."
+        )
+    try:
+        import shap  # noqa: F401
+    except ImportError:
+        return _skip("the 'shap' package is not installed (pip install 'mlnb[evaluate]')")
+    try:
+        return _explain(shap, adapter, X, model_type, labels, config, algorithm)
+    except Exception as exc:
+        if not config.get("ignore_exceptions", True):
+            raise
+        return _skip(f"{type(exc).__name__}: {exc}")
+
+
+def _explain(shap, adapter, X, model_type, labels, config, algorithm) -> Explanation:
+    start = time.perf_counter()
+    explicit_n = config.get("explainability_nsamples")
+    raw = adapter.raw
+    target, Xe, names = raw, X, [str(c) for c in X.columns]
+    kind = None if raw is None else _kind(raw)
+    if raw is not None and kind is None:
+        parts = _pipeline_parts(raw, X)
+        if parts is not None and _kind(parts[0]) is not None:
+            target, Xt, names = parts
+            Xe = pd.DataFrame(Xt, columns=names)
+            kind = _kind(target)
+    if algorithm in ("tree", "linear"):
+        if kind != algorithm:
+            raise ValueError(f"explainability_algorithm={algorithm!r} does not fit a {type(target).__name__}")
+    elif algorithm is not None:
+        kind = None
+
+    if kind is not None:
+        n = int(explicit_n or DEFAULT_NSAMPLES)
+        if kind == "tree" and not explicit_n:
+            work = _tree_work_per_row(target)
+            if work:
+                n = int(min(n, max(MIN_TREE_ROWS, TREE_WORK_BUDGET // work)))
+        idx = _sample_index(len(Xe), n)
+        sample = Xe.iloc[idx]
+        try:
+            data = sample.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            return _skip("tree and linear explainers need numeric features; these include non-numeric columns")
+        if kind == "tree":
+            explainer = shap.TreeExplainer(target)
+            name = "TreeExplainer"
+            fn = lambda part: explainer.shap_values(part, check_additivity=False)  # noqa: E731
+        else:
+            bg = data[_sample_index(len(data), 100)]
+            explainer = shap.LinearExplainer(target, shap.maskers.Independent(bg, max_samples=100))
+            name = "LinearExplainer"
+            fn = explainer.shap_values
+        values = _in_chunks(fn, data, f"SHAP ({name})", 250)
+        classes = getattr(target, "classes_", None)
+    else:
+        n = int(explicit_n or AGNOSTIC_NSAMPLES)
+        idx = _sample_index(len(X), n)
+        sample = X.iloc[idx]
+        names = [str(c) for c in X.columns]
+        columns = list(X.columns)
+        background = X.iloc[_sample_index(len(X), BACKGROUND_ROWS)]
+        if background.isna().any().any() or sample.isna().any().any():
+            fill = X.mean(numeric_only=True)
+            background, sample = background.fillna(fill), sample.fillna(fill)
+        if model_type == "classifier" and adapter.has_proba:
+            def f(arr):
+                return adapter.raw.predict_proba(pd.DataFrame(arr, columns=columns))
+        else:
+            def f(arr):
+                return adapter.predict(pd.DataFrame(arr, columns=columns)).astype(float)
+        n_features = len(columns)
+        name = {"exact": "ExactExplainer", "kernel": "KernelExplainer", "partition": "PartitionExplainer"}.get(
+            algorithm, "PermutationExplainer")
+        masker = shap.maskers.Independent(background.to_numpy(), max_samples=BACKGROUND_ROWS)
+        if name == "KernelExplainer":
+            explainer = shap.KernelExplainer(f, background.to_numpy())
+            fn = lambda part: np.asarray(explainer.shap_values(part, silent=True))  # noqa: E731
+        else:
+            algo = {"ExactExplainer": "exact", "PartitionExplainer": "partition"}.get(name, "permutation")
+            explainer = shap.Explainer(f, masker, algorithm=algo)
+            max_evals = max(2 * n_features + 1, min(500, 10 * n_features))
+            fn = lambda part: explainer(part, max_evals=max_evals, silent=True).values  # noqa: E731
+        data = sample.to_numpy()
+        values = _in_chunks(fn, data, f"SHAP ({name})", 20)
+        classes = adapter.classes
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 3 and values.shape[0] != len(data) and values.shape[1] == len(data):
+        values = np.moveaxis(values, 0, -1)   # older shap: classes first
+    out = Explanation(explainer=name, data=np.asarray(data), feature_names=list(names), rows=len(data), index=idx)
+    _shape_for_task(out, values, model_type, labels, classes)
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _shape_for_task(out: Explanation, values: np.ndarray, model_type, labels, classes) -> None:
+    """Values per task: regressors and binary classifiers 2-D (toward the positive class);
+    multiclass 3-D with ``class_names``."""
+    if values.ndim == 3 and values.shape[2] == 1:
+        values = values[:, :, 0]
+    if model_type == "regressor" or labels is None:
+        out.values = values if values.ndim == 2 else values.sum(axis=2)
+        out.output = "model output"
+        return
+    classes = None if classes is None else list(classes)
+    if labels.binary:
+        pos = labels.pos_label
+        col = classes.index(pos) if classes is not None and pos in classes else 1
+        if values.ndim == 3:
+            out.values = values[:, :, col]
+            out.output = f"probability of class {pos}"
+        else:  # one output: the margin of classes[1]
+            out.values = values if col == 1 else -values
+            out.output = f"margin (log-odds) of class {pos}"
+        return
+    out.values = values
+    out.class_names = classes if classes is not None and len(classes) == values.shape[-1] else list(range(values.shape[-1]))
+    out.output = "per class; beeswarm and summary show each row's predicted class"
+
+
+def per_row_values(exp: Explanation, y_pred_sample: np.ndarray | None) -> np.ndarray:
+    """2-D SHAP values to draw: multiclass rows take the slice of their predicted class."""
+    values = exp.values
+    if values.ndim == 2:
+        return values
+    names = list(exp.class_names or [])
+    if y_pred_sample is None:
+        return np.abs(values).sum(axis=2)
+    cols = np.array([names.index(p) if p in names else 0 for p in y_pred_sample])
+    return values[np.arange(len(values)), :, cols]

@@ -1,0 +1,321 @@
+"""Diagnostic plots as matplotlib Figures, drawn without pyplot and rendered once to PNG bytes.
+
+Figures are made with ``matplotlib.figure.Figure`` and saved with the Agg renderer, so plotting
+never touches pyplot's global state or the notebook's backend, and leaves no figure open. Each
+function takes plain arrays and returns a Figure; ``render_png`` turns it into PNG bytes.
+Names of the artifacts are MLflow's where MLflow draws the plot.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+DPI = 100
+#: Above this many classes the confusion matrix drops its per-cell numbers.
+ANNOTATE_MAX_CLASSES = 30
+#: Above this many classes only every k-th class is named on the axes.
+TICK_LABEL_MAX = 60
+
+
+def _figure(width: float = 6.0, height: float = 4.0):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def render_png(fig, dpi: int = DPI) -> bytes:
+    """PNG bytes of ``fig`` (Agg renderer, tight bounding box)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _label(v: Any, limit: int = 18) -> str:
+    s = str(v)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _diagonal(ax, points=((0, 1), (0, 1))):
+    ax.plot(*points, color="gray", alpha=0.4, linestyle="--", linewidth=1)
+
+
+# -- classifiers -----------------------------------------------------------------------------
+def confusion_matrix(y, y_pred, labels: Sequence[Any], sample_weight=None):
+    """Row-normalized confusion matrix, readable from 2 to hundreds of classes."""
+    from sklearn.metrics import confusion_matrix as sk_cm
+
+    labels = list(labels)
+    n = len(labels)
+    cm = sk_cm(y, y_pred, labels=labels, sample_weight=sample_weight, normalize="true")
+    side = min(max(4.5, 0.32 * n + 2.5), 18.0)
+    fig, ax = _figure(side + 1.0, side)
+    im = ax.imshow(cm, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    step = max(1, math.ceil(n / TICK_LABEL_MAX))
+    ticks = np.arange(0, n, step)
+    names = [_label(labels[i]) for i in ticks]
+    tick_size = max(5, min(10, int(120 / max(n / step, 1))))
+    ax.set_xticks(ticks, names, rotation=45 if n > 6 or max(map(len, names)) > 4 else 0,
+                  ha="right" if n > 6 else "center", fontsize=tick_size)
+    ax.set_yticks(ticks, names, fontsize=tick_size)
+    if n <= ANNOTATE_MAX_CLASSES:
+        size = max(5, min(10, int(110 / n)))
+        for i, j in np.ndindex(cm.shape):
+            v = cm[i, j]
+            ax.text(j, i, f"{v:.2f}" if v else "0", ha="center", va="center", fontsize=size,
+                    color="white" if v > 0.5 else "black")
+    ax.set_xlabel("Predicted label")
+    ax.set_ylabel("True label")
+    title = "Normalized confusion matrix"
+    if step > 1:
+        title += f" ({n} classes, every {step}th named)"
+    ax.set_title(title)
+    return fig
+
+
+def _curves_axes(title: str, xlabel: str, ylabel: str):
+    fig, ax = _figure()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def _legend(ax, n: int):
+    if n <= 3:
+        ax.legend(loc="best", fontsize=8)
+    else:
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+
+
+def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None, pos_label=None):
+    """ROC curves: one per ``(name, y_is_positive, score)``, with the AUC in the legend."""
+    from sklearn.metrics import auc, roc_curve as sk_roc
+
+    suffix = f" (Positive label: {pos_label})" if pos_label is not None else ""
+    fig, ax = _curves_axes("ROC curve", "False Positive Rate" + suffix, "True Positive Rate" + suffix)
+    for name, yb, score in y_bin_columns:
+        fpr, tpr, _ = sk_roc(yb, score, sample_weight=sample_weight)
+        ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2, label=f"{name}AUC={auc(fpr, tpr):.3f}")
+    _diagonal(ax)
+    _legend(ax, len(y_bin_columns))
+    return fig
+
+
+def precision_recall_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None,
+                           pos_label=None):
+    """Precision-recall curves, average precision in the legend (as MLflow)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve as sk_pr
+
+    suffix = f" (Positive label: {pos_label})" if pos_label is not None else ""
+    fig, ax = _curves_axes("Precision recall curve", "Recall" + suffix, "Precision" + suffix)
+    for name, yb, score in y_bin_columns:
+        precision, recall, _ = sk_pr(yb, score, sample_weight=sample_weight)
+        ap = average_precision_score(yb, score, sample_weight=sample_weight)
+        ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2, label=f"{name}AP={ap:.3f}")
+    _diagonal(ax, ((0, 1), (1, 0)))
+    _legend(ax, len(y_bin_columns))
+    return fig
+
+
+def lift_curve(y, proba_by_class: list[tuple[Any, np.ndarray]], pos_label=None):
+    """Lift of each class's score over random ordering (binary classifiers)."""
+    fig, ax = _figure()
+    y = np.asarray(y)
+    n = len(y)
+    pct = np.arange(1, n + 1) / n
+    for label, score in proba_by_class:
+        hits = (y == label)[np.argsort(-np.asarray(score), kind="stable")]
+        total = hits.sum()
+        if not total:
+            continue
+        gains = np.cumsum(hits) / total
+        name = f"Class {label}" + (" (positive)" if pos_label is not None and label == pos_label else "")
+        ax.plot(pct, gains / pct, linewidth=2, label=name)
+    ax.plot([0, 1], [1, 1], "k--", linewidth=1.5, label="Baseline")
+    ax.set_title("Lift Curve")
+    ax.set_xlabel("Percentage of sample")
+    ax.set_ylabel("Lift")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def calibration_curve(columns: list[tuple[str, np.ndarray, np.ndarray]], n_bins: int = 10,
+                      title: str = "Classifier Calibration"):
+    """Reliability diagram: fraction of positives per bin of predicted probability."""
+    from sklearn.calibration import calibration_curve as sk_cal
+
+    fig, ax = _curves_axes(title, "Mean Predicted Probability", "Fraction of True Positives")
+    for name, yb, prob in columns:
+        frac, mean_pred = sk_cal(yb, np.clip(prob, 0.0, 1.0), n_bins=n_bins)
+        ax.plot(mean_pred, frac, marker="o", markersize=3, linewidth=1.2, label=name)
+    ax.plot([0, 1], [0, 1], linestyle=":", color="black", label="Perfect Calibration")
+    _legend(ax, len(columns) + 1)
+    return fig
+
+
+# -- regressors ------------------------------------------------------------------------------
+def _scatter_sample(n: int, limit: int = 5000) -> np.ndarray:
+    return np.arange(n) if n <= limit else np.random.default_rng(0).choice(n, limit, replace=False)
+
+
+def residuals(y, y_pred):
+    """Residuals (actual - predicted) against predictions, with their distribution."""
+    from matplotlib.gridspec import GridSpec
+    from matplotlib.figure import Figure
+
+    y, y_pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)
+    res = y - y_pred
+    idx = _scatter_sample(len(y))
+    fig = Figure(figsize=(7.0, 4.0), dpi=DPI)
+    gs = GridSpec(1, 2, width_ratios=[4, 1], wspace=0.05, figure=fig)
+    ax, hist = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
+    ax.scatter(y_pred[idx], res[idx], s=6, alpha=0.4, linewidths=0)
+    ax.axhline(0.0, color="gray", linestyle="--", linewidth=1)
+    ax.set_xlabel("Predicted value")
+    ax.set_ylabel("Residual (actual - predicted)")
+    ax.set_title("Residuals")
+    ax.grid(alpha=0.3)
+    hist.hist(res, bins=40, orientation="horizontal", alpha=0.7)
+    hist.set_ylim(ax.get_ylim())
+    hist.tick_params(labelleft=False)
+    hist.set_xlabel("Count")
+    return fig
+
+
+def predicted_vs_actual(y, y_pred):
+    """Predictions against true values with the identity line."""
+    y, y_pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)
+    idx = _scatter_sample(len(y))
+    fig, ax = _figure(5.0, 5.0)
+    ax.scatter(y[idx], y_pred[idx], s=6, alpha=0.4, linewidths=0)
+    lo = float(min(y.min(), y_pred.min()))
+    hi = float(max(y.max(), y_pred.max()))
+    ax.plot([lo, hi], [lo, hi], color="gray", linestyle="--", linewidth=1)
+    ax.set_xlabel("Actual value")
+    ax.set_ylabel("Predicted value")
+    ax.set_title("Predicted vs actual")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# -- SHAP ------------------------------------------------------------------------------------
+def _top_features(values: np.ndarray, names: Sequence[str], max_display: int):
+    importance = np.abs(values).mean(axis=0)
+    order = np.argsort(importance)[::-1][:max_display]
+    return order[::-1], [names[i] for i in order[::-1]]  # most important at the top
+
+
+def _swarm_offsets(x: np.ndarray, nbins: int = 100) -> np.ndarray:
+    """Vertical offsets that spread points with similar values apart (a beeswarm layout)."""
+    n = len(x)
+    if n == 0:
+        return np.zeros(0)
+    span = x.max() - x.min()
+    bins = np.zeros(n, dtype=int) if span == 0 else np.minimum(((x - x.min()) / span * nbins).astype(int), nbins - 1)
+    order = np.argsort(bins, kind="stable")
+    sorted_bins = bins[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_bins)) + 1]
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    offsets = np.empty(n)
+    offsets[order] = np.ceil(rank / 2.0) * np.where(rank % 2 == 0, 1.0, -1.0)
+    peak = np.abs(offsets).max()
+    return offsets * (0.4 / peak) if peak else offsets
+
+
+def _color_values(column: np.ndarray) -> np.ndarray | None:
+    try:
+        v = np.asarray(column, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return None
+    lo, hi = np.nanpercentile(finite, [5, 95])
+    if hi <= lo:
+        lo, hi = finite.min(), finite.max()
+    return np.clip((v - lo) / (hi - lo), 0, 1) if hi > lo else np.full(len(v), 0.5)
+
+
+def shap_beeswarm(values: np.ndarray, data: np.ndarray, names: Sequence[str], max_display: int = 20,
+                  title: str = "SHAP values"):
+    """One row of points per feature: SHAP value on x, feature value as colour."""
+    order, labels = _top_features(values, names, max_display)
+    fig, ax = _figure(7.0, max(3.0, 0.38 * len(order) + 1.5))
+    cmap = "coolwarm"
+    mappable = None
+    for row, j in enumerate(order):
+        x = values[:, j]
+        y = row + _swarm_offsets(x)
+        colors = _color_values(data[:, j]) if data is not None else None
+        if colors is None:
+            ax.scatter(x, y, s=8, color="#888888", alpha=0.8, linewidths=0, rasterized=True)
+        else:
+            mappable = ax.scatter(x, y, s=8, c=colors, cmap=cmap, vmin=0, vmax=1, alpha=0.8,
+                                  linewidths=0, rasterized=True)
+    ax.axvline(0.0, color="#999999", linewidth=0.8)
+    ax.set_yticks(range(len(order)), labels, fontsize=9)
+    ax.set_ylim(-0.6, len(order) - 0.4)
+    ax.set_xlabel("SHAP value (impact on model output)")
+    ax.set_title(title)
+    if mappable is not None:
+        bar = fig.colorbar(mappable, ax=ax, ticks=[0, 1], aspect=40, pad=0.02)
+        bar.set_ticklabels(["Low", "High"])
+        bar.set_label("Feature value")
+        bar.outline.set_visible(False)
+    return fig
+
+
+def shap_summary(values: np.ndarray, names: Sequence[str], max_display: int = 20,
+                 title: str = "SHAP summary"):
+    """The distribution of each feature's SHAP values (violins), most important first."""
+    order, labels = _top_features(values, names, max_display)
+    fig, ax = _figure(7.0, max(3.0, 0.38 * len(order) + 1.5))
+    data = [values[:, j] for j in order]
+    varied = [k for k, d in enumerate(data) if np.ptp(d) > 0]
+    if varied:
+        parts = ax.violinplot([data[k] for k in varied], positions=varied, vert=False, widths=0.8,
+                              showextrema=False)
+        for body in parts["bodies"]:
+            body.set_alpha(0.6)
+    for k, d in enumerate(data):
+        ax.plot([np.percentile(d, 25), np.percentile(d, 75)], [k, k], color="black", linewidth=2)
+        ax.plot([np.median(d)], [k], marker="o", color="white", markeredgecolor="black", markersize=4)
+    ax.axvline(0.0, color="#999999", linewidth=0.8)
+    ax.set_yticks(range(len(order)), labels, fontsize=9)
+    ax.set_xlabel("SHAP value (median and quartiles marked)")
+    ax.set_title(title)
+    return fig
+
+
+def shap_feature_importance(values: np.ndarray, names: Sequence[str], max_display: int = 20,
+                            class_names: Sequence[str] | None = None, title: str = "Feature importance"):
+    """Mean |SHAP| per feature; for several classes (values 3-D) one stacked segment per class."""
+    per_class = values if values.ndim == 3 else values[:, :, None]
+    total = np.abs(per_class).mean(axis=0)           # features x classes
+    order = np.argsort(total.sum(axis=1))[::-1][:max_display][::-1]
+    fig, ax = _figure(7.0, max(3.0, 0.38 * len(order) + 1.5))
+    left = np.zeros(len(order))
+    for c in range(total.shape[1]):
+        widths = total[order, c]
+        label = None if class_names is None else f"Class {class_names[c]}"
+        ax.barh(range(len(order)), widths, left=left, label=label, height=0.7)
+        left += widths
+    if total.shape[1] == 1:
+        for k, v in enumerate(left):
+            ax.text(v, k, f" {v:.3g}", va="center", fontsize=8)
+    elif class_names is not None and len(class_names) <= 20:
+        ax.legend(loc="lower right", fontsize=7)
+    ax.set_yticks(range(len(order)), [names[i] for i in order], fontsize=9)
+    ax.set_xlabel("mean(|SHAP value|)")
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,154 @@
+"""EvaluationResult: what evaluate() returns, and how it shows itself in a notebook.
+
+Displayed in a notebook, a result is the evaluation widget (ipywidgets: a metric table and a tab
+per plot) and also carries ``text/html`` (the table and the plots as embedded PNG images) and
+``text/plain``, so a saved notebook still shows it on GitHub and in nbconvert. The static HTML is
+built without IPython; ipywidgets is imported only when a kernel displays the result.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: Built-in metrics where lower is better (for the colour of baseline deltas).
+LOWER_IS_BETTER = {
+    "mean_absolute_error", "mean_squared_error", "root_mean_squared_error", "max_error",
+    "mean_absolute_percentage_error", "log_loss", "false_positives", "false_negatives",
+}
+
+
+@dataclass
+class EvaluationArtifact:
+    """One logged artifact: its ``uri`` in the run, its local file, and its ``content``."""
+
+    uri: str
+    path: Path | None               # a local copy when the run's artifacts are on this machine
+    kind: str                       # "image", "csv", "json", "npy", "file"
+    data: Any = None                # PNG bytes for images, a DataFrame for CSV tables
+
+    @property
+    def content(self) -> Any:
+        if self.data is None:
+            if self.kind == "csv":
+                self.data = pd.read_csv(self.path)
+            elif self.kind == "json":
+                import json
+
+                self.data = json.loads(Path(self.path).read_text())
+            elif self.kind == "npy":
+                import numpy as np
+
+                self.data = np.load(self.path, allow_pickle=False)
+            else:
+                self.data = Path(self.path).read_bytes()
+        return self.data
+
+    def __repr__(self) -> str:
+        return f"EvaluationArtifact(uri={self.uri!r})"
+
+
+@dataclass
+class EvaluationResult:
+    """Metrics, artifacts and tables of one evaluation, and the run they were logged to."""
+
+    metrics: dict[str, float]
+    artifacts: dict[str, EvaluationArtifact] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    run_id: str | None = None
+    model_type: str = ""
+    model_name: str = ""
+    baseline_metrics: dict[str, float] | None = None
+    explanation: Any = None                     # mlnb.evaluation.explain.Explanation
+    notes: list[str] = field(default_factory=list)  # what was skipped and why
+    greater_is_better: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def baseline_deltas(self) -> dict[str, float]:
+        """candidate - baseline, for every metric both have."""
+        base = self.baseline_metrics or {}
+        return {k: v - base[k] for k, v in self.metrics.items()
+                if k in base and isinstance(v, (int, float)) and isinstance(base[k], (int, float))}
+
+    def greater_is_better_for(self, name: str) -> bool:
+        """Whether a higher value of metric ``name`` is better (built-ins known, extras declared)."""
+        if name in self.greater_is_better:
+            return self.greater_is_better[name]
+        base = name.split("/")[0]
+        return not any(base.endswith(m) for m in LOWER_IS_BETTER)
+
+    @property
+    def images(self) -> dict[str, bytes]:
+        """Artifact name -> PNG bytes, in display order."""
+        return {k: a.content for k, a in self.artifacts.items() if a.kind == "image"}
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """The metric table shown in the widget: value, and baseline and delta when present."""
+        rows = []
+        base = self.baseline_metrics
+        deltas = self.baseline_deltas
+        for k, v in self.metrics.items():
+            row = {"metric": k, "value": v}
+            if base is not None:
+                row["baseline"] = base.get(k)
+                row["delta"] = deltas.get(k)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        head = f"EvaluationResult({self.model_type or 'model'}"
+        head += f", run_id={self.run_id!r})" if self.run_id else ")"
+        deltas = self.baseline_deltas
+        lines = [head]
+        for k, v in self.metrics.items():
+            d = f"  ({deltas[k]:+.4g} vs baseline)" if k in deltas else ""
+            lines.append(f"  {k}: {_fmt(v)}{d}")
+        if self.artifacts:
+            lines.append(f"  artifacts: {', '.join(self.artifacts)}")
+        if self.explanation is not None:
+            lines.append(f"  {self.explanation.summary()}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from mlnb.evaluation.html import result_html
+
+        return result_html(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        if _in_kernel():
+            try:
+                view = self.widget()._repr_mimebundle_()
+            except ImportError:   # ipywidgets missing: the static view is complete on its own
+                view = {}
+            for k, v in (view or {}).items():
+                if k != "text/plain":
+                    bundle[k] = v
+        return bundle
+
+    def widget(self):
+        """The evaluation panel as an ipywidgets object (needs ipywidgets)."""
+        from mlnb.evaluation.widget import build_widget
+
+        return build_widget(self)
+
+
+def _in_kernel() -> bool:
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
