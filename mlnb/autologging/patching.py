@@ -1,0 +1,209 @@
+"""Safe patching, in one place: install wrappers, restore the originals exactly, never break a fit.
+
+Every patch records the owner, the attribute name and the raw object found in the owner's own
+``__dict__`` (or that there was none), so ``unpatch`` puts back the very same object, or removes
+the attribute again so the inherited one shows through. Wrappers keep the original's
+``__module__``/``__qualname__`` (or name the namespace they were installed in), so pickle and
+cloudpickle still find patched functions by reference.
+
+Fits nest (a pipeline fits its steps, a search fits many candidates): a thread-local depth counter
+lets only the outermost fit log. Logging runs under :func:`guard`, which turns any failure into one
+concise :class:`AutologWarning` and lets the user's code go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import threading
+import types
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+_MISSING = object()
+
+
+class AutologWarning(UserWarning):
+    """Autolog could not record something; the user's fit, predict or metric call still succeeded."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    owner: Any          # class or module
+    name: str
+    original: Any       # the raw object in ``owner.__dict__``, or _MISSING when it was inherited
+    wrapper: Any
+
+
+_PATCHES: dict[str, list[Patch]] = {}
+
+
+class _State(threading.local):
+    depth = 0           # fits in progress on this thread
+    busy = False        # autolog's own code is running (its predict/metric calls must not log)
+
+
+state = _State()
+_suspended = 0          # > 0 while cross-validation helpers run (any thread)
+_silent: dict[str, bool] = {}
+
+
+def is_patched(integration: str) -> bool:
+    return bool(_PATCHES.get(integration))
+
+
+def patches(integration: str) -> list[Patch]:
+    return list(_PATCHES.get(integration, ()))
+
+
+def _record(integration: str, owner: Any, name: str, wrapper: Any) -> None:
+    raw = owner.__dict__.get(name, _MISSING) if hasattr(owner, "__dict__") else _MISSING
+    setattr(owner, name, wrapper)
+    _PATCHES.setdefault(integration, []).append(Patch(owner, name, raw, wrapper))
+
+
+def unpatch(integration: str) -> None:
+    """Restore every attribute ``integration`` patched, newest first, exactly as it was."""
+    for p in reversed(_PATCHES.pop(integration, [])):
+        if p.original is _MISSING:
+            with contextlib.suppress(AttributeError):
+                delattr(p.owner, p.name)
+        else:
+            setattr(p.owner, p.name, p.original)
+    _silent.pop(integration, None)
+
+
+def original_of(obj: Any) -> Any:
+    """The unpatched callable behind a wrapper (or ``obj`` itself)."""
+    return getattr(obj, "__mlnb_original__", obj)
+
+
+def patch_method(integration: str, cls: type, name: str, hook: Callable) -> None:
+    """Wrap ``cls.<name>`` (defined on ``cls`` itself) so calls go to ``hook(self, call, args, kwargs)``.
+
+    ``call(*args, **kwargs)`` runs the original bound to ``self``. Plain functions get a function
+    wrapper; descriptors (``available_if``, properties) get a descriptor wrapper, so ``hasattr``
+    answers as before.
+    """
+    raw = cls.__dict__[name]
+    if getattr(raw, "__mlnb_original__", None) is not None:
+        return  # already ours
+    if isinstance(raw, types.FunctionType):
+        @functools.wraps(raw)
+        def wrapper(self, *args, **kwargs):
+            return hook(self, types.MethodType(raw, self), args, kwargs)
+
+        wrapper.__mlnb_original__ = raw
+    elif hasattr(raw, "__get__") and not isinstance(raw, (staticmethod, classmethod)):
+        wrapper = _DescriptorWrapper(raw, hook)
+    else:
+        return
+    _record(integration, cls, name, wrapper)
+
+
+class _DescriptorWrapper:
+    """Wraps a descriptor: binding asks the original first (it may say the method is unavailable)."""
+
+    def __init__(self, raw: Any, hook: Callable) -> None:
+        self.__mlnb_original__ = raw
+        self._hook = hook
+        functools.update_wrapper(self, raw, updated=())
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        bound = self.__mlnb_original__.__get__(obj, owner)
+        if obj is None:
+            return bound
+        hook = self._hook
+
+        @functools.wraps(bound)
+        def call(*args, **kwargs):
+            return hook(obj, bound, args, kwargs)
+
+        return call
+
+
+def patch_function(integration: str, modules: list[types.ModuleType], name: str, hook: Callable) -> None:
+    """Replace function ``name`` in each of ``modules`` (where it is the same object) with one wrapper.
+
+    ``hook(original, args, kwargs)`` is called instead. If the function's home module is not among
+    ``modules``, the wrapper takes the first module as its ``__module__`` so pickle finds it there.
+    """
+    original = getattr(modules[0], name, None)
+    if original is None or getattr(original, "__mlnb_original__", None) is not None or not callable(original):
+        return
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        return hook(original, args, kwargs)
+
+    wrapper.__mlnb_original__ = original
+    owners = [m for m in modules if getattr(m, name, None) is original]
+    if original.__module__ not in {m.__name__ for m in owners}:
+        wrapper.__module__ = owners[0].__name__
+        wrapper.__qualname__ = name
+    for m in owners:
+        _record(integration, m, name, wrapper)
+
+
+def set_silent(integration: str, silent: bool) -> None:
+    _silent[integration] = silent
+
+
+def warn(integration: str, message: str) -> None:
+    """One concise warning, unless the integration was enabled with ``silent=True``."""
+    if not _silent.get(integration, False):
+        warnings.warn(f"mlnb autolog: {message}", AutologWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """Stack level of the first frame outside mlnb and the patched library (the user's call)."""
+    frame, level = inspect.currentframe(), 1
+    while frame is not None:
+        mod = frame.f_globals.get("__name__", "")
+        if not (mod.startswith(("mlnb.", "sklearn.", "warnings")) or mod in ("mlnb", "sklearn")):
+            return level - 1
+        frame, level = frame.f_back, level + 1
+    return 2
+
+
+@contextlib.contextmanager
+def busy() -> Iterator[None]:
+    """Mark autolog's own work on this thread (its predict and metric calls are not logged)."""
+    prev, state.busy = state.busy, True
+    try:
+        yield
+    finally:
+        state.busy = prev
+
+
+@contextlib.contextmanager
+def suspended() -> Iterator[None]:
+    """No fit logs while the block runs (cross-validation helpers, on any thread)."""
+    global _suspended
+    _suspended += 1
+    try:
+        yield
+    finally:
+        _suspended -= 1
+
+
+def is_suspended() -> bool:
+    return _suspended > 0
+
+
+def guard(integration: str, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run autolog's ``fn``; on failure warn once (naming ``what`` and the cause) and return None."""
+    try:
+        with busy(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    except Exception as exc:  # autolog must never break the user's code
+        warn(integration, f"could not {what}: {type(exc).__name__}: {_first_line(exc)}")
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else ""

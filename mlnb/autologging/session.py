@@ -1,0 +1,160 @@
+"""The run one outermost fit logs into, and what each fit logged.
+
+A fit reuses the active run, or starts one (tagged ``mlflow.autologging``) and ends it FINISHED,
+FAILED or KILLED. Params, metrics and tags are gathered in memory and written in one
+``log_batch`` transaction; small artifact files go up in one ``log_artifacts`` call.
+
+Several fits inside one run (a notebook cell under ``%%autolog``) are kept apart: the first logs
+under MLflow's plain names; the n-th (n >= 2) prefixes its params, metrics and tags with
+``<EstimatorName>-<n>.`` and logs its model as ``model-<n>`` and its files with a ``-<n>`` suffix.
+:func:`logged_fits` tells the notebook layer what each fit logged.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TAG_AUTOLOGGING = "mlflow.autologging"
+MAX_PARAM_LENGTH = 6000     # MLflow truncates longer autologged values too
+
+
+@dataclass(frozen=True)
+class LoggedFit:
+    """One logged fit: which estimator, into which run, under which key prefix and model URI."""
+
+    estimator_name: str
+    estimator_class: str
+    run_id: str
+    model_uri: str | None
+    prefix: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+_FITS: dict[str, list[LoggedFit]] = {}
+_SLOTS: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def logged_fits(run_id: str | None = None) -> list[LoggedFit]:
+    """What autolog logged into ``run_id`` (default: the active run, else the last ended one)."""
+    if run_id is None:
+        from mlnb.tracking import fluent
+
+        run = fluent.active_run() or fluent._last_ended
+        if run is None:
+            return []
+        run_id = run.info.run_id
+    return list(_FITS.get(run_id, ()))
+
+
+def stringify(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= MAX_PARAM_LENGTH else text[: MAX_PARAM_LENGTH - 3] + "..."
+
+
+class FitRun:
+    """The run an outermost fit writes to; created by :meth:`open`."""
+
+    def __init__(self, run: Any, started: bool, estimator: Any) -> None:
+        self.run_id: str = run.info.run_id
+        self.experiment_id: str = run.info.experiment_id
+        self.start_time: int = run.info.start_time
+        self.started = started
+        with _lock:
+            n = _SLOTS[self.run_id] = _SLOTS.get(self.run_id, 0) + 1
+        self.index = n
+        self.estimator_name = type(estimator).__name__
+        self.estimator_class = f"{type(estimator).__module__}.{type(estimator).__name__}"
+        self.prefix = "" if n == 1 else f"{self.estimator_name}-{n}."
+        self.params: dict[str, str] = {}
+        self.metrics: dict[str, float] = {}
+        self.tags: dict[str, str] = {}
+        self.files: dict[str, bytes] = {}
+        self.model_uri: str | None = None
+        self.closed = False
+
+    @classmethod
+    def open(cls, integration: str, estimator: Any, exclusive: bool, extra_tags: dict | None) -> "FitRun | None":
+        """Reuse the active run (unless ``exclusive``), or start one; None means: do not log."""
+        from mlnb.tracking import fluent
+
+        active = fluent.active_run()
+        if active is not None:
+            return None if exclusive else cls(active, False, estimator)
+        tags = {**(extra_tags or {}), TAG_AUTOLOGGING: integration}
+        return cls(fluent.start_run(tags=tags), True, estimator)
+
+    # -- naming: the n-th fit in a run keeps its keys and files apart -------------------------
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def artifact_name(self, name: str) -> str:
+        """``model`` -> ``model-2``; ``cv_results.csv`` -> ``cv_results-2.csv`` for the second fit."""
+        if self.index == 1:
+            return name
+        stem, dot, ext = name.rpartition(".")
+        return f"{stem}-{self.index}.{ext}" if dot else f"{name}-{self.index}"
+
+    def add_params(self, params: dict[str, Any]) -> None:
+        self.params.update({self.key(k): stringify(v) for k, v in params.items()})
+
+    def add_metrics(self, metrics: dict[str, float]) -> None:
+        self.metrics.update({self.key(k): float(v) for k, v in metrics.items()})
+
+    def add_tags(self, tags: dict[str, Any]) -> None:
+        self.tags.update({self.key(k): str(v) for k, v in tags.items()})
+
+    def add_file(self, name: str, data: bytes) -> None:
+        self.files[self.artifact_name(name)] = data
+
+    # -- writing ------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything gathered so far: one batch transaction, one artifact upload."""
+        from mlnb.tracking.client import MlnbClient
+        from mlnb.tracking.entities import Metric
+
+        client = MlnbClient()
+        if self.params or self.metrics or self.tags:
+            now = int(time.time() * 1000)
+            client.log_batch(self.run_id, metrics=[Metric(k, v, now, 0) for k, v in self.metrics.items()],
+                             params=self.params, tags=self.tags)
+        if self.files:
+            with tempfile.TemporaryDirectory(prefix="mlnb-autolog-") as tmp:
+                for name, data in self.files.items():
+                    Path(tmp, name).write_bytes(data)
+                client.log_artifacts(self.run_id, tmp)
+        self.params, self.metrics, self.tags, self.files = {}, {}, {}, {}
+
+    def record(self, metrics: dict[str, float]) -> LoggedFit:
+        fit = LoggedFit(self.estimator_name, self.estimator_class, self.run_id, self.model_uri, self.prefix,
+                        dict(metrics))
+        with _lock:
+            _FITS.setdefault(self.run_id, []).append(fit)
+        return fit
+
+    def end(self, status: str) -> None:
+        """End the run if this fit started it (nothing is left active either way)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.started:
+            from mlnb.tracking import fluent
+
+            active = fluent.active_run()
+            if active is not None and active.info.run_id == self.run_id:
+                fluent.end_run(status)
+
+
+def _forget() -> None:
+    """Drop the per-run records (tests)."""
+    with _lock:
+        _FITS.clear()
+        _SLOTS.clear()
+
+
+__all__ = ["LoggedFit", "logged_fits", "FitRun"]

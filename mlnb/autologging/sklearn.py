@@ -1,0 +1,450 @@
+"""scikit-learn autologging: ``mlnb.sklearn.autolog()``.
+
+Each outermost ``fit`` (``fit_transform``, ``fit_predict``) of an estimator records, under MLflow's
+names: params from ``get_params(deep=True)``, tags ``estimator_name`` / ``estimator_class``,
+training metrics, the model (with its signature), the training confusion matrix, and ROC and
+precision-recall curves for binary classifiers. Searches add ``best_<param>`` params,
+``best_cv_score``, ``cv_results.csv`` and child runs. Metric functions called on a logged model's
+predictions afterwards are logged too (see :mod:`mlnb.autologging.post_training`).
+
+Every class deriving from scikit-learn's ``BaseEstimator`` is covered, third-party ones included
+(XGBoost's, LightGBM's, your own), also those defined after ``autolog()``; data-preparation
+estimators (``sklearn.preprocessing``, ``impute``, ``feature_extraction``, ``feature_selection``,
+``ColumnTransformer``) are logged only as part of a pipeline, as in MLflow. Objects that merely
+look like estimators without deriving from ``BaseEstimator`` are skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from mlnb.autologging import metrics as M
+from mlnb.autologging import patching, plots, post_training
+from mlnb.autologging.search import is_search, log_search
+from mlnb.autologging.session import FitRun
+from mlnb.errors import InvalidParameterError
+
+INTEGRATION = "sklearn"
+FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "transform")
+EXCLUDED_MODULES = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_extraction",
+                    "sklearn.feature_selection")
+EXCLUDED_CLASSES = ("sklearn.compose._column_transformer.ColumnTransformer",)
+#: Helpers that fit many copies of an estimator: nothing is logged while they run.
+CV_HELPERS = ("cross_validate", "cross_val_predict", "cross_val_score", "learning_curve",
+              "permutation_test_score", "validation_curve")
+_CV_INTERNALS = ("_fit_and_score", "_fit_and_predict", "_permutation_test_score")
+_NOT_METRICS = {"check_scoring", "get_scorer", "make_scorer", "get_scorer_names"}
+EXAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class _Config:
+    log_models: bool
+    log_input_examples: bool
+    log_model_signatures: bool
+    log_post_training_metrics: bool
+    max_tuning_runs: int | None
+    serialization_format: str | None
+    extra_tags: dict | None
+    exclusive: bool
+
+
+_config: _Config | None = None
+_targets: dict[type, bool] = {}
+
+
+def autolog(
+    log_models: bool = True,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_post_training_metrics: bool = True,
+    max_tuning_runs: int | None = 5,
+    serialization_format: str | None = None,
+    extra_tags: dict[str, Any] | None = None,
+    exclusive: bool = False,
+    disable: bool = False,
+    silent: bool = False,
+) -> None:
+    """Log every scikit-learn fit to the active run (or to a run started for it). MLflow's options.
+
+    ``exclusive=True`` leaves runs you started yourself alone; ``disable=True`` restores every
+    patched function exactly; ``silent=True`` hides even the warning a failed logging step gives.
+    ``serialization_format`` is passed to :func:`mlnb.sklearn.save_model` (None: skops, falling
+    back to cloudpickle for types outside scikit-learn, NumPy and SciPy).
+    """
+    global _config
+    if extra_tags is not None and not isinstance(extra_tags, dict):
+        raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    if max_tuning_runs is not None and (not isinstance(max_tuning_runs, int) or max_tuning_runs < 0):
+        raise InvalidParameterError(f"max_tuning_runs must be None or an int >= 0, got {max_tuning_runs!r}.")
+    if serialization_format is not None:
+        from mlnb.flavors.sklearn import SERIALIZATION_FORMATS
+
+        if serialization_format not in SERIALIZATION_FORMATS:
+            raise InvalidParameterError(
+                f"Unknown serialization_format '{serialization_format}'; choose one of {SERIALIZATION_FORMATS}.")
+    patching.unpatch(INTEGRATION)
+    _config = None
+    _targets.clear()
+    if disable:
+        return
+    _config = _Config(log_models, log_input_examples, log_model_signatures, log_post_training_metrics,
+                      max_tuning_runs, serialization_format, dict(extra_tags or {}), exclusive)
+    patching.set_silent(INTEGRATION, silent)
+    _install(log_post_training_metrics)
+
+
+# -- what gets patched -------------------------------------------------------------------------
+def _install(post_training_metrics: bool) -> None:
+    import sklearn.metrics
+    import sklearn.model_selection
+    import sklearn.model_selection._validation as validation
+    from sklearn.base import BaseEstimator
+
+    seen: set[type] = set()
+    stack = [BaseEstimator]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                stack.append(sub)
+    for cls in seen:
+        _patch_class(cls, post_training_metrics)
+    _hook_new_classes(BaseEstimator, post_training_metrics)
+
+    suspend = _run_suspended
+    for name in CV_HELPERS:
+        patching.patch_function(INTEGRATION, [validation, sklearn.model_selection], name, suspend)
+    for name in _CV_INTERNALS:
+        patching.patch_function(INTEGRATION, [validation], name, suspend)
+    if post_training_metrics:
+        for name in sklearn.metrics.__all__:
+            fn = getattr(sklearn.metrics, name, None)
+            if name in _NOT_METRICS or name.startswith("plot_") or inspect.isclass(fn) or not callable(fn):
+                continue
+            patching.patch_function(INTEGRATION, [sklearn.metrics], name, _metric_hook)
+
+
+def _patch_class(cls: type, post_training_metrics: bool) -> None:
+    """Patch the fit (and predict/score) methods ``cls`` uses, where they are defined."""
+    if not _is_target(cls):
+        return
+    names = FIT_METHODS + ((*PREDICT_METHODS, "score") if post_training_metrics else ())
+    for name in names:
+        owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
+        if owner is None or owner is object:
+            continue
+        if name in FIT_METHODS:
+            hook = functools.partial(_fit_hook, name)
+        elif name == "score":
+            hook = _score_hook
+        else:
+            hook = _predict_hook
+        patching.patch_method(INTEGRATION, owner, name, hook)
+
+
+def _hook_new_classes(base: type, post_training_metrics: bool) -> None:
+    """Patch estimator classes defined after ``autolog()`` as they are created."""
+    own = base.__dict__.get("__init_subclass__")
+
+    def __init_subclass__(cls, **kwargs):
+        if own is not None:
+            own.__get__(None, cls)(**kwargs)
+        else:
+            super(base, cls).__init_subclass__(**kwargs)
+        try:
+            _patch_class(cls, post_training_metrics)
+        except Exception as exc:  # never break a class definition
+            patching.warn(INTEGRATION, f"{cls.__name__} will not be logged: {exc}")
+
+    patching._record(INTEGRATION, base, "__init_subclass__", classmethod(__init_subclass__))
+
+
+def _is_target(cls: type) -> bool:
+    """True for estimator classes whose fits are logged (cached per class)."""
+    found = _targets.get(cls)
+    if found is None:
+        from sklearn.base import BaseEstimator
+
+        module, name = cls.__module__, cls.__name__
+        found = (
+            issubclass(cls, BaseEstimator)
+            and not name.startswith("_")
+            and not module.startswith(EXCLUDED_MODULES)
+            and f"{module}.{name}" not in EXCLUDED_CLASSES
+            and ".tests." not in module
+        )
+        _targets[cls] = found
+    return found
+
+
+# -- hooks -------------------------------------------------------------------------------------
+def _run_suspended(original, args, kwargs):
+    with patching.suspended():
+        return original(*args, **kwargs)
+
+
+def _fit_hook(method: str, estimator: Any, call, args: tuple, kwargs: dict) -> Any:
+    st = patching.state
+    if st.depth or st.busy or _config is None or patching.is_suspended() or not _is_target(type(estimator)):
+        if not st.depth:
+            return call(*args, **kwargs)
+        st.depth += 1
+        try:
+            return call(*args, **kwargs)
+        finally:
+            st.depth -= 1
+    st.depth = 1
+    try:
+        return _logged_fit(_config, method, estimator, call, args, kwargs)
+    finally:
+        st.depth = 0
+
+
+def _predict_hook(estimator: Any, call, args: tuple, kwargs: dict) -> Any:
+    st = patching.state
+    if st.depth or st.busy or not post_training._models:
+        return call(*args, **kwargs)
+    run_id = post_training.run_of(estimator)
+    if run_id is None:
+        return call(*args, **kwargs)
+    with patching.busy():
+        result = call(*args, **kwargs)
+    data = args[0] if args else next(iter(kwargs.values()), None)
+    if data is not None:
+        patching.guard(INTEGRATION, "remember a prediction for post-training metrics",
+                       post_training.remember_prediction, run_id, data, result)
+    return result
+
+
+def _score_hook(estimator: Any, call, args: tuple, kwargs: dict) -> Any:
+    st = patching.state
+    if st.depth or st.busy or not post_training._models:
+        return call(*args, **kwargs)
+    run_id = post_training.run_of(estimator)
+    if run_id is None:
+        return call(*args, **kwargs)
+    with patching.busy():
+        value = call(*args, **kwargs)
+    patching.guard(INTEGRATION, f"log {type(estimator).__name__}.score", _log_score,
+                   estimator, call, args, kwargs, value, run_id)
+    return value
+
+
+def _metric_hook(original, args: tuple, kwargs: dict) -> Any:
+    st = patching.state
+    if st.depth or st.busy or not post_training.has_predictions():
+        return original(*args, **kwargs)
+    with patching.busy():
+        value = original(*args, **kwargs)
+    patching.guard(INTEGRATION, f"log {original.__name__}", _log_metric_call, original, args, kwargs, value)
+    return value
+
+
+def _log_metric_call(original, args: tuple, kwargs: dict, value: Any) -> None:
+    if not post_training.loggable(value):
+        return
+    source = post_training.source_of(args, kwargs)
+    if source is None:
+        return
+    run_id, dataset = source
+    command = post_training.call_text(original.__name__, original, args, kwargs)
+    post_training.log(run_id, original.__name__, dataset, value, command)
+
+
+def _log_score(estimator: Any, call, args: tuple, kwargs: dict, value: Any, run_id: str) -> None:
+    if not post_training.loggable(value):
+        return
+    data = args[0] if args else next(iter(kwargs.values()), None)
+    dataset = post_training.dataset_name(run_id, data)
+    name = f"{type(estimator).__name__}_score"
+    command = post_training.call_text(f"{type(estimator).__name__}.score", call, args, kwargs)
+    post_training.log(run_id, name, dataset, value, command)
+
+
+# -- one logged fit ----------------------------------------------------------------------------
+def _logged_fit(cfg: _Config, method: str, estimator: Any, call, args: tuple, kwargs: dict) -> Any:
+    run = patching.guard(INTEGRATION, "start a run", FitRun.open, INTEGRATION, estimator,
+                         cfg.exclusive, cfg.extra_tags)
+    if run is None:
+        return call(*args, **kwargs)
+    inputs = patching.guard(INTEGRATION, f"read the params of {type(estimator).__name__}",
+                            _before_fit, estimator, method, call, args, kwargs, run)
+    try:
+        result = call(*args, **kwargs)
+    except KeyboardInterrupt:
+        _end(run, "KILLED")
+        raise
+    except BaseException:
+        _end(run, "FAILED")
+        raise
+    if inputs is not None:
+        patching.guard(INTEGRATION, f"log the fit of {type(estimator).__name__}",
+                       _after_fit, cfg, estimator, method, result, inputs, run)
+    _end(run, "FINISHED")
+    return result
+
+
+def _end(run: FitRun, status: str) -> None:
+    patching.guard(INTEGRATION, "write the run", run.flush)
+    patching.guard(INTEGRATION, "end the run", run.end, status)
+
+
+@functools.lru_cache(maxsize=1024)
+def _arg_layout(cls: type, method: str) -> tuple[str, str | None, int | None]:
+    """Names of a fit method's X and y parameters and the position of ``sample_weight``."""
+    params = [p for p in inspect.signature(getattr(cls, method)).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]  # drop self
+    names = [p.name for p in params]
+    x_name = names[0] if names else "X"
+    y_name = names[1] if len(names) > 1 else None
+    sw = names.index("sample_weight") if "sample_weight" in names else None
+    return x_name, y_name, sw
+
+
+def _fit_inputs(estimator: Any, method: str, args: tuple, kwargs: dict) -> tuple[Any, Any, Any]:
+    x_name, y_name, sw_pos = _arg_layout(type(estimator), method)
+    X = args[0] if args else kwargs.get(x_name)
+    y = args[1] if len(args) > 1 else kwargs.get(y_name) if y_name else None
+    sw = args[sw_pos] if sw_pos is not None and len(args) > sw_pos else kwargs.get("sample_weight")
+    return X, y, sw
+
+
+def _head(X: Any, n: int = EXAMPLE_ROWS) -> Any:
+    """The first rows of the training data, copied (the fit may change X in place)."""
+    if X is None:
+        return None
+    if hasattr(X, "iloc"):
+        return X.iloc[:n].copy()
+    if isinstance(X, list):
+        return list(X[:n])
+    try:
+        head = X[:n]
+    except Exception:
+        return None
+    return head.copy() if hasattr(head, "copy") else head
+
+
+def _before_fit(estimator: Any, method: str, call, args: tuple, kwargs: dict, run: FitRun):
+    run.add_params(estimator.get_params(deep=not is_search(estimator)))
+    run.add_tags({"estimator_name": run.estimator_name, "estimator_class": run.estimator_class})
+    X, y, sw = _fit_inputs(estimator, method, args, kwargs)
+    return X, y, sw, _head(X)
+
+
+def _original(cls: type, name: str) -> Any:
+    return patching.original_of(inspect.getattr_static(cls, name, None))
+
+
+def _after_fit(cfg: _Config, estimator: Any, method: str, result: Any, inputs: tuple, run: FitRun) -> None:
+    import sklearn.base as base
+
+    X, y, sw, example = inputs
+    metrics: dict[str, float] = {}
+    y_pred = None
+    if y is not None and base.is_classifier(estimator) and hasattr(estimator, "predict"):
+        y_pred = estimator.predict(X)
+        proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
+        classes = getattr(estimator, "classes_", None)
+        metrics = M.classifier_metrics(y, y_pred, proba, classes, sw)
+        patching.guard(INTEGRATION, "draw the training plots", _classifier_plots,
+                       estimator, X, y, y_pred, proba, classes, sw, run)
+    elif y is not None and base.is_regressor(estimator) and hasattr(estimator, "predict"):
+        y_pred = estimator.predict(X)
+        metrics = M.regressor_metrics(y, y_pred, sw)
+    elif base.is_clusterer(estimator):
+        labels = getattr(estimator, "labels_", result if method == "fit_predict" else None)
+        if labels is not None:
+            metrics = M.clusterer_metrics(X, labels)
+    score = _training_score(estimator, X, y, sw, metrics)
+    if score is not None:
+        metrics[M.PREFIX + "score"] = score
+    run.add_metrics(metrics)
+
+    signature = False
+    if cfg.log_models and cfg.log_model_signatures and example is not None:
+        signature = patching.guard(INTEGRATION, "infer the model signature", _signature,
+                                   estimator, example, y_pred) or False
+    if cfg.log_models:
+        info = patching.guard(INTEGRATION, f"log the {run.estimator_name} model", _log_model,
+                              cfg, estimator, run.artifact_name("model"), signature, example)
+        run.model_uri = info.model_uri if info is not None else None
+    if is_search(estimator):
+        if cfg.log_models and hasattr(estimator, "best_estimator_"):
+            patching.guard(INTEGRATION, "log the best estimator", _log_model, cfg, estimator.best_estimator_,
+                           run.artifact_name("best_estimator"), signature, example)
+        log_search(estimator, run, cfg.max_tuning_runs, INTEGRATION)
+    if cfg.log_post_training_metrics:
+        post_training.track(estimator, run.run_id)
+    run.record(metrics)
+
+
+def _training_score(estimator: Any, X: Any, y: Any, sw: Any, metrics: dict[str, float]) -> float | None:
+    """``estimator.score`` on the training data; the mixins' scores reuse the metrics just computed."""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    if not hasattr(estimator, "score"):
+        return None
+    score = _original(type(estimator), "score")
+    if y is not None and score is _original(ClassifierMixin, "score") and M.PREFIX + "accuracy_score" in metrics:
+        return metrics[M.PREFIX + "accuracy_score"]
+    if y is not None and score is _original(RegressorMixin, "score") and M.PREFIX + "r2_score" in metrics:
+        return metrics[M.PREFIX + "r2_score"]
+    args = (X,) if y is None else (X, y)
+    if sw is not None and "sample_weight" in inspect.signature(estimator.score).parameters:
+        return float(estimator.score(*args, sample_weight=sw))
+    return float(estimator.score(*args))
+
+
+def _classifier_plots(estimator, X, y, y_pred, proba, classes, sw, run: FitRun) -> None:
+    import numpy as np
+
+    if not plots.available():
+        return
+    y1 = M._column(y)
+    if y1 is None:
+        return
+    labels, matrix = M.confusion(y1, M._column(y_pred), sw)
+    run.add_file("training_confusion_matrix.png", plots.confusion_matrix_png(labels, matrix))
+    if classes is None or len(classes) != 2 or len(np.unique(y1)) != 2:
+        return
+    if proba is not None:
+        score = np.asarray(proba)[:, 1]
+    elif hasattr(estimator, "decision_function"):
+        score = np.asarray(estimator.decision_function(X)).reshape(-1)
+    else:
+        return
+    fpr, tpr, auc = M.roc_curve(y1, score, classes[1], sw)
+    run.add_file("training_roc_curve.png", plots.roc_curve_png(fpr, tpr, auc))
+    recall, precision, ap = M.precision_recall_curve(y1, score, classes[1], sw)
+    run.add_file("training_precision_recall_curve.png", plots.precision_recall_png(recall, precision, ap))
+
+
+def _signature(estimator: Any, example: Any, y_pred: Any):
+    from mlnb.models.signature import infer_signature
+
+    if y_pred is not None:
+        output = y_pred[: len(example)]
+    elif hasattr(estimator, "predict"):
+        output = estimator.predict(example)
+    elif hasattr(estimator, "transform"):
+        output = estimator.transform(example)
+    else:
+        output = None
+    return infer_signature(example, output)
+
+
+def _log_model(cfg: _Config, estimator: Any, name: str, signature: Any, example: Any):
+    from mlnb.flavors.sklearn import log_model
+
+    return log_model(estimator, name=name, signature=signature,
+                     input_example=example if cfg.log_input_examples else None,
+                     serialization_format=cfg.serialization_format)
+
+
+__all__ = ["autolog", "INTEGRATION"]
