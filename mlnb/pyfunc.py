@@ -232,6 +232,12 @@ def _copy_artifacts(artifacts: Mapping[str, str], model_dir: Path) -> dict[str, 
     return out
 
 
+def _is_streamable(python_model: Any) -> bool:
+    """True when the model defines its own ``predict_stream`` (MLflow's base class has a stub)."""
+    method = getattr(type(python_model), "predict_stream", None)
+    return callable(method) and not method.__qualname__.startswith("PythonModel.")
+
+
 def save_model(
     path: str | os.PathLike,
     python_model: Any = None,
@@ -264,6 +270,7 @@ def save_model(
             "loader_module": LOADER_MODULE,
             "python_model": PYTHON_MODEL_FILE,
             "cloudpickle_version": cloudpickle.__version__,
+            "streamable": _is_streamable(python_model),
         }
         if artifacts:
             conf["artifacts"] = _copy_artifacts(artifacts, model_dir)
