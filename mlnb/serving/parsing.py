@@ -119,21 +119,28 @@ def parse_json(body: bytes, plan: InputPlan = InputPlan()) -> tuple[Any, dict | 
         return _dataframe_split(value, plan), params
     if key == "dataframe_records":
         return _dataframe_records(value, plan), params
+    if plan.float_columns and isinstance(value, list) and value and isinstance(value[0], list):
+        rows = _float_rows(value, plan)  # positional rows for a named signature: mlnb accepts them
+        if rows is not None:
+            return rows, params
     if key == "instances":
         return _instances(value, plan), params
     return _inputs(value), params
 
 
-def _float_rows(rows: Any, plan: InputPlan) -> np.ndarray | None:
-    """Rows as one float64 block in the signature's column order, when they are a plain numeric
-    matrix of the right width; else None. The signature accepts this block as it is."""
+class FloatRows(np.ndarray):
+    """A float64 block of rows in the signature's column order, which the signature accepts as is."""
+
+
+def _float_rows(rows: Any, plan: InputPlan) -> FloatRows | None:
+    """Rows as a FloatRows block, when they are a plain numeric matrix of the right width; else None."""
     try:
         arr = np.array(rows, dtype=np.float64)
     except (ValueError, TypeError, OverflowError):
         return None
     if arr.ndim != 2 or arr.shape[1] != len(plan.float_columns) or not arr.shape[0]:
         return None
-    return arr
+    return arr.view(FloatRows)
 
 
 def _dataframe_split(value: Any, plan: InputPlan):
@@ -246,7 +253,7 @@ def parse_csv(body: bytes, plan: InputPlan = InputPlan()):
             f"Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method. Error: '{exc}'") from None
     if plan.float_columns and tuple(frame.columns) == plan.float_columns and len(frame) \
             and all(dtype == np.float64 for dtype in frame.dtypes):
-        return frame.to_numpy()
+        return frame.to_numpy().view(FloatRows)
     return frame
 
 
@@ -265,4 +272,4 @@ def parse_parquet(body: bytes):
             f"Pandas DataFrame produced using the `pandas.DataFrame.to_parquet()` method. Error: '{exc}'") from None
 
 
-__all__ = ["CONTENT_TYPES", "InputPlan", "media_type", "parse_request", "parse_json", "parse_csv", "parse_parquet"]
+__all__ = ["CONTENT_TYPES", "FloatRows", "InputPlan", "media_type", "parse_request", "parse_json", "parse_csv", "parse_parquet"]

@@ -11,7 +11,7 @@ import traceback
 from typing import Any
 
 from mlnb.errors import MlnbError, ServingError
-from mlnb.serving.parsing import InputPlan, parse_request
+from mlnb.serving.parsing import FloatRows, InputPlan, parse_request
 from mlnb.serving.responses import error_body, predictions_body
 
 JSON_TYPE = b"application/json"
@@ -80,8 +80,8 @@ class Scorer:
     def predict(self, body: bytes, mime: str) -> Any:
         """Raw predictions for a request body; raises ServingError for anything the client got wrong."""
         data, params = parse_request(body, mime, self.plan)
-        if self._array_fn is not None and params is None and type(data) is self._ndarray:
-            return self._array_fn(data)
+        if self._array_fn is not None and params is None and type(data) is FloatRows:
+            return self._array_fn(data.view(self._ndarray))
         try:
             if self._takes_params:
                 return self.model.predict(data, params=params)
@@ -89,7 +89,7 @@ class Scorer:
         except ServingError:
             raise
         except MlnbError as exc:  # the signature refused the input: the client's to fix
-            raise ServingError(f"Failed to predict: {exc}") from None
+            raise ServingError(f"Failed to predict: {exc}", 400, "INVALID_PARAMETER_VALUE") from None
 
     def score(self, body: bytes, mime: str) -> tuple[int, bytes]:
         """``(status, JSON body)`` for one request; never raises."""

@@ -1,0 +1,92 @@
+"""Helpers for the serving tests: a saved LogisticRegression, and servers started as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+COLUMNS = [f"f{i}" for i in range(5)]
+
+
+def save_logistic_model(path: Path) -> Path:
+    """A LogisticRegression on 5 double columns, saved by mlnb with a signature (MLflow loads it too)."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    import mlnb.sklearn
+    from mlnb.models.signature import infer_signature
+
+    X, y = make_classification(n_samples=300, n_features=5, n_informative=3, random_state=0)
+    frame = pd.DataFrame(X, columns=COLUMNS)
+    model = LogisticRegression().fit(frame, y)
+    mlnb.sklearn.save_model(model, path, signature=infer_signature(frame, model.predict(frame)))
+    return path
+
+
+def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
+    """Poll ``url/ping`` until it answers 200; fail early if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {_output(proc)}")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"server at {url} not ready after {timeout} s")
+
+
+def _output(proc: subprocess.Popen) -> str:
+    out = getattr(proc, "_log", None)
+    if out is None:
+        return ""
+    out.seek(0)
+    return out.read().decode(errors="replace")[-2000:]
+
+
+def start(cmd: list[str], url: str, log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start a server process logging to ``log_path`` and wait until it is ready."""
+    log = open(log_path, "w+b")
+    # its own session, so stop() reaches the workers (and MLflow's uvicorn child) too
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            start_new_session=True)
+    proc._log = log  # type: ignore[attr-defined]
+    try:
+        wait_ready(url, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server (and the workers it started) and close its log."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log = getattr(proc, "_log", None)
+    if log is not None:
+        log.close()
+
+
+def mlnb_serve_cmd(model: Path, port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", str(model), "-p", str(port), *extra]
+
+
+def mlflow_serve_cmd(model: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model), "-p", str(port),
+            "--env-manager", "local"]
