@@ -1,0 +1,296 @@
+"""The MLflow Tracking Server backend: MLflow's REST API (``/api/2.0/mlflow/...``) and its
+artifact proxy (``/api/2.0/mlflow-artifacts/artifacts/...``).
+
+Set the tracking URI to ``http(s)://host:port`` and the fluent API logs there; what mlnb logs is
+what MLflow's own client reads back. Batches are split to the server's limits (1,000 metrics,
+100 params and 100 tags per request); searches follow page tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Iterable, Sequence
+from urllib.parse import quote, urlparse
+
+from mlnb.errors import InvalidParameterError, ResourceNotFoundError
+from mlnb.tracking.artifacts import ArtifactRepo, FileInfo, STAGING_PREFIX, clean_artifact_path, join_uri
+from mlnb.tracking.entities import (
+    Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
+)
+from mlnb.tracking.httpclient import HttpClient
+from mlnb.tracking.store import ACTIVE_ONLY, RunTable, Store
+
+API = "api/2.0/mlflow"
+ARTIFACTS_API = "api/2.0/mlflow-artifacts/artifacts"
+_MAX_METRICS, _MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 1000, 100, 100, 1000
+_PAGE = 50_000
+PROGRESS_THRESHOLD = 50 * 1024 * 1024  # show a progress bar for downloads bigger than this
+
+
+def _kv(d: dict[str, str] | Iterable) -> list[dict[str, str]]:
+    items = d.items() if isinstance(d, dict) else ((x.key, x.value) for x in d)
+    return [{"key": k, "value": v} for k, v in items]
+
+
+def _experiment(e: dict) -> Experiment:
+    return Experiment(
+        str(e["experiment_id"]), e["name"], e.get("artifact_location", ""), e.get("lifecycle_stage", "active"),
+        {t["key"]: t.get("value", "") for t in e.get("tags", [])},
+        _int(e.get("creation_time")), _int(e.get("last_update_time")),
+    )
+
+
+def _int(x) -> int | None:
+    return int(x) if x is not None else None
+
+
+def _run(r: dict) -> Run:
+    i, d = r["info"], r.get("data", {})
+    info = RunInfo(
+        i.get("run_id") or i["run_uuid"], str(i["experiment_id"]), i.get("run_name", ""), i["status"],
+        int(i.get("start_time", 0)), _int(i.get("end_time")), i.get("artifact_uri", ""),
+        i.get("lifecycle_stage", "active"), i.get("user_id", ""),
+    )
+    metrics = {m["key"]: float(m["value"]) for m in d.get("metrics", [])}
+    params = {p["key"]: p.get("value", "") for p in d.get("params", [])}
+    tags = {t["key"]: t.get("value", "") for t in d.get("tags", [])}
+    return Run(info, RunData(params, metrics, tags))
+
+
+class RestStore(Store):
+    """Runs on an MLflow Tracking Server at ``uri``."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/")
+        self.http = HttpClient(self.uri)
+
+    def _call(self, method: str, endpoint: str, body: dict | None = None, params: dict | None = None) -> dict:
+        return self.http.json(method, f"{API}/{endpoint}", body, params)
+
+    # -- experiments ---------------------------------------------------------------------------
+    def create_experiment(self, name, artifact_location=None, tags=None) -> str:
+        body = {"name": name, "tags": _kv(tags or {})}
+        if artifact_location:
+            body["artifact_location"] = artifact_location
+        return str(self._call("POST", "experiments/create", body)["experiment_id"])
+
+    def get_experiment(self, experiment_id) -> Experiment:
+        return _experiment(self._call("GET", "experiments/get", params={"experiment_id": experiment_id})["experiment"])
+
+    def get_experiment_by_name(self, name) -> Experiment | None:
+        try:
+            found = self._call("GET", "experiments/get-by-name", params={"experiment_name": name})
+        except ResourceNotFoundError:
+            return None
+        return _experiment(found["experiment"])
+
+    def search_experiments(self, view=ACTIVE_ONLY) -> list[Experiment]:
+        out, token = [], None
+        while True:
+            body = {"max_results": 1000, "view_type": view}
+            if token:
+                body["page_token"] = token
+            page = self._call("POST", "experiments/search", body)
+            out += [_experiment(e) for e in page.get("experiments", [])]
+            token = page.get("next_page_token")
+            if not token:
+                return out
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(self, experiment_id, run_name, start_time, tags, user_id="") -> Run:
+        body = {"experiment_id": str(experiment_id), "run_name": run_name, "start_time": start_time,
+                "tags": _kv(tags), "user_id": user_id}
+        return _run(self._call("POST", "runs/create", body)["run"])
+
+    def get_run(self, run_id) -> Run:
+        return _run(self._call("GET", "runs/get", params={"run_id": run_id})["run"])
+
+    def update_run(self, run_id, status=None, end_time=None, run_name=None) -> None:
+        body = {"run_id": run_id, "run_uuid": run_id}
+        if status is not None:
+            body["status"] = status
+        if end_time is not None:
+            body["end_time"] = end_time
+        if run_name is not None:
+            body["run_name"] = run_name
+        self._call("POST", "runs/update", body)
+
+    def log_batch(self, run_id, metrics: Iterable[Metric] = (), params: Iterable[Param] = (),
+                  tags: Iterable[RunTag] = ()) -> None:
+        metrics, params, tags = list(metrics), list(params), list(tags)
+        seen: dict[str, str] = {}
+        for p in params:
+            if seen.setdefault(p.key, p.value) != p.value:
+                raise InvalidParameterError(
+                    f"Param '{p.key}' appears twice in one batch with different values ('{seen[p.key]}', '{p.value}').")
+        while metrics or params or tags:
+            ps, params = params[:_MAX_PARAMS], params[_MAX_PARAMS:]
+            ts, tags = tags[:_MAX_TAGS], tags[_MAX_TAGS:]
+            room = _MAX_ENTITIES - len(ps) - len(ts)
+            ms, metrics = metrics[:min(room, _MAX_METRICS)], metrics[min(room, _MAX_METRICS):]
+            self._call("POST", "runs/log-batch", {
+                "run_id": run_id,
+                "metrics": [{"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step} for m in ms],
+                "params": _kv(ps), "tags": _kv(ts),
+            })
+
+    def get_metric_history(self, run_id, key) -> list[Metric]:
+        out, token = [], None
+        while True:
+            params = {"run_id": run_id, "metric_key": key, "max_results": 25000, "page_token": token}
+            page = self._call("GET", "metrics/get-history", params=params)
+            out += [Metric(m["key"], float(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0)))
+                    for m in page.get("metrics", [])]
+            token = page.get("next_page_token")
+            if not token:
+                return sorted(out, key=lambda m: (m.step, m.timestamp))
+
+    def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
+                    order_by: Sequence[str] | None = None, max_results: int = 100_000,
+                    view: str = ACTIVE_ONLY) -> RunTable:
+        from mlnb.tracking.search import parse_filter, parse_order_by
+
+        parse_filter(filter_string)  # the same clear errors as the embedded store, before any request
+        parse_order_by(order_by)
+        runs: list[Run] = []
+        token = None
+        while len(runs) < max_results:
+            body = {"experiment_ids": [str(e) for e in experiment_ids], "filter": filter_string or "",
+                    "run_view_type": view, "max_results": min(_PAGE, max_results - len(runs)),
+                    "order_by": list([order_by] if isinstance(order_by, str) else order_by or [])}
+            if token:
+                body["page_token"] = token
+            page = self._call("POST", "runs/search", body)
+            runs += [_run(r) for r in page.get("runs", [])]
+            token = page.get("next_page_token")
+            if not token:
+                break
+        return RunTable.from_runs(runs)
+
+    def delete_run(self, run_id) -> None:
+        self._call("POST", "runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id) -> None:
+        self._call("POST", "runs/restore", {"run_id": run_id})
+
+
+class MlflowArtifactsRepo(ArtifactRepo):
+    """Artifacts behind an MLflow server's proxy: ``mlflow-artifacts:/<root>`` on ``base_url``."""
+
+    def __init__(self, base_url: str, root: str) -> None:
+        self.http = HttpClient(base_url)
+        self.root = root.strip("/")
+
+    @classmethod
+    def from_uri(cls, uri: str, tracking_uri: str | None) -> "MlflowArtifactsRepo":
+        parsed = urlparse(uri)
+        if parsed.netloc:
+            base = f"{'https' if parsed.port == 443 else 'http'}://{parsed.netloc}"
+        elif tracking_uri and tracking_uri.startswith(("http://", "https://")):
+            base = tracking_uri
+        else:
+            raise InvalidParameterError(
+                f"'{uri}' lives on an MLflow Tracking Server, but the tracking URI is '{tracking_uri}'. "
+                f"Set it to the server (mlnb.set_tracking_uri('http://host:port')) or use "
+                f"mlflow-artifacts://host:port/... .")
+        return cls(base, parsed.path)
+
+    def _path(self, path: str | None) -> str:
+        rel = clean_artifact_path(path)
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def _endpoint(self, path: str | None) -> str:
+        return f"{ARTIFACTS_API}/{quote(self._path(path))}"
+
+    def log_artifact(self, local_file, artifact_path=None) -> None:
+        src = Path(local_file)
+        if not src.is_file():
+            raise ResourceNotFoundError(f"Cannot log '{src}': it is not a file.")
+        target = join_uri(clean_artifact_path(artifact_path), src.name) if artifact_path else src.name
+        with open(src, "rb") as f:
+            headers = {"Content-Length": str(src.stat().st_size), "Content-Type": "application/octet-stream"}
+            self.http.open("PUT", self._endpoint(target), data=f, headers=headers).close()
+
+    def log_artifacts(self, local_dir, artifact_path=None) -> None:
+        from mlnb.tracking.artifacts import _check_source_tree
+
+        src = Path(local_dir)
+        if not src.is_dir():
+            raise ResourceNotFoundError(f"Cannot log '{src}': it is not a directory.")
+        _check_source_tree(src)
+        base = clean_artifact_path(artifact_path)
+        # MLmodel last: a reader that finds MLmodel finds every file it names
+        files = sorted((f for f in src.rglob("*") if f.is_file()), key=lambda f: (f.name == "MLmodel", str(f)))
+        for f in files:
+            rel_dir = f.parent.relative_to(src).as_posix()
+            folder = join_uri(base, rel_dir) if base else ("" if rel_dir == "." else rel_dir)
+            self.log_artifact(f, None if folder in ("", ".") else folder)
+
+    def list_artifacts(self, path=None) -> list[FileInfo]:
+        rel = clean_artifact_path(path)
+        found = self.http.json("GET", ARTIFACTS_API, params={"path": self._path(rel)})
+        out = []
+        for f in found.get("files", []):
+            child = clean_artifact_path(f["path"])
+            full = f"{rel}/{child}" if rel else child
+            size = f.get("file_size")
+            out.append(FileInfo(full, bool(f.get("is_dir")), int(size) if size is not None else None))
+        if rel and len(out) == 1 and not out[0].is_dir and out[0].path == f"{rel}/{rel.rsplit('/', 1)[-1]}":
+            return []  # the path is a file
+        return sorted(out, key=lambda f: f.path)
+
+    def download_artifacts(self, path=None, dst_path=None) -> Path:
+        rel = clean_artifact_path(path)
+        dst_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="mlnb-artifacts-"))
+        entries = self.list_artifacts(rel)
+        target = dst_root / rel if rel else dst_root
+        if not entries:  # a file (or nothing)
+            self._download_file(rel, target)
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        stack = entries
+        while stack:
+            f = stack.pop()
+            local = dst_root / f.path
+            if f.is_dir:
+                local.mkdir(parents=True, exist_ok=True)
+                stack += self.list_artifacts(f.path)
+            else:
+                self._download_file(f.path, local, f.file_size)
+        return target
+
+    def _download_file(self, rel: str, local: Path, size: int | None = None) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        staging = local.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        try:
+            with self.http.open("GET", self._endpoint(rel)) as resp, open(staging, "wb") as out:
+                total = int(resp.headers.get("Content-Length") or size or 0)
+                copy_with_progress(resp, out, total, f"{self.root}/{rel}")
+            os.replace(staging, local)
+        except ResourceNotFoundError:
+            staging.unlink(missing_ok=True)
+            raise ResourceNotFoundError(f"No artifact '{rel}' under mlflow-artifacts:/{self.root} "
+                                        f"on {self.http.base_url}.") from None
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+
+
+def copy_with_progress(src, dst, total: int, label: str, chunk: int = 1 << 20) -> None:
+    """Copy a stream, with a tqdm progress bar (notebook-aware) for large transfers."""
+    if total < PROGRESS_THRESHOLD:
+        shutil.copyfileobj(src, dst, chunk)
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label.rsplit("/", 1)[-1]) as bar:
+        while True:
+            block = src.read(chunk)
+            if not block:
+                break
+            dst.write(block)
+            bar.update(len(block))
