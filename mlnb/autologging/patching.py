@@ -43,6 +43,7 @@ _PATCHES: dict[str, list[Patch]] = {}
 class _State(threading.local):
     depth = 0           # fits in progress on this thread
     busy = False        # autolog's own code is running (its predict/metric calls must not log)
+    pending: list[str] | None = None   # failures gathered for one combined warning
 
 
 state = _State()
@@ -193,14 +194,33 @@ def is_suspended() -> bool:
     return _suspended > 0
 
 
+@contextlib.contextmanager
+def one_warning(integration: str) -> Iterator[None]:
+    """Gather the failures of every :func:`guard` inside the block into one warning at its end."""
+    if state.pending is not None:
+        yield
+        return
+    state.pending = []
+    try:
+        yield
+    finally:
+        failures, state.pending = state.pending, None
+        if failures:
+            warn(integration, "; ".join(dict.fromkeys(failures)))
+
+
 def guard(integration: str, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Run autolog's ``fn``; on failure warn once (naming ``what`` and the cause) and return None."""
+    """Run autolog's ``fn`` quietly; on failure note (or warn) what failed and why, and return None."""
     try:
         with busy(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return fn(*args, **kwargs)
     except Exception as exc:  # autolog must never break the user's code
-        warn(integration, f"could not {what}: {type(exc).__name__}: {_first_line(exc)}")
+        failure = f"could not {what} ({type(exc).__name__}: {_first_line(exc)})"
+        if state.pending is not None:
+            state.pending.append(failure)
+        else:
+            warn(integration, failure)
         return None
 
 

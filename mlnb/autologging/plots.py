@@ -46,14 +46,22 @@ def available() -> bool:
     return importlib.util.find_spec("PIL") is not None
 
 
-def _canvas(title: str):
+def _canvas(title: str | None):
     from PIL import Image, ImageDraw
 
     img = Image.new("P", (WIDTH, HEIGHT), WHITE)
     img.putpalette(_palette())
     draw = ImageDraw.Draw(img)
-    draw.text((WIDTH // 2, 6), title, fill=BLACK, font=_font(12), anchor="mt")
+    if title:
+        draw.text((WIDTH // 2, 6), title, fill=BLACK, font=_font(12), anchor="mt")
     return img, draw
+
+
+def _copy(background):
+    from PIL import ImageDraw
+
+    img = background.copy()
+    return img, ImageDraw.Draw(img)
 
 
 def _png(img) -> bytes:
@@ -67,43 +75,52 @@ def _short(label: Any, n: int = 10) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def confusion_matrix_png(labels: Sequence[Any], matrix: np.ndarray) -> bytes:
-    """The confusion matrix normalized over true labels (rows), as MLflow draws it."""
+def _matrix_geometry(k: int) -> tuple[float, float, float]:
+    side = min(WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM)
+    return side, side / k, LEFT + (WIDTH - LEFT - RIGHT - side) / 2
+
+
+@functools.lru_cache(maxsize=16)
+def _matrix_frame(labels: tuple[str, ...]):
+    """Title, class labels and axis names: the same for every fit on these classes."""
     img, draw = _canvas("Normalized confusion matrix")
     font = _font()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        norm = np.nan_to_num(matrix / matrix.sum(axis=1, keepdims=True))
-    k = len(labels)
-    side = min(WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM)
-    cell = side / k
-    x0 = LEFT + (WIDTH - LEFT - RIGHT - side) / 2
-    write_values = k <= 12
-    for i in range(k):
-        for j in range(k):
-            v = float(norm[i, j])
-            box = [x0 + j * cell, TOP + i * cell, x0 + (j + 1) * cell - 1, TOP + (i + 1) * cell - 1]
-            draw.rectangle(box, fill=RAMP + round(v * (SHADES - 1)))
-            if write_values:
-                draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), f"{v:.2f}",
-                          fill=WHITE if v > 0.5 else BLACK, font=font, anchor="mm")
-    if k <= 20:
+    side, cell, x0 = _matrix_geometry(len(labels))
+    if len(labels) <= 20:
         for i, label in enumerate(labels):
             c = i * cell + cell / 2
             draw.text((x0 - 4, TOP + c), _short(label, 8), fill=BLACK, font=font, anchor="rm")
             draw.text((x0 + c, TOP + side + 4), _short(label, 8), fill=BLACK, font=font, anchor="mt")
     draw.text((x0 + side / 2, HEIGHT - 4), "Predicted label", fill=BLACK, font=font, anchor="mb")
     draw.text((4, TOP + side / 2), "True", fill=BLACK, font=font, anchor="lm")
+    return img
+
+
+def confusion_matrix_png(labels: Sequence[Any], matrix: np.ndarray) -> bytes:
+    """The confusion matrix normalized over true labels (rows), as MLflow draws it."""
+    img, draw = _copy(_matrix_frame(tuple(str(label) for label in labels)))
+    font = _font()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = np.nan_to_num(matrix / matrix.sum(axis=1, keepdims=True))
+    k = len(labels)
+    side, cell, x0 = _matrix_geometry(k)
+    for i in range(k):
+        for j in range(k):
+            v = float(norm[i, j])
+            box = [x0 + j * cell, TOP + i * cell, x0 + (j + 1) * cell - 1, TOP + (i + 1) * cell - 1]
+            draw.rectangle(box, fill=RAMP + round(v * (SHADES - 1)))
+            if k <= 12:
+                draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), f"{v:.2f}",
+                          fill=WHITE if v > 0.5 else BLACK, font=font, anchor="mm")
     return _png(img)
 
 
-def _curve_png(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, chance: bool) -> bytes:
-    img, draw = _canvas(title)
+@functools.lru_cache(maxsize=4)
+def _axes_frame(xlabel: str, ylabel: str, chance: bool):
+    """Grid, ticks and axis names of a unit-square plot: drawn once, copied for every curve."""
+    img, draw = _canvas(None)
     font = _font()
     w, h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def to_px(xs, ys):
-        return np.c_[LEFT + np.asarray(xs) * w, TOP + (1 - np.asarray(ys)) * h]
-
     for t in np.linspace(0, 1, 6):
         gx, gy = LEFT + t * w, TOP + (1 - t) * h
         draw.line([(gx, TOP), (gx, TOP + h)], fill=GRID)
@@ -112,13 +129,20 @@ def _curve_png(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: st
         draw.text((LEFT - 4, gy), f"{t:.1f}", fill=BLACK, font=font, anchor="rm")
     draw.rectangle([LEFT, TOP, LEFT + w, TOP + h], outline=BLACK)
     if chance:
-        draw.line([tuple(p) for p in to_px([0, 1], [0, 1])], fill=CHANCE)
-    points = to_px(x, y)
+        draw.line([(LEFT, TOP + h), (LEFT + w, TOP)], fill=CHANCE)
+    draw.text((LEFT + w / 2, HEIGHT - 4), xlabel, fill=BLACK, font=font, anchor="mb")
+    draw.text((4, TOP - 4), ylabel, fill=BLACK, font=font, anchor="ls")
+    return img
+
+
+def _curve_png(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, chance: bool) -> bytes:
+    img, draw = _copy(_axes_frame(xlabel, ylabel, chance))
+    draw.text((WIDTH // 2, 6), title, fill=BLACK, font=_font(12), anchor="mt")
+    w, h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    points = np.c_[LEFT + np.asarray(x) * w, TOP + (1 - np.asarray(y)) * h]
     if len(points) > 2 * w:  # more points than pixels: keep every n-th, and the last
         points = np.r_[points[:: len(points) // w], points[-1:]]
     draw.line([tuple(p) for p in points.tolist()], fill=LINE, width=2)
-    draw.text((LEFT + w / 2, HEIGHT - 4), xlabel, fill=BLACK, font=font, anchor="mb")
-    draw.text((4, TOP - 4), ylabel, fill=BLACK, font=font, anchor="ls")
     return _png(img)
 
 

@@ -174,7 +174,7 @@ def _is_target(cls: type) -> bool:
         module, name = cls.__module__, cls.__name__
         found = (
             issubclass(cls, BaseEstimator)
-            and not name.startswith("_")
+            and not (name.startswith("_") and module.startswith("sklearn."))
             and not module.startswith(EXCLUDED_MODULES)
             and f"{module}.{name}" not in EXCLUDED_CLASSES
             and ".tests." not in module
@@ -201,7 +201,8 @@ def _fit_hook(method: str, estimator: Any, call, args: tuple, kwargs: dict) -> A
             st.depth -= 1
     st.depth = 1
     try:
-        return _logged_fit(_config, method, estimator, call, args, kwargs)
+        with patching.one_warning(INTEGRATION):
+            return _logged_fit(_config, method, estimator, call, args, kwargs)
     finally:
         st.depth = 0
 
