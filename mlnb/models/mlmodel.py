@@ -138,7 +138,8 @@ class Model:
         return cls(**kwargs, **data)
 
     def to_yaml(self) -> str:
-        return _yaml().safe_dump(self.to_dict(), default_flow_style=False)
+        yaml = _yaml()  # libyaml's emitter when present: same text, ~20x faster than the pure-Python one
+        return yaml.dump(self.to_dict(), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=False)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``MLmodel`` into the directory ``path`` (atomically) and return its path."""
