@@ -220,6 +220,11 @@ def download_runs_uri(uri: str, dst: str | None = None) -> Path:
     try:
         return repo.download_artifacts(path, dst)
     except ResourceNotFoundError:
+        name, _, rest = path.partition("/")
+        model_uri = store.logged_model_uri(run, name) if name else None
+        if model_uri is not None:
+            local = store.artifact_repo(model_uri).download_artifacts(rest, dst)
+            return local
         raise ResourceNotFoundError(
             f"Run '{run_id}' has no artifact '{path}' (URI '{uri}', tracking URI {store.uri}).") from None
 

@@ -171,6 +171,26 @@ class RestStore(Store):
                 break
         return RunTable.from_runs(runs)
 
+    def logged_model_uri(self, run: Run, name: str) -> str | None:
+        """MLflow 3 keeps models logged by its own client outside the run's artifacts, as
+        "logged models"; find the one named ``name`` that ``run`` logged (MLflow's runs:/ rule)."""
+        token = None
+        while True:
+            body = {"experiment_ids": [run.info.experiment_id], "filter": f"name = '{name}'"}
+            if token:
+                body["page_token"] = token
+            try:
+                page = self._call("POST", "logged-models/search", body)
+            except ResourceNotFoundError:  # an older server without logged models
+                return None
+            for model in page.get("models", []):
+                info = model.get("info", {})
+                if info.get("source_run_id") == run.info.run_id and info.get("artifact_uri"):
+                    return info["artifact_uri"]
+            token = page.get("next_page_token")
+            if not token:
+                return None
+
     def delete_run(self, run_id) -> None:
         self._call("POST", "runs/delete", {"run_id": run_id})
 

@@ -137,6 +137,10 @@ class Store:
     def restore_run(self, run_id: str) -> None: raise NotImplementedError
 
     # artifacts
+    def logged_model_uri(self, run: Run, name: str) -> str | None:
+        """Artifact URI of a model ``run`` logged outside its artifacts (MLflow 3's logged models)."""
+        return None
+
     def artifact_repo(self, artifact_uri: str):
         """The artifact repository holding artifacts under ``artifact_uri``."""
         from mlnb.tracking.artifacts import repo_for_uri

@@ -1,0 +1,155 @@
+"""mlnb logging to a real MLflow Tracking Server: MLflow's own client reads back what mlnb wrote."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import mlnb
+import mlnb.pyfunc
+import mlnb.sklearn
+from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError
+from tests._tracking import mlflow_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture
+def on_server(server, monkeypatch):
+    monkeypatch.setenv("MLNB_TRACKING_URI", server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    return server
+
+
+@pytest.fixture
+def fitted(classification_data):
+    X, y = classification_data
+    return LogisticRegression(max_iter=200).fit(X, y), X
+
+
+def test_params_metrics_tags_and_statuses_read_back_by_mlflow(on_server, request):
+    from mlflow import MlflowClient
+
+    exp = mlnb.set_experiment(f"exp-{request.node.name}")
+    with mlnb.start_run(run_name="from-mlnb", tags={"team": "ml"}) as run:
+        mlnb.log_params({"alpha": 0.1, "kind": "ridge"})
+        for step in range(3):
+            mlnb.log_metric("loss", 1.0 / (step + 1), step=step, timestamp=1000 + step)
+        mlnb.set_tag("stage", "dev")
+    with pytest.raises(RuntimeError):
+        with mlnb.start_run() as failed:
+            raise RuntimeError("x")
+    client = MlflowClient(on_server)
+    got = client.get_run(run.info.run_id)
+    assert got.info.experiment_id == exp.experiment_id
+    assert got.info.status == "FINISHED" and got.info.run_name == "from-mlnb"
+    assert got.data.params == {"alpha": "0.1", "kind": "ridge"}
+    assert got.data.metrics == {"loss": pytest.approx(1 / 3)}
+    assert got.data.tags["team"] == "ml" and got.data.tags["stage"] == "dev"
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert [(m.step, m.timestamp, m.value) for m in history] == [(s, 1000 + s, 1.0 / (s + 1)) for s in range(3)]
+    assert client.get_run(failed.info.run_id).info.status == "FAILED"
+    # and mlnb reads it the same way
+    assert mlnb.get_run(run.info.run_id).data.params == got.data.params
+    assert [m.value for m in mlnb.MlnbClient().get_metric_history(run.info.run_id, "loss")] == [1.0, 0.5, 1 / 3]
+
+
+def test_search_on_the_server_matches_mlflows_search(on_server, request):
+    import mlflow
+
+    mlnb.set_experiment(f"exp-{request.node.name}")
+    for i in range(4):
+        with mlnb.start_run(run_name=f"r{i}"):
+            mlnb.log_param("model", "forest" if i % 2 else "linear")
+            mlnb.log_metric("rmse", float(i))
+    df = mlnb.search_runs(filter_string="params.model = 'forest' AND metrics.rmse >= 1", order_by=["metrics.rmse DESC"])
+    theirs = mlflow.search_runs(experiment_names=[f"exp-{request.node.name}"],
+                                filter_string="params.model = 'forest' AND metrics.rmse >= 1",
+                                order_by=["metrics.rmse DESC"])
+    assert list(df["tags.mlflow.runName"]) == ["r3", "r1"] == list(theirs["tags.mlflow.runName"])
+    assert set(theirs.columns) <= set(df.columns) | {"tags.mlflow.log-model.history"}
+    assert list(df.columns[:6]) == list(theirs.columns[:6])
+
+
+def test_artifacts_and_models_logged_by_mlnb_load_in_mlflow(on_server, fitted, tmp_path, request):
+    import mlflow
+
+    model, X = fitted
+    mlnb.set_experiment(f"exp-{request.node.name}")
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "x.txt").write_text("deep")
+    with mlnb.start_run() as run:
+        mlnb.log_text("hello", "notes/hello.txt")
+        mlnb.log_artifacts(tmp_path / "d", "tree")
+        info = mlnb.sklearn.log_model(model, name="clf", input_example=X.iloc[:2])
+    assert info.model_uri == f"runs:/{run.info.run_id}/clf"
+    client = mlflow.MlflowClient(on_server)
+    assert sorted(f.path for f in client.list_artifacts(run.info.run_id)) == ["clf", "notes", "tree"]
+    text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt")
+    assert text == "hello"
+    theirs = mlflow.pyfunc.load_model(info.model_uri)
+    np.testing.assert_array_equal(theirs.predict(X), model.predict(X))
+    ours = mlnb.pyfunc.load_model(info.model_uri)
+    np.testing.assert_array_equal(ours.predict(X), model.predict(X))
+    local = mlnb.download_artifacts(run_id=run.info.run_id, artifact_path="tree", dst_path=tmp_path / "dl")
+    assert open(f"{local}/sub/x.txt").read() == "deep"
+
+
+def test_models_logged_by_mlflow_load_in_mlnb(on_server, fitted, request):
+    import mlflow
+
+    model, X = fitted
+    mlflow.set_experiment(f"exp-{request.node.name}")
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(model, name="theirs", serialization_format="cloudpickle",
+                                 pip_requirements=["scikit-learn"])  # skips MLflow's slow inference
+    loaded = mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/theirs")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    mlflow.end_run()
+
+
+def test_server_errors_become_typed_errors(on_server):
+    with mlnb.start_run() as run:
+        mlnb.log_param("p", 1)
+        with pytest.raises(InvalidParameterError):
+            mlnb.log_param("p", 2)
+    with pytest.raises(ResourceNotFoundError):
+        mlnb.get_run("0123456789abcdef0123456789abcdef")
+    with pytest.raises(ResourceNotFoundError):
+        mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/missing")
+
+
+def test_a_down_server_fails_fast_with_its_uri(monkeypatch):
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    mlnb.set_tracking_uri(url)
+    start = time.monotonic()
+    with pytest.raises(TrackingError, match=url.replace(".", r"\.")):
+        mlnb.start_run()
+    assert time.monotonic() - start < 5
+
+
+def test_a_server_that_never_answers_times_out(monkeypatch):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts connections, never answers
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    monkeypatch.setenv("MLNB_HTTP_TIMEOUT", "1")
+    try:
+        mlnb.set_tracking_uri(url)
+        start = time.monotonic()
+        with pytest.raises(TrackingError, match="no answer within 1 s"):
+            mlnb.get_run("0123456789abcdef")
+        assert time.monotonic() - start < 10
+    finally:
+        listener.close()
