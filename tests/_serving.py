@@ -90,3 +90,47 @@ def mlnb_serve_cmd(model: Path, port: int, *extra: str) -> list[str]:
 def mlflow_serve_cmd(model: Path, port: int) -> list[str]:
     return [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model), "-p", str(port),
             "--env-manager", "local"]
+
+
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client on one socket: cheap enough to send thousands of requests."""
+
+    def __init__(self, url: str) -> None:
+        import socket
+        from urllib.parse import urlparse
+
+        parts = urlparse(url)
+        self.host = parts.hostname
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        self.buf = b""
+
+    def post(self, body: bytes, content_type: str, path: str = "/invocations") -> tuple[int, bytes]:
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.sock.sendall(head + body)
+        while b"\r\n\r\n" not in self.buf:
+            self._recv()
+        header, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = header.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(v) for k, _, v in (line.partition(b":") for line in lines[1:])
+                      if k.strip().lower() == b"content-length")
+        while len(self.buf) < length:
+            self._recv()
+        payload, self.buf = self.buf[:length], self.buf[length:]
+        return status, payload
+
+    def _recv(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "RawClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

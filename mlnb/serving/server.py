@@ -28,14 +28,15 @@ def app_from_env() -> ScoringApp:
     return ScoringApp(load(conf["model"]), timeout=conf["timeout"], max_body=conf["max_body"], fast=True)
 
 
-def uvicorn_config(app: Any, host: str, port: int, workers: int = 1, **kwargs: Any):
+def uvicorn_config(app: Any, host: str, port: int, **kwargs: Any):
     """A uvicorn Config tuned for scoring: fastest available loop and parser, no access log."""
     from mlnb.errors import require
 
     uvicorn = require("uvicorn", "serve", "Serving a model")
-    return uvicorn.Config(
-        app, host=host, port=port, workers=workers, access_log=False, log_level="warning",
-        server_header=False, date_header=False, timeout_keep_alive=30, **kwargs)
+    return uvicorn.Config(app, host=host, port=port, **_OPTIONS, **kwargs)
+
+
+_OPTIONS = dict(access_log=False, log_level="warning", server_header=False, date_header=False, timeout_keep_alive=30)
 
 
 def server_url(host: str, port: int) -> str:
@@ -62,22 +63,16 @@ def run(model: Any, local_model_path: str | None = None, host: str = "127.0.0.1"
     import uvicorn
 
     url = server_url(host, port)
-    if workers > 1:
-        os.environ[_ENV] = json.dumps({"model": str(local_model_path), "timeout": timeout, "max_body": max_body})
-        config = uvicorn_config("mlnb.serving.server:app_from_env", host, port, workers, factory=True)
-    else:
-        config = uvicorn_config(ScoringApp(model, timeout=timeout, max_body=max_body, fast=True), host, port)
     if on_ready is not None:
         threading.Thread(
             target=lambda: wait_until_ready(url, float("inf")) and on_ready(url), daemon=True).start()
     if workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
-        server = uvicorn.Server(config)
-        sock = config.bind_socket()
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        os.environ[_ENV] = json.dumps({"model": str(local_model_path), "timeout": timeout, "max_body": max_body})
+        uvicorn.run("mlnb.serving.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    **_OPTIONS)
     else:
-        uvicorn.Server(config).run()
+        app = ScoringApp(model, timeout=timeout, max_body=max_body, fast=True)
+        uvicorn.Server(uvicorn_config(app, host, port)).run()
 
 
 __all__ = ["run", "server_url", "app_from_env", "uvicorn_config", "wait_until_ready"]
