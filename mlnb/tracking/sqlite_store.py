@@ -355,31 +355,22 @@ class SqliteStore(Store):
     # -- search --------------------------------------------------------------------------------
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
                     order_by: Sequence[str] | None = None, max_results: int = 100_000,
-                    view: str = ACTIVE_ONLY) -> RunTable:
-        clauses = q.parse_filter(filter_string)
+                    view: str = ACTIVE_ONLY, offset: int = 0) -> RunTable:
         orders = q.parse_order_by(order_by)
         if not isinstance(max_results, int) or max_results < 1:
             raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}.")
-        eids = [_int_id(e, "experiment") for e in experiment_ids]
-        if not eids:
+        where, args = self._runs_where(experiment_ids, filter_string, view)
+        if where is None:
             return _empty_table()
-        where = [f"r.experiment_id IN ({','.join('?' * len(eids))})"]
-        args: list = list(eids)
-        stage_sql, stage_args = _stage_where("r.lifecycle_stage", view)
-        where.append(stage_sql)
-        args += stage_args
-        for clause in clauses:
-            sql, a = _clause_sql(clause)
-            where.append(sql)
-            args += a
         order_sql, order_args = _order_sql(orders)
-        runs_sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {' AND '.join(where)} ORDER BY {order_sql} LIMIT ?"
-        runs_args = [*args, *order_args, max_results]
+        runs_sql = (f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {' AND '.join(where)} ORDER BY {order_sql} "
+                    f"LIMIT ? OFFSET ?")
+        runs_args = [*args, *order_args, max_results, max(0, int(offset))]
         with self._read() as c:
             rows = c.execute(runs_sql, runs_args).fetchall()
             if not rows:
                 return _empty_table()
-            if len(rows) < max_results and not orders:
+            if len(rows) < max_results and not orders and not offset:
                 # every matching run is in: select children by the same WHERE (no ORDER/LIMIT)
                 sub, sub_args = f"SELECT r.id FROM runs r WHERE {' AND '.join(where)}", args
             else:
@@ -389,6 +380,31 @@ class SqliteStore(Store):
                 for name, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))
             }
         return self._table(rows, children)
+
+    def _runs_where(self, experiment_ids: Sequence[str], filter_string: str, view: str):
+        """The WHERE clauses (and their arguments) selecting runs; (None, []) when none can match."""
+        clauses = q.parse_filter(filter_string)
+        eids = [_int_id(e, "experiment") for e in experiment_ids]
+        if not eids:
+            return None, []
+        where = [f"r.experiment_id IN ({','.join('?' * len(eids))})"]
+        args: list = list(eids)
+        stage_sql, stage_args = _stage_where("r.lifecycle_stage", view)
+        where.append(stage_sql)
+        args += stage_args
+        for clause in clauses:
+            sql, a = _clause_sql(clause)
+            where.append(sql)
+            args += a
+        return where, args
+
+    def count_runs(self, experiment_ids: Sequence[str], filter_string: str = "", view: str = ACTIVE_ONLY) -> int:
+        """How many runs ``search_runs`` would find, counted in SQL (for paging)."""
+        where, args = self._runs_where(experiment_ids, filter_string, view)
+        if where is None:
+            return 0
+        with self._read() as c:
+            return c.execute(f"SELECT COUNT(*) FROM runs r WHERE {' AND '.join(where)}", args).fetchone()[0]
 
     def _table(self, rows: list, children: dict[str, list]) -> RunTable:
         n = len(rows)
