@@ -1,0 +1,105 @@
+"""``mlnb.serve(model)`` from a notebook: a background server with a url, a curl example and stop()."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+import mlnb
+import mlnb.serving
+from mlnb.errors import InvalidParameterError
+from tests._serving import COLUMNS, save_logistic_model
+from tests.conftest import free_port
+
+ROW = {"dataframe_split": {"columns": COLUMNS, "data": [[0.1, 0.2, 0.3, 0.4, 0.5]]}}
+
+
+def _score(url: str) -> dict:
+    return httpx.post(f"{url}/invocations", json=ROW, timeout=10).json()
+
+
+def _expected(model) -> dict:
+    import mlnb.pyfunc
+    import pandas as pd
+
+    frame = pd.DataFrame(ROW["dataframe_split"]["data"], columns=COLUMNS)
+    return {"predictions": mlnb.pyfunc.load_model(model).predict(frame).tolist()}
+
+
+def _refuses(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/ping", timeout=2)
+    except httpx.TransportError:
+        return True
+    return False
+
+
+def test_serve_a_path_then_stop(tmp_path):
+    model = save_logistic_model(tmp_path / "model")
+    handle = mlnb.serve(str(model))
+    try:
+        assert handle.url.startswith("http://127.0.0.1:")
+        assert handle.running
+        assert _score(handle.url) == _expected(model)
+    finally:
+        handle.stop()
+    assert not handle.running
+    assert _refuses(handle.url)
+    handle.stop()  # idempotent
+
+
+def test_repr_carries_a_ready_to_paste_curl_example(tmp_path):
+    model = save_logistic_model(tmp_path / "model")
+    with mlnb.serving.serve(model, port=free_port()) as handle:
+        text = repr(handle)
+        assert handle.url in text and "running" in text
+        curl = text.splitlines()[1].strip()
+        assert curl == handle.curl and curl.startswith(f"curl -X POST {handle.url}/invocations")
+        answer = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=30)
+        zero_row = {"dataframe_split": {"columns": COLUMNS, "data": [[0.0] * 5]}}
+        assert json.loads(answer.stdout) == httpx.post(f"{handle.url}/invocations", json=zero_row).json()
+        assert set(json.loads(answer.stdout)) == {"predictions"}
+        html = handle._repr_html_()
+        assert handle.url in html and "curl -X POST" in html and "<pre" in html
+    assert "stopped" in repr(handle)
+
+
+def test_serves_loaded_models_and_plain_estimators(tmp_path):
+    import mlnb.pyfunc
+
+    model = save_logistic_model(tmp_path / "model")
+    pyfunc_model = mlnb.pyfunc.load_model(model)
+    with mlnb.serve(pyfunc_model) as a, mlnb.serve(pyfunc_model.get_raw_model()) as b:
+        assert a.url != b.url
+        assert _score(a.url) == _score(b.url) == _expected(model)
+
+
+def test_several_workers_need_a_uri(tmp_path):
+    import mlnb.pyfunc
+
+    model = save_logistic_model(tmp_path / "model")
+    with pytest.raises(InvalidParameterError, match="URI or path"):
+        mlnb.serve(mlnb.pyfunc.load_model(model), workers=2)
+    with mlnb.serve(model, workers=2) as handle:
+        assert _score(handle.url) == _expected(model)
+    assert _refuses(handle.url)
+
+
+def test_server_stops_when_the_kernel_exits(tmp_path):
+    model = save_logistic_model(tmp_path / "model")
+    script = f"import mlnb; h = mlnb.serve({str(model)!r}, workers=2); print(h.url, flush=True)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    url = result.stdout.strip().splitlines()[-1]
+    assert url.startswith("http://127.0.0.1:")
+    assert _refuses(url)
+
+
+def test_import_mlnb_does_not_import_the_web_server():
+    code = "import sys, mlnb, mlnb.serving; mlnb.serve; print('uvicorn' in sys.modules, 'starlette' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["False", "False"]
