@@ -211,14 +211,27 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
 
 
 class _SklearnPyfunc:
-    """The pyfunc face of an estimator: ``predict(data, params=None)`` calls ``predict_fn``."""
+    """The pyfunc face of an estimator: ``predict(data, params=None)`` and, as in MLflow, every
+    other method of the estimator (``predict_proba``, ...) for the MLmodel's ``predict_fn``."""
 
-    def __init__(self, model: Any, predict_fn: str = "predict") -> None:
+    def __init__(self, model: Any) -> None:
         self.sklearn_model = model
-        self._predict = getattr(model, predict_fn)
+        self._predict = model.predict if hasattr(model, "predict") else None
 
     def predict(self, data: Any, params: dict | None = None) -> Any:
+        if self._predict is None:
+            raise InvalidParameterError(f"{type(self.sklearn_model).__name__} has no predict method.")
         return self._predict(data)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        method = getattr(self.sklearn_model, name)
+
+        def call(data: Any, params: dict | None = None) -> Any:
+            return method(data)
+
+        return call
 
     def get_raw_model(self) -> Any:
         return self.sklearn_model
@@ -228,10 +241,8 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
     p = Path(path)
     if p.is_file():  # MLflow passes the model file itself when the flavor has ``data``
         p = p.parent
-    mlmodel = Model.load(p)
-    conf = mlmodel.flavor(FLAVOR_NAME)
-    predict_fn = (mlmodel.pyfunc_conf or {}).get("predict_fn", "predict")
-    return _SklearnPyfunc(_read_estimator(p, conf), predict_fn)
+    conf = Model.load(p).flavor(FLAVOR_NAME)
+    return _SklearnPyfunc(_read_estimator(p, conf))
 
 
 def autolog(*args: Any, **kwargs: Any):
