@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlnb.errors import InvalidParameterError, ModelExistsError
-from mlnb.tracking.artifacts import clean_artifact_path
+from mlnb.tracking.artifacts import LocalArtifactRepo, clean_artifact_path
 
 DEFAULT_NAME = "model"
 
@@ -64,11 +64,19 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         raise ModelExistsError(
             f"Run '{run_id}' already has an artifact '{model_name}'. Log the model under another name.")
     mlmodel = Model(run_id=run_id, artifact_path=model_name)
-    with tempfile.TemporaryDirectory(prefix="mlnb-model-") as tmp:
-        local = Path(tmp) / Path(model_name).name
-        written = save_fn(model, local, mlmodel=mlmodel, **save_kwargs)
-        written = written if isinstance(written, Model) else Model.load(local)
-        repo.log_artifacts(local, model_name)
+    if isinstance(repo, LocalArtifactRepo):
+        # save in place: a flavor's save is already atomic (staged next to the target, then
+        # renamed), so there is nothing to copy and no temporary tree to delete
+        target = repo._target(model_name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written = save_fn(model, target, mlmodel=mlmodel, **save_kwargs)
+        written = written if isinstance(written, Model) else Model.load(target)
+    else:
+        with tempfile.TemporaryDirectory(prefix="mlnb-model-") as tmp:
+            local = Path(tmp) / Path(model_name).name
+            written = save_fn(model, local, mlmodel=mlmodel, **save_kwargs)
+            written = written if isinstance(written, Model) else Model.load(local)
+            repo.log_artifacts(local, model_name)
     return ModelInfo(
         model_uri=f"runs:/{run_id}/{model_name}",
         run_id=run_id,
