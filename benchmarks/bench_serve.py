@@ -1,0 +1,172 @@
+"""Scoring server throughput: ``mlnb models serve`` vs ``mlflow models serve``, driven by wrk.
+
+Same LogisticRegression, same worker count (MLNB_BENCH_WORKERS, default 1), both on 127.0.0.1,
+one run. Each case is a fixed request body POSTed by wrk (Lua script) for a few seconds; the
+in-process ``predict`` time of the same batch is printed alongside, as the limit a server
+approaches. Needs Debian's ``wrk`` (``apt-get install -y wrk``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = pathlib.Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _util import best_of, fmt_time, report  # noqa: E402
+
+COLUMNS = [f"f{i}" for i in range(5)]
+WORKERS = int(os.environ.get("MLNB_BENCH_WORKERS", "1"))
+SECONDS = int(os.environ.get("MLNB_BENCH_SECONDS", "6"))
+
+_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "%(content_type)s"
+local f = assert(io.open("%(body)s", "rb"))
+wrk.body = f:read("*a")
+f:close()
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
+                 + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+           latency:percentile(50), latency:percentile(99), errors))
+end
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def _start(cmd: list[str], port: int, log: pathlib.Path) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    _wait(f"http://127.0.0.1:{port}", proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _wrk(url: str, script: pathlib.Path, connections: int, seconds: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), f"{url}/invocations"],
+        capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("RESULT"))
+    requests, duration_us, p50, p99, errors = map(int, line.split()[1:])
+    return {"rps": requests / (duration_us / 1e6), "p50": p50 / 1e6, "p99": p99 / 1e6, "errors": errors}
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("bench_serve needs wrk: apt-get install -y wrk", file=sys.stderr)
+        return 1
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    import mlnb.pyfunc
+    import mlnb.sklearn
+    from mlnb.models.signature import infer_signature
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="mlnb-bench-serve-"))
+    procs = []
+    try:
+        X, y = make_classification(n_samples=1000, n_features=5, n_informative=3, random_state=0)
+        frame = pd.DataFrame(X, columns=COLUMNS)
+        model_dir = work / "model"
+        mlnb.sklearn.save_model(LogisticRegression().fit(frame, y), model_dir,
+                                signature=infer_signature(frame, y))
+        loaded = mlnb.pyfunc.load_model(model_dir)
+
+        rng = np.random.default_rng(0)
+        big = pd.DataFrame(rng.normal(size=(10_000, 5)), columns=COLUMNS)
+        # (case, content type, body, rows per request, connections, in-process batch)
+        cases = [
+            ("1-row JSON (dataframe_split)", "application/json",
+             json.dumps({"dataframe_split": big.iloc[:1].to_dict(orient="split") | {"index": None}}), 1, 4, big.iloc[:1]),
+            ("100-record JSON (dataframe_records)", "application/json",
+             json.dumps({"dataframe_records": big.iloc[:100].to_dict(orient="records")}), 100, 4, big.iloc[:100]),
+            ("10,000-row JSON (dataframe_split)", "application/json",
+             json.dumps({"dataframe_split": {"columns": COLUMNS, "data": big.to_numpy().tolist()}}), 10_000, 2, big),
+            ("10,000-row CSV", "text/csv", big.to_csv(index=False), 10_000, 2, big),
+        ]
+        scripts = []
+        for i, (_, content_type, body, *_rest) in enumerate(cases):
+            (work / f"body{i}").write_text(body)
+            script = work / f"case{i}.lua"
+            script.write_text(_LUA % {"content_type": content_type, "body": work / f"body{i}"})
+            scripts.append(script)
+
+        ports = _free_port(), _free_port()
+        procs.append(_start([sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", str(model_dir),
+                             "-p", str(ports[0]), "-w", str(WORKERS)], ports[0], work / "mlnb.log"))
+        procs.append(_start([sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
+                             "-p", str(ports[1]), "-w", str(WORKERS), "--env-manager", "local"],
+                            ports[1], work / "mlflow.log"))
+        urls = [f"http://127.0.0.1:{p}" for p in ports]
+
+        rows, details = [], []
+        for (name, _, _, n_rows, conns, batch), script in zip(cases, scripts):
+            results = []
+            for url in urls:
+                _wrk(url, script, conns, 1)  # warm up
+                results.append(_wrk(url, script, conns, SECONDS))
+            ours, theirs = results
+            predict = best_of(lambda: loaded.predict(batch), repeat=20)
+            unit = "req/s" if n_rows == 1 else "rows/s"
+            rows.append((f"{name} {unit}", ours["rps"] * n_rows, theirs["rps"] * n_rows))
+            details.append((name, ours, theirs, predict, conns))
+
+        report(f"scoring server, {WORKERS} worker(s), wrk on 127.0.0.1 ({SECONDS} s per case)", rows, unit="rate")
+        print(f"\n{'case':<38} {'conns':>5} {'mlnb p50/p99':>20} {'mlflow p50/p99':>20} {'in-process predict':>19} {'errors':>8}")
+        for name, ours, theirs, predict, conns in details:
+            print(f"{name:<38} {conns:>5} {fmt_time(ours['p50']) + ' / ' + fmt_time(ours['p99']):>20} "
+                  f"{fmt_time(theirs['p50']) + ' / ' + fmt_time(theirs['p99']):>20} {fmt_time(predict):>19} "
+                  f"{ours['errors']:>3}/{theirs['errors']:<3}")
+        return 0
+    finally:
+        for proc in procs:
+            _stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
