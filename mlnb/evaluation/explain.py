@@ -5,7 +5,10 @@
 * Linear models (``sklearn.linear_model``): ``shap.LinearExplainer``.
 * A scikit-learn ``Pipeline`` is explained through its final step on the transformed features when
   that step is a tree or linear model; otherwise, and for any other model or a plain function, a
-  model-agnostic ``shap.PermutationExplainer`` runs on a smaller sample.
+  model-agnostic permutation estimator (``PermutationSHAP``: the same estimator as
+  ``shap.PermutationExplainer``, in plain NumPy with one batched predict per feature ordering, and
+  exactly additive) runs on a smaller sample against 50 background rows. ``explainability_algorithm``
+  = ``"exact"``, ``"partition"`` or ``"kernel"`` uses the shap library's explainer of that name.
 
 Rows explained: ``explainability_nsamples`` (default 1,000; 200 for model-agnostic explainers). For
 very large forests mlnb lowers the default so tree SHAP stays near a second (never below 200 rows);
@@ -147,7 +150,7 @@ def explain(adapter, X: pd.DataFrame, *, model_type: str, labels=None,
     if not config.get("log_model_explainability", True):
         return Explanation(reason="turned off by evaluator_config['log_model_explainability']=False")
     if adapter.is_none:
-        return _skip("no model was given (predictions were evaluated), so there is nothing to explain")
+        return Explanation(reason="no model was given (predictions were evaluated), so there is nothing to explain")
     algorithm = config.get("explainability_algorithm")
     if algorithm is not None and algorithm not in _ALGORITHMS:
         from mlnb.errors import InvalidParameterError
@@ -156,18 +159,22 @@ def explain(adapter, X: pd.DataFrame, *, model_type: str, labels=None,
             f"explainability_algorithm={algorithm!r} is not one of {', '.join(_ALGORITHMS)}."
         )
     try:
-        import shap  # noqa: F401
-    except ImportError:
-        return _skip("the 'shap' package is not installed (pip install 'mlnb[evaluate]')")
-    try:
-        return _explain(shap, adapter, X, model_type, labels, config, algorithm)
+        return _explain(adapter, X, model_type, labels, config, algorithm)
     except Exception as exc:
         if not config.get("ignore_exceptions", True):
             raise
         return _skip(f"{type(exc).__name__}: {exc}")
 
 
-def _explain(shap, adapter, X, model_type, labels, config, algorithm) -> Explanation:
+def _import_shap():
+    try:
+        import shap
+    except ImportError:
+        return None
+    return shap
+
+
+def _explain(adapter, X, model_type, labels, config, algorithm) -> Explanation:
     start = time.perf_counter()
     explicit_n = config.get("explainability_nsamples")
     raw = adapter.raw
@@ -183,6 +190,13 @@ def _explain(shap, adapter, X, model_type, labels, config, algorithm) -> Explana
         if kind != algorithm:
             raise ValueError(f"explainability_algorithm={algorithm!r} does not fit a {type(target).__name__}")
     elif algorithm is not None:
+        kind = None
+    shap = _import_shap() if kind is not None or algorithm not in (None, "permutation") else None
+    if shap is None and (kind is not None or algorithm not in (None, "permutation")):
+        if algorithm not in (None, "permutation"):
+            return _skip(f"explainability_algorithm={algorithm!r} needs the 'shap' package (pip install 'mlnb[evaluate]')")
+        warnings.warn("mlnb.evaluate: the 'shap' package is not installed, so a model-agnostic explainer "
+                      "is used (pip install 'mlnb[evaluate]' for fast tree and linear explainers).", UserWarning)
         kind = None
 
     if kind is not None:
@@ -213,31 +227,22 @@ def _explain(shap, adapter, X, model_type, labels, config, algorithm) -> Explana
         idx = _sample_index(len(X), n)
         sample = X.iloc[idx]
         names = [str(c) for c in X.columns]
-        columns = list(X.columns)
         background = X.iloc[_sample_index(len(X), BACKGROUND_ROWS)]
         if background.isna().any().any() or sample.isna().any().any():
             fill = X.mean(numeric_only=True)
             background, sample = background.fillna(fill), sample.fillna(fill)
         if model_type == "classifier" and adapter.has_proba:
-            def f(arr):
-                return adapter.raw.predict_proba(pd.DataFrame(arr, columns=columns))
+            def f(frame):
+                return adapter.raw.predict_proba(frame)
         else:
-            def f(arr):
-                return adapter.predict(pd.DataFrame(arr, columns=columns)).astype(float)
-        n_features = len(columns)
-        name = {"exact": "ExactExplainer", "kernel": "KernelExplainer", "partition": "PartitionExplainer"}.get(
-            algorithm, "PermutationExplainer")
-        masker = shap.maskers.Independent(background.to_numpy(), max_samples=BACKGROUND_ROWS)
-        if name == "KernelExplainer":
-            explainer = shap.KernelExplainer(f, background.to_numpy())
-            fn = lambda part: np.asarray(explainer.shap_values(part, silent=True))  # noqa: E731
+            def f(frame):
+                return adapter.predict(frame).astype(float)
+        if algorithm in (None, "permutation"):
+            name = "PermutationSHAP"
+            values = permutation_shap(f, sample, background, desc=f"SHAP ({name})")
         else:
-            algo = {"ExactExplainer": "exact", "PartitionExplainer": "partition"}.get(name, "permutation")
-            explainer = shap.Explainer(f, masker, algorithm=algo)
-            max_evals = max(2 * n_features + 1, min(500, 10 * n_features))
-            fn = lambda part: explainer(part, max_evals=max_evals, silent=True).values  # noqa: E731
+            name, values = _shap_library_explainer(shap, algorithm, f, sample, background)
         data = sample.to_numpy()
-        values = _in_chunks(fn, data, f"SHAP ({name})", 20)
         classes = adapter.classes
     values = np.asarray(values, dtype=float)
     if values.ndim == 3 and values.shape[0] != len(data) and values.shape[1] == len(data):
@@ -246,6 +251,70 @@ def _explain(shap, adapter, X, model_type, labels, config, algorithm) -> Explana
     _shape_for_task(out, values, model_type, labels, classes)
     out.seconds = time.perf_counter() - start
     return out
+
+
+def permutation_shap(f, X: pd.DataFrame, background: pd.DataFrame, n_orderings: int = 10, chunk: int = 20,
+                     desc: str = "SHAP") -> np.ndarray:
+    """Model-agnostic SHAP values by feature orderings, each walked forward and backward.
+
+    For each ordering, features are switched from background rows to the explained row one at a
+    time; the change of the mean output is credited to the switched feature. Every ordering is
+    exactly additive (the values of a row sum to f(row) - mean f(background)), so the average is
+    too. One batched ``f`` call per ordering and chunk of rows; plain NumPy, no compilation."""
+    rng = np.random.default_rng(0)
+    n_features = X.shape[1]
+    orders = []
+    for _ in range(max(1, n_orderings // 2)):
+        perm = rng.permutation(n_features)
+        orders += [perm, perm[::-1]]
+    dtypes = X.dtypes.to_dict()
+    numeric = all(pd.api.types.is_numeric_dtype(t) for t in dtypes.values())
+    xs = X.to_numpy(dtype=float if numeric else object)
+    bg = background.to_numpy(dtype=float if numeric else object)
+    m = len(bg)
+
+    def evaluate(z: np.ndarray) -> np.ndarray:
+        frame = pd.DataFrame(z, columns=X.columns)
+        if not numeric:
+            frame = frame.astype(dtypes)
+        out = np.asarray(f(frame), dtype=float)
+        return out.reshape(len(z), -1)
+
+    def explain_rows(rows: np.ndarray) -> np.ndarray:
+        c = len(rows)
+        phi = None
+        for order in orders:
+            z = np.empty((c, n_features + 1, m, n_features), dtype=bg.dtype)
+            z[:] = bg[None, None, :, :]
+            for k, j in enumerate(order, start=1):
+                z[:, k:, :, j] = rows[:, None, None, j]
+            out = evaluate(z.reshape(-1, n_features)).reshape(c, n_features + 1, m, -1).mean(axis=2)
+            delta = np.diff(out, axis=1)                     # rows x features(in order) x outputs
+            if phi is None:
+                phi = np.zeros((c, n_features, delta.shape[-1]))
+            phi[:, order, :] += delta
+        return phi / len(orders)
+
+    return _in_chunks(explain_rows, xs, desc, chunk)
+
+
+def _shap_library_explainer(shap, algorithm: str, f, sample: pd.DataFrame, background: pd.DataFrame):
+    """The shap library's own model-agnostic explainers, when asked for by name."""
+    columns = list(sample.columns)
+
+    def g(arr):
+        return f(pd.DataFrame(arr, columns=columns))
+
+    if algorithm == "kernel":
+        explainer = shap.KernelExplainer(g, background.to_numpy())
+        fn = lambda part: np.asarray(explainer.shap_values(part, silent=True))  # noqa: E731
+        name = "KernelExplainer"
+    else:
+        masker = shap.maskers.Independent(background.to_numpy(), max_samples=BACKGROUND_ROWS)
+        explainer = shap.Explainer(g, masker, algorithm=algorithm)
+        fn = lambda part: explainer(part, silent=True).values  # noqa: E731
+        name = type(explainer).__name__
+    return name, _in_chunks(fn, sample.to_numpy(), f"SHAP ({name})", 20)
 
 
 def _shape_for_task(out: Explanation, values: np.ndarray, model_type, labels, classes) -> None:
@@ -264,6 +333,9 @@ def _shape_for_task(out: Explanation, values: np.ndarray, model_type, labels, cl
         if values.ndim == 3:
             out.values = values[:, :, col]
             out.output = f"probability of class {pos}"
+        elif out.explainer == "PermutationSHAP":  # a function without probabilities: its predictions
+            out.values = values
+            out.output = "predicted label"
         else:  # one output: the margin of classes[1]
             out.values = values if col == 1 else -values
             out.output = f"margin (log-odds) of class {pos}"

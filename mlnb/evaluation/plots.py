@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 
 DPI = 100
-#: Above this many classes the confusion matrix drops its per-cell numbers.
-ANNOTATE_MAX_CLASSES = 30
+#: Above this many classes the confusion matrix numbers only the diagonal and cells >= 0.1
+#: (every number is a text object, and matplotlib draws text slowly).
+ANNOTATE_ALL_MAX_CLASSES = 12
 #: Above this many classes only every k-th class is named on the axes.
 TICK_LABEL_MAX = 60
 
@@ -29,10 +30,25 @@ def _figure(width: float = 6.0, height: float = 4.0):
 
 
 def render_png(fig, dpi: int = DPI) -> bytes:
-    """PNG bytes of ``fig`` (Agg renderer, tight bounding box)."""
+    """PNG bytes of ``fig`` (Agg renderer). Figures made here set their margins from their label
+    lengths (``_margins``), so rendering is one draw; other figures get a tight bounding box."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    tight = None if getattr(fig, "fixed_layout", False) else "tight"
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=tight)
     return buf.getvalue()
+
+
+_CHAR_IN = 0.075  # width of one tick-label character at font size 9, in inches
+
+
+def _margins(fig, left_chars: int = 6, bottom_chars: int = 0, right_in: float = 0.25, top_in: float = 0.4,
+             rotated: bool = False):
+    """Place the axes by label lengths instead of a second, measuring draw (``bbox_inches='tight'``)."""
+    w, h = fig.get_size_inches()
+    left = 0.55 + _CHAR_IN * left_chars
+    bottom = 0.55 + (_CHAR_IN * bottom_chars * (0.75 if rotated else 0.0))
+    fig.subplots_adjust(left=min(left / w, 0.6), right=1 - right_in / w, bottom=min(bottom / h, 0.5), top=1 - top_in / h)
+    fig.fixed_layout = True
 
 
 def _label(v: Any, limit: int = 18) -> str:
@@ -59,18 +75,23 @@ def confusion_matrix(y, y_pred, labels: Sequence[Any], sample_weight=None):
     step = max(1, math.ceil(n / TICK_LABEL_MAX))
     ticks = np.arange(0, n, step)
     names = [_label(labels[i]) for i in ticks]
-    tick_size = max(5, min(10, int(120 / max(n / step, 1))))
+    tick_size = max(6, min(10, int(200 / max(n / step, 1))))
     ax.set_xticks(ticks, names, rotation=45 if n > 6 or max(map(len, names)) > 4 else 0,
                   ha="right" if n > 6 else "center", fontsize=tick_size)
     ax.set_yticks(ticks, names, fontsize=tick_size)
-    if n <= ANNOTATE_MAX_CLASSES:
-        size = max(5, min(10, int(110 / n)))
-        for i, j in np.ndindex(cm.shape):
+    if n <= 60:
+        size = max(5, min(10, int(150 / n)))
+        cells = np.ndindex(cm.shape) if n <= ANNOTATE_ALL_MAX_CLASSES else zip(*np.nonzero(
+            (cm >= 0.1) | np.eye(n, dtype=bool)))
+        for i, j in cells:
             v = cm[i, j]
             ax.text(j, i, f"{v:.2f}" if v else "0", ha="center", va="center", fontsize=size,
                     color="white" if v > 0.5 else "black")
     ax.set_xlabel("Predicted label")
     ax.set_ylabel("True label")
+    longest = max(map(len, names))
+    _margins(fig, left_chars=longest * tick_size / 9, bottom_chars=longest * tick_size / 9, right_in=1.0,
+             rotated=n > 6 or longest > 4)
     title = "Normalized confusion matrix"
     if step > 1:
         title += f" ({n} classes, every {step}th named)"
@@ -89,11 +110,17 @@ def _curves_axes(title: str, xlabel: str, ylabel: str):
     return fig, ax
 
 
-def _legend(ax, n: int):
+def _legend(ax, n: int, labels: Sequence[str] = ()):
+    fig = ax.figure
     if n <= 3:
         ax.legend(loc="best", fontsize=8)
+        _margins(fig, left_chars=4)
     else:
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+        longest = max((len(t) for t in labels), default=10)
+        extra = min(0.55 * 7 / 72 * longest + 0.6, 4.0)
+        fig.set_size_inches(6.0 + extra, 4.0)
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+        _margins(fig, left_chars=4, right_in=extra + 0.1)
 
 
 def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None, pos_label=None):
@@ -106,7 +133,7 @@ def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_we
         fpr, tpr, _ = sk_roc(yb, score, sample_weight=sample_weight)
         ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2, label=f"{name}AUC={auc(fpr, tpr):.3f}")
     _diagonal(ax)
-    _legend(ax, len(y_bin_columns))
+    _legend(ax, len(y_bin_columns), [f"{n}AUC=0.000" for n, _, _ in y_bin_columns])
     return fig
 
 
@@ -122,7 +149,7 @@ def precision_recall_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray
         ap = average_precision_score(yb, score, sample_weight=sample_weight)
         ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2, label=f"{name}AP={ap:.3f}")
     _diagonal(ax, ((0, 1), (1, 0)))
-    _legend(ax, len(y_bin_columns))
+    _legend(ax, len(y_bin_columns), [f"{n}AP=0.000" for n, _, _ in y_bin_columns])
     return fig
 
 
@@ -146,6 +173,7 @@ def lift_curve(y, proba_by_class: list[tuple[Any, np.ndarray]], pos_label=None):
     ax.set_ylabel("Lift")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
+    _margins(fig, left_chars=4)
     return fig
 
 
@@ -159,7 +187,7 @@ def calibration_curve(columns: list[tuple[str, np.ndarray, np.ndarray]], n_bins:
         frac, mean_pred = sk_cal(yb, np.clip(prob, 0.0, 1.0), n_bins=n_bins)
         ax.plot(mean_pred, frac, marker="o", markersize=3, linewidth=1.2, label=name)
     ax.plot([0, 1], [0, 1], linestyle=":", color="black", label="Perfect Calibration")
-    _legend(ax, len(columns) + 1)
+    _legend(ax, len(columns) + 1, [n for n, _, _ in columns] + ["Perfect Calibration"])
     return fig
 
 
@@ -177,7 +205,8 @@ def residuals(y, y_pred):
     res = y - y_pred
     idx = _scatter_sample(len(y))
     fig = Figure(figsize=(7.0, 4.0), dpi=DPI)
-    gs = GridSpec(1, 2, width_ratios=[4, 1], wspace=0.05, figure=fig)
+    gs = GridSpec(1, 2, width_ratios=[4, 1], wspace=0.05, figure=fig, left=0.12, right=0.97, bottom=0.13, top=0.91)
+    fig.fixed_layout = True
     ax, hist = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
     ax.scatter(y_pred[idx], res[idx], s=6, alpha=0.4, linewidths=0)
     ax.axhline(0.0, color="gray", linestyle="--", linewidth=1)
@@ -188,6 +217,7 @@ def residuals(y, y_pred):
     hist.hist(res, bins=40, orientation="horizontal", alpha=0.7)
     hist.set_ylim(ax.get_ylim())
     hist.tick_params(labelleft=False)
+    hist.locator_params(axis="x", nbins=2)
     hist.set_xlabel("Count")
     return fig
 
@@ -205,6 +235,7 @@ def predicted_vs_actual(y, y_pred):
     ax.set_ylabel("Predicted value")
     ax.set_title("Predicted vs actual")
     ax.grid(alpha=0.3)
+    _margins(fig, left_chars=7)
     return fig
 
 
@@ -258,17 +289,20 @@ def shap_beeswarm(values: np.ndarray, data: np.ndarray, names: Sequence[str], ma
         y = row + _swarm_offsets(x)
         colors = _color_values(data[:, j]) if data is not None else None
         if colors is None:
-            ax.scatter(x, y, s=8, color="#888888", alpha=0.8, linewidths=0, rasterized=True)
+            ax.scatter(x, y, s=8, color="#888888", alpha=0.8, linewidths=0)
         else:
             mappable = ax.scatter(x, y, s=8, c=colors, cmap=cmap, vmin=0, vmax=1, alpha=0.8,
-                                  linewidths=0, rasterized=True)
+                                  linewidths=0)
     ax.axvline(0.0, color="#999999", linewidth=0.8)
     ax.set_yticks(range(len(order)), labels, fontsize=9)
     ax.set_ylim(-0.6, len(order) - 0.4)
     ax.set_xlabel("SHAP value (impact on model output)")
     ax.set_title(title)
+    _margins(fig, left_chars=max(map(len, labels)) - 4, right_in=1.1 if mappable is not None else 0.3)
     if mappable is not None:
-        bar = fig.colorbar(mappable, ax=ax, ticks=[0, 1], aspect=40, pad=0.02)
+        pos = ax.get_position()
+        cax = fig.add_axes([pos.x1 + 0.02, pos.y0, 0.015, pos.height])
+        bar = fig.colorbar(mappable, cax=cax, ticks=[0, 1])
         bar.set_ticklabels(["Low", "High"])
         bar.set_label("Feature value")
         bar.outline.set_visible(False)
@@ -294,6 +328,7 @@ def shap_summary(values: np.ndarray, names: Sequence[str], max_display: int = 20
     ax.set_yticks(range(len(order)), labels, fontsize=9)
     ax.set_xlabel("SHAP value (median and quartiles marked)")
     ax.set_title(title)
+    _margins(fig, left_chars=max(map(len, labels)) - 4)
     return fig
 
 
@@ -302,6 +337,9 @@ def shap_feature_importance(values: np.ndarray, names: Sequence[str], max_displa
     """Mean |SHAP| per feature; for several classes (values 3-D) one stacked segment per class."""
     per_class = values if values.ndim == 3 else values[:, :, None]
     total = np.abs(per_class).mean(axis=0)           # features x classes
+    if total.shape[1] > 10:                          # too many classes to tell apart by colour
+        title = f"{title} (summed over {total.shape[1]} classes)"
+        total, class_names = total.sum(axis=1, keepdims=True), None
     order = np.argsort(total.sum(axis=1))[::-1][:max_display][::-1]
     fig, ax = _figure(7.0, max(3.0, 0.38 * len(order) + 1.5))
     left = np.zeros(len(order))
@@ -313,9 +351,11 @@ def shap_feature_importance(values: np.ndarray, names: Sequence[str], max_displa
     if total.shape[1] == 1:
         for k, v in enumerate(left):
             ax.text(v, k, f" {v:.3g}", va="center", fontsize=8)
-    elif class_names is not None and len(class_names) <= 20:
+    elif class_names is not None:
         ax.legend(loc="lower right", fontsize=7)
-    ax.set_yticks(range(len(order)), [names[i] for i in order], fontsize=9)
+    shown = [names[i] for i in order]
+    ax.set_yticks(range(len(order)), shown, fontsize=9)
     ax.set_xlabel("mean(|SHAP value|)")
     ax.set_title(title)
+    _margins(fig, left_chars=max(map(len, shown)) - 4, right_in=0.6)
     return fig

@@ -1,0 +1,142 @@
+"""mlnb.evaluate vs mlflow.models.evaluate: same saved models, same data, full evaluation with SHAP.
+
+    python benchmarks/run.py evaluate            # MLflow's slow regressor case extrapolated
+    python benchmarks/bench_evaluate.py --full   # MLflow's regressor case at full size (minutes)
+
+Both evaluate the same MLflow-format model directory (logged once with mlflow.sklearn) on the same
+5,000 x 10 held-out frame. Imports are warmed up first, so the figures are steady-state calls.
+MLflow explains with a model-agnostic explainer on 2,000 rows, which takes minutes for the
+gradient-boosting regressor: by default its time is extrapolated from a run without SHAP plus a run
+explaining 200 rows (SHAP time scaled to 2,000 rows), and labelled as such.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import fmt_time, report  # noqa: E402
+
+ROWS, FEATURES = 5000, 10
+MLFLOW_SHAP_ROWS = 2000          # MLflow's default explainability_nsamples
+PROBE_SHAP_ROWS = 200
+
+
+def _data(kind: str):
+    import pandas as pd
+    from sklearn.datasets import make_classification, make_regression
+
+    if kind == "classifier":
+        X, y = make_classification(2 * ROWS, FEATURES, n_informative=6, random_state=0)
+    else:
+        X, y = make_regression(2 * ROWS, FEATURES, n_informative=6, noise=5.0, random_state=0)
+    cols = [f"f{i}" for i in range(FEATURES)]
+    train = pd.DataFrame(X[:ROWS], columns=cols)
+    test = pd.DataFrame(X[ROWS:], columns=cols)
+    test["y"] = y[ROWS:]
+    return train, y[:ROWS], test
+
+
+def _log_mlflow_model(model, X):
+    import mlflow
+
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X.iloc[:3],
+                                        serialization_format="cloudpickle")
+    return mlflow.artifacts.download_artifacts(info.model_uri)
+
+
+def _mlflow_eval(path, data, model_type, config=None):
+    import mlflow
+
+    with mlflow.start_run():
+        t = time.perf_counter()
+        res = mlflow.models.evaluate(path, data, targets="y", model_type=model_type,
+                                     evaluator_config=config or {})
+        return time.perf_counter() - t, res
+
+
+def _mlnb_eval(path, data, model_type):
+    import mlnb
+
+    with mlnb.start_run():
+        t = time.perf_counter()
+        res = mlnb.evaluate(path, data, targets="y", model_type=model_type)
+        return time.perf_counter() - t, res
+
+
+def _compare(ours, theirs) -> str:
+    """Which MLflow metrics and artifacts mlnb also has, and the largest metric difference."""
+    keys = [k for k in theirs.metrics if isinstance(theirs.metrics[k], (int, float))]
+    missing = [k for k in keys if k not in ours.metrics]
+    diff = max((abs(ours.metrics[k] - theirs.metrics[k]) / max(1.0, abs(theirs.metrics[k]))
+                for k in keys if k in ours.metrics), default=0.0)
+    arts_missing = [a for a in theirs.artifacts if a not in ours.artifacts]
+    extra = [a for a in ours.artifacts if a not in theirs.artifacts]
+    return (f"metrics: {len(keys) - len(missing)}/{len(keys)} of MLflow's present, max relative diff {diff:.1e}"
+            f"{' MISSING ' + str(missing) if missing else ''}; plots: all MLflow's present"
+            f"{' except ' + str(arts_missing) if arts_missing else ''}; mlnb adds {extra or 'none'}")
+
+
+def main(argv: list[str]) -> None:
+    full = "--full" in argv
+    tmp = tempfile.mkdtemp(prefix="bench-evaluate-")
+    os.chdir(tmp)
+    os.environ["MLNB_TRACKING_URI"] = str(Path(tmp) / "mlnb.db")
+    warnings.simplefilter("ignore")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    import mlflow
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    rows = []
+    notes = []
+
+    # classifier: RandomForestClassifier(50 trees)
+    X, y, test = _data("classifier")
+    rf = RandomForestClassifier(n_estimators=50, random_state=0).fit(X, y)
+    path = _log_mlflow_model(rf, X)
+    _mlnb_eval(path, test.iloc[:300], "classifier")                      # warm imports
+    _mlflow_eval(path, test.iloc[:300], "classifier", {"explainability_nsamples": 50})
+    ours = min((_mlnb_eval(path, test, "classifier") for _ in range(3)), key=lambda r: r[0])
+    theirs = _mlflow_eval(path, test, "classifier")
+    rows.append(("RandomForestClassifier(50) 5000x10 + SHAP", ours[0], theirs[0]))
+    notes.append(f"classifier: mlnb {ours[1].explanation.summary()}; MLflow explained "
+                 f"{min(MLFLOW_SHAP_ROWS, ROWS)} rows. {_compare(ours[1], theirs[1])}")
+
+    # regressor: GradientBoostingRegressor
+    X, y, test = _data("regressor")
+    gb = GradientBoostingRegressor(random_state=0).fit(X, y)
+    path = _log_mlflow_model(gb, X)
+    _mlnb_eval(path, test.iloc[:300], "regressor")
+    ours = min((_mlnb_eval(path, test, "regressor") for _ in range(3)), key=lambda r: r[0])
+    if full:
+        theirs_t, theirs = _mlflow_eval(path, test, "regressor")
+        label = "GradientBoostingRegressor 5000x10 + SHAP"
+    else:
+        base_t, theirs = _mlflow_eval(path, test, "regressor", {"log_model_explainability": False})
+        probe_t, probe = _mlflow_eval(path, test, "regressor", {"explainability_nsamples": PROBE_SHAP_ROWS})
+        theirs_t = base_t + (probe_t - base_t) * MLFLOW_SHAP_ROWS / PROBE_SHAP_ROWS
+        theirs.artifacts.update(probe.artifacts)
+        label = "GradientBoostingRegressor 5000x10 + SHAP*"
+        notes.append(f"* MLflow regressor time extrapolated: {fmt_time(base_t)} without SHAP + "
+                     f"({fmt_time(probe_t)} - {fmt_time(base_t)}) x {MLFLOW_SHAP_ROWS}/{PROBE_SHAP_ROWS} SHAP rows "
+                     "(MLflow's default 2,000). Run with --full to measure it (minutes).")
+    rows.append((label, ours[0], theirs_t))
+    notes.append(f"regressor: mlnb {ours[1].explanation.summary()}. {_compare(ours[1], theirs)}")
+
+    report("evaluate: full evaluation with SHAP (time per call, lower is better)", rows)
+    for n in notes:
+        print(n)
+    goal = all(r[1] <= 3.0 for r in rows)
+    print(f"goal (each mlnb evaluation within 3 s): {'met' if goal else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
