@@ -53,7 +53,6 @@ def test_classifier_fit_logs_params_tags_metrics_model_and_plots(autolog):
 
 
 def test_plots_are_pngs():
-    pytest.importorskip  # Pillow is installed here (it comes with matplotlib)
     from mlnb.autologging import metrics as M
     from mlnb.autologging import plots
 
@@ -279,3 +278,15 @@ def test_mlflow_loads_the_autologged_model(autolog):
 
     path = mlnb.download_artifacts(run_id=run.info.run_id, artifact_path="model")
     np.testing.assert_array_equal(mlflow.sklearn.load_model(path).predict(X), LogisticRegression().fit(X, Y).predict(X))
+
+
+def test_third_party_estimators_following_the_api_are_logged(autolog):
+    import xgboost
+    autolog()
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=2).fit(X, Y)
+    run = only_run()
+    assert run.data.tags["estimator_class"] == "xgboost.sklearn.XGBClassifier"
+    assert run.data.params["n_estimators"] == "5"
+    assert run.data.metrics["training_accuracy_score"] == pytest.approx(skm.accuracy_score(Y, model.predict(X)))
+    loaded = mlnb.sklearn.load_model(logged_fits(run.info.run_id)[0].model_uri)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

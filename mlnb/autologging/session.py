@@ -12,9 +12,11 @@ under MLflow's plain names; the n-th (n >= 2) prefixes its params, metrics and t
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,7 @@ class FitRun:
 
     def __init__(self, run: Any, started: bool, estimator: Any) -> None:
         self.run_id: str = run.info.run_id
+        self.artifact_uri: str = run.info.artifact_uri
         self.experiment_id: str = run.info.experiment_id
         self.start_time: int = run.info.start_time
         self.started = started
@@ -124,11 +127,25 @@ class FitRun:
             client.log_batch(self.run_id, metrics=[Metric(k, v, now, 0) for k, v in self.metrics.items()],
                              params=self.params, tags=self.tags)
         if self.files:
-            with tempfile.TemporaryDirectory(prefix="mlnb-autolog-") as tmp:
-                for name, data in self.files.items():
-                    Path(tmp, name).write_bytes(data)
-                client.log_artifacts(self.run_id, tmp)
+            self._write_files(client)
         self.params, self.metrics, self.tags, self.files = {}, {}, {}, {}
+
+    def _write_files(self, client) -> None:
+        from mlnb.tracking.artifacts import LocalArtifactRepo
+
+        repo = client.store.artifact_repo(self.artifact_uri)
+        if isinstance(repo, LocalArtifactRepo):  # write in place, each file atomically
+            for name, data in self.files.items():
+                target = repo._target(name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+                staging.write_bytes(data)
+                os.replace(staging, target)
+            return
+        with tempfile.TemporaryDirectory(prefix="mlnb-autolog-") as tmp:
+            for name, data in self.files.items():
+                Path(tmp, name).write_bytes(data)
+            repo.log_artifacts(tmp, None)
 
     def record(self, metrics: dict[str, float]) -> LoggedFit:
         fit = LoggedFit(self.estimator_name, self.estimator_class, self.run_id, self.model_uri, self.prefix,
