@@ -43,6 +43,7 @@ _EXPORTS = {
 # short flavor names -> their modules (``mlnb.sklearn`` is ``mlnb.flavors.sklearn``)
 _FLAVOR_ALIASES = {
     "sklearn": "mlnb.flavors.sklearn",
+    "xgboost": "mlnb.flavors.xgboost",
 }
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 

@@ -269,4 +269,49 @@ def pyfunc_case() -> FlavorCase:
     return FlavorCase("pyfunc-custom", make, save, load_native, lambda m, X: m.predict(X), mlflow_save)
 
 
-CASES = [sklearn_case("logistic_regression"), sklearn_case("random_forest"), sklearn_case("pipeline"), pyfunc_case()]
+def xgboost_case(kind: str) -> FlavorCase:
+    """``kind``: "classifier" (XGBClassifier, UBJSON) or "booster" (a Booster, JSON)."""
+    from _models import MLFLOW_PIP, classification
+
+    fmt = "ubj" if kind == "classifier" else "json"
+
+    def predict_native(model, X):
+        import xgboost
+
+        return model.predict(xgboost.DMatrix(X)) if isinstance(model, xgboost.Booster) else model.predict(X)
+
+    def make(directory: Path, library: str) -> Subject:
+        import xgboost
+
+        X, y = classification()
+        clf = xgboost.XGBClassifier(n_estimators=5, max_depth=3, random_state=0, n_jobs=1).fit(X, y)
+        model = clf if kind == "classifier" else clf.get_booster()
+        return Subject(model, X, predict_native(model, X))
+
+    def save(subject, path, **kw):
+        import mlnb.xgboost
+
+        return mlnb.xgboost.save_model(subject.model, path, model_format=fmt, **kw)
+
+    def mlflow_save(subject, path, **kw):
+        import mlflow.xgboost
+
+        mlflow.xgboost.save_model(subject.model, str(path), model_format=fmt, pip_requirements=MLFLOW_PIP, **kw)
+
+    def load_native(path):
+        import mlnb.xgboost
+
+        return mlnb.xgboost.load_model(path)
+
+    def mlflow_load_native(path):
+        import mlflow.xgboost
+
+        return mlflow.xgboost.load_model(str(path))
+
+    return FlavorCase(f"xgboost-{kind}", make, save, load_native, predict_native, mlflow_save, mlflow_load_native)
+
+
+CASES = [
+    sklearn_case("logistic_regression"), sklearn_case("random_forest"), sklearn_case("pipeline"),
+    pyfunc_case(), xgboost_case("classifier"), xgboost_case("booster"),
+]

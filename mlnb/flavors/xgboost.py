@@ -1,0 +1,144 @@
+"""The XGBoost flavor: ``mlnb.xgboost.save_model / log_model / load_model``.
+
+Files and MLmodel keys are MLflow's (``loader_module: mlflow.xgboost``; flavor keys ``data``,
+``model_class``, ``model_format``, ``xgb_version``, ``code``), so MLflow loads these models and
+mlnb loads MLflow's. The model is written with XGBoost's own ``save_model`` (UBJSON by default, or
+JSON): data, not code, so loading runs no pickle. The class named by ``model_class`` is only
+imported when it belongs to XGBoost.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
+from mlnb.models.layout import write_model
+from mlnb.models.mlmodel import PYFUNC, Model
+
+FLAVOR_NAME = "xgboost"
+LOADER_MODULE = "mlflow.xgboost"
+MODEL_FORMATS = ("ubj", "json")
+
+
+def _class_name(model: Any) -> str:
+    cls = type(model)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def save_model(
+    xgb_model: Any,
+    path: str | os.PathLike,
+    model_format: str = "ubj",
+    signature=None,
+    input_example: Any = None,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    metadata: dict | None = None,
+    code_paths: Sequence[str] | None = None,
+    mlmodel: Model | None = None,
+) -> Model:
+    """Save an ``xgboost.Booster`` or a scikit-learn-style XGBoost model at ``path``.
+
+    ``model_format`` is ``"ubj"`` (MLflow's default) or ``"json"``. Returns the written Model.
+    """
+    import xgboost
+
+    if model_format not in MODEL_FORMATS:
+        raise InvalidParameterError(f"Unknown model_format '{model_format}'; choose one of {MODEL_FORMATS}.")
+    if not isinstance(xgb_model, (xgboost.Booster, xgboost.XGBModel)):
+        raise InvalidParameterError(
+            f"xgb_model must be an xgboost.Booster or an XGBoost scikit-learn model, got {type(xgb_model).__name__}."
+        )
+
+    def write_payload(model_dir: Path, code: str | None):
+        file = f"model.{model_format}"
+        xgb_model.save_model(str(model_dir / file))
+        flavor = {
+            "xgb_version": xgboost.__version__,
+            "data": file,
+            "model_class": _class_name(xgb_model),
+            "model_format": model_format,
+            "code": code,
+        }
+        pyfunc = {"loader_module": LOADER_MODULE, "data": file}
+        if code:
+            pyfunc["code"] = code
+        modules = {"xgboost", "numpy", "scipy"}
+        if isinstance(xgb_model, xgboost.XGBModel):
+            modules.add("sklearn")
+        return {PYFUNC: pyfunc, FLAVOR_NAME: flavor}, modules
+
+    return write_model(
+        path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
+        predict=_XGBPyfunc(xgb_model).predict, pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements, metadata=metadata, code_paths=code_paths,
+    )
+
+
+def log_model(xgb_model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+    """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
+    from mlnb.tracking.logged_models import log_model as _log
+
+    return _log(save_model, xgb_model, name=name, artifact_path=artifact_path, **kwargs)
+
+
+def _model_class(name: str):
+    module, _, attr = name.rpartition(".")
+    if module != "xgboost" and not module.startswith("xgboost."):
+        raise UntrustedTypesError(
+            f"The xgboost flavor names model_class '{name}', which is not an XGBoost class; mlnb only "
+            f"instantiates XGBoost's own classes. Check where this model came from."
+        )
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        raise ModelFormatError(f"model_class '{name}' does not exist in the installed XGBoost.") from None
+
+
+def _read_model(model_dir: Path, conf: dict) -> Any:
+    file = model_dir / conf.get("data", "model.ubj")
+    if not file.is_file():
+        raise ModelFormatError(f"The xgboost flavor names '{file.name}', which is missing from '{model_dir}'.")
+    model = _model_class(conf.get("model_class", "xgboost.core.Booster"))()
+    model.load_model(str(file))
+    return model
+
+
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None) -> Any:
+    """Load the XGBoost model of a model (path, ``runs:/``, ``s3://``, ...)."""
+    from mlnb.models.reading import add_code_to_path, read_model
+
+    path, mlmodel = read_model(model_uri, dst_path)
+    conf = mlmodel.flavor(FLAVOR_NAME)
+    add_code_to_path(path, conf.get("code"))
+    return _read_model(path, conf)
+
+
+class _XGBPyfunc:
+    """The pyfunc face of an XGBoost model: a Booster predicts on a DMatrix built from the input."""
+
+    def __init__(self, model: Any) -> None:
+        self.xgb_model = model
+
+    def predict(self, data: Any, params: dict | None = None) -> Any:
+        import xgboost
+
+        if isinstance(self.xgb_model, xgboost.Booster):
+            return self.xgb_model.predict(xgboost.DMatrix(data), validate_features=True)
+        return self.xgb_model.predict(data, validate_features=True)
+
+    def get_raw_model(self) -> Any:
+        return self.xgb_model
+
+
+def _load_pyfunc(path: str, model_config: dict | None = None) -> _XGBPyfunc:
+    p = Path(path)
+    if p.is_file():  # MLflow's layout: the pyfunc ``data`` is the model file itself
+        p = p.parent
+    return _XGBPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
+
+
+__all__ = ["save_model", "log_model", "load_model", "MODEL_FORMATS"]
