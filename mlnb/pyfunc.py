@@ -260,10 +260,6 @@ def save_model(
         raise InvalidParameterError("artifacts must be a dict of name -> path or URI.")
 
     def write_payload(model_dir: Path, code: str | None):
-        if code:
-            from mlnb.models.reading import add_code_to_path
-
-            add_code_to_path(model_dir, code)
         with open(model_dir / PYTHON_MODEL_FILE, "wb") as f:
             cloudpickle.dump(python_model, f)
         conf: dict[str, Any] = {
@@ -283,7 +279,7 @@ def save_model(
 
     def predict(example):
         ctx = PythonModelContext(
-            {k: str(local_path_of(v)) for k, v in (artifacts or {}).items()}, model_config)
+            {k: str(_local_path(v)) for k, v in (artifacts or {}).items()}, model_config)
         if hasattr(python_model, "load_context"):
             python_model.load_context(ctx)
         return _PythonModelPredictor(python_model, ctx).predict(example)
@@ -295,7 +291,7 @@ def save_model(
     )
 
 
-def local_path_of(uri: str) -> Path:
+def _local_path(uri: str) -> Path:
     from mlnb.models.uri import local_path
 
     return local_path(uri)
