@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -151,3 +152,40 @@ def test_mlflow_reads_mlnb_manifest_fields(tmp_path):
     assert theirs.metadata == {"team": "fraud"}
     assert theirs.signature.inputs.input_names() == list(X.columns)
     assert theirs.load_input_example(str(tmp_path / "m")).equals(X.iloc[:2].reset_index(drop=True))
+
+
+EXAMPLES = {
+    "dataframe": pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}),
+    "unnamed-dataframe": pd.DataFrame(np.ones((2, 2))),
+    "ndarray": np.arange(6, dtype=float).reshape(2, 3),
+    "dict-of-arrays": {"a": np.array([1, 2]), "b": np.array([0.5, 1.5])},
+    "dict": {"question": "hello", "k": 3},
+    "list": ["a", "b"],
+}
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_input_example_files_are_those_mlflow_writes(name, tmp_path):
+    from mlflow.models import Model as MlflowModel
+    from mlflow.models.utils import _save_example
+
+    from mlnb.models import examples
+
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "theirs").mkdir()
+    info = examples.save(EXAMPLES[name], tmp_path / "ours")
+    theirs = MlflowModel()
+    _save_example(theirs, EXAMPLES[name], str(tmp_path / "theirs"))
+    assert info == theirs.saved_input_example_info
+    for file in ("input_example.json", "serving_input_example.json"):
+        assert (tmp_path / "ours" / file).read_text() == (tmp_path / "theirs" / file).read_text()
+
+
+def test_missing_values_in_examples_are_written_as_json_null(tmp_path):
+    """MLflow writes bare NaN (not JSON); mlnb writes null, which every JSON reader accepts."""
+    from mlnb.models import examples
+
+    examples.save(pd.DataFrame({"a": [1.0, None], "s": ["x", None]}), tmp_path)
+    assert json.loads((tmp_path / "input_example.json").read_text())["data"] == [[1.0, "x"], [None, None]]
+    back = examples.load(tmp_path, {"type": "dataframe", "artifact_path": "input_example.json"})
+    assert back["a"].isna().tolist() == [False, True]
