@@ -65,3 +65,13 @@ def test_mlflow_reads_the_environment_mlnb_writes(tmp_path):
 def test_version_differences_are_described(tmp_path):
     (tmp_path / "requirements.txt").write_text(f"numpy==0.0.1\nscikit-learn=={md.version('scikit-learn')}\nlocal-thing\n")
     assert environment.check_versions(tmp_path) == [f"numpy (saved with 0.0.1, installed {md.version('numpy')})"]
+
+
+def test_flavor_versions_and_python_version_are_checked_too(tmp_path):
+    (tmp_path / "requirements.txt").write_text("numpy\n")  # unpinned: the flavor's key is what tells
+    flavors = {"sklearn": {"sklearn_version": "0.24.2"}, "python_function": {"python_version": "3.8.10"}}
+    notes = environment.check_versions(tmp_path, flavors)
+    assert notes == [f"scikit-learn (saved with 0.24.2, installed {md.version('scikit-learn')})",
+                     f"Python (saved with 3.8.10, installed {platform.python_version()})"]
+    (tmp_path / "requirements.txt").write_text(f"scikit-learn=={md.version('scikit-learn')}\n")
+    assert environment.check_versions(tmp_path, {"sklearn": {"sklearn_version": "0.24.2"}}) == []

@@ -114,3 +114,9 @@ def test_malformed_manifests_are_format_errors(tmp_path, text, message):
 def test_save_is_atomic_and_leaves_no_temp_file(tmp_path):
     Model(flavors={"x": {}}).save(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [MLMODEL_FILE]
+
+
+def test_type_hint_flags_written_by_mlflow_are_kept(tmp_path):
+    text = MLFLOW_WRITTEN.replace("is_signature_from_type_hint: false", "is_signature_from_type_hint: true")
+    (tmp_path / MLMODEL_FILE).write_text(text)
+    assert Model.load(tmp_path).to_yaml() == text

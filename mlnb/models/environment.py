@@ -142,14 +142,29 @@ def read_requirements(model_dir: str | os.PathLike) -> list[str]:
     return _read_requirements(f) if f.is_file() else []
 
 
-def check_versions(model_dir: str | os.PathLike) -> list[str]:
-    """Describe each pinned requirement whose installed version differs (for a load-time warning)."""
-    notes = []
+# Flavor keys that record the version of the library a model was saved with (MLflow's names).
+_FLAVOR_VERSION_KEYS = {"sklearn_version": "scikit-learn", "xgb_version": "xgboost"}
+
+
+def check_versions(model_dir: str | os.PathLike, flavors: dict | None = None) -> list[str]:
+    """Describe each recorded library version that differs from the installed one (for a
+    load-time warning): pinned requirements, the flavors' ``*_version`` keys and Python's
+    major.minor version."""
+    recorded: dict[str, str] = {}
     for req in read_requirements(model_dir):
-        if "==" not in req:
-            continue
-        name, want = req.split("==", 1)
-        have = installed_version(name.strip())
-        if have is not None and have != want.strip():
-            notes.append(f"{name.strip()} (saved with {want.strip()}, installed {have})")
+        if "==" in req:
+            name, want = req.split("==", 1)
+            recorded[name.strip()] = want.strip()
+    for conf in (flavors or {}).values():
+        for key, dist in _FLAVOR_VERSION_KEYS.items():
+            if conf.get(key) and _req_name(dist) not in {_req_name(n) for n in recorded}:
+                recorded[dist] = str(conf[key])
+    notes = []
+    for name, want in recorded.items():
+        have = installed_version(name)
+        if have is not None and have != want:
+            notes.append(f"{name} (saved with {want}, installed {have})")
+    saved_py = str(((flavors or {}).get("python_function") or {}).get("python_version") or "")
+    if saved_py and saved_py.split(".")[:2] != platform.python_version().split(".")[:2]:
+        notes.append(f"Python (saved with {saved_py}, installed {platform.python_version()})")
     return notes

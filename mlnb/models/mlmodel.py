@@ -122,12 +122,12 @@ class Model:
             "metadata": self.metadata,
         }
         d.update({k: v for k, v in optional.items() if v is not None})
+        for k, v in self.extra.items():
+            d.setdefault(k, v)
         if self.signature is not None:
             d["signature"] = self.signature
             d.setdefault("is_signature_from_type_hint", False)
             d.setdefault("type_hint_from_example", False)
-        for k, v in self.extra.items():
-            d.setdefault(k, v)
         return d
 
     @classmethod

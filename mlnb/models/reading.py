@@ -33,7 +33,7 @@ def read_model(uri: str | os.PathLike, dst: str | None = None, *, warn_versions:
     if warn_versions:
         from mlnb.models.environment import check_versions
 
-        notes = check_versions(path)
+        notes = check_versions(path, mlmodel.flavors)
         if notes:
             warnings.warn(
                 f"Model '{uri}' was saved with other library versions: {'; '.join(notes)}. "
