@@ -127,3 +127,16 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(InvalidParameterError, match="code_paths: .* does not exist"):
         mlnb.sklearn.save_model(model, tmp_path / "m", code_paths=[tmp_path / "nope.py"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_functions_from_trusted_libraries_still_need_consent(tmp_path):
+    """A function in a hyperparameter runs at predict time: only classes are trusted by policy."""
+    X, y = classification()
+    model = make_pipeline(FunctionTransformer(np.around), LogisticRegression()).fit(X, y)
+    with pytest.raises(UntrustedTypesError, match="around") as info:
+        mlnb.sklearn.save_model(model, tmp_path / "refused", serialization_format="skops")
+    name = next(t for t in str(info.value).split("'") if t.endswith("around"))
+    mlnb.sklearn.save_model(model, tmp_path / "m", serialization_format="skops", skops_trusted_types=[name])
+    with pytest.raises(UntrustedTypesError, match="around"):
+        mlnb.sklearn.load_model(tmp_path / "m")
+    assert_same(mlnb.sklearn.load_model(tmp_path / "m", skops_trusted_types=[name]).predict(X), model.predict(X))

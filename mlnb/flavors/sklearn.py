@@ -5,8 +5,8 @@ models and mlnb loads MLflow's.
 
 Trust policy
 ------------
-* ``skops`` (the default): a skops file names every type it holds. On save, mlnb trusts the types
-  that come from scikit-learn, NumPy and SciPy themselves and records them in MLmodel under
+* ``skops`` (the default): a skops file names every type it holds. On save, mlnb trusts the
+  classes (never the functions) of scikit-learn, NumPy and SciPy and records them in MLmodel under
   ``skops_trusted_types`` (MLflow reads the same key). An estimator holding types from any other
   module is saved with cloudpickle instead when ``serialization_format`` was left at its default,
   with a warning saying so; asking for skops explicitly then requires ``skops_trusted_types``.
@@ -19,6 +19,7 @@ Trust policy
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from pathlib import Path
@@ -33,11 +34,22 @@ LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 _FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
 #: Modules whose types a skops file may hold without the caller's consent.
-TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "builtins", "collections", "functools", "operator")
+TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
 
 
 def _trusted_by_policy(type_name: str) -> bool:
-    return type_name.split(".")[0] in TRUSTED_MODULES
+    """A name skops reports is trusted when it is a class of scikit-learn, NumPy or SciPy.
+
+    Classes only: a function reference (``numpy.load``, ``builtins.exec``) stored in a
+    hyperparameter would be called at predict time, so functions always need the caller's consent.
+    """
+    module, _, attr = type_name.rpartition(".")
+    if module.split(".")[0] not in TRUSTED_MODULES:
+        return False
+    try:
+        return isinstance(getattr(importlib.import_module(module), attr), type)
+    except (ImportError, AttributeError, ValueError):
+        return False
 
 
 def _estimator_modules(model: Any) -> set[str]:
