@@ -317,8 +317,12 @@ def shap_summary(values: np.ndarray, names: Sequence[str], max_display: int = 20
     data = [values[:, j] for j in order]
     varied = [k for k, d in enumerate(data) if np.ptp(d) > 0]
     if varied:
-        parts = ax.violinplot([data[k] for k in varied], positions=varied, vert=False, widths=0.8,
-                              showextrema=False)
+        import matplotlib
+
+        sideways = ({"orientation": "horizontal"} if tuple(map(int, matplotlib.__version__.split(".")[:2])) >= (3, 10)
+                    else {"vert": False})
+        parts = ax.violinplot([data[k] for k in varied], positions=varied, widths=0.8, showextrema=False,
+                              **sideways)
         for body in parts["bodies"]:
             body.set_alpha(0.6)
     for k, d in enumerate(data):

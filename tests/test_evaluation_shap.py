@@ -1,0 +1,171 @@
+"""SHAP: the explainer that fits each model kind, values that add up, and visible skip reasons."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier,
+                              RandomForestRegressor)
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
+
+import mlnb
+from mlnb.evaluation.explain import explain
+from mlnb.evaluation.inputs import ModelAdapter
+from mlnb.evaluation.metrics import resolve_labels
+from tests._evaluation import binary_frame, features, fitted, is_png, multiclass_frame, regression_frame
+
+SHAP_PLOTS = {"shap_beeswarm_plot", "shap_summary_plot", "shap_feature_importance_plot"}
+
+
+def _explain(model, df, kind, **config):
+    X = features(df)
+    labels = None
+    if kind == "classifier":
+        labels = resolve_labels(df["y"].to_numpy(), model.predict(X), classes=getattr(model, "classes_", None))
+    return explain(ModelAdapter(model), X, model_type=kind, labels=labels, config=config)
+
+
+@pytest.mark.parametrize("model, frame, kind", [
+    (RandomForestClassifier(n_estimators=10, random_state=0), binary_frame, "classifier"),
+    (GradientBoostingClassifier(n_estimators=20, random_state=0), binary_frame, "classifier"),
+    (RandomForestRegressor(n_estimators=10, random_state=0), regression_frame, "regressor"),
+    (GradientBoostingRegressor(n_estimators=20, random_state=0), regression_frame, "regressor"),
+])
+def test_tree_ensembles_use_tree_explainer(model, frame, kind):
+    df = frame()
+    exp = _explain(fitted(model, df), df, kind)
+    assert exp.explainer == "TreeExplainer", exp.reason
+    assert exp.values.shape == (len(df), 6)
+    assert exp.rows == len(df)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_xgboost_uses_tree_explainer(kind):
+    import xgboost
+
+    df = binary_frame() if kind == "classifier" else regression_frame()
+    cls = xgboost.XGBClassifier if kind == "classifier" else xgboost.XGBRegressor
+    exp = _explain(fitted(cls(n_estimators=20, max_depth=3), df), df, kind)
+    assert exp.explainer == "TreeExplainer", exp.reason
+    assert exp.values.shape == (len(df), 6)
+
+
+def test_tree_shap_values_add_up_to_the_prediction():
+    df = regression_frame()
+    model = fitted(GradientBoostingRegressor(n_estimators=30, random_state=0), df)
+    exp = _explain(model, df, "regressor")
+    pred = model.predict(features(df))
+    totals = exp.values.sum(axis=1)
+    # SHAP values are the prediction minus the mean prediction: their differences match exactly
+    np.testing.assert_allclose(totals - totals.mean(), pred - pred.mean(), atol=1e-6)
+
+
+def test_linear_models_use_linear_explainer():
+    df = binary_frame()
+    exp = _explain(fitted(LogisticRegression(), df), df, "classifier")
+    assert exp.explainer == "LinearExplainer"
+    assert "log-odds" in exp.output
+    exp = _explain(fitted(Ridge(), regression_frame()), regression_frame(), "regressor")
+    assert exp.explainer == "LinearExplainer"
+
+
+def test_pipeline_is_explained_through_its_final_step_on_transformed_features():
+    df = binary_frame()
+    pipe = fitted(make_pipeline(StandardScaler(), LogisticRegression()), df)
+    exp = _explain(pipe, df, "classifier")
+    assert exp.explainer == "LinearExplainer"
+    assert exp.feature_names == [f"f{i}" for i in range(6)]      # StandardScaler keeps the names
+    np.testing.assert_allclose(exp.data, pipe[:-1].transform(features(df)))
+    tree_pipe = fitted(make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=0)), df)
+    assert _explain(tree_pipe, df, "classifier").explainer == "TreeExplainer"
+
+
+def test_other_models_and_functions_get_the_bounded_model_agnostic_explainer():
+    df = binary_frame()
+    exp = _explain(fitted(KNeighborsClassifier(), df), df, "classifier", explainability_nsamples=30)
+    assert exp.explainer == "PermutationSHAP"
+    assert exp.rows == 30 and exp.values.shape == (30, 6)
+    reg = regression_frame()
+    svr = fitted(make_pipeline(StandardScaler(), SVR()), reg)
+    exp = _explain(svr, reg, "regressor", explainability_nsamples=40)
+    assert exp.explainer == "PermutationSHAP" and exp.rows == 40
+    # exactly additive: each row's values sum to f(row) - mean f(background)
+    pred = svr.predict(features(reg).iloc[exp.index])
+    totals = exp.values.sum(axis=1)
+    np.testing.assert_allclose(totals - totals.mean(), pred - pred.mean(), atol=1e-8)
+    fn = _explain(lambda X: X["f0"].to_numpy() * 2.0, reg, "regressor")
+    assert fn.explainer == "PermutationSHAP" and fn.rows == 200     # the default bound
+    assert np.abs(fn.values[:, 1:]).max() == 0 and np.abs(fn.values[:, 0]).max() > 0
+
+
+def test_multiclass_values_keep_one_slice_per_class():
+    df = multiclass_frame()
+    exp = _explain(fitted(RandomForestClassifier(n_estimators=10, random_state=0), df), df, "classifier")
+    assert exp.explainer == "TreeExplainer"
+    assert exp.values.shape == (len(df), 8, 3)
+    assert exp.class_names == [0, 1, 2]
+
+
+def test_large_forests_are_explained_on_fewer_rows_unless_told_otherwise():
+    from sklearn.datasets import make_classification
+    import pandas as pd
+
+    X, y = make_classification(n_samples=2000, n_features=10, n_informative=8, flip_y=0.2, random_state=0)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)])
+    df["y"] = y
+    model = fitted(RandomForestClassifier(n_estimators=30, random_state=0), df)
+    exp = _explain(model, df, "classifier")
+    assert 200 <= exp.rows < 1000
+    assert _explain(model, df.iloc[:300], "classifier", explainability_nsamples=250).rows == 250
+
+
+def test_evaluate_draws_the_three_shap_plots_and_reports_the_explainer():
+    df = binary_frame()
+    res = mlnb.evaluate(fitted(GradientBoostingClassifier(n_estimators=20, random_state=0), df), df,
+                        targets="y", model_type="classifier")
+    assert SHAP_PLOTS <= set(res.artifacts)
+    assert all(is_png(res.artifacts[n].content) for n in SHAP_PLOTS)
+    assert res.explanation.explainer == "TreeExplainer"
+    assert "SHAP by TreeExplainer" in repr(res)
+
+
+def test_skipped_shap_says_why_in_result_and_html():
+    df = binary_frame().copy()
+    model = fitted(LogisticRegression(), df)
+    df["pred"] = model.predict(features(df))
+    res = mlnb.evaluate(None, df, targets="y", predictions="pred", model_type="classifier")
+    assert not SHAP_PLOTS & set(res.artifacts)
+    assert "no model was given" in res.explanation.reason
+    assert "SHAP skipped: no model was given" in repr(res)
+    assert "SHAP skipped: no model was given" in res._repr_html_()
+    off = mlnb.evaluate(model, binary_frame(), targets="y", model_type="classifier",
+                        evaluator_config={"log_model_explainability": False})
+    assert "log_model_explainability" in off.explanation.reason
+
+
+def test_failing_shap_warns_and_the_evaluation_goes_on():
+    df = binary_frame()
+    model = fitted(LogisticRegression(), df)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = mlnb.evaluate(model, df, targets="y", model_type="classifier",
+                            evaluator_config={"explainability_algorithm": "tree"})
+    assert "does not fit a LogisticRegression" in res.explanation.reason
+    assert any("SHAP explanations skipped" in str(w.message) for w in caught)
+    assert "accuracy_score" in res.metrics and "confusion_matrix" in res.artifacts
+    with pytest.raises(ValueError, match="does not fit"):
+        mlnb.evaluate(model, df, targets="y", model_type="classifier",
+                      evaluator_config={"explainability_algorithm": "tree", "ignore_exceptions": False})
+
+
+def test_unknown_algorithm_is_refused():
+    df = binary_frame()
+    with pytest.raises(mlnb.errors.InvalidParameterError, match="explainability_algorithm='magic'"):
+        mlnb.evaluate(fitted(LogisticRegression(), df), df, targets="y", model_type="classifier",
+                      evaluator_config={"explainability_algorithm": "magic"})
