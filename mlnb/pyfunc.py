@@ -197,6 +197,8 @@ def _load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> _P
     file = model_dir / conf.get("python_model", PYTHON_MODEL_FILE)
     if not file.is_file():
         raise ModelFormatError(f"Custom model file '{file}' is missing.")
+    if file.suffix == ".py":
+        return _load_model_from_code(model_dir, file, model_config)
     with open(file, "rb") as f:
         python_model = pickle.load(f)
     artifacts = {
@@ -208,6 +210,21 @@ def _load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> _P
     if hasattr(python_model, "load_context"):
         python_model.load_context(context)
     return _PythonModelPredictor(python_model, context)
+
+
+def _load_model_from_code(model_dir: Path, file: Path, model_config: Mapping[str, Any] | None):
+    """MLflow's "models from code" (``python_model: model.py``): the file runs MLflow's
+    ``set_model`` to build the model, so only MLflow's own loader can load it."""
+    try:
+        loader = importlib.import_module("mlflow.pyfunc.model")
+    except ImportError:
+        from mlnb.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"'{model_dir}' is an MLflow model defined in code ('{file.name}'), which needs MLflow "
+            f"to load. Install it with: pip install mlflow"
+        ) from None
+    return loader._load_pyfunc(str(model_dir), model_config) if model_config else loader._load_pyfunc(str(model_dir))
 
 
 # -- saving ----------------------------------------------------------------------------------

@@ -189,3 +189,21 @@ def test_missing_values_in_examples_are_written_as_json_null(tmp_path):
     assert json.loads((tmp_path / "input_example.json").read_text())["data"] == [[1.0, "x"], [None, None]]
     back = examples.load(tmp_path, {"type": "dataframe", "artifact_path": "input_example.json"})
     assert back["a"].isna().tolist() == [False, True]
+
+
+def test_mlnb_loads_an_mlflow_model_defined_in_code(tmp_path):
+    import mlflow.pyfunc
+
+    (tmp_path / "doubler.py").write_text(textwrap.dedent("""
+        import mlflow
+        from mlflow.pyfunc import PythonModel
+
+        class Doubler(PythonModel):
+            def predict(self, context, model_input, params=None):
+                return model_input * 2
+
+        mlflow.models.set_model(Doubler())
+    """))
+    mlflow.pyfunc.save_model(str(tmp_path / "m"), python_model=str(tmp_path / "doubler.py"), pip_requirements=MLFLOW_PIP)
+    X = pd.DataFrame({"x": [1.0, 2.5]})
+    assert mlnb.pyfunc.load_model(tmp_path / "m").predict(X)["x"].tolist() == [2.0, 5.0]
