@@ -262,3 +262,14 @@ def test_symlinks_pointing_outside_are_refused(tmp_path):
     os.symlink(tmp_path, os.path.join(root, "escape"))
     with pytest.raises(InvalidParameterError, match="outside"):
         mlnb.MlnbClient().download_artifacts(run.info.run_id, "escape/secret.txt")
+
+
+def test_infinite_and_nan_metrics_round_trip_and_filter():
+    with mlnb.start_run() as run:
+        mlnb.log_metrics({"up": float("inf"), "down": float("-inf"), "none": float("nan")})
+    got = mlnb.get_run(run.info.run_id).data.metrics
+    assert got["up"] == float("inf") and got["down"] == float("-inf") and math.isnan(got["none"])
+    assert list(mlnb.search_runs(filter_string="metrics.up > 1e300").run_id) == [run.info.run_id]
+    assert len(mlnb.search_runs(filter_string="metrics.down > 0")) == 0
+    df = mlnb.search_runs()
+    assert df["metrics.up"][0] == float("inf") and math.isnan(df["metrics.none"][0])

@@ -142,8 +142,8 @@ class LocalArtifactRepo(ArtifactRepo):
             return []
         out = []
         for p in sorted(target.iterdir()):
-            if p.name.startswith(STAGING_PREFIX):
-                continue
+            if p.name.startswith(STAGING_PREFIX) or (p.name.startswith(".") and p.name.endswith(".tmp")):
+                continue  # a write in progress (or killed mid-way): not an artifact
             child = f"{rel}/{p.name}" if rel else p.name
             out.append(FileInfo(child, p.is_dir(), None if p.is_dir() else p.stat().st_size))
         return out

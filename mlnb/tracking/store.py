@@ -99,11 +99,11 @@ class RunTable:
             ms = np.array([np.nan if v is None else v for v in self.info[k]], dtype="float64")
             data[k] = pd.to_datetime(ms, unit="ms", utc=True)
         for k, col in self.metrics.items():
-            data[f"metrics.{k}"] = np.array([np.nan if v is None else v for v in col], dtype="float64")
+            data[f"metrics.{k}"] = np.array(col, dtype="float64")  # None becomes NaN
         for k, col in self.params.items():
-            data[f"params.{k}"] = np.array(col, dtype=object)
+            data[f"params.{k}"] = col
         for k, col in self.tags.items():
-            data[f"tags.{k}"] = np.array(col, dtype=object)
+            data[f"tags.{k}"] = col
         if not n:
             return pd.DataFrame({k: pd.Series(dtype=object) for k in INFO_COLUMNS})
         return pd.DataFrame(data, copy=False)
