@@ -85,8 +85,9 @@ def section(title: str, content: str) -> str:
     return f'<div style="margin-top:4px"><b>{esc(title)}</b>{content}</div>'
 
 
-def card(title_html: str, sections: Sequence[str]) -> str:
-    return f'<div class="mlnb-card" style="{CARD_STYLE}"><div>{title_html}</div>{"".join(sections)}</div>'
+def card(title_html: str, sections: Sequence[str], kind: str) -> str:
+    return (f'<div class="mlnb-card mlnb-{kind}-card" style="{CARD_STYLE}"><div>{title_html}</div>'
+            f'{"".join(sections)}</div>')
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def model_card_html(pyfunc_model: Any) -> str:
     if s["requirements"]:
         reqs = "".join(f"<code>{esc(r)}</code> " for r in s["requirements"])
         sections.append(section("Requirements", f"<div>{reqs}</div>"))
-    return card(title, sections)
+    return card(title, sections, "model")
 
 
 def model_card_text(pyfunc_model: Any) -> str:
@@ -236,7 +237,7 @@ def run_card_html(run: Any, model_uris: Sequence[str] | None = None) -> str:
         sections.append(section("Models", "".join(f"<div><code>{esc(u)}</code></div>" for u in uris)))
     if not (data.params or data.metrics or uris):
         sections.append(f'<div style="{MUTED}">Nothing logged.</div>')
-    return card(title, sections)
+    return card(title, sections, "run")
 
 
 def run_card_text(run: Any, model_uris: Sequence[str] | None = None) -> str:

@@ -27,7 +27,7 @@ def pick_keys(columns: dict[str, list], preferred: Sequence[str] = (), limit: in
 
 def run_rows_html(table: Any, offset: int = 0, preferred_params: Sequence[str] = (),
                   preferred_metrics: Sequence[str] = (), now_ms: int | None = None) -> str:
-    """The visible page of runs as one HTML table: status, start, duration, params, metrics."""
+    """The visible page of runs as one HTML table: status, start, duration, metrics (in italics), params."""
     info = table.info
     n = len(table)
     now_ms = now_ms or int(time.time() * 1000)
@@ -35,8 +35,8 @@ def run_rows_html(table: Any, offset: int = 0, preferred_params: Sequence[str] =
     metrics = pick_keys(table.metrics, preferred_metrics)
     head = ["#", "run", "status", "start", "duration"]
     cells = [f'<th style="{TH}">{h}</th>' for h in head]
-    cells += [f'<th style="{TH}" title="params.{esc(k)}">{esc(k)}</th>' for k in params]
     cells += [f'<th style="{TH};font-style:italic" title="metrics.{esc(k)}">{esc(k)}</th>' for k in metrics]
+    cells += [f'<th style="{TH}" title="params.{esc(k)}">{esc(k)}</th>' for k in params]
     rows = []
     for i in range(n):
         status = info["status"][i]
@@ -44,11 +44,11 @@ def run_rows_html(table: Any, offset: int = 0, preferred_params: Sequence[str] =
         row = [str(offset + i + 1), esc(info["run_name"][i] or info["run_id"][i][:8]), status_badge(status),
                esc(format_time(info["start_time"][i])), esc(format_duration(info["start_time"][i], end))]
         row = [f'<td style="{TD}">{c}</td>' for c in row]
-        row += [f'<td style="{TD}">{esc(_cell(table.params[k][i]))}</td>' for k in params]
         row += [f'<td style="{TD};text-align:right">{esc(_cell(table.metrics[k][i]))}</td>' for k in metrics]
+        row += [f'<td style="{TD}">{esc(_cell(table.params[k][i]))}</td>' for k in params]
         rows.append(f'<tr class="mlnb-run-row" data-run-id="{esc(info["run_id"][i])}">{"".join(row)}</tr>')
-    return (f'<table class="mlnb-runs" style="{TABLE}"><thead><tr>{"".join(cells)}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    return (f'<div style="overflow-x:auto;max-width:100%"><table class="mlnb-runs" style="{TABLE}">'
+            f'<thead><tr>{"".join(cells)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _cell(value: Any) -> str:
