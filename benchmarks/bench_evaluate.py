@@ -33,9 +33,9 @@ def _data(kind: str):
     from sklearn.datasets import make_classification, make_regression
 
     if kind == "classifier":
-        X, y = make_classification(2 * ROWS, FEATURES, n_informative=6, random_state=0)
+        X, y = make_classification(2 * ROWS, FEATURES, random_state=0)
     else:
-        X, y = make_regression(2 * ROWS, FEATURES, n_informative=6, noise=5.0, random_state=0)
+        X, y = make_regression(2 * ROWS, FEATURES, noise=5.0, random_state=0)
     cols = [f"f{i}" for i in range(FEATURES)]
     train = pd.DataFrame(X[:ROWS], columns=cols)
     test = pd.DataFrame(X[ROWS:], columns=cols)
