@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = pathlib.Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
@@ -52,17 +51,10 @@ def _free_port() -> int:
 
 
 def _wait(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
+    from mlnb.serving.server import wait_until_ready
+
+    if not wait_until_ready(url, time.monotonic() + timeout, lambda: proc.poll() is None):
+        raise RuntimeError(f"server at {url} did not start (exit status {proc.poll()})")
 
 
 def _start(cmd: list[str], port: int, log: pathlib.Path) -> subprocess.Popen:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 COLUMNS = [f"f{i}" for i in range(5)]
@@ -31,17 +30,13 @@ def save_logistic_model(path: Path) -> Path:
 
 def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
     """Poll ``url/ping`` until it answers 200; fail early if the process exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    from mlnb.serving.server import wait_until_ready
+
+    alive = (lambda: proc.poll() is None) if proc is not None else (lambda: True)
+    if not wait_until_ready(url, time.monotonic() + timeout, alive):
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}: {_output(proc)}")
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"server at {url} not ready after {timeout} s")
+        raise TimeoutError(f"server at {url} not ready after {timeout} s")
 
 
 def _output(proc: subprocess.Popen) -> str:

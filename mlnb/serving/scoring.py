@@ -80,8 +80,10 @@ class Scorer:
     def predict(self, body: bytes, mime: str) -> Any:
         """Raw predictions for a request body; raises ServingError for anything the client got wrong."""
         data, params = parse_request(body, mime, self.plan)
-        if self._array_fn is not None and params is None and type(data) is FloatRows:
-            return self._array_fn(data.view(self._ndarray))
+        if type(data) is FloatRows:
+            data = data.view(self._ndarray)
+            if self._array_fn is not None and params is None:
+                return self._array_fn(data)
         try:
             if self._takes_params:
                 return self.model.predict(data, params=params)
