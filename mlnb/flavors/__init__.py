@@ -10,7 +10,7 @@ of MLflow's own that it reads, and the pip extra it needs. Nothing is imported u
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 
 from mlnb.errors import FlavorNotFoundError

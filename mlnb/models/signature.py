@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
