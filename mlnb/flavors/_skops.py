@@ -70,6 +70,7 @@ def skops_io() -> types.ModuleType:
             sys.modules[_MODULE] = stub
             import skops.io
 
+            skops.io._trusted_types = stub
             return skops.io
         except (OSError, ValueError, ImportError, AttributeError):
             _forget_skops_io()  # the cache does not fit this skops: let skops compute the lists
