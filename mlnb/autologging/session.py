@@ -19,7 +19,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 TAG_AUTOLOGGING = "mlflow.autologging"
 MAX_PARAM_LENGTH = 6000     # MLflow truncates longer autologged values too
@@ -78,6 +81,7 @@ class FitRun:
         self.metrics: dict[str, float] = {}
         self.tags: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
+        self.pending: dict[str, Future] = {}
         self.model_uri: str | None = None
         self.closed = False
 
@@ -115,6 +119,11 @@ class FitRun:
     def add_file(self, name: str, data: bytes) -> None:
         self.files[self.artifact_name(name)] = data
 
+    def add_file_later(self, name: str, render: Callable[..., bytes], *args: Any) -> None:
+        """Render a file on autolog's worker thread while the fit's logging goes on; :meth:`flush`
+        waits for it, so the file is written before the run ends."""
+        self.pending[self.artifact_name(name)] = _worker().submit(render, *args)
+
     # -- writing ------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything gathered so far: one batch transaction, one artifact upload."""
@@ -122,6 +131,13 @@ class FitRun:
         from mlnb.tracking.entities import Metric
 
         client = MlnbClient()
+        pending, self.pending = self.pending, {}
+        failed = []
+        for name, future in pending.items():
+            try:
+                self.files[name] = future.result()
+            except Exception as exc:  # the other files and values are still written
+                failed.append(f"{name} ({type(exc).__name__}: {exc})")
         if self.params or self.metrics or self.tags:
             now = int(time.time() * 1000)
             client.log_batch(self.run_id, metrics=[Metric(k, v, now, 0) for k, v in self.metrics.items()],
@@ -129,6 +145,8 @@ class FitRun:
         if self.files:
             self._write_files(client)
         self.params, self.metrics, self.tags, self.files = {}, {}, {}, {}
+        if failed:
+            raise RuntimeError(f"could not draw {', '.join(failed)}")
 
     def _write_files(self, client) -> None:
         from mlnb.tracking.artifacts import LocalArtifactRepo
@@ -165,6 +183,20 @@ class FitRun:
             active = fluent.active_run()
             if active is not None and active.info.run_id == self.run_id:
                 fluent.end_run(status)
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _worker() -> ThreadPoolExecutor:
+    """One daemon thread for rendering plots (Pillow's PNG encoder releases the GIL)."""
+    global _executor
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlnb-autolog")
+        return _executor
 
 
 def _forget() -> None:

@@ -411,7 +411,7 @@ def _classifier_plots(estimator, X, y, y_pred, proba, classes, sw, run: FitRun) 
     if y1 is None:
         return
     labels, matrix = M.confusion(y1, M._column(y_pred), sw)
-    run.add_file("training_confusion_matrix.png", plots.confusion_matrix_png(labels, matrix))
+    run.add_file_later("training_confusion_matrix.png", plots.confusion_matrix_png, labels, matrix)
     if classes is None or len(classes) != 2 or len(np.unique(y1)) != 2:
         return
     if proba is not None:
@@ -420,10 +420,9 @@ def _classifier_plots(estimator, X, y, y_pred, proba, classes, sw, run: FitRun) 
         score = np.asarray(estimator.decision_function(X)).reshape(-1)
     else:
         return
-    fpr, tpr, auc = M.roc_curve(y1, score, classes[1], sw)
-    run.add_file("training_roc_curve.png", plots.roc_curve_png(fpr, tpr, auc))
-    recall, precision, ap = M.precision_recall_curve(y1, score, classes[1], sw)
-    run.add_file("training_precision_recall_curve.png", plots.precision_recall_png(recall, precision, ap))
+    run.add_file_later("training_roc_curve.png", plots.roc_curve_png, *M.roc_curve(y1, score, classes[1], sw))
+    run.add_file_later("training_precision_recall_curve.png", plots.precision_recall_png,
+                       *M.precision_recall_curve(y1, score, classes[1], sw))
 
 
 def _signature(estimator: Any, example: Any, y_pred: Any):
