@@ -144,8 +144,7 @@ def test_autolog_inside_an_active_run_makes_a_child_run(shell):
 def test_autolog_bad_arguments_print_usage_not_a_traceback(shell, line):
     result, out = run(shell, f"{line}\nx = 1")
     text = out.stdout + out.stderr
-    assert "UsageError" in text and "usage" in text.lower() or "%%autolog [--experiment NAME]" in text
-    assert "%%autolog [--experiment NAME]" in text
+    assert "UsageError" in text and "%%autolog [--experiment NAME]" in text
     assert "Traceback" not in text
     assert "x" not in shell.user_ns
     assert mlnb.search_runs(output_format="list") == []
