@@ -50,7 +50,7 @@ def logged_fits(run_id: str | None = None) -> list[LoggedFit]:
     if run_id is None:
         from mlnb.tracking import fluent
 
-        run = fluent.active_run() or fluent._last_ended
+        run = fluent.active_run() or fluent.last_active_run()
         if run is None:
             return []
         run_id = run.info.run_id

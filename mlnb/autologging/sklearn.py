@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from mlnb.autologging import metrics as M
 from mlnb.autologging import patching, plots, post_training
@@ -207,34 +207,26 @@ def _fit_hook(method: str, estimator: Any, call, args: tuple, kwargs: dict) -> A
         st.depth = 0
 
 
-def _predict_hook(estimator: Any, call, args: tuple, kwargs: dict) -> Any:
-    st = patching.state
-    if st.depth or st.busy or not post_training._models:
-        return call(*args, **kwargs)
-    run_id = post_training.run_of(estimator)
-    if run_id is None:
-        return call(*args, **kwargs)
-    with patching.busy():
-        result = call(*args, **kwargs)
+def _post_training_hook(record: Callable, what: str) -> Callable:
+    """A predict/score hook: on a logged model, call through quietly, then ``record`` the call."""
+
+    def hook(estimator: Any, call, args: tuple, kwargs: dict) -> Any:
+        st = patching.state
+        run_id = None if st.depth or st.busy or not post_training._models else post_training.run_of(estimator)
+        if run_id is None:
+            return call(*args, **kwargs)
+        with patching.busy():
+            result = call(*args, **kwargs)
+        patching.guard(INTEGRATION, what, record, estimator, call, args, kwargs, result, run_id)
+        return result
+
+    return hook
+
+
+def _remember_prediction(estimator: Any, call, args: tuple, kwargs: dict, result: Any, run_id: str) -> None:
     data = args[0] if args else next(iter(kwargs.values()), None)
     if data is not None:
-        patching.guard(INTEGRATION, "remember a prediction for post-training metrics",
-                       post_training.remember_prediction, run_id, data, result)
-    return result
-
-
-def _score_hook(estimator: Any, call, args: tuple, kwargs: dict) -> Any:
-    st = patching.state
-    if st.depth or st.busy or not post_training._models:
-        return call(*args, **kwargs)
-    run_id = post_training.run_of(estimator)
-    if run_id is None:
-        return call(*args, **kwargs)
-    with patching.busy():
-        value = call(*args, **kwargs)
-    patching.guard(INTEGRATION, f"log {type(estimator).__name__}.score", _log_score,
-                   estimator, call, args, kwargs, value, run_id)
-    return value
+        post_training.remember_prediction(run_id, data, result)
 
 
 def _metric_hook(original, args: tuple, kwargs: dict) -> Any:
@@ -266,6 +258,10 @@ def _log_score(estimator: Any, call, args: tuple, kwargs: dict, value: Any, run_
     name = f"{type(estimator).__name__}_score"
     command = post_training.call_text(f"{type(estimator).__name__}.score", call, args, kwargs)
     post_training.log(run_id, name, dataset, value, command)
+
+
+_predict_hook = _post_training_hook(_remember_prediction, "remember a prediction for post-training metrics")
+_score_hook = _post_training_hook(_log_score, "log a score as a post-training metric")
 
 
 # -- one logged fit ----------------------------------------------------------------------------
