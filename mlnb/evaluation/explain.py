@@ -174,11 +174,10 @@ def _import_shap():
     return shap
 
 
-def _explain(adapter, X, model_type, labels, config, algorithm) -> Explanation:
-    start = time.perf_counter()
-    explicit_n = config.get("explainability_nsamples")
+def _choose(adapter, X: pd.DataFrame, algorithm: str | None):
+    """(kind, model to explain, its input frame) — kind "tree", "linear" or None (model-agnostic)."""
     raw = adapter.raw
-    target, Xe, names = raw, X, [str(c) for c in X.columns]
+    target, Xe = raw, X
     kind = None if raw is None else _kind(raw)
     if raw is not None and kind is None:
         parts = _pipeline_parts(raw, X)
@@ -191,59 +190,74 @@ def _explain(adapter, X, model_type, labels, config, algorithm) -> Explanation:
             raise ValueError(f"explainability_algorithm={algorithm!r} does not fit a {type(target).__name__}")
     elif algorithm is not None:
         kind = None
-    shap = _import_shap() if kind is not None or algorithm not in (None, "permutation") else None
-    if shap is None and (kind is not None or algorithm not in (None, "permutation")):
-        if algorithm not in (None, "permutation"):
-            return _skip(f"explainability_algorithm={algorithm!r} needs the 'shap' package (pip install 'mlnb[evaluate]')")
+    return kind, target, Xe
+
+
+def _model_aware(shap, kind: str, target, Xe: pd.DataFrame, explicit_n):
+    n = int(explicit_n or DEFAULT_NSAMPLES)
+    if kind == "tree" and not explicit_n:
+        work = _tree_work_per_row(target)
+        if work:
+            n = int(min(n, max(MIN_TREE_ROWS, TREE_WORK_BUDGET // work)))
+    idx = _sample_index(len(Xe), n)
+    data = Xe.iloc[idx].to_numpy(dtype=float)
+    if kind == "tree":
+        explainer = shap.TreeExplainer(target)
+        name = "TreeExplainer"
+        fn = lambda part: explainer.shap_values(part, check_additivity=False)  # noqa: E731
+    else:
+        bg = data[_sample_index(len(data), 100)]
+        explainer = shap.LinearExplainer(target, shap.maskers.Independent(bg, max_samples=100))
+        name = "LinearExplainer"
+        fn = explainer.shap_values
+    values = _in_chunks(fn, data, f"SHAP ({name})", 250)
+    return name, values, data, idx, [str(c) for c in Xe.columns], getattr(target, "classes_", None)
+
+
+def _model_agnostic(shap, adapter, X: pd.DataFrame, model_type: str, algorithm, explicit_n):
+    idx = _sample_index(len(X), int(explicit_n or AGNOSTIC_NSAMPLES))
+    sample = X.iloc[idx]
+    background = X.iloc[_sample_index(len(X), BACKGROUND_ROWS)]
+    if background.isna().any().any() or sample.isna().any().any():
+        fill = X.mean(numeric_only=True)
+        background, sample = background.fillna(fill), sample.fillna(fill)
+    if model_type == "classifier" and adapter.has_proba:
+        def f(frame):
+            return adapter.raw.predict_proba(frame)
+    else:
+        def f(frame):
+            return adapter.predict(frame).astype(float)
+    if algorithm in (None, "permutation"):
+        name = "PermutationSHAP"
+        values = permutation_shap(f, sample, background, desc=f"SHAP ({name})")
+    else:
+        name, values = _shap_library_explainer(shap, algorithm, f, sample, background)
+    return name, values, sample.to_numpy(), idx, [str(c) for c in X.columns], adapter.classes
+
+
+def _explain(adapter, X, model_type, labels, config, algorithm) -> Explanation:
+    start = time.perf_counter()
+    explicit_n = config.get("explainability_nsamples")
+    kind, target, Xe = _choose(adapter, X, algorithm)
+    library = algorithm not in (None, "permutation", "tree", "linear")
+    shap = _import_shap() if kind is not None or library else None
+    if shap is None and library:
+        return _skip(f"explainability_algorithm={algorithm!r} needs the 'shap' package (pip install 'mlnb[evaluate]')")
+    found = None
+    if kind is not None and shap is None:
         warnings.warn("mlnb.evaluate: the 'shap' package is not installed, so a model-agnostic explainer "
                       "is used (pip install 'mlnb[evaluate]' for fast tree and linear explainers).", UserWarning)
-        kind = None
-
-    if kind is not None:
-        n = int(explicit_n or DEFAULT_NSAMPLES)
-        if kind == "tree" and not explicit_n:
-            work = _tree_work_per_row(target)
-            if work:
-                n = int(min(n, max(MIN_TREE_ROWS, TREE_WORK_BUDGET // work)))
-        idx = _sample_index(len(Xe), n)
-        sample = Xe.iloc[idx]
+    elif kind is not None:
         try:
-            data = sample.to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            return _skip("tree and linear explainers need numeric features; these include non-numeric columns")
-        if kind == "tree":
-            explainer = shap.TreeExplainer(target)
-            name = "TreeExplainer"
-            fn = lambda part: explainer.shap_values(part, check_additivity=False)  # noqa: E731
-        else:
-            bg = data[_sample_index(len(data), 100)]
-            explainer = shap.LinearExplainer(target, shap.maskers.Independent(bg, max_samples=100))
-            name = "LinearExplainer"
-            fn = explainer.shap_values
-        values = _in_chunks(fn, data, f"SHAP ({name})", 250)
-        classes = getattr(target, "classes_", None)
-    else:
-        n = int(explicit_n or AGNOSTIC_NSAMPLES)
-        idx = _sample_index(len(X), n)
-        sample = X.iloc[idx]
-        names = [str(c) for c in X.columns]
-        background = X.iloc[_sample_index(len(X), BACKGROUND_ROWS)]
-        if background.isna().any().any() or sample.isna().any().any():
-            fill = X.mean(numeric_only=True)
-            background, sample = background.fillna(fill), sample.fillna(fill)
-        if model_type == "classifier" and adapter.has_proba:
-            def f(frame):
-                return adapter.raw.predict_proba(frame)
-        else:
-            def f(frame):
-                return adapter.predict(frame).astype(float)
-        if algorithm in (None, "permutation"):
-            name = "PermutationSHAP"
-            values = permutation_shap(f, sample, background, desc=f"SHAP ({name})")
-        else:
-            name, values = _shap_library_explainer(shap, algorithm, f, sample, background)
-        data = sample.to_numpy()
-        classes = adapter.classes
+            found = _model_aware(shap, kind, target, Xe, explicit_n)
+        except Exception as exc:
+            if algorithm is not None:
+                raise
+            warnings.warn(f"mlnb.evaluate: the {kind} explainer failed ({exc!r}); using a model-agnostic "
+                          "explainer instead.", UserWarning)
+    if found is None:
+        found = _model_agnostic(shap, adapter, X, model_type, algorithm, explicit_n)
+    name, values, data, idx, names, classes = found
     values = np.asarray(values, dtype=float)
     if values.ndim == 3 and values.shape[0] != len(data) and values.shape[1] == len(data):
         values = np.moveaxis(values, 0, -1)   # older shap: classes first

@@ -182,8 +182,9 @@ class ModelAdapter:
 
     @property
     def name(self) -> str:
-        obj = self.raw if self.raw is not None else self.source
-        return type(obj).__name__ if not callable(obj) or hasattr(obj, "predict") else getattr(obj, "__name__", "function")
+        if self.raw is not None:
+            return type(self.raw).__name__
+        return getattr(self.source, "__name__", "function")
 
     @property
     def classes(self) -> np.ndarray | None:
