@@ -120,3 +120,20 @@ def test_type_hint_flags_written_by_mlflow_are_kept(tmp_path):
     text = MLFLOW_WRITTEN.replace("is_signature_from_type_hint: false", "is_signature_from_type_hint: true")
     (tmp_path / MLMODEL_FILE).write_text(text)
     assert Model.load(tmp_path).to_yaml() == text
+
+
+def test_schema_and_example_accessors_use_mlflows_names(tmp_path):
+    import mlnb.sklearn
+    from _models import estimator
+    from mlnb.models.signature import infer_signature
+
+    model, X = estimator("logistic_regression")
+    meta = mlnb.sklearn.save_model(model, tmp_path / "m", input_example=X.iloc[:3],
+                                   signature=infer_signature(X, model.predict(X), params={"k": 1}))
+    loaded = Model.load(tmp_path / "m")
+    assert loaded.get_input_schema().input_names() == list(X.columns)
+    assert loaded.get_output_schema().inputs[0].shape == (-1,)
+    assert loaded.get_params_schema().params[0].name == "k"
+    assert loaded.load_input_example(tmp_path / "m").equals(X.iloc[:3].reset_index(drop=True))
+    assert Model(flavors={"x": {}}).get_input_schema() is None
+    assert meta.model_uuid == loaded.model_uuid

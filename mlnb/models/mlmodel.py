@@ -102,6 +102,25 @@ class Model:
 
         return ModelSignature.from_dict(self.signature)
 
+    def get_input_schema(self):
+        """The signature's input :class:`~mlnb.models.signature.Schema`, or None (MLflow's name)."""
+        sig = self.get_signature()
+        return sig.inputs if sig else None
+
+    def get_output_schema(self):
+        sig = self.get_signature()
+        return sig.outputs if sig else None
+
+    def get_params_schema(self):
+        sig = self.get_signature()
+        return sig.params if sig else None
+
+    def load_input_example(self, path: str | os.PathLike):
+        """The saved input example of the model at ``path`` as the object the model takes, or None."""
+        from mlnb.models import examples
+
+        return examples.load(path, self.saved_input_example_info)
+
     def set_signature(self, signature) -> None:
         self.signature = signature.to_dict() if signature is not None else None
 
