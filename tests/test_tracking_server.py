@@ -153,3 +153,18 @@ def test_a_server_that_never_answers_times_out(monkeypatch):
         assert time.monotonic() - start < 10
     finally:
         listener.close()
+
+
+def test_large_batches_are_split_to_the_servers_limits(on_server):
+    from mlflow import MlflowClient
+
+    from mlnb.tracking.entities import Metric
+
+    client = mlnb.MlnbClient()
+    with mlnb.start_run() as run:
+        client.log_batch(run.info.run_id,
+                         metrics=[Metric(f"m{i % 10}", float(i), 1000 + i, i) for i in range(1100)],
+                         params={f"p{i}": i for i in range(120)})
+    theirs = MlflowClient(on_server)
+    assert len(theirs.get_run(run.info.run_id).data.params) == 120
+    assert [m.step for m in theirs.get_metric_history(run.info.run_id, "m3")] == list(range(3, 1100, 10))

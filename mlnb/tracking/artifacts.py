@@ -58,7 +58,18 @@ class ArtifactRepo:
         raise NotImplementedError
 
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
-        raise NotImplementedError
+        """Upload a directory file by file (remote stores), MLmodel last: a reader that finds a
+        model's MLmodel finds every file it names."""
+        src = Path(local_dir)
+        if not src.is_dir():
+            raise ResourceNotFoundError(f"Cannot log '{src}': it is not a directory.")
+        _check_source_tree(src)
+        base = clean_artifact_path(artifact_path)
+        files = sorted((f for f in src.rglob("*") if f.is_file()), key=lambda f: (f.name == "MLmodel", str(f)))
+        for f in files:
+            rel = f.relative_to(src).as_posix()
+            folder = posixpath.dirname(f"{base}/{rel}" if base else rel)
+            self.log_artifact(f, folder or None)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         raise NotImplementedError

@@ -48,6 +48,8 @@ def _pairs(items: Any, cls) -> list:
     for it in items:
         if isinstance(it, cls):
             out.append(it)
+        elif hasattr(it, "key") and hasattr(it, "value"):  # MLflow's entities, for example
+            out.append(cls(it.key, it.value))
         elif isinstance(it, Mapping):
             out.append(cls(it["key"], it["value"]))
         else:

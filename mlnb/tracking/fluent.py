@@ -69,8 +69,8 @@ def _client() -> MlnbClient:
 def set_tracking_uri(uri: str | os.PathLike) -> None:
     """Log to ``uri``: a SQLite file (path or ``sqlite:///path``) or ``http(s)://host:port`` (MLflow server)."""
     global _experiment_id
-    _store_mod.resolve_uri(os.fspath(uri))  # refuse bad URIs now, not at the first log call
-    _store_mod.set_tracking_uri(uri)
+    # resolved now: bad URIs fail here, and a relative path keeps meaning the same file after a chdir
+    _store_mod.set_tracking_uri(_store_mod.resolve_uri(os.fspath(uri)))
     _experiment_id = None
 
 

@@ -235,21 +235,6 @@ class MlflowArtifactsRepo(ArtifactRepo):
             headers = {"Content-Length": str(src.stat().st_size), "Content-Type": "application/octet-stream"}
             self.http.open("PUT", self._endpoint(target), data=f, headers=headers).close()
 
-    def log_artifacts(self, local_dir, artifact_path=None) -> None:
-        from mlnb.tracking.artifacts import _check_source_tree
-
-        src = Path(local_dir)
-        if not src.is_dir():
-            raise ResourceNotFoundError(f"Cannot log '{src}': it is not a directory.")
-        _check_source_tree(src)
-        base = clean_artifact_path(artifact_path)
-        # MLmodel last: a reader that finds MLmodel finds every file it names
-        files = sorted((f for f in src.rglob("*") if f.is_file()), key=lambda f: (f.name == "MLmodel", str(f)))
-        for f in files:
-            rel_dir = f.parent.relative_to(src).as_posix()
-            folder = join_uri(base, rel_dir) if base else ("" if rel_dir == "." else rel_dir)
-            self.log_artifact(f, None if folder in ("", ".") else folder)
-
     def list_artifacts(self, path=None) -> list[FileInfo]:
         rel = clean_artifact_path(path)
         found = self.http.json("GET", ARTIFACTS_API, params={"path": self._path(rel)})

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError, require
-from mlnb.tracking.artifacts import ArtifactRepo, FileInfo, STAGING_PREFIX, _check_source_tree, clean_artifact_path
+from mlnb.tracking.artifacts import ArtifactRepo, FileInfo, STAGING_PREFIX, clean_artifact_path
 from mlnb.tracking.rest_store import PROGRESS_THRESHOLD
 
 
@@ -83,18 +83,6 @@ class S3ArtifactRepo(ArtifactRepo):
         rel = clean_artifact_path(artifact_path)
         key = self._key(f"{rel}/{src.name}" if rel else src.name)
         self._call(f"Uploading to s3://{self.bucket}/{key}", self.client.upload_file, str(src), self.bucket, key)
-
-    def log_artifacts(self, local_dir, artifact_path=None) -> None:
-        src = Path(local_dir)
-        if not src.is_dir():
-            raise ResourceNotFoundError(f"Cannot log '{src}': it is not a directory.")
-        _check_source_tree(src)
-        base = clean_artifact_path(artifact_path)
-        files = sorted((f for f in src.rglob("*") if f.is_file()), key=lambda f: (f.name == "MLmodel", str(f)))
-        for f in files:
-            rel = f.relative_to(src).as_posix()
-            parent = os.path.dirname(f"{base}/{rel}" if base else rel)
-            self.log_artifact(f, parent or None)
 
     def _walk(self, key_prefix: str, delimiter: bool):
         paginator = self.client.get_paginator("list_objects_v2")
