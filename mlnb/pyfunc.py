@@ -87,7 +87,12 @@ class PyFuncModel:
         self._meta = model_meta
         self._impl = model_impl
         self._dir = model_dir
-        self._predict = getattr(model_impl, predict_fn)
+        self._predict = getattr(model_impl, predict_fn, None)
+        if not callable(self._predict):
+            raise ModelFormatError(
+                f"The model's predict_fn '{predict_fn}' is not a method of its {type(model_impl).__name__} "
+                f"predictor. Fix predict_fn in the python_function flavor of MLmodel."
+            )
         self._takes_params = _accepts(self._predict, "params")
         sig = model_meta.get_signature()
         self._input_schema = sig.inputs if sig else None
@@ -132,9 +137,10 @@ class PyFuncModel:
 
     def unwrap_python_model(self) -> Any:
         """The custom :class:`PythonModel` instance of a custom model."""
-        if not isinstance(self._impl, _PythonModelPredictor):
+        python_model = getattr(self._impl, "python_model", None)  # mlnb's predictor and MLflow's wrapper
+        if python_model is None:
             raise InvalidParameterError("unwrap_python_model() is for custom PythonModel models; use get_raw_model().")
-        return self._impl.python_model
+        return python_model
 
     def __repr__(self) -> str:
         meta = self._meta

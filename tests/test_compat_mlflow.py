@@ -206,4 +206,6 @@ def test_mlnb_loads_an_mlflow_model_defined_in_code(tmp_path):
     """))
     mlflow.pyfunc.save_model(str(tmp_path / "m"), python_model=str(tmp_path / "doubler.py"), pip_requirements=MLFLOW_PIP)
     X = pd.DataFrame({"x": [1.0, 2.5]})
-    assert mlnb.pyfunc.load_model(tmp_path / "m").predict(X)["x"].tolist() == [2.0, 5.0]
+    loaded = mlnb.pyfunc.load_model(tmp_path / "m")
+    assert loaded.predict(X)["x"].tolist() == [2.0, 5.0]
+    assert type(loaded.unwrap_python_model()).__name__ == "Doubler"

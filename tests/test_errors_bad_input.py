@@ -150,3 +150,9 @@ def test_wrong_input_at_predict_is_a_schema_error_not_a_traceback(tmp_path):
 def test_a_missing_dependency_via_require():
     with pytest.raises(errors.MissingDependencyError, match=r"Plotting needs the 'no_such_lib' package.*mlnb\[evaluate\]"):
         errors.require("no_such_lib.sub", "evaluate", "Plotting")
+
+
+def test_a_predict_fn_the_model_lacks_is_a_format_error(saved):
+    _rewrite(saved, lambda d: d["flavors"]["python_function"].update(predict_fn="_secret"))
+    with pytest.raises(errors.ModelFormatError, match="predict_fn '_secret' is not a method"):
+        mlnb.pyfunc.load_model(saved)
