@@ -48,6 +48,13 @@ def _first_save_in_fresh_process(library: str, path: Path, env: dict | None = No
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _import_cost(module: str, repeat: int) -> float:
+    """Best time of ``import module`` measured inside fresh interpreters (no process-start noise)."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    return min(float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                    text=True).stdout) for _ in range(repeat))
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///" + tempfile.mkdtemp() + "/mlflow.db")
@@ -57,10 +64,13 @@ def main() -> None:
     bare = python_startup("pass", repeat=10)
     mlnb_start = python_startup("import mlnb", repeat=10)
     mlflow_start = python_startup("import mlflow", repeat=3)
+    mlnb_import = _import_cost("mlnb", repeat=10)
+    mlflow_import = _import_cost("mlflow", repeat=3)
     report("import (fresh interpreter, best of 10/3)", [
-        ("python -c 'import <lib>'", mlnb_start, mlflow_start),
-        ("added to a bare python start", max(mlnb_start - bare, 1e-6), mlflow_start - bare),
+        ("python -c 'import <lib>' (whole process)", mlnb_start, mlflow_start),
+        ("the import itself, timed inside", mlnb_import, mlflow_import),
     ])
+    print(f"(bare python start: {fmt_time(bare)})")
 
     # -- save -------------------------------------------------------------------------------
     scope: dict = {}
@@ -110,7 +120,7 @@ def main() -> None:
 
     # -- goals ------------------------------------------------------------------------------
     goals = [
-        ("import mlnb adds <= 0.1 s", mlnb_start - bare <= 0.1),
+        ("import mlnb adds <= 0.1 s", mlnb_import <= 0.1),
         ("save >= 20x faster (steady state)", mlflow_save / mlnb_save >= 20),
         ("save >= 20x faster (fresh process)", mlflow_first / mlnb_first >= 20),
         ("load faster than MLflow", mlnb_load < mlflow_load),
