@@ -52,23 +52,33 @@ def _log_mlflow_model(model, X):
     return mlflow.artifacts.download_artifacts(info.model_uri)
 
 
+class _Timed:
+    """Wall and CPU seconds of a block (CPU time is what an idle machine's wall time would be
+    for this single-threaded work, so it is reported too when other processes load the machine)."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
 def _mlflow_eval(path, data, model_type, config=None):
     import mlflow
 
-    with mlflow.start_run():
-        t = time.perf_counter()
+    with mlflow.start_run(), _Timed() as t:
         res = mlflow.models.evaluate(path, data, targets="y", model_type=model_type,
                                      evaluator_config=config or {})
-        return time.perf_counter() - t, res
+    return t, res
 
 
 def _mlnb_eval(path, data, model_type):
     import mlnb
 
-    with mlnb.start_run():
-        t = time.perf_counter()
+    with mlnb.start_run(), _Timed() as t:
         res = mlnb.evaluate(path, data, targets="y", model_type=model_type)
-        return time.perf_counter() - t, res
+    return t, res
 
 
 def _compare(ours, theirs) -> str:
@@ -79,8 +89,10 @@ def _compare(ours, theirs) -> str:
                 for k in keys if k in ours.metrics), default=0.0)
     arts_missing = [a for a in theirs.artifacts if a not in ours.artifacts]
     extra = [a for a in ours.artifacts if a not in theirs.artifacts]
+    only_ours = [k for k in ours.metrics if k not in theirs.metrics]
     return (f"metrics: {len(keys) - len(missing)}/{len(keys)} of MLflow's present, max relative diff {diff:.1e}"
-            f"{' MISSING ' + str(missing) if missing else ''}; plots: all MLflow's present"
+            f"{' MISSING ' + str(missing) if missing else ''}"
+            f"{'; MLflow did not log ' + str(only_ours) if only_ours else ''}; plots: all MLflow's present"
             f"{' except ' + str(arts_missing) if arts_missing else ''}; mlnb adds {extra or 'none'}")
 
 
@@ -95,8 +107,7 @@ def main(argv: list[str]) -> None:
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-    rows = []
-    notes = []
+    rows, cpu_rows, notes = [], [], []
 
     # classifier: RandomForestClassifier(50 trees)
     X, y, test = _data("classifier")
@@ -104,9 +115,10 @@ def main(argv: list[str]) -> None:
     path = _log_mlflow_model(rf, X)
     _mlnb_eval(path, test.iloc[:300], "classifier")                      # warm imports
     _mlflow_eval(path, test.iloc[:300], "classifier", {"explainability_nsamples": 50})
-    ours = min((_mlnb_eval(path, test, "classifier") for _ in range(3)), key=lambda r: r[0])
+    ours = min((_mlnb_eval(path, test, "classifier") for _ in range(3)), key=lambda r: r[0].wall)
     theirs = _mlflow_eval(path, test, "classifier")
-    rows.append(("RandomForestClassifier(50) 5000x10 + SHAP", ours[0], theirs[0]))
+    rows.append(("RandomForestClassifier(50) 5000x10 + SHAP", ours[0].wall, theirs[0].wall))
+    cpu_rows.append(("RandomForestClassifier(50) 5000x10 + SHAP", ours[0].cpu, theirs[0].cpu))
     notes.append(f"classifier: mlnb {ours[1].explanation.summary()}; MLflow explained "
                  f"{min(MLFLOW_SHAP_ROWS, ROWS)} rows. {_compare(ours[1], theirs[1])}")
 
@@ -115,27 +127,35 @@ def main(argv: list[str]) -> None:
     gb = GradientBoostingRegressor(random_state=0).fit(X, y)
     path = _log_mlflow_model(gb, X)
     _mlnb_eval(path, test.iloc[:300], "regressor")
-    ours = min((_mlnb_eval(path, test, "regressor") for _ in range(3)), key=lambda r: r[0])
+    ours = min((_mlnb_eval(path, test, "regressor") for _ in range(3)), key=lambda r: r[0].wall)
     if full:
-        theirs_t, theirs = _mlflow_eval(path, test, "regressor")
+        t, theirs = _mlflow_eval(path, test, "regressor")
+        theirs_wall, theirs_cpu = t.wall, t.cpu
         label = "GradientBoostingRegressor 5000x10 + SHAP"
     else:
-        base_t, theirs = _mlflow_eval(path, test, "regressor", {"log_model_explainability": False})
-        probe_t, probe = _mlflow_eval(path, test, "regressor", {"explainability_nsamples": PROBE_SHAP_ROWS})
-        theirs_t = base_t + (probe_t - base_t) * MLFLOW_SHAP_ROWS / PROBE_SHAP_ROWS
-        theirs.artifacts.update(probe.artifacts)
+        base, theirs = _mlflow_eval(path, test, "regressor", {"log_model_explainability": False})
+        probe, probe_res = _mlflow_eval(path, test, "regressor", {"explainability_nsamples": PROBE_SHAP_ROWS})
+        scale = MLFLOW_SHAP_ROWS / PROBE_SHAP_ROWS
+        theirs_wall = base.wall + (probe.wall - base.wall) * scale
+        theirs_cpu = base.cpu + (probe.cpu - base.cpu) * scale
+        theirs.artifacts.update(probe_res.artifacts)
         label = "GradientBoostingRegressor 5000x10 + SHAP*"
-        notes.append(f"* MLflow regressor time extrapolated: {fmt_time(base_t)} without SHAP + "
-                     f"({fmt_time(probe_t)} - {fmt_time(base_t)}) x {MLFLOW_SHAP_ROWS}/{PROBE_SHAP_ROWS} SHAP rows "
-                     "(MLflow's default 2,000). Run with --full to measure it (minutes).")
-    rows.append((label, ours[0], theirs_t))
+        notes.append(f"* MLflow regressor time extrapolated: {fmt_time(base.wall)} without SHAP + "
+                     f"({fmt_time(probe.wall)} - {fmt_time(base.wall)}) x {MLFLOW_SHAP_ROWS}/{PROBE_SHAP_ROWS} "
+                     "SHAP rows (MLflow's default 2,000). Run with --full to measure it (minutes).")
+    rows.append((label, ours[0].wall, theirs_wall))
+    cpu_rows.append((label, ours[0].cpu, theirs_cpu))
     notes.append(f"regressor: mlnb {ours[1].explanation.summary()}. {_compare(ours[1], theirs)}")
 
-    report("evaluate: full evaluation with SHAP (time per call, lower is better)", rows)
+    report("evaluate: full evaluation with SHAP (wall time per call, lower is better)", rows)
+    report("evaluate: the same calls in CPU time of this process", cpu_rows)
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for n in notes:
         print(n)
-    goal = all(r[1] <= 3.0 for r in rows)
-    print(f"goal (each mlnb evaluation within 3 s): {'met' if goal else 'NOT met'}")
+    wall_goal = all(r[1] <= 3.0 for r in rows)
+    cpu_goal = all(r[1] <= 3.0 for r in cpu_rows)
+    print(f"goal (each mlnb evaluation within 3 s): wall {'met' if wall_goal else 'NOT met'}, "
+          f"CPU {'met' if cpu_goal else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -130,13 +130,15 @@ def _classifier_plots(c: _Computed, data: EvalData, config: Mapping[str, Any]) -
                        f"than max_classes_for_multiclass_roc_pr={limit} (raise it in evaluator_config to draw them).")
         return out
     aligned = M.aligned_proba(proba, labels)
-    cols = [(f"label={lab}, ", np.asarray(y) == lab, aligned[:, j]) for j, lab in enumerate(labels.values)
-            if 0 < (np.asarray(y) == lab).sum() < len(y)]
+    y_arr = np.asarray(y)
+    present = [(lab, y_arr == lab, aligned[:, j]) for j, lab in enumerate(labels.values)
+               if 0 < (y_arr == lab).sum() < len(y_arr)]
+    curves = [(f"label={lab}, ", yb, s) for lab, yb, s in present]
     out += [
-        ("roc_curve_plot", lambda: P.roc_curve(cols, w)),
-        ("precision_recall_curve_plot", lambda: P.precision_recall_curve(cols, w)),
+        ("roc_curve_plot", lambda: P.roc_curve(curves, w)),
+        ("precision_recall_curve_plot", lambda: P.precision_recall_curve(curves, w)),
         ("calibration_curve_plot", lambda: P.calibration_curve(
-            [(f"Class {n[6:-2]}", yb, s) for n, yb, s in cols], n_bins, cal_title)),
+            [(f"Class {lab}", yb, s) for lab, yb, s in present], n_bins, cal_title)),
     ]
     return out
 
