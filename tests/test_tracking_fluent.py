@@ -273,3 +273,13 @@ def test_infinite_and_nan_metrics_round_trip_and_filter():
     assert len(mlnb.search_runs(filter_string="metrics.down > 0")) == 0
     df = mlnb.search_runs()
     assert df["metrics.up"][0] == float("inf") and math.isnan(df["metrics.none"][0])
+
+
+def test_a_relative_tracking_path_keeps_its_store_after_chdir(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
+    mlnb.set_tracking_uri("team.db")
+    with mlnb.start_run() as run:
+        pass
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert mlnb.get_run(run.info.run_id).info.status == "FINISHED"
+    assert not (tmp_path / "elsewhere" / "team.db").exists()

@@ -100,6 +100,11 @@ def test_artifacts_and_models_logged_by_mlnb_load_in_mlflow(on_server, fitted, t
     np.testing.assert_array_equal(ours.predict(X), model.predict(X))
     local = mlnb.download_artifacts(run_id=run.info.run_id, artifact_path="tree", dst_path=tmp_path / "dl")
     assert open(f"{local}/sub/x.txt").read() == "deep"
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+    proxied = mlnb.download_artifacts(f"{run.info.artifact_uri}/notes/hello.txt", dst_path=tmp_path / "px")
+    assert open(proxied).read() == "hello"
+    tree = mlnb.download_artifacts(f"{run.info.artifact_uri}/tree", dst_path=tmp_path / "px2")
+    assert open(f"{tree}/sub/x.txt").read() == "deep"
 
 
 def test_models_logged_by_mlflow_load_in_mlnb(on_server, fitted, request):

@@ -245,5 +245,8 @@ def download_mlflow_artifacts_uri(uri: str, dst: str | None = None) -> Path:
     from mlnb.tracking.rest_store import MlflowArtifactsRepo
     from mlnb.tracking.store import get_tracking_uri
 
-    repo = MlflowArtifactsRepo.from_uri(uri, get_tracking_uri())
-    return repo.download_artifacts("", dst)
+    parent, _, name = uri.rstrip("/").rpartition("/")
+    if not name or parent.endswith(":"):  # mlflow-artifacts:/x: the root holds x
+        parent, name = f"{parent}/", name
+    repo = MlflowArtifactsRepo.from_uri(parent, get_tracking_uri())
+    return repo.download_artifacts(name, dst)
