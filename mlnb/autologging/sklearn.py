@@ -416,9 +416,14 @@ def _classifier_plots(estimator, X, y, y_pred, proba, classes, sw, run: FitRun) 
         score = np.asarray(estimator.decision_function(X)).reshape(-1)
     else:
         return
-    run.add_file_later("training_roc_curve.png", plots.roc_curve_png, *M.roc_curve(y1, score, classes[1], sw))
-    run.add_file_later("training_precision_recall_curve.png", plots.precision_recall_png,
-                       *M.precision_recall_curve(y1, score, classes[1], sw))
+    run.add_file_later("training_roc_curve.png", _draw, plots.roc_curve_png, M.roc_curve, y1, score, classes[1], sw)
+    run.add_file_later("training_precision_recall_curve.png", _draw, plots.precision_recall_png,
+                       M.precision_recall_curve, y1, score, classes[1], sw)
+
+
+def _draw(png, curve, *args) -> bytes:
+    """Compute a curve and draw it (on autolog's worker thread)."""
+    return png(*curve(*args))
 
 
 def _signature(estimator: Any, example: Any, y_pred: Any):
