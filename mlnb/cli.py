@@ -96,7 +96,7 @@ def predict_command(model_uri: str, input_path: str | None, output_path: str | N
     except OSError as exc:
         raise click.ClickException(f"Cannot read the input: {exc}") from None
     try:
-        out = predictions_body(Scorer(model, fast=True).predict(body, JSON if content_type == "json" else CSV))
+        out = predictions_body(Scorer(model).predict(body, JSON if content_type == "json" else CSV))
     except ServingError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # the model itself failed

@@ -29,10 +29,10 @@ class ScoringApp:
     """An ASGI application serving one model over MLflow's scoring protocol."""
 
     def __init__(self, model: Any, timeout: float = DEFAULT_TIMEOUT, max_body: int = DEFAULT_MAX_BODY,
-                 fast: bool = False) -> None:
+                 own_process: bool = False) -> None:
         import mlnb
 
-        self.scorer = Scorer(model, fast=fast)
+        self.scorer = Scorer(model, own_process=own_process)
         self.timeout = float(timeout)
         self.max_body = int(max_body)
         self._version = mlnb.__version__.encode()

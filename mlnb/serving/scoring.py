@@ -30,6 +30,8 @@ def load(model_or_uri: Any):
     return model_or_uri
 
 
+_PER_REQUEST_WARNINGS = ("X does not have valid feature names", "Dropping columns", "Ignoring params",
+                         "The model's signature declares no params")
 _SKLEARN_LOADERS = ("mlflow.sklearn", "mlnb.flavors.sklearn")
 
 
@@ -57,12 +59,14 @@ def _array_predictor(model: Any, plan: InputPlan):
 class Scorer:
     """Turns request bodies into response bodies for one loaded model.
 
-    ``fast=True`` lets float blocks go straight to a scikit-learn estimator; it silences
-    scikit-learn's "X does not have valid feature names" warning process-wide, so it is meant for
-    server processes, not for a notebook kernel.
+    ``own_process=True`` is for a process that does nothing but serve (a server worker). It changes
+    process-wide warning filters: float blocks go straight to a scikit-learn estimator without its
+    "X does not have valid feature names" warning (the names were checked against the signature),
+    and the signature's per-request warnings about extra columns or params are silenced, since
+    each distinct text would otherwise stay in Python's warning registry for the life of the server.
     """
 
-    def __init__(self, model: Any, fast: bool = False) -> None:
+    def __init__(self, model: Any, own_process: bool = False) -> None:
         import numpy as np
 
         from mlnb.pyfunc import PyFuncModel
@@ -71,11 +75,12 @@ class Scorer:
         self.plan = InputPlan.for_model(model)
         self._takes_params = isinstance(model, PyFuncModel)
         self._ndarray = np.ndarray
-        self._array_fn = _array_predictor(model, self.plan) if fast else None
-        if self._array_fn is not None:
+        self._array_fn = _array_predictor(model, self.plan) if own_process else None
+        if own_process:
             import warnings
 
-            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+            for text in _PER_REQUEST_WARNINGS:
+                warnings.filterwarnings("ignore", message=text, category=UserWarning)
 
     def predict(self, body: bytes, mime: str) -> Any:
         """Raw predictions for a request body; raises ServingError for anything the client got wrong."""

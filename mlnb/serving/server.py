@@ -25,7 +25,7 @@ def app_from_env() -> ScoringApp:
     from mlnb.serving.scoring import load
 
     conf = json.loads(os.environ[_ENV])
-    return ScoringApp(load(conf["model"]), timeout=conf["timeout"], max_body=conf["max_body"], fast=True)
+    return ScoringApp(load(conf["model"]), timeout=conf["timeout"], max_body=conf["max_body"], own_process=True)
 
 
 def uvicorn_config(app: Any, host: str, port: int, **kwargs: Any):
@@ -71,7 +71,7 @@ def run(model: Any, local_model_path: str | None = None, host: str = "127.0.0.1"
         uvicorn.run("mlnb.serving.server:app_from_env", factory=True, host=host, port=port, workers=workers,
                     **_OPTIONS)
     else:
-        app = ScoringApp(model, timeout=timeout, max_body=max_body, fast=True)
+        app = ScoringApp(model, timeout=timeout, max_body=max_body, own_process=True)
         uvicorn.Server(uvicorn_config(app, host, port)).run()
 
 
