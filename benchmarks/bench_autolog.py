@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mlnb, whatever is installed
 from _util import fmt_time, report  # noqa: E402
 
 REPEAT_MLNB, REPEAT_MLFLOW = 21, 5
