@@ -15,4 +15,4 @@ fi
 python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "Running pip as the 'root' user" || true
 python -m pip check >/dev/null 2>&1 || true
 
-exec python -m pytest -n 2 --dist loadfile -p no:cacheprovider "$@"
+exec python -m pytest -n 2 --dist loadfile -p no:cacheprovider -p no:benchmark "$@"
