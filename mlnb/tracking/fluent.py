@@ -325,7 +325,10 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
             ids = [e.experiment_id for e in client.search_experiments()]
         else:
             ids = [_current_experiment_id()]
-    table = client.store.search_runs(ids, filter_string, order_by, max_results, _store_mod.run_view(run_view_type))
+    if ids:
+        table = client.store.search_runs(ids, filter_string, order_by, max_results, _store_mod.run_view(run_view_type))
+    else:  # only unknown experiment names
+        table = _store_mod.RunTable.empty()
     return table.to_frame() if output_format == "pandas" else table.to_runs()
 
 

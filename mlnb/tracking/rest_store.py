@@ -71,6 +71,17 @@ class RestStore(Store):
     def _call(self, method: str, endpoint: str, body: dict | None = None, params: dict | None = None) -> dict:
         return self.http.json(method, f"{API}/{endpoint}", body, params)
 
+    def _pages(self, method: str, endpoint: str, request: dict, items: str):
+        """Every item of a paged answer, following ``next_page_token``."""
+        token = None
+        while True:
+            req = {**request, "page_token": token} if token else request
+            page = self._call(method, endpoint, req) if method == "POST" else self._call(method, endpoint, params=req)
+            yield from page.get(items, [])
+            token = page.get("next_page_token")
+            if not token:
+                return
+
     # -- experiments ---------------------------------------------------------------------------
     def create_experiment(self, name, artifact_location=None, tags=None) -> str:
         body = {"name": name, "tags": _kv(tags or {})}
@@ -89,16 +100,8 @@ class RestStore(Store):
         return _experiment(found["experiment"])
 
     def search_experiments(self, view=ACTIVE_ONLY) -> list[Experiment]:
-        out, token = [], None
-        while True:
-            body = {"max_results": 1000, "view_type": view}
-            if token:
-                body["page_token"] = token
-            page = self._call("POST", "experiments/search", body)
-            out += [_experiment(e) for e in page.get("experiments", [])]
-            token = page.get("next_page_token")
-            if not token:
-                return out
+        body = {"max_results": 1000, "view_type": view}
+        return [_experiment(e) for e in self._pages("POST", "experiments/search", body, "experiments")]
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id, run_name, start_time, tags, user_id="") -> Run:
@@ -139,15 +142,10 @@ class RestStore(Store):
             })
 
     def get_metric_history(self, run_id, key) -> list[Metric]:
-        out, token = [], None
-        while True:
-            params = {"run_id": run_id, "metric_key": key, "max_results": 25000, "page_token": token}
-            page = self._call("GET", "metrics/get-history", params=params)
-            out += [Metric(m["key"], float(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0)))
-                    for m in page.get("metrics", [])]
-            token = page.get("next_page_token")
-            if not token:
-                return sorted(out, key=lambda m: (m.step, m.timestamp))
+        params = {"run_id": run_id, "metric_key": key, "max_results": 25000}
+        out = [Metric(m["key"], float(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0)))
+               for m in self._pages("GET", "metrics/get-history", params, "metrics")]
+        return sorted(out, key=lambda m: (m.step, m.timestamp))
 
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
                     order_by: Sequence[str] | None = None, max_results: int = 100_000,
@@ -174,22 +172,15 @@ class RestStore(Store):
     def logged_model_uri(self, run: Run, name: str) -> str | None:
         """MLflow 3 keeps models logged by its own client outside the run's artifacts, as
         "logged models"; find the one named ``name`` that ``run`` logged (MLflow's runs:/ rule)."""
-        token = None
-        while True:
-            body = {"experiment_ids": [run.info.experiment_id], "filter": f"name = '{name}'"}
-            if token:
-                body["page_token"] = token
-            try:
-                page = self._call("POST", "logged-models/search", body)
-            except ResourceNotFoundError:  # an older server without logged models
-                return None
-            for model in page.get("models", []):
+        body = {"experiment_ids": [run.info.experiment_id], "filter": f"name = '{name}'"}
+        try:
+            for model in self._pages("POST", "logged-models/search", body, "models"):
                 info = model.get("info", {})
                 if info.get("source_run_id") == run.info.run_id and info.get("artifact_uri"):
                     return info["artifact_uri"]
-            token = page.get("next_page_token")
-            if not token:
-                return None
+        except ResourceNotFoundError:  # an older server without logged models
+            pass
+        return None
 
     def delete_run(self, run_id) -> None:
         self._call("POST", "runs/delete", {"run_id": run_id})

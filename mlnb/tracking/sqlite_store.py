@@ -121,7 +121,7 @@ _ATTR_COLUMNS = {
 _DOCS = {q.METRIC: "r.metrics_json", q.PARAM: "r.params_json", q.TAG: "r.tags_json"}
 _RUN_COLUMNS = "r.id, r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, " \
                "r.artifact_uri, r.lifecycle_stage, r.user_id"
-_INFO_KEYS = ("run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "artifact_uri",
+_PACKED_INFO = ("run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "artifact_uri",
               "lifecycle_stage", "user_id")
 _SEARCHED = ("r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, r.artifact_uri, "
              "r.lifecycle_stage, r.user_id, r.params_json, r.tags_json, r.metrics_json")
@@ -419,7 +419,7 @@ class SqliteStore(Store):
             raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}.")
         where, args = self._runs_where(experiment_ids, filter_string, view)
         if where is None:
-            return _empty_table()
+            return RunTable.empty()
         order_sql, order_args = _order_sql(orders)
         runs_sql = f"SELECT {_SEARCHED} FROM runs r WHERE {' AND '.join(where)} ORDER BY {order_sql} LIMIT ? OFFSET ?"
         runs_args = [*args, *order_args, max_results, max(0, int(offset))]
@@ -455,8 +455,8 @@ class SqliteStore(Store):
     def _table(self, packed: tuple) -> RunTable:
         """Unpack the JSON arrays of one search into columns."""
         if not packed[0]:
-            return _empty_table()
-        info = dict(zip(_INFO_KEYS, (json.loads(x) for x in packed[1:10])))
+            return RunTable.empty()
+        info = dict(zip(_PACKED_INFO, (json.loads(x) for x in packed[1:10])))
         info["experiment_id"] = [str(e) for e in info["experiment_id"]]
         root = self.artifact_root
         info["artifact_uri"] = [a or f"{root}/{e}/{u}/artifacts"
@@ -473,11 +473,6 @@ class SqliteStore(Store):
         table.metrics = {k: [nan if v is None else v for v in map(dict.get, metrics, itertools.repeat(k))]
                          for k in dict.fromkeys(itertools.chain.from_iterable(metrics))}
         return table
-
-
-def _empty_table() -> RunTable:
-    return RunTable(info={k: [] for k in ("run_id", "experiment_id", "run_name", "status", "artifact_uri",
-                                          "start_time", "end_time", "lifecycle_stage", "user_id")})
 
 
 def _int_id(value, what: str) -> int:

@@ -27,6 +27,8 @@ ENV_TRACKING_URI = "MLNB_TRACKING_URI"
 ACTIVE_ONLY, DELETED_ONLY, ALL = "ACTIVE_ONLY", "DELETED_ONLY", "ALL"
 _VIEW_NAMES = {1: ACTIVE_ONLY, 2: DELETED_ONLY, 3: ALL}
 INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
+_INFO_KEYS = ("run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time",
+              "lifecycle_stage", "user_id")
 
 
 def run_view(view: Any) -> str:
@@ -59,11 +61,13 @@ class RunTable:
         return len(self.info.get("run_id", ()))
 
     @classmethod
+    def empty(cls) -> "RunTable":
+        return cls(info={k: [] for k in _INFO_KEYS})
+
+    @classmethod
     def from_runs(cls, runs: Sequence[Run]) -> "RunTable":
         n = len(runs)
-        table = cls(info={k: [getattr(r.info, k) for r in runs] for k in
-                          ("run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time",
-                           "end_time", "lifecycle_stage", "user_id")})
+        table = cls(info={k: [getattr(r.info, k) for r in runs] for k in _INFO_KEYS})
         for attr in ("metrics", "params", "tags"):
             cols: dict[str, list] = getattr(table, attr)
             for i, run in enumerate(runs):
