@@ -7,8 +7,6 @@ logged with one ``log_artifacts``. evaluate() uses the active run, or starts one
 
 from __future__ import annotations
 
-import json
-import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ import pandas as pd
 
 from mlnb.errors import InvalidParameterError
 from mlnb.evaluation import metrics as M
+from mlnb.evaluation.custom import custom_artifacts_files
 from mlnb.evaluation.inputs import EvalData, ModelAdapter, build_data, check_model_type
 from mlnb.evaluation.result import EvaluationArtifact, EvaluationResult
 
@@ -177,68 +176,6 @@ def _render(builders: list[tuple[str, Callable]], dpi: int, notes: list[str]) ->
     return out
 
 
-# -- custom artifacts ------------------------------------------------------------------------
-def _write_custom(name: str, obj: Any, folder: Path) -> tuple[Path, str, Any]:
-    if isinstance(obj, (str, Path)) and Path(obj).is_file():
-        src = Path(obj)
-        dst = folder / f"{name}{src.suffix}"
-        shutil.copy2(src, dst)
-        kind = {".png": "image", ".csv": "csv", ".json": "json", ".npy": "npy"}.get(src.suffix.lower(), "file")
-        return dst, kind, dst.read_bytes() if kind == "image" else None
-    if hasattr(obj, "savefig"):
-        from mlnb.evaluation.plots import render_png
-
-        png = render_png(obj)
-        dst = folder / f"{name}.png"
-        dst.write_bytes(png)
-        return dst, "image", png
-    if isinstance(obj, pd.DataFrame):
-        dst = folder / f"{name}.csv"
-        obj.to_csv(dst, index=False)
-        return dst, "csv", obj
-    if isinstance(obj, np.ndarray):
-        dst = folder / f"{name}.npy"
-        np.save(dst, obj, allow_pickle=False)
-        return dst, "npy", obj
-    if isinstance(obj, str):
-        try:
-            json.loads(obj)
-        except ValueError:
-            raise InvalidParameterError(
-                f"Custom artifact {name!r} is a string that is neither an existing file nor JSON."
-            ) from None
-        dst = folder / f"{name}.json"
-        dst.write_text(obj)
-        return dst, "json", None
-    if isinstance(obj, (dict, list)):
-        dst = folder / f"{name}.json"
-        dst.write_text(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
-        return dst, "json", obj
-    raise InvalidParameterError(
-        f"Custom artifact {name!r} is a {type(obj).__name__}; return a file path, a matplotlib Figure, "
-        "a DataFrame, a NumPy array, JSON text, or a dict/list."
-    )
-
-
-def _custom_artifacts(fns, c: _Computed, data: EvalData, folder: Path) -> dict[str, tuple[Path, str, Any]]:
-    out = {}
-    eval_df = pd.DataFrame({"prediction": c.y_pred, "target": data.y})
-    for fn in fns or []:
-        with tempfile.TemporaryDirectory() as scratch:
-            produced = fn(eval_df.copy(), dict(c.metrics), scratch)
-            if produced is None:
-                continue
-            if not isinstance(produced, Mapping):
-                raise InvalidParameterError(
-                    f"Custom artifact function {getattr(fn, '__name__', fn)!r} must return a dict of name -> artifact."
-                )
-            for name, obj in produced.items():
-                if name in out:
-                    raise InvalidParameterError(f"Two custom artifacts are named {name!r}.")
-                out[name] = _write_custom(str(name), obj, folder)
-    return out
-
-
 # -- baseline --------------------------------------------------------------------------------
 def _baseline_metrics(baseline: Any, data: EvalData, model_type: str, config, extra_metrics, prefix: str):
     if baseline is None:
@@ -337,7 +274,7 @@ def _log(result: EvaluationResult, images: dict[str, bytes], computed: _Computed
                 path = folder / f"{prefix}per_class_metrics.csv"
                 table.to_csv(path, index=False)
                 files["per_class_metrics"] = (path, "csv", table)
-            files.update(_custom_artifacts(custom_artifacts, computed, data, folder))
+            files.update(custom_artifacts_files(custom_artifacts, computed.y_pred, data.y, computed.metrics, folder))
             if result.metrics:
                 fluent.log_metrics(result.metrics)
             if files:
