@@ -100,6 +100,19 @@ def test_autolog_cell_is_one_finished_run_keeping_output_and_showing_a_card(shel
     assert mlnb.active_run() is None
 
 
+def test_autolog_cell_puts_back_the_users_own_autolog_settings(shell):
+    import mlnb.autologging.sklearn as sk
+
+    mlnb.sklearn.autolog(log_models=False, log_post_training_metrics=False)
+    try:
+        result, out = run(shell, "%%autolog\n" + FIT_TWO)
+        assert result.success
+        assert f"runs:/{mlnb.last_active_run().info.run_id}/model" in html_outputs(out)[0]  # models on in the cell
+        assert sk._config is not None and sk._config.log_models is False                  # the user's settings again
+    finally:
+        mlnb.autolog(disable=True)
+
+
 def test_autolog_no_models_logs_no_model(shell):
     result, out = run(shell, "%%autolog --no-models\n" + FIT_TWO)
     assert result.success, out.stdout

@@ -83,7 +83,7 @@ def test_evaluation_shap(tmp_path):
 def test_serving_rest_api(tmp_path):
     nb = execute("serving_rest_api.ipynb", tmp_path)
     streams = "".join(o.text for o in outputs(nb) if o.output_type == "stream")
-    assert '{"predictions":[0,0,0]}' in streams                          # curl
+    assert "ping: HTTP 200" in streams and '{"predictions":[0,0,0]}' in streams   # curl
     assert "BAD_REQUEST" in streams                                     # a bad request's answer
     assert "{'predictions': [0, 0, 0]}" in text_of(nb)                  # urllib
 

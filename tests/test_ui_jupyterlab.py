@@ -137,14 +137,21 @@ ERRORS_JS = f"""() => {{
 
 
 def open_and_run(page, url: str, path: str, app: str = "lab/tree") -> None:
-    """Open a notebook, wait for its kernel, run all cells and wait until every cell has run."""
-    page.goto(f"{url}/{app}/{path}?token={TOKEN}")
+    """Open a notebook, wait for its kernel, run all cells and wait until every cell has run
+    (or one failed: the errors are then the assertion's message)."""
+    if app == "lab/tree":  # a workspace of its own, so no other notebook is restored beside it
+        page.goto(f"{url}/lab/workspaces/{Path(path).stem}/tree/{path}?reset&token={TOKEN}")
+    else:
+        page.goto(f"{url}/{app}/{path}?token={TOKEN}")
     page.wait_for_function(f"() => window.jupyterapp && {NOTEBOOK_JS} && {NOTEBOOK_JS}.sessionContext",
                            timeout=120_000)
     page.wait_for_function(f"() => {NOTEBOOK_JS}.sessionContext.isReady", timeout=120_000)
     if page.locator(".jp-Dialog .jp-mod-accept").count():  # a kernel chooser, if one shows up
         page.click(".jp-Dialog .jp-mod-accept")
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.evaluate(f"""() => {{
+      window.jupyterapp.shell.activateById({NOTEBOOK_JS}.id);
+      window.jupyterapp.commands.execute('notebook:run-all-cells');
+    }}""")
     name = Path(path).stem
     try:
         page.wait_for_function(ALL_RAN_JS, timeout=RUN_TIMEOUT_MS, polling=500)
@@ -231,11 +238,10 @@ def test_notebook7_renders_the_run_browser_widget(lab, page):
     # a widget in Notebook 7: the run browser over this notebook's runs
     page.evaluate(f"""() => {{
       const nb = {NOTEBOOK_JS}.content;
+      nb.model.sharedModel.insertCell(nb.widgets.length, {{cell_type: 'code', source: '%mlnb runs'}});
       nb.activeCellIndex = nb.widgets.length - 1;
-      window.jupyterapp.commands.execute('notebook:insert-cell-below');
+      window.jupyterapp.commands.execute('notebook:run-cell');
     }}""")
-    page.keyboard.type("%mlnb runs")
-    page.keyboard.press("Shift+Enter")
     panel = page.locator(".mlnb-run-browser").first
     panel.wait_for(state="visible", timeout=60_000)
     assert panel.locator("tr.mlnb-run-row").count() == 1 and "price-model" in panel.inner_text()

@@ -13,8 +13,9 @@ from mlnb.cards import esc
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
-WIDTH, HEIGHT = 640, 300
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 28, 40
+WIDTH, HEIGHT = 720, 300
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 170, 28, 40
+LEGEND_X = WIDTH - MARGIN_RIGHT + 12
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -74,7 +75,7 @@ def line_chart_svg(series: Mapping[str, Sequence[tuple[float, float]]], title: s
         for x, y in good if len(good) <= 50 else good[-1:]:
             parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>')
         ly = MARGIN_TOP + 14 + 14 * i
-        parts.append(f'<rect x="{WIDTH - MARGIN_RIGHT - 150}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{WIDTH - MARGIN_RIGHT - 136}" y="{ly}">{esc(name[:22])}</text>')
+        parts.append(f'<rect x="{LEGEND_X}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
+        parts.append(f'<text x="{LEGEND_X + 14}" y="{ly}">{esc(name[:22])}</text>')
     parts.append("</svg>")
     return "".join(parts)

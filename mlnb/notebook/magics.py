@@ -74,7 +74,7 @@ class _AutologState:
         from mlnb import autologging
 
         self.previous: dict[Any, Any] = {}
-        for library, module_name in autologging.INTEGRATIONS.items():
+        for module_name in autologging.INTEGRATIONS.values():
             module = sys.modules.get(module_name)
             config = getattr(module, "_config", None) if module else None
             self.previous[module_name] = dataclasses.asdict(config) if config is not None else None
