@@ -290,3 +290,27 @@ def test_third_party_estimators_following_the_api_are_logged(autolog):
     assert run.data.metrics["training_accuracy_score"] == pytest.approx(skm.accuracy_score(Y, model.predict(X)))
     loaded = mlnb.sklearn.load_model(logged_fits(run.info.run_id)[0].model_uri)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_dataframes_sparse_input_and_models_without_predict(autolog, recwarn):
+    import pandas as pd
+    import scipy.sparse as sp
+    from sklearn.cluster import DBSCAN
+    from sklearn.decomposition import PCA
+
+    autolog()
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    labels = np.where(Y == 1, "yes", "no")
+    with mlnb.start_run() as run:
+        LogisticRegression().fit(frame, labels)                      # named columns, string labels
+        LogisticRegression().fit(sp.csr_matrix(X), Y)               # sparse: a tensor signature
+        DBSCAN().fit(X)                                             # no predict, no transform
+        make_pipeline(StandardScaler(), PCA(2)).fit_transform(X)    # a transformer: pyfunc predict = transform
+    fits = logged_fits(run.info.run_id)
+    assert [f.model_uri is not None for f in fits] == [True, True, False, True]
+    first = mlnb.pyfunc.load_model(fits[0].model_uri)
+    assert first.metadata.get_signature().inputs.input_names() == list(frame.columns)
+    assert set(first.predict(frame.head(5))) <= {"yes", "no"}
+    assert mlnb.pyfunc.load_model(fits[1].model_uri).metadata.get_signature() is not None
+    assert mlnb.pyfunc.load_model(fits[3].model_uri).predict(X[:2]).shape == (2, 2)
+    assert not [w for w in recwarn if issubclass(w.category, AutologWarning)]

@@ -163,7 +163,7 @@ def _user_stacklevel() -> int:
     frame, level = inspect.currentframe(), 1
     while frame is not None:
         mod = frame.f_globals.get("__name__", "")
-        if not (mod.startswith(("mlnb.", "sklearn.", "warnings")) or mod in ("mlnb", "sklearn")):
+        if not (mod.startswith(("mlnb.", "sklearn.")) or mod in ("mlnb", "sklearn", "warnings", "contextlib")):
             return level - 1
         frame, level = frame.f_back, level + 1
     return 2

@@ -324,6 +324,8 @@ def _head(X: Any, n: int = EXAMPLE_ROWS) -> Any:
         head = X[:n]
     except Exception:
         return None
+    if hasattr(head, "toarray"):  # scipy sparse: the signature of its dense rows (MLflow's tensor spec)
+        return head.toarray()
     return head.copy() if hasattr(head, "copy") else head
 
 
@@ -367,7 +369,7 @@ def _after_fit(cfg: _Config, estimator: Any, method: str, result: Any, inputs: t
     if cfg.log_models and cfg.log_model_signatures and example is not None:
         signature = patching.guard(INTEGRATION, "infer the model signature", _signature,
                                    estimator, example, y_pred) or False
-    if cfg.log_models:
+    if cfg.log_models and _predict_fn(estimator):
         info = patching.guard(INTEGRATION, f"log the {run.estimator_name} model", _log_model,
                               cfg, estimator, run.artifact_name("model"), signature, example)
         run.model_uri = info.model_uri if info is not None else None
@@ -430,7 +432,7 @@ def _signature(estimator: Any, example: Any, y_pred: Any):
     from mlnb.models.signature import infer_signature
 
     if y_pred is not None:
-        output = y_pred[: len(example)]
+        output = y_pred[: example.shape[0] if hasattr(example, "shape") else len(example)]
     elif hasattr(estimator, "predict"):
         output = estimator.predict(example)
     elif hasattr(estimator, "transform"):
@@ -440,12 +442,20 @@ def _signature(estimator: Any, example: Any, y_pred: Any):
     return infer_signature(example, output)
 
 
+def _predict_fn(estimator: Any) -> str | None:
+    """The method a logged model answers ``predict`` with: ``predict``, else ``transform``.
+
+    Estimators with neither (DBSCAN, ...) cannot score new data; they are logged without a model.
+    """
+    return next((name for name in ("predict", "transform") if hasattr(estimator, name)), None)
+
+
 def _log_model(cfg: _Config, estimator: Any, name: str, signature: Any, example: Any):
     from mlnb.flavors.sklearn import log_model
 
     return log_model(estimator, name=name, signature=signature,
                      input_example=example if cfg.log_input_examples else None,
-                     serialization_format=cfg.serialization_format)
+                     serialization_format=cfg.serialization_format, pyfunc_predict_fn=_predict_fn(estimator))
 
 
 __all__ = ["autolog", "INTEGRATION"]
