@@ -83,7 +83,9 @@ def _mlnb_eval(path, data, model_type):
 
 def _compare(ours, theirs) -> str:
     """Which MLflow metrics and artifacts mlnb also has, and the largest metric difference."""
-    keys = [k for k in theirs.metrics if isinstance(theirs.metrics[k], (int, float))]
+    import numbers
+
+    keys = [k for k in theirs.metrics if isinstance(theirs.metrics[k], numbers.Number)]
     missing = [k for k in keys if k not in ours.metrics]
     diff = max((abs(ours.metrics[k] - theirs.metrics[k]) / max(1.0, abs(theirs.metrics[k]))
                 for k in keys if k in ours.metrics), default=0.0)
