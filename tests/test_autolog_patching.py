@@ -149,7 +149,11 @@ def test_import_mlnb_does_not_import_the_autolog_machinery():
     import subprocess
     import sys
 
+    import os
+    from pathlib import Path
+
     code = "import sys, mlnb; print('mlnb.autologging.sklearn' in sys.modules, 'sklearn' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout's mlnb
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.split() == ["False", "False"]
     _ = mlnb
