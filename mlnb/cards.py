@@ -81,6 +81,16 @@ def kv_table(rows: Iterable[tuple[Any, Any]], limit: int = MAX_ROWS) -> str:
     return f'<table style="{TABLE_STYLE}">{body}{more}</table>'
 
 
+def chips(rows: Iterable[tuple[Any, Any]], limit: int = 60) -> str:
+    """Key/value pairs flowing on lines, for many short values (a run's params)."""
+    rows = list(rows)
+    items = "".join(
+        f'<span style="display:inline-block;margin:0 14px 2px 0"><span style="{MUTED}">{esc(k)}</span> '
+        f'{esc(format_value(v))}</span>' for k, v in rows[:limit])
+    more = f'<span style="{MUTED}">… {len(rows) - limit} more</span>' if len(rows) > limit else ""
+    return f'<div style="margin:2px 0 6px 0">{items}{more}</div>'
+
+
 def section(title: str, content: str) -> str:
     return f'<div style="margin-top:4px"><b>{esc(title)}</b>{content}</div>'
 
@@ -230,7 +240,7 @@ def run_card_html(run: Any, model_uris: Sequence[str] | None = None) -> str:
              + (f" · {esc(duration)}" if duration else "") + "</span>")
     sections = []
     if data.params:
-        sections.append(section(f"Params ({len(data.params)})", kv_table(sorted(data.params.items()))))
+        sections.append(section(f"Params ({len(data.params)})", chips(sorted(data.params.items()))))
     if data.metrics:
         sections.append(section(f"Metrics ({len(data.metrics)})", kv_table(sorted(data.metrics.items()))))
     if uris:
