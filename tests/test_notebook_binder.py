@@ -46,7 +46,7 @@ def binder_env(tmp_path_factory):
     started = time.monotonic()
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     steps = [
-        [*pip, "download", "-q", "-d", str(WHEELHOUSE), "-r", "binder/requirements.txt", "setuptools>=65", "wheel"],
+        [*pip, "download", "-q", "--exists-action", "i", "-d", str(WHEELHOUSE), "-r", "binder/requirements.txt", "setuptools>=65", "wheel"],
         [*pip, "install", "-q", "--no-compile", "--no-index", "--find-links", str(WHEELHOUSE),
          "-r", "binder/requirements.txt"],
     ]

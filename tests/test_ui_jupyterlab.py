@@ -245,4 +245,5 @@ def test_notebook7_renders_the_run_browser_widget(lab, page):
     panel = page.locator(".mlnb-run-browser").first
     panel.wait_for(state="visible", timeout=60_000)
     assert panel.locator("tr.mlnb-run-row").count() == 1 and "price-model" in panel.inner_text()
-    shot(page, "notebook7-run-browser")
+    panel.scroll_into_view_if_needed()
+    shot(panel, "notebook7-run-browser")
