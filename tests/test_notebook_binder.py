@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests._notebook import stop
+from tests._tracking import wait_until_ready
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -116,31 +118,19 @@ def test_readme_command_opens_the_quickstart(binder_env, tmp_path):
                                  "--allow-root", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
                                  f"--IdentityProvider.token={token}"],
                                 cwd=REPO, env=clean_env(binder_env, tmp_path), stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        model = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/api/contents/quickstart.ipynb?token={token}", timeout=2) as r:
-                    model = json.load(r)
-                    break
-            except OSError:
-                time.sleep(0.3)
-        assert model is not None, log.read_text()[-3000:]
+        wait_until_ready(f"{base}/api/contents/quickstart.ipynb?token={token}", proc, 120, log)
+        with urllib.request.urlopen(f"{base}/api/contents/quickstart.ipynb?token={token}", timeout=10) as r:
+            model = json.load(r)
         assert model["type"] == "notebook" and model["content"]["metadata"]["kernelspec"]["name"] == "python3"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab/tree/quickstart.ipynb?token={token}",
+        with urllib.request.urlopen(f"{base}/lab/tree/quickstart.ipynb?token={token}",
                                     timeout=10) as r:
             assert r.status == 200 and b"JupyterLab" in r.read()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs?token={token}", timeout=10) as r:
+        with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=10) as r:
             specs = json.load(r)
         assert "python3" in specs["kernelspecs"]
         argv0 = specs["kernelspecs"]["python3"]["spec"]["argv"][0]
         assert argv0 == "python" or Path(argv0).parent == binder_env     # the environment's own kernel
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
