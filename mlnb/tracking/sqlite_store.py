@@ -33,7 +33,7 @@ from mlnb.tracking import search as q
 from mlnb.tracking.entities import (
     ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
-from mlnb.tracking.store import ACTIVE_ONLY, ALL, ARTIFACTS_DIRNAME, DELETED_ONLY, RunTable, Store
+from mlnb.tracking.store import ACTIVE_ONLY, ALL, ARTIFACTS_DIRNAME, DELETED_ONLY, RunTable, Store, paused_gc
 
 SCHEMA_VERSION = 3
 _BUSY_TIMEOUT_S = 30.0
@@ -453,9 +453,19 @@ class SqliteStore(Store):
             return c.execute(f"SELECT COUNT(*) FROM runs r WHERE {' AND '.join(where)}", args).fetchone()[0]
 
     def _table(self, packed: tuple) -> RunTable:
-        """Unpack the JSON arrays of one search into columns."""
+        """Unpack the JSON arrays of one search into columns.
+
+        Unpacking 10,000 runs allocates tens of thousands of small dicts and lists at once; in a
+        process holding many objects (a notebook with pandas, scikit-learn, MLflow loaded) each
+        burst triggers full garbage-collection passes that cost more than the parsing itself (see
+        :func:`~mlnb.tracking.store.paused_gc`).
+        """
         if not packed[0]:
             return RunTable.empty()
+        with paused_gc():
+            return self._unpack(packed)
+
+    def _unpack(self, packed: tuple) -> RunTable:
         info = dict(zip(_PACKED_INFO, (json.loads(x) for x in packed[1:10])))
         info["experiment_id"] = [str(e) for e in info["experiment_id"]]
         root = self.artifact_root

@@ -12,6 +12,8 @@ Tracking URIs: a path or ``sqlite:///path`` (a SQLite file, created on first use
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import threading
 from dataclasses import dataclass, field
@@ -94,6 +96,10 @@ class RunTable:
 
     def to_frame(self):
         """A DataFrame shaped like ``mlflow.search_runs``: info columns, then metrics., params., tags."""
+        with paused_gc():
+            return self._frame()
+
+    def _frame(self):
         import numpy as np
         import pandas as pd
 
@@ -111,6 +117,23 @@ class RunTable:
         if not n:
             return pd.DataFrame({k: pd.Series(dtype=object) for k in INFO_COLUMNS})
         return pd.DataFrame(data, copy=False)
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector while a search builds thousands of small objects.
+
+    None of them can form a cycle, yet each allocation burst triggers full collection passes
+    that, in a process holding many objects (pandas, scikit-learn, MLflow loaded), cost more than
+    the work itself.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Store:
