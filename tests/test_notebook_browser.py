@@ -25,6 +25,11 @@ def make_runs(n: int, experiment: str = "sweep") -> list[str]:
     return ids
 
 
+def newest_first(ids: list[str]) -> list[str]:
+    """The store's default order: newest start first, ties (same millisecond) by run id, as in MLflow."""
+    return sorted(ids, key=lambda r: (-mlnb.get_run(r).info.start_time, r))
+
+
 def rows(browser: RunBrowser) -> list[str]:
     return re.findall(r'data-run-id="([0-9a-f]+)"', browser.table.value)
 
@@ -48,11 +53,12 @@ def test_table_pages_in_the_store_query():
     browser = mlnb.runs(page_size=20)
     assert browser.total == 45
     first = rows(browser)
-    assert first == ids[::-1][:20]  # newest first
+    order = newest_first(ids)
+    assert first == order[:20]
     assert "page 1 of 3" in browser.page_label.value and "45 runs" in browser.page_label.value
     assert browser.prev_button.disabled and not browser.next_button.disabled
     browser.go_to_page(2)
-    assert rows(browser) == ids[::-1][40:]
+    assert rows(browser) == order[40:]
     assert browser.next_button.disabled
     # the table shows status, start, duration, params and metrics columns
     for header in ("status", "start", "duration", "alpha", "solver", "loss", "accuracy"):
