@@ -69,6 +69,16 @@ CASES = {
     "malformed csv": ("text/csv", 'f0,f1\n1,2,3\n"unterminated'),
     "empty csv": ("text/csv", ""),
     "strings in csv": ("text/csv", "f0,f1,f2,f3,f4\na,b,c,d,e\n"),
+    # CSV the numeric fast path must read exactly as MLflow's pandas reading does, or hand over
+    "csv with CRLF line ends": ("text/csv", FRAME.to_csv(index=False, lineterminator="\r\n")),
+    "csv with an empty cell": ("text/csv", "f0,f1,f2,f3,f4\n0.1,,0.3,0.4,0.5\n"),
+    "csv with a short row": ("text/csv", "f0,f1,f2,f3,f4\n0.1,0.2,0.3,0.4,0.5\n0.1,0.2\n"),
+    "csv with one extra field": ("text/csv", "f0,f1,f2,f3,f4\n9,0.1,0.2,0.3,0.4,0.5\n"),
+    "csv with columns reordered": ("text/csv", "f4,f3,f2,f1,f0\n0.5,0.4,0.3,0.2,0.1\n"),
+    "csv with a quoted header": ("text/csv", '"f0","f1","f2","f3","f4"\n0.1,0.2,0.3,0.4,0.5\n'),
+    "csv with integers and exponents": ("text/csv", "f0,f1,f2,f3,f4\n1,2,3e-1,-4E2,5\n"),
+    "csv with blank lines": ("text/csv", "f0,f1,f2,f3,f4\n\n0.1,0.2,0.3,0.4,0.5\n\n"),
+    "csv header only": ("text/csv", "f0,f1,f2,f3,f4\n"),
     "malformed parquet": ("application/vnd.apache.parquet", b"PAR1garbage"),
     "invalid utf-8": (JSON, b'{"inputs": "\xff\xfe"}'),
 }

@@ -221,3 +221,62 @@ def test_model_that_fails_to_load_exits_nonzero_with_a_clear_message(tmp_path, m
     assert "could not load the model" in result.stderr
     assert str(model) in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+# -- where requests are scored ---------------------------------------------------------------
+def test_placement_moves_small_requests_to_the_loop_only_after_a_quick_streak():
+    from mlnb.serving.app import Placement
+
+    placement = Placement(small=1000, budget=0.002, streak=3)
+    assert not placement.on_loop(10)  # nothing known about the model yet: the thread, with its timeout
+    for _ in range(3):
+        placement.record(10, 0.0005)
+    assert placement.on_loop(10)
+    assert not placement.on_loop(1001)  # large bodies always go to the thread
+    placement.record(5000, 10.0)  # a slow large request says nothing about small ones
+    assert placement.on_loop(10)
+    placement.record(10, 0.5)  # one slow small request ends the streak
+    assert not placement.on_loop(10)
+    for _ in range(2):
+        placement.record(10, 0.0005)
+    assert not placement.on_loop(10)
+    placement.record(10, 0.0005)
+    assert placement.on_loop(10)
+
+
+def test_a_model_that_turns_slow_is_bounded_by_the_timeout_again():
+    """Quick small requests run on the event loop; once the model turns slow, the timeout holds again.
+
+    The request that breaks the streak runs on the loop and cannot be interrupted (documented);
+    the next one is back in the worker thread and gets its 504. Large bodies never leave the thread.
+    """
+    import mlnb.serving
+
+    slow = threading.Event()
+
+    class TurnsSlow:
+        def predict(self, data):
+            if slow.is_set():
+                time.sleep(1.0)
+            return [1] * len(data)
+
+    big = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [[0.5] * 5] * 3000}}).encode()
+    assert len(big) > 64 * 1024
+
+    def post(body, client):
+        start_time = time.monotonic()
+        response = client.post("/invocations", content=body, headers={"Content-Type": JSON})
+        return response.status_code, time.monotonic() - start_time
+
+    with mlnb.serving.serve(TurnsSlow(), timeout=0.3) as handle, \
+            httpx.Client(base_url=handle.url, timeout=10) as client:
+        for _ in range(20):
+            assert post(ONE_ROW, client)[0] == 200
+        slow.set()
+        assert post(big, client)[0] == 504  # large: in the thread from the start
+        status, elapsed = post(ONE_ROW, client)
+        assert (status, elapsed >= 1.0) == (200, True)  # the streak-breaker ran on the loop
+        status, elapsed = post(ONE_ROW, client)
+        assert status == 504 and elapsed < 1.0  # back in the thread, bounded by the timeout
+        slow.clear()
+        assert client.get("/ping").status_code == 200
