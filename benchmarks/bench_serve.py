@@ -1,9 +1,12 @@
 """Scoring server throughput: ``mlnb models serve`` vs ``mlflow models serve``, driven by wrk.
 
 Same LogisticRegression, same worker count (MLNB_BENCH_WORKERS, default 1), both on 127.0.0.1,
-one run. Each case is a fixed request body POSTed by wrk (Lua script) for a few seconds; the
-in-process ``predict`` time of the same batch is printed alongside, as the limit a server
-approaches. Needs Debian's ``wrk`` (``apt-get install -y wrk``).
+one run. Each case is a fixed request body POSTed by wrk (Lua script); both servers get a warm-up,
+then MLNB_BENCH_ROUNDS rounds (default 3) of MLNB_BENCH_SECONDS each (default 4), alternating
+mlnb and MLflow so that drift in the machine's speed reaches both alike. Figures are the medians
+over rounds. The in-process ``predict`` time of the same batch is printed alongside, as the limit
+a server approaches: through ``mlnb.pyfunc`` (DataFrame, signature check) and the raw estimator on a
+float array. Needs Debian's ``wrk`` (``apt-get install -y wrk``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from _util import best_of, fmt_time, report  # noqa: E402
 
 COLUMNS = [f"f{i}" for i in range(5)]
 WORKERS = int(os.environ.get("MLNB_BENCH_WORKERS", "1"))
-SECONDS = int(os.environ.get("MLNB_BENCH_SECONDS", "6"))
+SECONDS = int(os.environ.get("MLNB_BENCH_SECONDS", "4"))
+ROUNDS = int(os.environ.get("MLNB_BENCH_ROUNDS", "3"))
 
 _LUA = """
 wrk.method = "POST"
@@ -85,6 +89,16 @@ def _wrk(url: str, script: pathlib.Path, connections: int, seconds: int) -> dict
     return {"rps": requests / (duration_us / 1e6), "p50": p50 / 1e6, "p99": p99 / 1e6, "errors": errors}
 
 
+def _median(results) -> dict:
+    """Per-key median of several wrk results; errors are summed over all of them."""
+    import statistics
+
+    results = list(results)
+    merged = {key: statistics.median(r[key] for r in results) for key in results[0]}
+    merged["errors"] = sum(r["errors"] for r in results)
+    return merged
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("bench_serve needs wrk: apt-get install -y wrk", file=sys.stderr)
@@ -107,6 +121,7 @@ def main() -> int:
         mlnb.sklearn.save_model(LogisticRegression().fit(frame, y), model_dir,
                                 signature=infer_signature(frame, y))
         loaded = mlnb.pyfunc.load_model(model_dir)
+        estimator = loaded.get_raw_model()  # the floor: scikit-learn's predict on a float array
 
         rng = np.random.default_rng(0)
         big = pd.DataFrame(rng.normal(size=(10_000, 5)), columns=COLUMNS)
@@ -114,6 +129,8 @@ def main() -> int:
         cases = [
             ("1-row JSON (dataframe_split)", "application/json",
              json.dumps({"dataframe_split": big.iloc[:1].to_dict(orient="split") | {"index": None}}), 1, 4, big.iloc[:1]),
+            ("1-row JSON, one connection", "application/json",
+             json.dumps({"dataframe_split": big.iloc[:1].to_dict(orient="split") | {"index": None}}), 1, 1, big.iloc[:1]),
             ("100-record JSON (dataframe_records)", "application/json",
              json.dumps({"dataframe_records": big.iloc[:100].to_dict(orient="records")}), 100, 4, big.iloc[:100]),
             ("10,000-row JSON (dataframe_split)", "application/json",
@@ -137,21 +154,23 @@ def main() -> int:
 
         rows, details = [], []
         for (name, _, _, n_rows, conns, batch), script in zip(cases, scripts):
-            results = []
             for url in urls:
                 _wrk(url, script, conns, 1)  # warm up
-                results.append(_wrk(url, script, conns, SECONDS))
-            ours, theirs = results
-            predict = best_of(lambda: loaded.predict(batch), repeat=20)
+            rounds = [[_wrk(url, script, conns, SECONDS) for url in urls] for _ in range(ROUNDS)]
+            ours, theirs = (_median(r[i] for r in rounds) for i in (0, 1))
+            array = batch.to_numpy()
+            predict = (best_of(lambda: loaded.predict(batch), repeat=20),
+                       best_of(lambda: estimator.predict(array), repeat=20))
             unit = "req/s" if n_rows == 1 else "rows/s"
             rows.append((f"{name} {unit}", ours["rps"] * n_rows, theirs["rps"] * n_rows))
             details.append((name, ours, theirs, predict, conns))
 
-        report(f"scoring server, {WORKERS} worker(s), wrk on 127.0.0.1 ({SECONDS} s per case)", rows, unit="rate")
-        print(f"\n{'case':<38} {'conns':>5} {'mlnb p50/p99':>20} {'mlflow p50/p99':>20} {'in-process predict':>19} {'errors':>8}")
+        report(f"scoring server, {WORKERS} worker(s), wrk on 127.0.0.1 (median of {ROUNDS} alternating "
+               f"rounds of {SECONDS} s per case)", rows, unit="rate")
+        print(f"\n{'case':<38} {'conns':>5} {'mlnb p50/p99':>20} {'mlflow p50/p99':>20} {'pyfunc / raw predict':>22} {'errors':>8}")
         for name, ours, theirs, predict, conns in details:
             print(f"{name:<38} {conns:>5} {fmt_time(ours['p50']) + ' / ' + fmt_time(ours['p99']):>20} "
-                  f"{fmt_time(theirs['p50']) + ' / ' + fmt_time(theirs['p99']):>20} {fmt_time(predict):>19} "
+                  f"{fmt_time(theirs['p50']) + ' / ' + fmt_time(theirs['p99']):>20} {fmt_time(predict[0]) + ' / ' + fmt_time(predict[1]):>22} "
                   f"{ours['errors']:>3}/{theirs['errors']:<3}")
         return 0
     finally:
