@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A temporary directory for this benchmark process, removed when the process exits (failed or not)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> float:

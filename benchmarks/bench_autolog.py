@@ -15,14 +15,13 @@ import os
 import resource
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mlnb, whatever is installed
-from _util import fmt_time, report  # noqa: E402
+from _util import fmt_time, report, scratch_dir  # noqa: E402
 
 REPEAT_MLNB, REPEAT_MLFLOW = 21, 5
 
@@ -71,7 +70,7 @@ def main() -> None:
         "LinearRegression": lambda: LinearRegression().fit(Xr, yr),
         "LogisticRegression": lambda: LogisticRegression().fit(Xc, yc),
     }
-    tmp = tempfile.mkdtemp(prefix="bench-autolog-")
+    tmp = str(scratch_dir("mlnb-bench-autolog-"))
     os.chdir(tmp)
     os.environ["MLNB_TRACKING_URI"] = os.path.join(tmp, "mlnb.db")
     warnings.simplefilter("ignore")

@@ -15,13 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import fmt_time, report  # noqa: E402
+from _util import fmt_time, report, scratch_dir  # noqa: E402
 
 ROWS, FEATURES = 5000, 10
 MLFLOW_SHAP_ROWS = 2000          # MLflow's default explainability_nsamples
@@ -100,7 +99,7 @@ def _compare(ours, theirs) -> str:
 
 def main(argv: list[str]) -> None:
     full = "--full" in argv
-    tmp = tempfile.mkdtemp(prefix="bench-evaluate-")
+    tmp = str(scratch_dir("mlnb-bench-evaluate-"))
     os.chdir(tmp)
     os.environ["MLNB_TRACKING_URI"] = str(Path(tmp) / "mlnb.db")
     warnings.simplefilter("ignore")

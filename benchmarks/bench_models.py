@@ -13,14 +13,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import best_of, fmt_time, python_startup, report  # noqa: E402
+from _util import best_of, fmt_time, python_startup, report, scratch_dir  # noqa: E402
 
 _FIT = """
 import pandas as pd
@@ -57,8 +56,8 @@ def _import_cost(module: str, repeat: int) -> float:
 
 def main() -> None:
     warnings.simplefilter("ignore")
-    os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///" + tempfile.mkdtemp() + "/mlflow.db")
-    work = Path(tempfile.mkdtemp(prefix="mlnb-bench-models-"))
+    work = scratch_dir("mlnb-bench-models-")
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work}/mlflow.db")
 
     # -- import -----------------------------------------------------------------------------
     bare = python_startup("pass", repeat=10)
@@ -129,9 +128,6 @@ def main() -> None:
     print("\n## goals")
     for name, ok in goals:
         print(f"{'met ' if ok else 'MISSED'}  {name}")
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

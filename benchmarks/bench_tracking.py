@@ -17,13 +17,12 @@ import logging
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import fmt_time, median_of, report  # noqa: E402
+from _util import fmt_time, median_of, report, scratch_dir  # noqa: E402
 
 N_SMALL, N_LARGE = 2_000, 10_000
 
@@ -98,7 +97,7 @@ def fill_mlflow(db: Path, n: int, templates: int = 20) -> str:
 def main() -> None:
     logging.disable(logging.WARNING)
     os.environ.pop("MLNB_TRACKING_URI", None)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
+    tmp = scratch_dir("mlnb-bench-tracking-")
     os.chdir(tmp)
     import pandas  # noqa: F401  (import cost is not what we measure)
 
