@@ -309,6 +309,11 @@ def test_large_tensors_go_to_one_external_file_and_the_callers_model_is_untouche
     np.testing.assert_array_equal(mlnb.pyfunc.load_model(tmp_path / "ext").predict(x)["y"], expected)
     np.testing.assert_array_equal(mlflow.pyfunc.load_model(str(tmp_path / "ext")).predict(x)["y"], expected)
 
+    mlflow.onnx.save_model(big_weights(), str(tmp_path / "theirs"), pip_requirements=MLFLOW_PIP)
+    assert len(list((tmp_path / "theirs").glob("*.data"))) == 1  # MLflow names its data file at random
+    assert_same_graph(mlnb.onnx.load_model(tmp_path / "theirs"), proto)
+    np.testing.assert_array_equal(mlnb.pyfunc.load_model(tmp_path / "theirs").predict(x)["y"], expected)
+
     mlnb.onnx.save_model(proto, tmp_path / "inline", save_as_external_data=False)
     assert [p.name for p in (tmp_path / "inline").glob("model.onnx*")] == ["model.onnx"]
     assert mlnb.onnx.load_model(tmp_path / "inline") == proto
@@ -319,7 +324,7 @@ def test_what_is_not_a_model_proto_is_refused(tmp_path):
     model, _ = sklearn_model("boosting")
     onnx.save_model(converted("linear"), str(tmp_path / "file.onnx"))
     for bad in (model, str(tmp_path / "file.onnx"), converted("linear").SerializeToString()):
-        with pytest.raises(InvalidParameterError, match=r"must be an onnx.ModelProto.*onnx.load"):
+        with pytest.raises(InvalidParameterError, match=r"must be an onnx.ModelProto.*onnx.load\(path\)"):
             mlnb.onnx.save_model(bad, tmp_path / "m")
     assert not (tmp_path / "m").exists()
 
@@ -336,16 +341,37 @@ def test_an_invalid_graph_is_refused_before_anything_is_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_corrupt_model_file_is_a_format_error(tmp_path):
-    mlnb.onnx.save_model(converted("linear"), tmp_path / "m")
-    (tmp_path / "m" / "model.onnx").write_bytes(b"\x08\x07this is not a protobuf")
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "external data lost"])
+def test_a_damaged_model_file_is_a_format_error(damage, tmp_path):
+    mlnb.onnx.save_model(big_weights(), tmp_path / "m")
+    file = tmp_path / "m" / "model.onnx"
+    if damage == "garbage":
+        file.write_bytes(b"\x08\x07this is not a protobuf")
+    elif damage == "truncated":
+        file.write_bytes(file.read_bytes()[:60])
+    else:
+        (tmp_path / "m" / "model.onnx.data").unlink()
     with pytest.raises(ModelFormatError, match="not a readable ONNX model.*save the model again"):
         mlnb.onnx.load_model(tmp_path / "m")
     with pytest.raises(ModelFormatError, match="not a readable ONNX model"):
         mlnb.pyfunc.load_model(tmp_path / "m")
+
+
+def test_a_missing_model_file_is_a_format_error(tmp_path):
+    mlnb.onnx.save_model(converted("linear"), tmp_path / "m")
     (tmp_path / "m" / "model.onnx").unlink()
     with pytest.raises(ModelFormatError, match="'model.onnx', which is missing"):
         mlnb.onnx.load_model(tmp_path / "m")
+    with pytest.raises(ModelFormatError, match="'model.onnx', which is missing"):
+        mlnb.pyfunc.load_model(tmp_path / "m")
+
+
+def test_the_registry_maps_mlflow_onnx_to_mlnb_onnx():
+    from mlnb.flavors import flavor_for_loader, get_flavor
+
+    assert flavor_for_loader("mlflow.onnx") is get_flavor("onnx")
+    assert get_flavor("onnx").load() is mlnb.onnx
+    assert get_flavor("onnx").extra == "onnx"
 
 
 def test_import_mlnb_does_not_import_onnx():

@@ -96,7 +96,7 @@ def _check_graph(onnx: Any, model: Any, what: str) -> None:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as exc:
         raise InvalidParameterError(
-            f"{what} is not a valid ONNX model: {str(exc).strip()}. Fix the graph (or re-export it) "
+            f"{what} is not a valid ONNX model: {str(exc).strip().rstrip('.')}. Fix the graph (or re-export it) "
             f"so that onnx.checker.check_model accepts it."
         ) from None
 
@@ -125,7 +125,7 @@ def save_model(
     if not isinstance(onnx_model, onnx.ModelProto):
         raise InvalidParameterError(
             f"onnx_model must be an onnx.ModelProto, got {type(onnx_model).__name__}. "
-            f"Read a .onnx file with onnx.load(path) first."
+            f"Read a .onnx file with onnx.load(path), or serialized bytes with onnx.load_from_string(data), first."
         )
     providers = _providers(onnx_execution_providers)
     session_options = _session_options(onnx_session_options)
@@ -184,7 +184,7 @@ def _model_file(model_dir: Path, conf: dict) -> Path:
 
 def _corrupt(file: Path, detail: str) -> ModelFormatError:
     return ModelFormatError(
-        f"'{file}' is not a readable ONNX model ({detail.strip() or 'unreadable'}). The file is "
+        f"'{file}' is not a readable ONNX model ({detail.strip().rstrip('.') or 'unreadable'}). The file is "
         f"damaged or is not ONNX; save the model again with mlnb.onnx.save_model."
     )
 
@@ -338,7 +338,7 @@ class _OnnxPyfunc:
 
 def _load_pyfunc(path: str, model_config: dict | None = None) -> _OnnxPyfunc:
     p = Path(path)
-    model_dir = p.parent if p.is_file() else p  # MLflow's layout: the pyfunc ``data`` is model.onnx
+    model_dir = p if p.is_dir() else p.parent  # MLflow's layout: the pyfunc ``data`` is model.onnx
     conf = Model.load(model_dir).flavor(FLAVOR_NAME)
     providers = conf.get("providers") or DEFAULT_PROVIDERS
     providers = [providers] if isinstance(providers, str) else list(providers)
