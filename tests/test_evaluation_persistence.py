@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 import mlnb
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 from mlnb.evaluation import EvaluationArtifact, EvaluationResult
-from tests._evaluation import binary_frame, fitted, is_png, multiclass_frame, no_shap
+from tests._evaluation import binary_frame, evaluate_in_own_store, fitted, is_png, multiclass_frame, no_shap
 
 MLFLOW_ARTIFACTS = "mlflow.models.evaluation.artifacts."
 
@@ -32,31 +32,26 @@ def _custom(eval_df, builtin_metrics, artifacts_dir):
 @pytest.fixture(scope="module")
 def multiclass_result(tmp_path_factory):
     """A multiclass evaluation with SHAP, per-class table and custom artifacts (computed once)."""
-    from mlnb.tracking.fluent import _reset_for_tests
+    df = multiclass_frame()
+    model = fitted(RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0), df)
+    baseline = fitted(LogisticRegression(max_iter=300), df)
+    return evaluate_in_own_store(tmp_path_factory.mktemp("store"), model, df, targets="y", model_type="classifier",
+                                 baseline=baseline, custom_artifacts=[_custom],
+                                 evaluator_config={"explainability_nsamples": 50})
 
-    previous = os.environ.get("MLNB_TRACKING_URI")
-    os.environ["MLNB_TRACKING_URI"] = str(tmp_path_factory.mktemp("store") / "mlnb.db")
-    try:
-        df = multiclass_frame()
-        model = fitted(RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0), df)
-        baseline = fitted(LogisticRegression(max_iter=300), df)
-        return mlnb.evaluate(model, df, targets="y", model_type="classifier", baseline=baseline,
-                             custom_artifacts=[_custom], evaluator_config={"explainability_nsamples": 50})
-    finally:
-        os.environ.pop("MLNB_TRACKING_URI")
-        if previous is not None:
-            os.environ["MLNB_TRACKING_URI"] = previous
-        _reset_for_tests()
+
+def _same_value(kind: str, got, want) -> None:
+    if kind == "csv":
+        pd.testing.assert_frame_equal(got, want)
+    elif kind == "npy":
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert got == want
 
 
 def _same_content(a: EvaluationArtifact, b: EvaluationArtifact) -> None:
     assert (a.uri, a.kind) == (b.uri, b.kind)
-    if a.kind == "csv":
-        pd.testing.assert_frame_equal(a.content, b.content)
-    elif a.kind == "npy":
-        np.testing.assert_array_equal(a.content, b.content)
-    else:
-        assert a.content == b.content
+    _same_value(a.kind, a.content, b.content)
 
 
 def test_a_saved_result_loads_back_whole_in_mlnb(multiclass_result, tmp_path):
@@ -98,12 +93,8 @@ def test_mlflow_loads_a_result_mlnb_saved(multiclass_result, tmp_path):
             assert isinstance(art.content, Image.Image) and art.content.format == "PNG"
             with Image.open(ours.path) as original:
                 assert art.content.size == original.size
-        elif ours.kind == "csv":
-            pd.testing.assert_frame_equal(art.content, ours.content)
-        elif ours.kind == "npy":
-            np.testing.assert_array_equal(art.content, ours.content)
         else:
-            assert art.content == ours.content
+            _same_value(ours.kind, art.content, ours.content)
     meta = json.loads((tmp_path / "saved" / "artifacts_metadata.json").read_text())
     assert meta["confusion_matrix"]["class_name"] == MLFLOW_ARTIFACTS + "ImageEvaluationArtifact"
     assert meta["per_class_metrics"]["class_name"] == MLFLOW_ARTIFACTS + "CsvEvaluationArtifact"

@@ -8,7 +8,6 @@ the magic's usage; a failure prints one line saying what was tried, not a traceb
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
