@@ -25,6 +25,7 @@ _EXPORTS = {
             "log_metric", "log_metrics", "set_tag", "set_tags", "log_artifact", "log_artifacts",
             "log_text", "log_dict", "log_figure", "get_run", "search_runs", "delete_run",
             "get_artifact_uri", "download_artifacts",
+            "log_stream",
         ],
         "mlnb.tracking.fluent",
     ),

@@ -65,6 +65,26 @@ def png_size(data: bytes) -> tuple[int, int]:
         return im.size
 
 
+def evaluate_in_own_store(folder, *args, **kwargs):
+    """``mlnb.evaluate`` logging into a store of its own under ``folder`` (for module-scoped fixtures,
+    which run outside the per-test store); the tracking state is reset afterwards."""
+    import os
+
+    import mlnb
+    import mlnb.tracking.fluent as fluent
+
+    old = os.environ.get("MLNB_TRACKING_URI")
+    os.environ["MLNB_TRACKING_URI"] = str(folder / "mlnb.db")
+    try:
+        return mlnb.evaluate(*args, **kwargs)
+    finally:
+        fluent._reset_for_tests()
+        if old is None:
+            os.environ.pop("MLNB_TRACKING_URI", None)
+        else:
+            os.environ["MLNB_TRACKING_URI"] = old
+
+
 def no_shap(**extra) -> dict:
     return {"log_model_explainability": False, **extra}
 

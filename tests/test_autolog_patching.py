@@ -145,6 +145,33 @@ def test_bad_options_raise_clear_errors():
     assert not patching.is_patched("sklearn")
 
 
+def test_get_autologging_config_reads_back_the_options_autolog_is_on_with(autolog):
+    import mlnb.sklearn
+    from mlnb.autologging import get_autologging_config
+    from mlnb.errors import InvalidParameterError
+
+    assert get_autologging_config("sklearn") is None
+    assert get_autologging_config("sklearn", "log_models", "off") == "off"
+    autolog(log_models=False, max_tuning_runs=2, extra_tags={"team": "ml"}, silent=True)
+    config = get_autologging_config("sklearn")
+    assert config == {
+        "log_models": False, "log_input_examples": False, "log_model_signatures": True,
+        "log_post_training_metrics": True, "max_tuning_runs": 2, "serialization_format": None,
+        "extra_tags": {"team": "ml"}, "exclusive": False, "silent": True,
+    }
+    assert get_autologging_config("sklearn", "max_tuning_runs") == 2
+    assert get_autologging_config("sklearn", "no_such_option", 7) == 7
+    config["extra_tags"]["team"] = "changed"  # a copy: the live settings are untouched
+    assert get_autologging_config("sklearn", "extra_tags") == {"team": "ml"}
+    mlnb.sklearn.autolog(disable=True)
+    assert get_autologging_config("sklearn") is None
+    mlnb.sklearn.autolog(**config)  # the same settings back on
+    assert get_autologging_config("sklearn", "extra_tags") == {"team": "changed"}
+    assert patching.is_patched("sklearn")
+    with pytest.raises(InvalidParameterError, match="No autologging integration named 'sklaern'"):
+        get_autologging_config("sklaern")
+
+
 def test_import_mlnb_does_not_import_the_autolog_machinery():
     import subprocess
     import sys
@@ -152,8 +179,9 @@ def test_import_mlnb_does_not_import_the_autolog_machinery():
     import os
     from pathlib import Path
 
-    code = "import sys, mlnb; print('mlnb.autologging.sklearn' in sys.modules, 'sklearn' in sys.modules)"
+    code = ("import sys, mlnb, mlnb.autologging as a; off = a.get_autologging_config('sklearn') is None; "
+            "print('mlnb.autologging.sklearn' in sys.modules, 'sklearn' in sys.modules, off)")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout's mlnb
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "True"]
     _ = mlnb

@@ -11,30 +11,17 @@ from sklearn.ensemble import GradientBoostingClassifier
 
 import mlnb
 from mlnb.evaluation.html import TITLES, result_html
-from tests._evaluation import binary_frame, fitted, is_png
+from tests._evaluation import binary_frame, evaluate_in_own_store, fitted, is_png
 
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """One evaluation with SHAP and a baseline, made in a store of its own."""
-    import os
-
-    old = os.environ.get("MLNB_TRACKING_URI")
-    os.environ["MLNB_TRACKING_URI"] = str(tmp_path_factory.mktemp("store") / "mlnb.db")
-    try:
-        df = binary_frame()
-        model = fitted(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
-        baseline = fitted(DummyClassifier(strategy="most_frequent"), df)
-        result = mlnb.evaluate(model, df, targets="y", model_type="classifier", baseline=baseline)
-    finally:
-        import mlnb.tracking.fluent as fluent
-
-        fluent._reset_for_tests()
-        if old is None:
-            os.environ.pop("MLNB_TRACKING_URI", None)
-        else:
-            os.environ["MLNB_TRACKING_URI"] = old
-    return result
+    df = binary_frame()
+    model = fitted(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
+    baseline = fitted(DummyClassifier(strategy="most_frequent"), df)
+    return evaluate_in_own_store(tmp_path_factory.mktemp("store"), model, df, targets="y", model_type="classifier",
+                                 baseline=baseline)
 
 
 def test_widget_has_the_metric_table_and_a_tab_per_plot(evaluated):

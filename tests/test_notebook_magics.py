@@ -101,14 +101,16 @@ def test_autolog_cell_is_one_finished_run_keeping_output_and_showing_a_card(shel
 
 
 def test_autolog_cell_puts_back_the_users_own_autolog_settings(shell):
-    import mlnb.autologging.sklearn as sk
+    from mlnb.autologging import get_autologging_config
 
-    mlnb.sklearn.autolog(log_models=False, log_post_training_metrics=False)
+    mlnb.sklearn.autolog(log_models=False, log_post_training_metrics=False, silent=True, extra_tags={"who": "me"})
+    before = get_autologging_config("sklearn")
     try:
         result, out = run(shell, "%%autolog\n" + FIT_TWO)
         assert result.success
         assert f"runs:/{mlnb.last_active_run().info.run_id}/model" in html_outputs(out)[0]  # models on in the cell
-        assert sk._config is not None and sk._config.log_models is False                  # the user's settings again
+        assert get_autologging_config("sklearn") == before                                # the user's settings again
+        assert get_autologging_config("sklearn", "log_models") is False
     finally:
         mlnb.autolog(disable=True)
 

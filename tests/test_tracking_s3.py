@@ -80,6 +80,22 @@ def test_runs_with_artifacts_on_s3(s3, fitted, tmp_path):
     np.testing.assert_array_equal(mlnb.pyfunc.load_model(info.model_uri).predict(X), model.predict(X))
 
 
+def test_log_bytes_puts_one_object_and_replaces_it(s3):
+    import io
+
+    eid = mlnb.MlnbClient().create_experiment("bytes-on-s3", artifact_location=f"s3://{BUCKET}/exp")
+    with mlnb.start_run(experiment_id=eid) as run:
+        repo = mlnb.MlnbClient().store.artifact_repo(run.info.artifact_uri)
+        repo.log_bytes(b"first", "raw/blob.bin")
+        repo.log_bytes(b"\x00second\xff", "raw/blob.bin")
+        mlnb.log_stream(io.BytesIO(b"streamed"), "raw/stream.bin")
+    prefix = f"exp/{run.info.run_id}/artifacts/raw/"
+    assert s3.get_object(Bucket=BUCKET, Key=prefix + "blob.bin")["Body"].read() == b"\x00second\xff"
+    assert s3.get_object(Bucket=BUCKET, Key=prefix + "stream.bin")["Body"].read() == b"streamed"
+    assert [f.path for f in mlnb.MlnbClient().list_artifacts(run.info.run_id, "raw")] == ["raw/blob.bin",
+                                                                                          "raw/stream.bin"]
+
+
 def test_pyfunc_artifacts_given_as_s3_uris(s3, tmp_path):
     class Offset(mlnb.pyfunc.PythonModel):
         def load_context(self, context):

@@ -173,3 +173,32 @@ def test_large_batches_are_split_to_the_servers_limits(on_server):
     theirs = MlflowClient(on_server)
     assert len(theirs.get_run(run.info.run_id).data.params) == 120
     assert [m.step for m in theirs.get_metric_history(run.info.run_id, "m3")] == list(range(3, 1100, 10))
+
+
+def test_log_bytes_and_autolog_files_reach_the_server_and_mlflow_reads_them(on_server, fitted, request):
+    import io
+
+    import mlflow
+
+    model, X = fitted
+    y = model.predict(X)
+    mlnb.set_experiment(f"exp-{request.node.name}")
+    with mlnb.start_run() as run:
+        repo = mlnb.MlnbClient().store.artifact_repo(run.info.artifact_uri)
+        repo.log_bytes(b"first", "raw/blob.bin")
+        repo.log_bytes(b"\x00second\xff", "raw/blob.bin")
+        mlnb.log_stream(io.BytesIO(b"streamed"), "raw/stream.bin")
+        mlnb.sklearn.autolog(log_models=False)
+        try:
+            LogisticRegression(max_iter=200).fit(X, y)
+        finally:
+            mlnb.autolog(disable=True)
+    rid = run.info.run_id
+    client = mlflow.MlflowClient(on_server)
+    assert [f.path for f in client.list_artifacts(rid, "raw")] == ["raw/blob.bin", "raw/stream.bin"]
+    assert open(mlflow.artifacts.download_artifacts(f"runs:/{rid}/raw/blob.bin"), "rb").read() == b"\x00second\xff"
+    assert open(mlflow.artifacts.download_artifacts(f"runs:/{rid}/raw/stream.bin"), "rb").read() == b"streamed"
+    pngs = sorted(f.path for f in client.list_artifacts(rid) if f.path.endswith(".png"))
+    assert pngs == ["training_confusion_matrix.png", "training_precision_recall_curve.png", "training_roc_curve.png"]
+    png = mlflow.artifacts.download_artifacts(f"runs:/{rid}/training_confusion_matrix.png")
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"

@@ -1,27 +1,31 @@
 """Autologging: one call, and every ``fit`` of a supported library records itself.
 
 ``mlnb.autolog()`` enables every supported library that is installed; ``mlnb.sklearn.autolog()``
-enables one, with that library's options. Libraries are registered as data (name -> module with an
-``autolog`` function), like the flavor registry; nothing is imported until enabled.
+enables one, with that library's options. Libraries are registered as data (name -> module with
+``autolog(**options)`` and an ``autolog_config()`` function), like the flavor registry; nothing is
+imported until enabled. :func:`get_autologging_config` reads back what a library was enabled with.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from typing import Any
 
 from mlnb.autologging.patching import AutologWarning
 from mlnb.autologging.session import LoggedFit, logged_fits
+from mlnb.errors import InvalidParameterError
 
-#: library import name -> mlnb module holding its ``autolog(**options)``
+#: library import name -> mlnb module holding its ``autolog(**options)`` and ``autolog_config()``
 INTEGRATIONS: dict[str, str] = {
     "sklearn": "mlnb.autologging.sklearn",
 }
 
 
 def register_integration(library: str, module: str) -> None:
-    """Add (or replace) the autologging integration of ``library``."""
+    """Add (or replace) the autologging integration of ``library``: ``module`` defines
+    ``autolog(**options)`` and ``autolog_config()`` (those options as a dict, or None when off)."""
     INTEGRATIONS[library] = module
 
 
@@ -53,4 +57,23 @@ def autolog(
     return done
 
 
-__all__ = ["autolog", "logged_fits", "LoggedFit", "AutologWarning", "INTEGRATIONS", "register_integration"]
+def get_autologging_config(flavor_name: str, config_key: str | None = None, default_value: Any = None) -> Any:
+    """What ``flavor_name``'s autologging is on with, as MLflow's ``get_autologging_config``.
+
+    With ``config_key``: that option's value, or ``default_value`` when autologging is off. Without:
+    every option as a dict (``autolog``'s keyword arguments, so ``autolog(**config)`` turns the same
+    settings back on), or ``default_value`` when it is off. Nothing is imported: a library whose
+    integration was never enabled is off.
+    """
+    if flavor_name not in INTEGRATIONS:
+        raise InvalidParameterError(
+            f"No autologging integration named '{flavor_name}'; registered: {sorted(INTEGRATIONS)}.")
+    read = getattr(sys.modules.get(INTEGRATIONS[flavor_name]), "autolog_config", None)
+    config = read() if read is not None else None
+    if config is None:
+        return default_value
+    return config if config_key is None else config.get(config_key, default_value)
+
+
+__all__ = ["autolog", "get_autologging_config", "logged_fits", "LoggedFit", "AutologWarning", "INTEGRATIONS",
+           "register_integration"]

@@ -2,7 +2,8 @@
 
 A fit reuses the active run, or starts one (tagged ``mlflow.autologging``) and ends it FINISHED,
 FAILED or KILLED. Params, metrics and tags are gathered in memory and written in one
-``log_batch`` transaction; small artifact files go up in one ``log_artifacts`` call.
+``log_batch`` transaction; small artifact files are written from memory with the artifact
+repository's ``log_bytes`` (in place and atomically in the local store, one upload each on a server).
 
 Several fits inside one run (a notebook cell under ``%%autolog``) are kept apart: the first logs
 under MLflow's plain names; the n-th (n >= 2) prefixes its params, metrics and tags with
@@ -12,13 +13,9 @@ under MLflow's plain names; the n-th (n >= 2) prefixes its params, metrics and t
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
@@ -126,7 +123,7 @@ class FitRun:
 
     # -- writing ------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Write everything gathered so far: one batch transaction, one artifact upload."""
+        """Write everything gathered so far: one batch transaction, then each file."""
         from mlnb.tracking.client import MlnbClient
         from mlnb.tracking.entities import Metric
 
@@ -149,21 +146,9 @@ class FitRun:
             raise RuntimeError(f"could not draw {', '.join(failed)}")
 
     def _write_files(self, client) -> None:
-        from mlnb.tracking.artifacts import LocalArtifactRepo
-
         repo = client.store.artifact_repo(self.artifact_uri)
-        if isinstance(repo, LocalArtifactRepo):  # write in place, each file atomically
-            for name, data in self.files.items():
-                target = repo._target(name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-                staging.write_bytes(data)
-                os.replace(staging, target)
-            return
-        with tempfile.TemporaryDirectory(prefix="mlnb-autolog-") as tmp:
-            for name, data in self.files.items():
-                Path(tmp, name).write_bytes(data)
-            repo.log_artifacts(tmp, None)
+        for name, data in self.files.items():
+            repo.log_bytes(data, name)
 
     def record(self, metrics: dict[str, float]) -> LoggedFit:
         fit = LoggedFit(self.estimator_name, self.estimator_class, self.run_id, self.model_uri, self.prefix,

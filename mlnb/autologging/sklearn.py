@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from mlnb.autologging import metrics as M
@@ -51,6 +51,7 @@ class _Config:
     serialization_format: str | None
     extra_tags: dict | None
     exclusive: bool
+    silent: bool
 
 
 _config: _Config | None = None
@@ -93,9 +94,14 @@ def autolog(
     if disable:
         return
     _config = _Config(log_models, log_input_examples, log_model_signatures, log_post_training_metrics,
-                      max_tuning_runs, serialization_format, dict(extra_tags or {}), exclusive)
+                      max_tuning_runs, serialization_format, dict(extra_tags or {}), exclusive, silent)
     patching.set_silent(INTEGRATION, silent)
     _install(log_post_training_metrics)
+
+
+def autolog_config() -> dict[str, Any] | None:
+    """The options autologging is on with (``autolog``'s keyword arguments), or None when it is off."""
+    return asdict(_config) if _config is not None else None
 
 
 # -- what gets patched -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ built without IPython; ipywidgets is imported only when a kernel displays the re
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,20 @@ class EvaluationResult:
                 if k != "text/plain":
                     bundle[k] = v
         return bundle
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result to the directory ``path``, atomically, in MLflow's layout: MLflow's
+        ``EvaluationResult.load`` reads it, and :meth:`load` reads MLflow's saved results."""
+        from mlnb.evaluation.persistence import save_result
+
+        save_result(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "EvaluationResult":
+        """Read a result written by :meth:`save` or by MLflow's ``EvaluationResult.save``."""
+        from mlnb.evaluation.persistence import load_result
+
+        return load_result(path)
 
     def widget(self):
         """The evaluation panel as an ipywidgets object (needs ipywidgets)."""

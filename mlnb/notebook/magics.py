@@ -8,7 +8,6 @@ the magic's usage; a failure prints one line saying what was tried, not a traceb
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -69,22 +68,18 @@ class _AutologState:
     """Turns autologging on for one cell and puts the previous settings back afterwards."""
 
     def __init__(self, log_models: bool) -> None:
-        import dataclasses
-
         from mlnb import autologging
 
-        self.previous: dict[Any, Any] = {}
-        for module_name in autologging.INTEGRATIONS.values():
-            module = sys.modules.get(module_name)
-            config = getattr(module, "_config", None) if module else None
-            self.previous[module_name] = dataclasses.asdict(config) if config is not None else None
+        self.previous = {name: autologging.get_autologging_config(name) for name in autologging.INTEGRATIONS}
         autologging.autolog(log_models=log_models, silent=False)
 
     def restore(self) -> None:
-        for module_name, config in self.previous.items():
-            module = sys.modules.get(module_name)
+        from mlnb import autologging
+
+        for name, config in self.previous.items():
+            module = sys.modules.get(autologging.INTEGRATIONS.get(name, ""))
             if module is None:
-                continue
+                continue  # never enabled, before or during the cell
             if config is None:
                 module.autolog(disable=True)
             else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,14 @@ def clean_artifact_path(path: str | os.PathLike | None) -> str:
     return norm
 
 
+def artifact_file_path(artifact_file: str | os.PathLike) -> str:
+    """A run-relative path that must name a file (not the run's root)."""
+    rel = clean_artifact_path(artifact_file)
+    if not rel:
+        raise InvalidParameterError("artifact_file must name a file, like 'notes/summary.txt'.")
+    return rel
+
+
 def join_uri(base: str, path: str) -> str:
     path = clean_artifact_path(path)
     return f"{base.rstrip('/')}/{path}" if path else base
@@ -56,6 +65,19 @@ class ArtifactRepo:
 
     def log_artifact(self, local_file: str | os.PathLike, artifact_path: str | None = None) -> None:
         raise NotImplementedError
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        """Write ``data`` as the run file ``artifact_file`` (like ``'plots/roc.png'``), replacing it.
+
+        What MLflow's ``log_text`` and ``log_stream`` do, for any repository: this default goes
+        through a temporary file and :meth:`log_artifact`; repositories that can write in place
+        or upload from memory override it.
+        """
+        folder, _, name = artifact_file_path(artifact_file).rpartition("/")
+        with tempfile.TemporaryDirectory(prefix="mlnb-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.log_artifact(path, folder or None)
 
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         """Upload a directory file by file (remote stores), MLmodel last: a reader that finds a
@@ -121,7 +143,15 @@ class LocalArtifactRepo(ArtifactRepo):
                 " Use log_artifacts for a directory." if src.is_dir() else ""))
         dest_dir = self._target(artifact_path)
         dest_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_copy_file(src, dest_dir / src.name)
+        _atomic_write(dest_dir / src.name, lambda staging: shutil.copyfile(src, staging))
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        """Write the file in place, atomically: readers see the old bytes or the new, never a part."""
+        target = self._target(artifact_file_path(artifact_file))
+        if target.is_dir():
+            raise InvalidParameterError(f"Artifact '{artifact_file}' is a directory; name a file inside it.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(target, lambda staging: staging.write_bytes(data))
 
     def log_artifacts(self, local_dir, artifact_path=None) -> None:
         src = Path(local_dir)
@@ -144,7 +174,7 @@ class LocalArtifactRepo(ArtifactRepo):
                 rel = f.relative_to(src).as_posix()
                 target = self._target(join_uri(clean_artifact_path(artifact_path), rel) if artifact_path else rel)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_copy_file(f, target)
+                _atomic_write(target, lambda staging, f=f: shutil.copyfile(f, staging))
 
     def list_artifacts(self, path=None) -> list[FileInfo]:
         rel = clean_artifact_path(path)
@@ -175,10 +205,11 @@ class LocalArtifactRepo(ArtifactRepo):
         return dst
 
 
-def _atomic_copy_file(src: Path, dest: Path) -> None:
+def _atomic_write(dest: Path, write) -> None:
+    """``write(staging_path)`` beside ``dest``, then rename it to ``dest``."""
     staging = dest.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
     try:
-        shutil.copyfile(src, staging)
+        write(staging)
         os.replace(staging, dest)
     except BaseException:
         staging.unlink(missing_ok=True)

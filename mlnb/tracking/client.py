@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 import time
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
 from mlnb.errors import InvalidParameterError
 from mlnb.tracking import validation as v
@@ -160,7 +158,7 @@ class MlnbClient:
         self._repo(run_id).log_artifacts(local_dir, clean_artifact_path(artifact_path))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
+        self._repo(run_id).log_bytes(text.encode("utf-8"), artifact_file)
 
     def log_dict(self, run_id: str, dictionary: Mapping, artifact_file: str) -> None:
         if artifact_file.endswith((".yaml", ".yml")):
@@ -169,17 +167,11 @@ class MlnbClient:
             data = yaml.safe_dump(dict(dictionary), default_flow_style=False)
         else:
             data = json.dumps(dictionary, indent=2, default=str)
-        self._log_bytes(run_id, data.encode("utf-8"), artifact_file)
+        self._repo(run_id).log_bytes(data.encode("utf-8"), artifact_file)
 
-    def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
-        rel = clean_artifact_path(artifact_file)
-        if not rel:
-            raise InvalidParameterError("artifact_file must name a file, like 'notes/summary.txt'.")
-        folder, _, name = rel.rpartition("/")
-        with tempfile.TemporaryDirectory(prefix="mlnb-") as tmp:
-            path = Path(tmp) / name
-            path.write_bytes(data)
-            self.log_artifact(run_id, path, folder or None)
+    def log_stream(self, run_id: str, stream: BinaryIO, artifact_file: str) -> None:
+        """Log what a binary file-like object (``io.BytesIO``, an open file) holds as ``artifact_file``."""
+        self._repo(run_id).log_bytes(stream.read(), artifact_file)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._repo(run_id).list_artifacts(clean_artifact_path(path))

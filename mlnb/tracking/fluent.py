@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, BinaryIO, Mapping, Sequence
 
 from mlnb.errors import InvalidParameterError, TrackingError
 from mlnb.tracking import store as _store_mod
@@ -259,6 +259,11 @@ def log_dict(dictionary: Mapping, artifact_file: str) -> None:
     _client().log_dict(_run_id(), dictionary, artifact_file)
 
 
+def log_stream(stream: BinaryIO, artifact_file: str, run_id: str | None = None) -> None:
+    """Log what a binary file-like object (``io.BytesIO``, an open file) holds as ``artifact_file``."""
+    _client().log_stream(run_id or _run_id(), stream, artifact_file)
+
+
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None) -> None:
     """Log a matplotlib figure (any format matplotlib writes) or a plotly figure (.html, .png...)."""
     run_id = _run_id()
@@ -362,6 +367,6 @@ __all__ = [
     "ActiveRun", "set_tracking_uri", "get_tracking_uri", "set_experiment", "get_experiment_by_name",
     "get_experiment", "create_experiment", "start_run", "end_run", "active_run", "last_active_run",
     "get_run", "delete_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
-    "set_tags", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
+    "set_tags", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_stream", "log_figure",
     "get_artifact_uri", "download_artifacts", "search_runs",
 ]

@@ -17,7 +17,9 @@ from typing import Iterable, Sequence
 from urllib.parse import quote, urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
-from mlnb.tracking.artifacts import ArtifactRepo, FileInfo, STAGING_PREFIX, clean_artifact_path, join_uri
+from mlnb.tracking.artifacts import (
+    ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, join_uri,
+)
 from mlnb.tracking.entities import (
     Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
@@ -225,6 +227,11 @@ class MlflowArtifactsRepo(ArtifactRepo):
         with open(src, "rb") as f:
             headers = {"Content-Length": str(src.stat().st_size), "Content-Type": "application/octet-stream"}
             self.http.open("PUT", self._endpoint(target), data=f, headers=headers).close()
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        """One PUT of ``data``, with no temporary file."""
+        headers = {"Content-Length": str(len(data)), "Content-Type": "application/octet-stream"}
+        self.http.open("PUT", self._endpoint(artifact_file_path(artifact_file)), data=data, headers=headers).close()
 
     def list_artifacts(self, path=None) -> list[FileInfo]:
         rel = clean_artifact_path(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError, require
-from mlnb.tracking.artifacts import ArtifactRepo, FileInfo, STAGING_PREFIX, clean_artifact_path
+from mlnb.tracking.artifacts import ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path
 from mlnb.tracking.rest_store import PROGRESS_THRESHOLD
 
 
@@ -83,6 +83,12 @@ class S3ArtifactRepo(ArtifactRepo):
         rel = clean_artifact_path(artifact_path)
         key = self._key(f"{rel}/{src.name}" if rel else src.name)
         self._call(f"Uploading to s3://{self.bucket}/{key}", self.client.upload_file, str(src), self.bucket, key)
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        """One ``put_object`` of ``data``, with no temporary file."""
+        key = self._key(artifact_file_path(artifact_file))
+        self._call(f"Uploading to s3://{self.bucket}/{key}", self.client.put_object, Bucket=self.bucket, Key=key,
+                   Body=data)
 
     def _walk(self, key_prefix: str, delimiter: bool):
         paginator = self.client.get_paginator("list_objects_v2")
