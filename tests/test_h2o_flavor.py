@@ -184,6 +184,14 @@ def test_import_mlnb_does_not_import_h2o():
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
 
 
+def test_mlflows_loader_module_maps_to_the_h2o_flavor():
+    import mlnb.flavors.h2o
+    from mlnb.flavors import flavor_for_loader
+
+    assert flavor_for_loader("mlflow.h2o").name == "h2o"
+    assert mlnb.h2o is mlnb.flavors.h2o
+
+
 def test_the_private_cluster_is_small_local_and_off_the_default_port(h2o_cluster):
     """The module's cluster was started by mlnb's loader path (no connection, no saved settings)."""
     import h2o
