@@ -46,6 +46,7 @@ _FLAVOR_ALIASES = {
     "sklearn": "mlnb.flavors.sklearn",
     "xgboost": "mlnb.flavors.xgboost",
     "onnx": "mlnb.flavors.onnx",
+    "h2o": "mlnb.flavors.h2o",
 }
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 
