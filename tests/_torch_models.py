@@ -7,6 +7,7 @@ name: the loading process (mlnb's or MLflow's) must be able to import it.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ class TwoInputs(nn.Module):
 
 
 def _fit(model: nn.Module, X: pd.DataFrame, y: np.ndarray, loss_fn, epochs: int = 30) -> nn.Module:
-    inputs = torch.from_numpy(X.to_numpy(np.float32))
+    inputs = torch.tensor(X.to_numpy(np.float32))
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(epochs):
         opt.zero_grad()
@@ -69,5 +70,6 @@ def trained(kind: str) -> tuple[nn.Module, pd.DataFrame]:
 def native_predict(model: nn.Module, X) -> np.ndarray:
     """What the module itself gives for ``X`` (a DataFrame as one float32 tensor), without grad."""
     data = X.to_numpy(np.float32) if isinstance(X, pd.DataFrame) else X
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas hands out read-only arrays; forward only reads
         return model(torch.from_numpy(data)).numpy()

