@@ -166,6 +166,40 @@ def test_pt2_models_cross_mlflow_without_pickle(tmp_path, monkeypatch):
     assert not (tmp_path / "no-example").exists()
 
 
+class _Touch:
+    """Unpickling this creates a file: the stand-in for code a crafted archive would run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_pt2_archive_with_a_code_running_pickle_is_refused(tmp_path):
+    import io
+    import pickle
+    import zipfile
+
+    from mlnb.errors import UntrustedTypesError
+
+    model, X = trained("regression")
+    mlnb.pytorch.save_model(model, tmp_path / "m", serialization_format="pt2", input_example=X.to_numpy(np.float32)[:4])
+    archive = tmp_path / "m" / "data" / "model.pt2"
+    records = {i.filename: zipfile.ZipFile(archive).read(i) for i in zipfile.ZipFile(archive).infolist()}
+    target = next(n for n in records if "/sample_inputs/" in n)
+    buf = io.BytesIO()
+    torch.save(_Touch(tmp_path / "ran"), buf, pickle_module=pickle)
+    records[target] = buf.getvalue()
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, content in records.items():
+            z.writestr(name, content)
+    for load in (mlnb.pytorch.load_model, mlnb.pyfunc.load_model):
+        with pytest.raises(UntrustedTypesError, match="sample_inputs"):
+            load(tmp_path / "m")
+    assert not (tmp_path / "ran").exists()
+
+
 def test_state_dicts_cross_mlflow_and_load_weights_only(tmp_path):
     import mlflow.pytorch
 

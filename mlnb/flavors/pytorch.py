@@ -12,7 +12,8 @@ Formats
   sources you trust. mlnb passes ``weights_only=False`` to ``torch.load`` for these model files
   only; state dicts load with ``weights_only=True``.
 * ``pt2``: a graph traced by ``torch.export`` from an input example, as ``data/model.pt2``.
-  Loading builds the module from the graph, not from your class.
+  Loading builds the module from the graph, not from your class, after checking that the archive
+  holds no pickle beyond tensors and plain containers (``mlnb.flavors._pt2``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -207,8 +209,13 @@ def _read_module(data: Path, **kwargs: Any) -> Any:
     if (data / MODEL_FILE).is_file():
         kwargs.setdefault("pickle_module", _loading_pickle_module(data))
         kwargs.setdefault("weights_only", False)  # a whole module is a pickle: see the module docstring
-        model = torch.load(data / MODEL_FILE, **kwargs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*TorchScript archive")  # torch.load loads those too
+            model = torch.load(data / MODEL_FILE, **kwargs)
     elif (data / EXPORTED_FILE).is_file():
+        from mlnb.flavors._pt2 import audit
+
+        audit(data / EXPORTED_FILE)
         return torch.export.load(str(data / EXPORTED_FILE)).module()
     else:
         raise ModelFormatError(
