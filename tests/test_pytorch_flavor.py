@@ -158,6 +158,9 @@ def test_pt2_models_cross_mlflow_without_pickle(tmp_path, monkeypatch):
 
     mlflow.pytorch.save_model(model, str(tmp_path / "theirs"), input_example=arr[:4], pip_requirements=MLFLOW_PIP)
     assert (tmp_path / "theirs" / "data" / "model.pt2").is_file()
+    ours, theirs = (yaml.safe_load((tmp_path / d / "MLmodel").read_text()) for d in ("ours", "theirs"))
+    assert {k: set(v) for k, v in ours["flavors"].items()} == {k: set(v) for k, v in theirs["flavors"].items()}
+    assert ours["signature"] == theirs["signature"]
     np.testing.assert_allclose(mlnb.pyfunc.load_model(tmp_path / "theirs").predict(arr), expected, rtol=1e-6)
     np.testing.assert_allclose(native_predict(mlnb.pytorch.load_model(tmp_path / "theirs"), arr), expected, rtol=1e-6)
 
@@ -208,7 +211,10 @@ def test_state_dicts_cross_mlflow_and_load_weights_only(tmp_path):
     theirs = mlflow.pytorch.load_state_dict(str(tmp_path / "ours"))
     mlflow.pytorch.save_state_dict(model.state_dict(), str(tmp_path / "theirs"))
     ours = mlnb.pytorch.load_state_dict(tmp_path / "theirs")
-    for state in (theirs, ours):
+    with mlnb.start_run() as run:
+        mlnb.pytorch.log_state_dict(model.state_dict(), "weights")
+    logged = mlnb.pytorch.load_state_dict(f"runs:/{run.info.run_id}/weights")
+    for state in (theirs, ours, logged):
         assert list(state) == list(model.state_dict())
         assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     with pytest.raises(InvalidParameterError, match="must be a dict"):

@@ -153,9 +153,8 @@ def save_model(
                 pickler = _saving_pickle_module(pickle_module)
                 torch.save(pytorch_model, data / MODEL_FILE, pickle_module=pickler, **kwargs)
         flavor = {"model_data": DATA_DIR, "pytorch_version": str(torch.__version__), "code": code}
-        pyfunc = {"loader_module": LOADER_MODULE, "data": DATA_DIR, "config": {"device": None}}
-        if not exported:
-            pyfunc["pickle_module_name"] = pickle_name
+        pyfunc = {"loader_module": LOADER_MODULE, "data": DATA_DIR, "pickle_module_name": pickle_name,
+                  "config": {"device": None}}  # MLflow records the pickle module for pt2 too
         if code:
             pyfunc["code"] = code
         modules = {"torch", type(pytorch_model).__module__}
@@ -318,6 +317,18 @@ def save_state_dict(state_dict: dict, path: str | os.PathLike, **kwargs: Any) ->
     torch.save(state_dict, Path(path) / STATE_DICT_FILE, **kwargs)
 
 
+def log_state_dict(state_dict: dict, artifact_path: str, **kwargs: Any) -> None:
+    """Save a ``state_dict`` into the active run's artifacts under ``artifact_path`` (no model
+    directory: load it back with ``load_state_dict("runs:/<run_id>/<artifact_path>")``)."""
+    import tempfile
+
+    from mlnb.tracking.fluent import log_artifacts
+
+    with tempfile.TemporaryDirectory(prefix="mlnb-state-dict-") as tmp:
+        save_state_dict(state_dict, tmp, **kwargs)
+        log_artifacts(tmp, artifact_path)
+
+
 def load_state_dict(state_dict_uri: str | os.PathLike, **kwargs: Any) -> dict:
     """Read a state dict written by ``save_state_dict`` (mlnb's or MLflow's).
 
@@ -334,4 +345,5 @@ def load_state_dict(state_dict_uri: str | os.PathLike, **kwargs: Any) -> dict:
     return torch.load(file, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "save_state_dict", "load_state_dict", "SERIALIZATION_FORMATS"]
+__all__ = ["save_model", "log_model", "load_model", "save_state_dict", "log_state_dict", "load_state_dict",
+           "SERIALIZATION_FORMATS"]
