@@ -128,6 +128,53 @@ def test_models_load_in_eval_mode_and_saving_leaves_the_modes_alone(tmp_path):
     assert_same(first, native_predict(model, X))
 
 
+_SCALER = """
+import torch
+
+
+class Scaler(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor([1.5, -2.0]))
+
+    def forward(self, x):
+        return x * self.scale
+"""
+
+
+def test_code_paths_make_the_model_class_importable_at_load(tmp_path):
+    """A class pickled by reference resolves from the model's code/ directory when it loads."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "scaler_mod.py").write_text(_SCALER)
+    sys.path.insert(0, str(tmp_path / "src"))
+    try:
+        import scaler_mod
+
+        model = scaler_mod.Scaler()
+        mlnb.pytorch.save_model(model, tmp_path / "m", code_paths=[tmp_path / "src" / "scaler_mod.py"])
+    finally:
+        sys.path.remove(str(tmp_path / "src"))
+        sys.modules.pop("scaler_mod", None)
+    assert (tmp_path / "m" / "code" / "scaler_mod.py").is_file()
+    x = np.array([[1.0, 1.0], [2.0, 3.0]], np.float32)
+    assert_same(mlnb.pyfunc.load_model(tmp_path / "m").predict(x), native_predict(model, x))
+    assert type(mlnb.pytorch.load_model(tmp_path / "m")).__module__ == "scaler_mod"
+
+
+def test_a_class_defined_in_a_notebook_is_saved_by_value(tmp_path):
+    """A notebook's classes live in __main__; cloudpickle stores them in the file, so the model
+    loads in another process that never defined them."""
+    script = _SCALER + f"""
+import mlnb.pytorch
+mlnb.pytorch.save_model(Scaler(), {str(tmp_path / "m")!r})
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120, capture_output=True)
+    x = np.array([[1.0, 1.0], [2.0, 3.0]], np.float32)
+    expected = x * np.array([1.5, -2.0], np.float32)
+    assert_same(mlnb.pyfunc.load_model(tmp_path / "m").predict(x), expected)
+    assert type(mlnb.pytorch.load_model(tmp_path / "m")).__name__ == "Scaler"
+
+
 def test_stdlib_pickle_module_is_recorded_and_used(tmp_path):
     import pickle
 
