@@ -47,6 +47,7 @@ _FLAVOR_ALIASES = {
     "xgboost": "mlnb.flavors.xgboost",
     "onnx": "mlnb.flavors.onnx",
     "h2o": "mlnb.flavors.h2o",
+    "pytorch": "mlnb.flavors.pytorch",
 }
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 

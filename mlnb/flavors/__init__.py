@@ -68,3 +68,4 @@ register_flavor(Flavor("python_function", "mlnb.pyfunc", "mlnb.pyfunc", reads=("
 register_flavor(Flavor("xgboost", "mlnb.flavors.xgboost", "mlflow.xgboost", extra="xgboost", library="xgboost"))
 register_flavor(Flavor("onnx", "mlnb.flavors.onnx", "mlflow.onnx", extra="onnx", library="onnxruntime"))
 register_flavor(Flavor("h2o", "mlnb.flavors.h2o", "mlflow.h2o", extra="h2o", library="h2o"))
+register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extra="pytorch", library="torch"))
