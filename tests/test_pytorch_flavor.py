@@ -216,6 +216,39 @@ def test_pt2_models_cross_mlflow_without_pickle(tmp_path, monkeypatch):
     assert not (tmp_path / "no-example").exists()
 
 
+class _DataDependent(torch.nn.Module):
+    """Branches on the values of its input, which torch.export cannot trace."""
+
+    def forward(self, x):
+        return x * 2 if bool((x.sum() > 0).item()) else x - 1
+
+
+def test_default_format_is_pt2_when_an_array_example_traces_else_pickle(tmp_path, monkeypatch):
+    """Left at its default, the format is MLflow's pt2 wherever the module can be traced on its example."""
+    import warnings
+
+    import mlflow.pyfunc
+
+    model, X = trained("regression")
+    arr = X.to_numpy(np.float32)
+    mlnb.pytorch.save_model(model, tmp_path / "traced", input_example=arr[:4])
+    assert sorted(p.name for p in (tmp_path / "traced" / "data").iterdir()) == ["model.pt2"]
+    monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")  # MLflow loads it without allowing pickle
+    np.testing.assert_allclose(mlflow.pyfunc.load_model(str(tmp_path / "traced")).predict(arr),
+                               native_predict(model, arr), rtol=1e-6)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no example to trace on: pickle, and nothing to warn about
+        mlnb.pytorch.save_model(model, tmp_path / "no-example")
+    assert (tmp_path / "no-example" / "data" / "model.pth").is_file()
+
+    with pytest.warns(UserWarning, match="could not trace"):
+        mlnb.pytorch.save_model(_DataDependent(), tmp_path / "untraceable", input_example=arr[:4])
+    assert sorted(p.name for p in (tmp_path / "untraceable" / "data").iterdir()) == ["model.pth", "pickle_module_info.txt"]
+    expected = arr * 2 if arr.sum() > 0 else arr - 1
+    np.testing.assert_allclose(mlnb.pyfunc.load_model(tmp_path / "untraceable").predict(arr), expected)
+
+
 class _Touch:
     """Unpickling this creates a file: the stand-in for code a crafted archive would run."""
 

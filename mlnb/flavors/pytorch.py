@@ -103,15 +103,17 @@ def save_model(
     pip_requirements=None,
     extra_pip_requirements=None,
     metadata: dict | None = None,
-    serialization_format: str = "pickle",
+    serialization_format: str | None = None,
     mlmodel: Model | None = None,
     **kwargs: Any,
 ) -> Model:
     """Save a ``torch.nn.Module`` as an MLflow-format model directory at ``path``.
 
-    ``serialization_format`` is ``"pickle"`` (the whole module, with ``pickle_module``, cloudpickle
-    by default; ``kwargs`` go to ``torch.save``) or ``"pt2"`` (a ``torch.export`` graph traced on
-    ``input_example``, a numpy array). Returns the written Model.
+    ``serialization_format`` is ``"pt2"`` (a ``torch.export`` graph traced on ``input_example``, a
+    numpy array; MLflow's default) or ``"pickle"`` (the whole module, with ``pickle_module``,
+    cloudpickle by default; ``kwargs`` go to ``torch.save``). Left as None, it is ``"pt2"`` when
+    there is a numpy input example to trace on and the module traces, else ``"pickle"`` (with a
+    warning when tracing was tried and failed). Returns the written Model.
     """
     import torch
 
@@ -120,6 +122,13 @@ def save_model(
             f"pytorch_model must be a torch.nn.Module, got {type(pytorch_model).__name__}. "
             f"To save weights only, use save_state_dict(model.state_dict(), path)."
         )
+    defaulted = serialization_format is None
+    if defaulted:
+        import numpy as np
+
+        traceable = isinstance(input_example, np.ndarray) and pickle_module is None and not kwargs \
+            and not isinstance(pytorch_model, torch.jit.ScriptModule)
+        serialization_format = "pt2" if traceable else "pickle"
     if serialization_format not in SERIALIZATION_FORMATS:
         raise InvalidParameterError(
             f"Unknown serialization_format '{serialization_format}'; choose one of {SERIALIZATION_FORMATS}."
@@ -143,9 +152,21 @@ def save_model(
     def write_payload(model_dir: Path, code: str | None):
         data = model_dir / DATA_DIR
         data.mkdir()
+        pickled = not exported
         if exported:
-            _export(pytorch_model, input_example, signature, data / EXPORTED_FILE)
-        else:
+            try:
+                _export(pytorch_model, input_example, signature, data / EXPORTED_FILE)
+            except Exception as exc:
+                if not defaulted:
+                    raise
+                (data / EXPORTED_FILE).unlink(missing_ok=True)
+                pickled = True
+                warnings.warn(
+                    f"torch.export could not trace this module ({type(exc).__name__}: {exc}); it was saved "
+                    f"pickled instead. MLflow 3.17 loads pickled PyTorch models only with "
+                    f"MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true; pass serialization_format='pickle' to choose "
+                    f"this format and silence this warning.", UserWarning, stacklevel=4)
+        if pickled:
             (data / PICKLE_INFO_FILE).write_text(pickle_name, encoding="utf-8")
             if isinstance(pytorch_model, torch.jit.ScriptModule):
                 torch.jit.save(pytorch_model, str(data / MODEL_FILE))
@@ -158,7 +179,7 @@ def save_model(
         if code:
             pyfunc["code"] = code
         modules = {"torch", type(pytorch_model).__module__}
-        if not exported and pickle_name == CLOUDPICKLE_NAME:
+        if pickled and pickle_name == CLOUDPICKLE_NAME:
             modules.add("cloudpickle")
         return {PYFUNC: pyfunc, FLAVOR_NAME: flavor}, modules
 
