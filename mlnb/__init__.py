@@ -44,6 +44,7 @@ _EXPORTS = {
 _FLAVOR_ALIASES = {
     "sklearn": "mlnb.flavors.sklearn",
     "xgboost": "mlnb.flavors.xgboost",
+    "keras": "mlnb.flavors.keras",
 }
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 

@@ -66,3 +66,5 @@ def registered() -> list[str]:
 register_flavor(Flavor("sklearn", "mlnb.flavors.sklearn", "mlflow.sklearn", library="sklearn"))
 register_flavor(Flavor("python_function", "mlnb.pyfunc", "mlnb.pyfunc", reads=("mlflow.pyfunc.model",)))
 register_flavor(Flavor("xgboost", "mlnb.flavors.xgboost", "mlflow.xgboost", extra="xgboost", library="xgboost"))
+# no library=: Keras must see its backend choice before it is imported, so the flavor imports it
+register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))
