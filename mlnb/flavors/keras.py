@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def _read_model(model_dir: Path, conf: dict, custom_objects: dict | None = None,
     keras = _keras(conf.get("keras_backend"))
     try:
         return keras.saving.load_model(str(file), custom_objects=custom_objects, **(load_model_kwargs or {}))
-    except (ValueError, OSError, KeyError, TypeError) as exc:
+    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise ModelFormatError(
             f"'{file}' is not a readable .keras file ({type(exc).__name__}: {exc}). Save the model again "
             f"with mlnb.keras.save_model; for custom layers pass custom_objects."
