@@ -48,6 +48,7 @@ _FLAVOR_ALIASES = {
     "onnx": "mlnb.flavors.onnx",
     "h2o": "mlnb.flavors.h2o",
     "pytorch": "mlnb.flavors.pytorch",
+    "keras": "mlnb.flavors.keras",
 }
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 

@@ -69,3 +69,5 @@ register_flavor(Flavor("xgboost", "mlnb.flavors.xgboost", "mlflow.xgboost", extr
 register_flavor(Flavor("onnx", "mlnb.flavors.onnx", "mlflow.onnx", extra="onnx", library="onnxruntime"))
 register_flavor(Flavor("h2o", "mlnb.flavors.h2o", "mlflow.h2o", extra="h2o", library="h2o"))
 register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extra="pytorch", library="torch"))
+# no library=: Keras must see its backend choice before it is imported, so the flavor imports it
+register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))

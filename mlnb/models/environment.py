@@ -63,9 +63,10 @@ def installed_version(dist: str) -> str | None:
 
 
 def pinned(dist: str) -> str:
-    """``name==version`` for an installed distribution (the bare name when not installed)."""
+    """``name==version`` for an installed distribution (the bare name when not installed). A local
+    version label (``2.13.0+cpu``) is left out, as MLflow does, so the pin installs from PyPI."""
     v = installed_version(dist)
-    return f"{dist}=={v}" if v else dist
+    return f"{dist}=={v.partition('+')[0]}" if v else dist
 
 
 def infer_requirements(modules: Iterable[str]) -> list[str]:
@@ -162,7 +163,7 @@ def check_versions(model_dir: str | os.PathLike, flavors: dict | None = None) ->
     notes = []
     for name, want in recorded.items():
         have = installed_version(name)
-        if have is not None and have != want:
+        if have is not None and have != want and have.partition("+")[0] != want:  # 2.13.0+cpu is 2.13.0
             notes.append(f"{name} (saved with {want}, installed {have})")
     saved_py = str(((flavors or {}).get("python_function") or {}).get("python_version") or "")
     if saved_py and saved_py.split(".")[:2] != platform.python_version().split(".")[:2]:

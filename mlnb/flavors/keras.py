@@ -1,0 +1,182 @@
+"""The Keras 3 flavor: ``mlnb.keras.save_model / log_model / load_model``.
+
+Files and MLmodel keys are MLflow's (``mlflow.keras`` for Keras 3): the model is written with Keras'
+own ``model.save`` as ``data/model.keras`` (a zip of JSON config and weights, no pickle) beside
+``data/keras_module.txt``; the flavor section holds ``data``, ``keras_version``, ``keras_backend``
+and ``save_exported_model``; pyfunc's ``loader_module`` is ``mlflow.keras``. So MLflow loads these
+models and mlnb loads MLflow's.
+
+Keras fixes its backend (TensorFlow, JAX, PyTorch, ...) when it is first imported. When Keras is not
+imported yet and ``KERAS_BACKEND`` is unset, mlnb loads a model with the backend it was saved with,
+if that backend's library is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
+from mlnb.models.layout import write_model
+from mlnb.models.mlmodel import PYFUNC, Model
+
+FLAVOR_NAME = "keras"
+LOADER_MODULE = "mlflow.keras"
+DATA_DIR = "data"
+MODEL_FILE = "model.keras"
+MODULE_FILE = "keras_module.txt"
+# Keras backend -> the library it runs on (what requirements.txt pins besides keras)
+BACKEND_LIBRARIES = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax", "numpy": "numpy"}
+
+
+def _keras(backend: str | None = None):
+    """Import Keras, first choosing ``backend`` if nothing else has chosen one yet."""
+    if "keras" not in sys.modules and backend and not os.environ.get("KERAS_BACKEND"):
+        library = BACKEND_LIBRARIES.get(backend)
+        if library and importlib.util.find_spec(library) is not None:
+            os.environ["KERAS_BACKEND"] = backend
+    if importlib.util.find_spec("keras") is None:
+        raise MissingDependencyError(
+            "The 'keras' flavor needs the 'keras' package, which is not installed. "
+            "Install it with: pip install 'mlnb[keras]'"
+        )
+    try:
+        import keras
+    except ImportError as exc:  # keras is there, its backend's library is not
+        raise MissingDependencyError(
+            f"Keras could not load its backend '{os.environ.get('KERAS_BACKEND', 'tensorflow')}' ({exc}). "
+            f"Install that backend's library, or set KERAS_BACKEND to an installed one (e.g. 'torch', "
+            f"which pip install 'mlnb[keras]' brings) before Keras is first imported."
+        ) from exc
+    return keras
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike,
+    save_exported_model: bool = False,
+    signature=None,
+    input_example: Any = None,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    save_model_kwargs: dict | None = None,
+    metadata: dict | None = None,
+    mlmodel: Model | None = None,
+) -> Model:
+    """Save a ``keras.Model`` in Keras' native ``.keras`` format at ``path``.
+
+    ``save_model_kwargs`` go to ``model.save``. ``save_exported_model=True`` (MLflow's TensorFlow
+    SavedModel export) is not supported: mlnb writes the portable ``.keras`` file only.
+    Returns the written Model.
+    """
+    keras = _keras()
+    if save_exported_model:
+        raise InvalidParameterError(
+            "mlnb saves Keras models in the native .keras format only; save_exported_model=True "
+            "(a TensorFlow SavedModel) is not supported. Leave it False, or use mlflow.keras.save_model."
+        )
+    if not isinstance(model, keras.Model):
+        raise InvalidParameterError(
+            f"model must be a keras.Model (Sequential, functional or subclassed), got {type(model).__name__}."
+        )
+    backend = keras.backend.backend()
+
+    def write_payload(model_dir: Path, code: str | None):
+        data = model_dir / DATA_DIR
+        data.mkdir()
+        (data / MODULE_FILE).write_text("keras", encoding="utf-8")
+        model.save(str(data / MODEL_FILE), **(save_model_kwargs or {}))
+        flavor = {
+            "data": DATA_DIR,
+            "keras_version": keras.__version__,
+            "keras_backend": backend,
+            "save_exported_model": False,
+        }
+        modules = {"keras", "numpy", BACKEND_LIBRARIES.get(backend, backend)}
+        return {PYFUNC: {"loader_module": LOADER_MODULE}, FLAVOR_NAME: flavor}, modules
+
+    return write_model(
+        path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
+        predict=_KerasPyfunc(model).predict, pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements, metadata=metadata,
+    )
+
+
+def log_model(model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+    """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
+    from mlnb.tracking.logged_models import log_model as _log
+
+    return _log(save_model, model, name=name, artifact_path=artifact_path, **kwargs)
+
+
+def _read_model(model_dir: Path, conf: dict, custom_objects: dict | None = None,
+                load_model_kwargs: dict | None = None) -> Any:
+    if conf.get("save_exported_model"):
+        raise ModelFormatError(
+            f"'{model_dir}' holds a Keras model exported as a TensorFlow SavedModel "
+            f"(save_exported_model: true); mlnb reads the native .keras format only. "
+            f"Load it with mlflow.keras.load_model (needs tensorflow)."
+        )
+    file = model_dir / conf.get("data", DATA_DIR)
+    file = file / MODEL_FILE if file.is_dir() else file.with_name(file.name + ".keras")
+    if not file.is_file():
+        raise ModelFormatError(f"The keras flavor names '{file.relative_to(model_dir)}', which is missing from '{model_dir}'.")
+    keras = _keras(conf.get("keras_backend"))
+    try:
+        return keras.saving.load_model(str(file), custom_objects=custom_objects, **(load_model_kwargs or {}))
+    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise ModelFormatError(
+            f"'{file}' is not a readable .keras file ({type(exc).__name__}: {exc}). Save the model again "
+            f"with mlnb.keras.save_model; for custom layers pass custom_objects."
+        ) from exc
+
+
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, custom_objects: dict | None = None,
+               load_model_kwargs: dict | None = None) -> Any:
+    """Load the ``keras.Model`` of a model (path, ``runs:/``, ``s3://``, ...).
+
+    ``custom_objects`` and ``load_model_kwargs`` (e.g. ``{"safe_mode": False}``) go to
+    ``keras.saving.load_model``, which by default refuses to run code stored in the file.
+    """
+    from mlnb.models.reading import read_model
+
+    path, mlmodel = read_model(model_uri, dst_path)
+    return _read_model(path, mlmodel.flavor(FLAVOR_NAME), custom_objects, load_model_kwargs)
+
+
+class _KerasPyfunc:
+    """The pyfunc face of a Keras model, as MLflow's: a DataFrame in gives a DataFrame (same index)
+    out; arrays, lists, tuples and dicts of arrays give a numpy array."""
+
+    def __init__(self, model: Any) -> None:
+        self.keras_model = model
+
+    def predict(self, data: Any, params: dict | None = None) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            return pd.DataFrame(self.keras_model.predict(data.to_numpy(), verbose=0), index=data.index)
+        if not isinstance(data, (np.ndarray, list, tuple, dict)):
+            raise InvalidParameterError(
+                f"A Keras model predicts on a DataFrame, a numpy array, a list, a tuple or a dict of "
+                f"arrays, got {type(data).__name__}."
+            )
+        return _keras().ops.convert_to_numpy(self.keras_model.predict(data, verbose=0))
+
+    def get_raw_model(self) -> Any:
+        return self.keras_model
+
+
+def _load_pyfunc(path: str, model_config: dict | None = None) -> _KerasPyfunc:
+    p = Path(path)
+    if p.is_file() or not (p / "MLmodel").is_file():  # a pyfunc ``data`` path inside the model
+        p = p.parent
+    return _KerasPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
+
+
+__all__ = ["save_model", "log_model", "load_model"]
