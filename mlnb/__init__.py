@@ -44,6 +44,7 @@ _EXPORTS = {
 _FLAVOR_ALIASES = {
     "sklearn": "mlnb.flavors.sklearn",
     "xgboost": "mlnb.flavors.xgboost",
+    "spark": "mlnb.flavors.spark",
 }
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 

@@ -66,3 +66,4 @@ def registered() -> list[str]:
 register_flavor(Flavor("sklearn", "mlnb.flavors.sklearn", "mlflow.sklearn", library="sklearn"))
 register_flavor(Flavor("python_function", "mlnb.pyfunc", "mlnb.pyfunc", reads=("mlflow.pyfunc.model",)))
 register_flavor(Flavor("xgboost", "mlnb.flavors.xgboost", "mlflow.xgboost", extra="xgboost", library="xgboost"))
+register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spark", library="pyspark"))
