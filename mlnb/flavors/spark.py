@@ -43,13 +43,18 @@ def _session():
         return spark
     if SparkContext._active_spark_context is not None:  # a session exists, just not in this thread
         return SparkSession.builder.getOrCreate()
+    import importlib.util
+
+    arrow = importlib.util.find_spec("pyarrow") is not None  # pandas <-> Spark without Python workers
     return (
         SparkSession.builder.master("local[1]")
         .appName(SESSION_NAME)
         .config("spark.driver.memory", "512m")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.execution.arrow.pyspark.enabled", str(arrow).lower())
         .config("spark.log.level", "ERROR")
         .getOrCreate()
     )
