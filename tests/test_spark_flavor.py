@@ -5,6 +5,7 @@ One local SparkSession serves the whole module and is stopped at its end, JVM in
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from conformance import CHECKS, FlavorCase, Subject
 from mlnb.errors import InvalidParameterError, ModelFormatError
 
 _FITTED: dict[str, object] = {}
+_QUICK_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -34,7 +36,7 @@ def spark():
         SparkSession.builder.master("local[1]").appName("mlnb-tests")
         .config("spark.driver.memory", "512m").config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+        .config("spark.driver.extraJavaOptions", _QUICK_JVM)
         .config("spark.driver.host", "127.0.0.1").config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.codegen.wholeStage", "false").config("spark.sql.adaptive.enabled", "false")
@@ -217,3 +219,31 @@ def test_import_mlnb_does_not_import_pyspark():
     code = "import sys, mlnb, mlnb.flavors; mlnb.spark; assert 'pyspark' not in sys.modules, 'pyspark imported'"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+_LOAD_WITHOUT_A_SESSION = """
+import sys
+import numpy as np, pandas as pd
+import mlnb.pyfunc
+from pyspark.sql import SparkSession
+
+assert SparkSession.getActiveSession() is None
+model = mlnb.pyfunc.load_model(sys.argv[1])
+np.save(sys.argv[3], model.predict(pd.read_csv(sys.argv[2])))
+conf = SparkSession.getActiveSession().sparkContext.getConf()
+print(conf.get("spark.app.name"), conf.get("spark.master"))
+"""
+
+
+def test_pyfunc_starts_a_small_local_session_when_none_is_active(tmp_path):
+    model, X = _classifier()
+    mlnb.spark.save_model(model, tmp_path / "m")
+    X.to_csv(tmp_path / "X.csv", index=False)
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD_WITHOUT_A_SESSION, str(tmp_path / "m"), str(tmp_path / "X.csv"),
+         str(tmp_path / "pred.npy")], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "JDK_JAVA_OPTIONS": _QUICK_JVM},  # the java launcher's own variable
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["mlnb-spark-model", "local[1]"]
+    assert_same(np.load(tmp_path / "pred.npy"), _predict_native(model, X))
