@@ -174,7 +174,20 @@ def test_logged_model_loads_back_through_its_runs_uri():
     assert info.model_uri == f"runs:/{run.info.run_id}/spark-model"
     assert "spark" in info.flavors
     assert_same(_predict_native(mlnb.spark.load_model(info.model_uri), X), expected)
-    assert_same(mlnb.pyfunc.load_model(info.model_uri).predict(X), expected)
+    loaded = mlnb.pyfunc.load_model(info.model_uri)
+    assert_same(loaded.predict(X), expected)
+    assert loaded.predict(X.iloc[:0]).shape == (0,)
+
+
+def test_a_pipeline_of_transformers_returns_its_last_output_column(tmp_path):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+
+    _, X = _classifier()
+    assembler = Pipeline(stages=[VectorAssembler(inputCols=list(X.columns), outputCol="assembled")])
+    mlnb.spark.save_model(assembler.fit(_active().createDataFrame(X)), tmp_path / "m")
+    out = mlnb.pyfunc.load_model(tmp_path / "m").predict(X)
+    np.testing.assert_array_equal(out, X.to_numpy())  # vectors come back as rows of a 2-d array
 
 
 def test_dfs_tmpdir_round_trip(tmp_path):
