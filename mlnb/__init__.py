@@ -49,6 +49,7 @@ _FLAVOR_ALIASES = {
     "h2o": "mlnb.flavors.h2o",
     "pytorch": "mlnb.flavors.pytorch",
     "keras": "mlnb.flavors.keras",
+    "spark": "mlnb.flavors.spark",
 }
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 

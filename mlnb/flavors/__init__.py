@@ -71,3 +71,4 @@ register_flavor(Flavor("h2o", "mlnb.flavors.h2o", "mlflow.h2o", extra="h2o", lib
 register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extra="pytorch", library="torch"))
 # no library=: Keras must see its backend choice before it is imported, so the flavor imports it
 register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))
+register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spark", library="pyspark"))
