@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 
@@ -12,7 +13,7 @@ import mlnb.pyfunc
 import mlnb.sklearn
 from _models import estimator
 from mlnb import errors
-from mlnb.flavors import Flavor, _BY_LOADER, _FLAVORS, get_flavor
+from mlnb.flavors import get_flavor
 from mlnb.models.reading import VersionMismatchWarning
 
 
@@ -114,9 +115,7 @@ def test_a_model_without_a_pyfunc_flavor_names_its_flavors(saved):
 
 
 def test_a_missing_optional_library_names_the_extra_to_install(saved, monkeypatch):
-    flavor = Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extra="pytorch", library="torch")
-    monkeypatch.setitem(_FLAVORS, "pytorch", flavor)
-    monkeypatch.setitem(_BY_LOADER, "mlflow.pytorch", flavor)
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed: importing it fails
     _rewrite(saved, lambda d: d["flavors"]["python_function"].update(loader_module="mlflow.pytorch"))
     with pytest.raises(errors.MissingDependencyError, match=r"needs the 'torch' package.*pip install 'mlnb\[pytorch\]'") as info:
         mlnb.pyfunc.load_model(saved)
