@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import sys
 
 import numpy as np
 import pytest
@@ -27,10 +28,13 @@ def _isolated(tmp_path, monkeypatch):
     """A fresh tracking store and working directory per test; nothing leaks between tests."""
     monkeypatch.setenv("MLNB_TRACKING_URI", str(tmp_path / "mlnb.db"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):  # mlflow.set_experiment sets the first
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     random.seed(0)
     np.random.seed(0)
     yield
+    _forget_mlflow_experiment()
     try:
         import mlnb.tracking.fluent as fluent
     except ImportError:
@@ -38,6 +42,17 @@ def _isolated(tmp_path, monkeypatch):
     reset = getattr(fluent, "_reset_for_tests", None)
     if reset is not None:
         reset()
+
+
+def _forget_mlflow_experiment() -> None:
+    """End MLflow's active runs and forget its active experiment, which name an experiment of this
+    test's store: the next test has a store of its own, where that id does not exist."""
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is None:
+        return
+    while fluent.active_run() is not None:
+        fluent.end_run()
+    fluent._active_experiment_id = None
 
 
 def free_port() -> int:
