@@ -6,6 +6,7 @@ import os
 import random
 import socket
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -31,6 +32,10 @@ def _isolated(tmp_path, monkeypatch):
     for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):  # mlflow.set_experiment sets the first
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    scratch = tmp_path / "tmp"  # downloads without dst_path go to fresh temp dirs: keep them in here
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
     random.seed(0)
     np.random.seed(0)
     yield

@@ -11,6 +11,7 @@ target and renamed into place, so a killed process never leaves a half-written m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
@@ -18,6 +19,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 
@@ -58,6 +60,21 @@ def artifact_file_path(artifact_file: str | os.PathLike) -> str:
 def join_uri(base: str, path: str) -> str:
     path = clean_artifact_path(path)
     return f"{base.rstrip('/')}/{path}" if path else base
+
+
+@contextlib.contextmanager
+def download_root(dst_path: str | os.PathLike | None, prefix: str) -> Iterator[Path]:
+    """``dst_path``, or a new temporary directory that is removed again if the download fails
+    (MLflow's rule: without ``dst_path``, downloads go to a fresh temporary directory)."""
+    if dst_path is not None:
+        yield Path(dst_path)
+        return
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield root
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
 
 
 class ArtifactRepo:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -18,7 +17,7 @@ from urllib.parse import quote, urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 from mlnb.tracking.artifacts import (
-    ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, join_uri,
+    ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, download_root, join_uri,
 )
 from mlnb.tracking.entities import (
     Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
@@ -248,7 +247,10 @@ class MlflowArtifactsRepo(ArtifactRepo):
 
     def download_artifacts(self, path=None, dst_path=None) -> Path:
         rel = clean_artifact_path(path)
-        dst_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="mlnb-artifacts-"))
+        with download_root(dst_path, "mlnb-artifacts-") as dst_root:
+            return self._download_tree(rel, dst_root)
+
+    def _download_tree(self, rel: str, dst_root: Path) -> Path:
         entries = self.list_artifacts(rel)
         target = dst_root / rel if rel else dst_root
         if not entries:  # a file (or nothing)

@@ -9,13 +9,14 @@ renders as a widget in notebooks). boto3 is imported only when an ``s3://`` URI 
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError, require
-from mlnb.tracking.artifacts import ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path
+from mlnb.tracking.artifacts import (
+    ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, download_root,
+)
 from mlnb.tracking.rest_store import PROGRESS_THRESHOLD
 
 
@@ -121,8 +122,11 @@ class S3ArtifactRepo(ArtifactRepo):
 
     def download_artifacts(self, path=None, dst_path=None) -> Path:
         rel = clean_artifact_path(path)
+        with download_root(dst_path, "mlnb-s3-") as dst_root:
+            return self._download_tree(rel, dst_root)
+
+    def _download_tree(self, rel: str, dst_root: Path) -> Path:
         key = self._key(rel)
-        dst_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="mlnb-s3-"))
         target = dst_root / rel if rel else dst_root
         dir_prefix = f"{key}/" if key else ""
         objects = [o for page in self._walk(dir_prefix, delimiter=False) for o in page.get("Contents", [])]
@@ -160,5 +164,5 @@ def download_s3_uri(uri: str, dst: str | None = None) -> Path:
     if not key:
         raise InvalidParameterError(f"'{uri}' names a whole bucket; point to a model or file inside it.")
     repo = S3ArtifactRepo(f"s3://{bucket}/{os.path.dirname(key)}" if "/" in key else f"s3://{bucket}")
-    dst_root = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="mlnb-s3-"))
-    return repo.download_artifacts(os.path.basename(key), dst_root)
+    with download_root(dst, "mlnb-s3-") as dst_root:
+        return repo.download_artifacts(os.path.basename(key), dst_root)
