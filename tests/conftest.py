@@ -25,15 +25,14 @@ def _private_cache(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
+def _isolated(tmp_path, tmp_path_factory, monkeypatch):
     """A fresh tracking store and working directory per test; nothing leaks between tests."""
     monkeypatch.setenv("MLNB_TRACKING_URI", str(tmp_path / "mlnb.db"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):  # mlflow.set_experiment sets the first
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    scratch = tmp_path / "tmp"  # downloads without dst_path go to fresh temp dirs: keep them in here
-    scratch.mkdir()
+    scratch = tmp_path_factory.mktemp("scratch")  # where fresh temp dirs go (downloads without dst_path)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     monkeypatch.setenv("TMPDIR", str(scratch))
     random.seed(0)

@@ -6,6 +6,7 @@ import functools
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -24,14 +25,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::h2o.exceptions.H2ODependencyWar
 
 
 @pytest.fixture(scope="module", autouse=True)
-def h2o_cluster():
+def h2o_cluster(tmp_path_factory):
     """One H2O cluster for the module, started the way mlnb starts its private one; shut down at the end."""
     import h2o
 
     from mlnb.flavors.h2o import _connect
 
     assert h2o.connection() is None or not h2o.connection().connected
-    _connect(None)
+    with pytest.MonkeyPatch.context() as mp:  # H2O writes the JVM's logs to a fresh temp dir
+        mp.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("h2o-logs")))
+        _connect(None)
     conn = h2o.connection()
     server = conn.local_server
     assert conn.base_url.startswith("http://127.0.0.1:")
