@@ -1,0 +1,120 @@
+"""Each deep-learning and boosting flavor against MLflow's on the same model: save, then load as pyfunc.
+
+    python benchmarks/run.py flavors
+
+Same fitted model, same default arguments (as a user would call them), one process, alternating
+mlnb and MLflow; the figure is the median of a few repeats. MLflow's saves infer the model's pip
+requirements by default (in a subprocess); mlnb pins them from the modules the flavor names.
+PyTorch saves with an input example, so both write MLflow's default ``pt2`` format. Flavors whose
+library is not installed are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import logging
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import fmt_time, report, scratch_dir  # noqa: E402
+
+REPEAT = int(os.environ.get("MLNB_BENCH_REPEAT", "3"))
+
+
+def _xgboost():
+    import xgboost
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=2000, n_features=10, random_state=0)
+    return xgboost.XGBClassifier(n_estimators=50, max_depth=4, random_state=0).fit(X, y), {"input_example": X[:5]}
+
+
+def _pytorch():
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    example = torch.randn(5, 10).numpy()
+    return model, {"input_example": example}
+
+
+def _onnx():
+    from skl2onnx import to_onnx
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import LinearRegression
+
+    X, y = make_regression(n_samples=500, n_features=10, random_state=0)
+    X = X.astype("float32")
+    return to_onnx(LinearRegression().fit(X, y), X[:1]), {}
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    return model, {}
+
+
+# flavor -> (library to check, model factory)
+CASES = {
+    "xgboost": ("xgboost", _xgboost),
+    "pytorch": ("torch", _pytorch),
+    "onnx": ("skl2onnx", _onnx),
+    "keras": ("keras", _keras),
+}
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    work = scratch_dir("mlnb-bench-flavors-")
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work}/mlflow.db")
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import importlib
+
+    import mlflow.pyfunc
+
+    import mlnb.pyfunc
+
+    counter = itertools.count()
+    saves, loads = [], []
+    for name, (library, make) in CASES.items():
+        if importlib.util.find_spec(library) is None:
+            print(f"{name}: skipped ({library} is not installed)")
+            continue
+        model, kwargs = make()
+        ours_flavor = importlib.import_module(f"mlnb.{name}")
+        theirs_flavor = importlib.import_module(f"mlflow.{name}")
+        times = {"mlnb save": [], "mlflow save": [], "mlnb load": [], "mlflow load": []}
+        for _ in range(REPEAT):
+            for lib, flavor, loader in (("mlnb", ours_flavor, mlnb.pyfunc.load_model),
+                                        ("mlflow", theirs_flavor, mlflow.pyfunc.load_model)):
+                path = work / f"{name}-{lib}-{next(counter)}"
+                times[f"{lib} save"].append(_timed(lambda: flavor.save_model(model, str(path), **kwargs)))
+                times[f"{lib} load"].append(_timed(lambda: loader(str(path))))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        saves.append((f"{name}: save_model", med["mlnb save"], med["mlflow save"]))
+        loads.append((f"{name}: pyfunc.load_model", med["mlnb load"], med["mlflow load"]))
+    report(f"flavors: save_model with default arguments (median of {REPEAT})", saves)
+    report(f"flavors: pyfunc.load_model of the model each library saved (median of {REPEAT})", loads)
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+          f"slowest mlnb save {fmt_time(max(s[1] for s in saves))}")
+
+
+if __name__ == "__main__":
+    main()
