@@ -88,3 +88,27 @@ def regression_data():
 
     X, y = make_regression(n_samples=300, n_features=5, noise=0.1, random_state=0)
     return pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]), y
+
+
+# -- test tiers --------------------------------------------------------------------------------
+# Every test is in one tier: ``java``, ``browser`` and ``install`` are marked in their modules,
+# everything else is ``core``. tests/run.sh installs every tier's prerequisite and selects the tiers
+# explicitly; a tier whose prerequisite is missing fails (it never skips), saying what to run.
+TIERS = ("java", "browser", "install")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.core)
+
+
+def pytest_runtest_setup(item):
+    for tier in TIERS:
+        if item.get_closest_marker(tier):
+            from tests._tiers import missing_prerequisite
+
+            problem = missing_prerequisite(tier)
+            if problem:
+                pytest.fail(f"{problem} The '{tier}' tests need it: run `bash tests/run.sh`, which "
+                            f"installs it (or leave the tier out with -m 'not {tier}').", pytrace=False)

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh machine, then run them.
-#   bash tests/run.sh            # the whole suite
-#   bash tests/run.sh -k serve   # extra arguments go to pytest
+#   bash tests/run.sh                              # every tier
+#   MLNB_TEST_TIERS="core" bash tests/run.sh       # some tiers (a pytest -m expression)
+#   bash tests/run.sh -k serve                     # extra arguments go to pytest
+# Tiers (pyproject.toml): core (Python packages only), java (H2O, Spark: Java 17), browser (JupyterLab
+# in Chromium), install (fresh virtual environments from a local wheelhouse). This script installs
+# each tier's prerequisite; a test whose prerequisite is missing fails, it never skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TIERS="${MLNB_TEST_TIERS:-core or java or browser or install}"
 
-# System packages: Chromium for the browser tests (Debian's build; test tools cannot download one).
-if ! command -v chromium >/dev/null 2>&1; then
+# System packages: Chromium for the browser tier (Debian's build; test tools cannot download one),
+# Java 17 for the java tier.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "Running pip as the 'root' user" || true
 python -m pip check >/dev/null 2>&1 || true
 
-exec python -m pytest -n 2 --dist loadfile -p no:cacheprovider -p no:benchmark "$@"
+# The install tier's wheels: downloaded here, so the tests themselves never download.
+python -m tests._tiers
+
+exec python -m pytest -n 2 --dist loadfile -p no:cacheprovider -p no:benchmark -m "$TIERS" "$@"

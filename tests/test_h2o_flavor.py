@@ -21,7 +21,7 @@ from conformance import CHECKS, FlavorCase, Subject
 from mlnb.errors import InvalidParameterError, ModelFormatError
 
 MLFLOW_PIP = ["h2o", "pandas"]
-pytestmark = pytest.mark.filterwarnings("ignore::h2o.exceptions.H2ODependencyWarning")
+pytestmark = [pytest.mark.java, pytest.mark.filterwarnings("ignore::h2o.exceptions.H2ODependencyWarning")]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,7 +1,8 @@
 """Binder rehearsal: a fresh virtual environment from binder/requirements.txt runs every tutorial.
 
 The environment is made as Binder makes it: ``python -m venv`` (no system site-packages), then
-``pip install -r binder/requirements.txt`` from the repository root. The tutorials then execute
+``pip install -r binder/requirements.txt`` from the repository root, here from the local wheelhouse
+tests/run.sh builds (the ``install`` tier: no downloads while the tests run). The tutorials then execute
 with that environment's own Jupyter and kernel, and its JupyterLab serves the quickstart (the
 README's first command).
 """
@@ -21,40 +22,33 @@ import nbformat
 import pytest
 
 from tests._notebook import stop
+from tests._tiers import WHEELHOUSE
 from tests._tracking import wait_until_ready
 from tests.conftest import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.install, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 TUTORIALS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
 INSTALL_TIMEOUT = 1500
 
 
-WHEELHOUSE = Path(os.environ.get("MLNB_BINDER_WHEELHOUSE", Path.home() / ".cache" / "mlnb" / "binder-wheels"))
-
-
 @pytest.fixture(scope="module")
 def binder_env(tmp_path_factory):
     """The environment's bin directory, built from binder/requirements.txt as Binder would.
 
-    Wheels are downloaded into a wheelhouse kept between runs (pip's own cache does the same job
-    where it is enabled), then installed from it into the new environment. ``--no-compile`` skips
-    writing .pyc files, which changes nothing that is installed.
+    Nothing is downloaded here: tests/run.sh filled the local wheelhouse (the ``install`` tier's
+    prerequisite), and pip installs from it alone. ``--no-compile`` skips writing .pyc files, which
+    changes nothing that is installed.
     """
     venv = tmp_path_factory.mktemp("binder") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    cmd = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "install", "-q",
+           "--no-compile", "--no-index", "--find-links", str(WHEELHOUSE), "-r", "binder/requirements.txt"]
     started = time.monotonic()
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    steps = [
-        [*pip, "download", "-q", "--exists-action", "i", "-d", str(WHEELHOUSE), "-r", "binder/requirements.txt", "setuptools>=65", "wheel"],
-        [*pip, "install", "-q", "--no-compile", "--no-index", "--find-links", str(WHEELHOUSE),
-         "-r", "binder/requirements.txt"],
-    ]
-    for cmd in steps:
-        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-        assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stderr[-4000:]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}  # no extra index, no other wheels
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, env=env)
+    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stderr[-4000:]}"
     print(f"binder environment installed in {time.monotonic() - started:.0f}s")
     return venv / "bin"
 
@@ -71,7 +65,7 @@ def clean_env(bin_dir: Path, workdir: Path) -> dict[str, str]:
 def test_binder_files_are_as_binder_expects():
     assert (REPO / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     lines = [ln.strip() for ln in (REPO / "binder" / "requirements.txt").read_text().splitlines() if ln.strip()]
-    assert lines[0] == "-e .[all]"
+    assert lines[0] == "-e .[tutorials]"
 
 
 def test_environment_is_isolated_and_has_mlnb_from_the_repo(binder_env, tmp_path):

@@ -22,6 +22,7 @@ from _models import MLFLOW_PIP, assert_same, classification, regression
 from conformance import CHECKS, FlavorCase, Subject
 from mlnb.errors import InvalidParameterError, ModelFormatError
 
+pytestmark = pytest.mark.java
 _FITTED: dict[str, object] = {}
 _QUICK_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 

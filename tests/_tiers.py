@@ -1,0 +1,72 @@
+"""What each test tier needs besides the test extra, and whether this machine has it."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+#: wheels for the ``install`` tier's fresh environments, built by tests/run.sh (the only step that downloads)
+WHEELHOUSE = Path(os.environ.get("MLNB_WHEELHOUSE", Path.home() / ".cache" / "mlnb" / "wheelhouse"))
+STAMP = "READY"
+
+
+def wheelhouse_inputs() -> str:
+    """A digest of what the wheelhouse is built from: binder/requirements.txt and mlnb's dependencies."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = repr((project["dependencies"], sorted(project["optional-dependencies"].items())))
+    text = (REPO / "binder" / "requirements.txt").read_text() + deps
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def missing_prerequisite(tier: str) -> str | None:
+    """Why ``tier`` cannot run here, or None when it can."""
+    if tier == "java":
+        java = shutil.which("java")
+        if java is None:
+            return "Java 17 is not installed (no `java` on PATH)."
+        out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+        found = re.search(r'version "(\d+)', out)
+        if not found or int(found.group(1)) < 17:
+            return f"Java 17 or later is needed; `java -version` says: {out.strip()[:120]!r}."
+    elif tier == "browser":
+        if not CHROMIUM.exists():
+            return f"Chromium is not installed ({CHROMIUM} is missing)."
+        if importlib.util.find_spec("playwright") is None:
+            return "Playwright is not installed (it comes with the test extra)."
+    elif tier == "install":
+        stamp = WHEELHOUSE / STAMP
+        if not stamp.exists():
+            return f"The local wheelhouse {WHEELHOUSE} has not been built."
+        if stamp.read_text().strip() != wheelhouse_inputs():
+            return (f"The local wheelhouse {WHEELHOUSE} was built for other requirements "
+                    "(binder/requirements.txt or pyproject.toml changed since).")
+    return None
+
+
+def build_wheelhouse() -> None:
+    """Download the wheels the ``install`` tier installs from (run by tests/run.sh, online), then stamp
+    the wheelhouse with what it was built for. Skipped when the stamp is already current."""
+    import sys
+
+    stamp = WHEELHOUSE / STAMP
+    if stamp.exists() and stamp.read_text().strip() == wheelhouse_inputs():
+        return
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+                    "--exists-action", "i", "-d", str(WHEELHOUSE), "-r", "binder/requirements.txt",
+                    "setuptools>=70.1"], cwd=REPO, check=True)
+    stamp.write_text(wheelhouse_inputs() + "\n")
+
+
+if __name__ == "__main__":
+    build_wheelhouse()
