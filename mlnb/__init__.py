@@ -3,15 +3,15 @@
 Models are saved in MLflow's format and served with MLflow's scoring protocol. Everything here is
 imported lazily, so ``import mlnb`` and ``%load_ext mlnb`` cost milliseconds.
 
-Flavors are reached as ``mlnb.sklearn``, ``mlnb.pyfunc``, ... (``import mlnb.sklearn`` works too).
+Flavors are reached by their registry names, ``mlnb.sklearn``, ``mlnb.xgboost``, ... (module
+``__getattr__`` consults the registry in :mod:`mlnb.flavors`, so a flavor added with
+``register_flavor()`` is ``mlnb.<name>`` too); mlnb's own also have a module of that name
+(``mlnb/sklearn.py``), so ``import mlnb.sklearn`` works and IDEs resolve it.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
-import sys
 
 __version__ = "0.1.0"
 
@@ -41,36 +41,36 @@ _EXPORTS = {
     "ModelSignature": "mlnb.models.signature",
     "Model": "mlnb.models.mlmodel",
 }
-# short flavor names -> their modules (``mlnb.sklearn`` is ``mlnb.flavors.sklearn``)
-_FLAVOR_ALIASES = {
-    "sklearn": "mlnb.flavors.sklearn",
-    "xgboost": "mlnb.flavors.xgboost",
-    "onnx": "mlnb.flavors.onnx",
-    "h2o": "mlnb.flavors.h2o",
-    "pytorch": "mlnb.flavors.pytorch",
-    "keras": "mlnb.flavors.keras",
-    "spark": "mlnb.flavors.spark",
-}
 _SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
 
-__all__ = sorted([*_EXPORTS, *_FLAVOR_ALIASES, "pyfunc", "load_ipython_extension", "unload_ipython_extension"])
+# flavors are not listed: ``from mlnb import *`` must not import every model library
+__all__ = sorted([*_EXPORTS, "pyfunc", "load_ipython_extension", "unload_ipython_extension"])
 
 
 def __getattr__(name: str):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    elif name in _FLAVOR_ALIASES:
-        value = importlib.import_module(f"mlnb.{name}")
     elif name in _SUBMODULES:
         value = importlib.import_module(f"mlnb.{name}")
     else:
-        raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
+        value = _flavor_module(name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    from mlnb.flavors import registered
+
+    return sorted(set(globals()) | set(__all__) | set(registered()))
+
+
+def _flavor_module(name: str):
+    """``mlnb.<name>`` for a registered flavor: the module the registry names for it."""
+    from mlnb.flavors import registered, get_flavor
+
+    if name not in registered():
+        raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
+    return importlib.import_module(get_flavor(name).module)
 
 
 def load_ipython_extension(ipython) -> None:
@@ -85,26 +85,3 @@ def unload_ipython_extension(ipython) -> None:
     from mlnb.notebook.magics import unload_ipython_extension as _unload
 
     _unload(ipython)
-
-
-class _FlavorAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Make ``import mlnb.sklearn`` load ``mlnb.flavors.sklearn`` (one module, two names)."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        prefix, _, short = fullname.partition(".")
-        if prefix == "mlnb" and short in _FLAVOR_ALIASES:
-            return importlib.util.spec_from_loader(fullname, self)
-        return None
-
-    def create_module(self, spec):
-        module = importlib.import_module(_FLAVOR_ALIASES[spec.name.partition(".")[2]])
-        self._specs = {**getattr(self, "_specs", {}), spec.name: (module.__spec__, module.__loader__)}
-        return module
-
-    def exec_module(self, module):
-        # the import system stamped the alias's spec on the module: give it back its own
-        module.__spec__, module.__loader__ = self._specs[module.__spec__.name]
-
-
-if not any(isinstance(f, _FlavorAliasFinder) for f in sys.meta_path):
-    sys.meta_path.append(_FlavorAliasFinder())

@@ -37,6 +37,8 @@ class Subject:
 
 @dataclass
 class FlavorCase:
+    #: "<flavor>-<kind>", starting with the flavor's registry name (tests/test_flavor_modules.py
+    #: checks that every registered flavor has a case)
     name: str
     #: make(directory, library) -> Subject; library is "mlnb" or "mlflow" (whose base classes to use)
     make: Callable[[Path, str], Subject]
@@ -266,7 +268,7 @@ def pyfunc_case() -> FlavorCase:
 
         return mlnb.pyfunc.load_model(path)
 
-    return FlavorCase("pyfunc-custom", make, save, load_native, lambda m, X: m.predict(X), mlflow_save)
+    return FlavorCase("python_function-custom", make, save, load_native, lambda m, X: m.predict(X), mlflow_save)
 
 
 def xgboost_case(kind: str) -> FlavorCase:
