@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -60,9 +62,13 @@ def fmt_time(seconds: float) -> str:
 
 def report(title: str, rows: list[tuple[str, float, float]], unit: str = "time") -> None:
     """Print ``(case, mlnb, mlflow)`` rows. For ``unit='time'`` lower is better and the ratio is
-    mlflow/mlnb; for a rate (``unit='rate'``) it is mlnb/mlflow. Either way, ratio > 1 means mlnb wins."""
+    mlflow/mlnb; for a rate (``unit='rate'``) it is mlnb/mlflow. Either way, ratio > 1 means mlnb wins.
+
+    Under ``benchmarks/run.py`` the rows also go to the file named by ``$MLNB_BENCH_ROWS``, from which
+    run.py writes benchmarks/results.md."""
     print(f"\n## {title}")
     print(f"{'case':<44} {'mlnb':>12} {'mlflow':>12} {'ratio':>9}")
+    recorded = []
     for case, ours, theirs in rows:
         if unit == "time":
             ratio = theirs / ours if ours else float("inf")
@@ -71,4 +77,9 @@ def report(title: str, rows: list[tuple[str, float, float]], unit: str = "time")
             ratio = ours / theirs if theirs else float("inf")
             a, b = f"{ours:,.0f}/s", f"{theirs:,.0f}/s"
         print(f"{case:<44} {a:>12} {b:>12} {ratio:>8.1f}x")
+        recorded.append({"table": title, "case": case, "mlnb": a, "mlflow": b, "ratio": f"{ratio:,.1f}x"})
     sys.stdout.flush()
+    if os.environ.get("MLNB_BENCH_ROWS"):
+        with open(os.environ["MLNB_BENCH_ROWS"], "a") as out:
+            for row in recorded:
+                out.write(json.dumps(row) + "\n")
