@@ -93,7 +93,7 @@ def test_curves_match_sklearns_areas(weighted):
     sw = RNG.rand(500) if weighted else None
     fpr, tpr, auc = M.roc_curve(y, score, 1, sw)
     assert auc == pytest.approx(skm.roc_auc_score(y, score, sample_weight=sw), rel=1e-12)
-    sk_fpr, sk_tpr, _ = skm.roc_curve(y, score, sample_weight=sw, drop_intermediate=False)
+    sk_fpr, sk_tpr, _ = skm.roc_curve(y, score, sample_weight=sw)  # collinear points dropped, as plotted
     np.testing.assert_allclose(np.c_[fpr, tpr], np.c_[sk_fpr, sk_tpr])
     _, _, ap = M.precision_recall_curve(y, score, 1, sw)
     assert ap == pytest.approx(skm.average_precision_score(y, score, sample_weight=sw), rel=1e-12)

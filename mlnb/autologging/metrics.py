@@ -1,10 +1,10 @@
-"""Training metrics with MLflow's names, computed with NumPy directly.
+"""Training metrics with MLflow's names, from the NumPy scores of :mod:`mlnb.evaluation.scores`.
 
 scikit-learn's metric functions validate their inputs again on every call (target types, label
-sets, lengths), which costs a millisecond or more each; autolog computes one confusion matrix and
-derives precision, recall, F1 and accuracy from it, so the values equal scikit-learn's (tested
-against them) at a fraction of the cost. Unusual targets (multilabel, multioutput classifiers,
-multiclass ROC AUC) fall back to scikit-learn's own functions.
+sets, lengths), which costs a millisecond or more each; the scores module computes the same values
+(tested against scikit-learn's) from one pass of counts. Unusual targets (multilabel, multioutput
+classifiers, multiclass ROC AUC, which MLflow computes one-vs-one) fall back to scikit-learn's own
+functions.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from mlnb.evaluation import scores
+from mlnb.evaluation.scores import confusion
+
 PREFIX = "training_"
+
+__all__ = ["PREFIX", "column", "confusion", "roc_curve", "precision_recall_curve", "classifier_metrics",
+           "regressor_metrics", "clusterer_metrics"]
 
 
 def _weights(sample_weight: Any, n: int) -> np.ndarray:
@@ -23,7 +29,7 @@ def _weights(sample_weight: Any, n: int) -> np.ndarray:
     return np.asarray(sample_weight, dtype=float).reshape(-1)
 
 
-def _column(y: Any) -> np.ndarray | None:
+def column(y: Any) -> np.ndarray | None:
     """``y`` as a 1-D array, or None when it is really 2-D (multilabel / multioutput)."""
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -31,76 +37,16 @@ def _column(y: Any) -> np.ndarray | None:
     return arr if arr.ndim == 1 else None
 
 
-def confusion(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels, matrix)``: rows are true labels, columns predicted ones, weighted counts."""
-    t, p = np.asarray(y_true), np.asarray(y_pred)
-    labels, codes = np.unique(np.concatenate([t, p]), return_inverse=True)
-    k = len(labels)
-    n = len(t)
-    cells = codes[:n] * k + codes[n:]
-    matrix = np.bincount(cells, weights=_weights(sample_weight, n), minlength=k * k).reshape(k, k)
-    return labels, matrix
-
-
-def _scores_from_confusion(matrix: np.ndarray) -> dict[str, float]:
-    tp = np.diag(matrix)
-    predicted = matrix.sum(axis=0)
-    support = matrix.sum(axis=1)
-    total = support.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, tp / predicted, 0.0)
-        recall = np.where(support > 0, tp / support, 0.0)
-        denom = 2 * tp + (predicted - tp) + (support - tp)
-        f1 = np.where(denom > 0, 2 * tp / denom, 0.0)
-    weighted = (lambda v: float(np.dot(v, support) / total)) if total > 0 else (lambda v: 0.0)
-    return {
-        "precision_score": weighted(precision),
-        "recall_score": weighted(recall),
-        "f1_score": weighted(f1),
-        "accuracy_score": float(tp.sum() / total) if total > 0 else 0.0,
-    }
-
-
-def log_loss(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, sample_weight: Any = None) -> float | None:
-    """Cross-entropy as scikit-learn computes it (probabilities clipped to [eps, 1-eps])."""
-    proba = np.asarray(proba, dtype=float)
-    if proba.ndim != 2 or proba.shape[1] != len(classes) or len(np.unique(y_true)) != len(classes):
-        return None  # scikit-learn refuses these too
-    idx = np.searchsorted(classes, y_true)
-    if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != y_true):
-        return None
-    eps = np.finfo(proba.dtype).eps
-    picked = np.clip(proba[np.arange(len(idx)), idx], eps, 1 - eps)
-    return float(np.average(-np.log(picked), weights=_weights(sample_weight, len(idx))))
-
-
-def _binary_counts(y_true: np.ndarray, score: np.ndarray, pos_label: Any, sample_weight: Any):
-    """Cumulative weighted true/false positives at each distinct score, highest score first."""
-    order = np.argsort(score, kind="mergesort")[::-1]
-    s = np.asarray(score, dtype=float)[order]
-    pos = (y_true[order] == pos_label).astype(float)
-    w = _weights(sample_weight, len(s))[order]
-    last = np.r_[np.where(np.diff(s))[0], len(s) - 1]
-    tps = np.cumsum(pos * w)[last]
-    fps = np.cumsum((1 - pos) * w)[last]
-    return tps, fps, s[last]
-
-
 def roc_curve(y_true: Any, score: Any, pos_label: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(fpr, tpr, auc)`` of a binary problem."""
-    tps, fps, _ = _binary_counts(np.asarray(y_true), score, pos_label, sample_weight)
-    fpr = np.r_[0.0, fps / fps[-1]]
-    tpr = np.r_[0.0, tps / tps[-1]]
+    """``(fpr, tpr, auc)`` of a binary problem: what autolog's ROC plot draws."""
+    fpr, tpr, _ = scores.roc_curve(y_true, score, pos_label, sample_weight)
     return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
 
 def precision_recall_curve(y_true: Any, score: Any, pos_label: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(recall, precision, average_precision)`` of a binary problem."""
-    tps, fps, _ = _binary_counts(np.asarray(y_true), score, pos_label, sample_weight)
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-    return np.r_[0.0, recall], np.r_[1.0, precision], ap
+    """``(recall, precision, average_precision)`` of a binary problem: what autolog's PR plot draws."""
+    precision, recall, _ = scores.precision_recall_curve(y_true, score, pos_label, sample_weight)
+    return recall[::-1], precision[::-1], float(-np.sum(np.diff(recall) * precision[:-1]))
 
 
 def _quiet(fn, *args, **kwargs):
@@ -112,17 +58,23 @@ def _quiet(fn, *args, **kwargs):
 def classifier_metrics(y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None,
                        sample_weight: Any = None, prefix: str = PREFIX) -> dict[str, float]:
     """precision/recall/F1 (weighted), accuracy, and with probabilities log loss and ROC AUC."""
-    t, p = _column(y_true), _column(y_pred)
+    t, p = column(y_true), column(y_pred)
     if t is None or p is None:
         return _sklearn_classifier_metrics(y_true, y_pred, sample_weight, prefix)
-    out = _scores_from_confusion(confusion(t, p, sample_weight)[1])
+    prf = scores.precision_recall_f1(t, p, average="weighted", sample_weight=sample_weight)
+    out = {"precision_score": prf["precision"], "recall_score": prf["recall"], "f1_score": prf["f1"],
+           "accuracy_score": scores.accuracy(t, p, sample_weight)}
     if proba is not None and classes is not None:
         classes = np.asarray(classes)
-        loss = log_loss(t, proba, classes, sample_weight)
-        if loss is not None:
-            out["log_loss"] = loss
-        if len(np.unique(t)) == 2 and np.asarray(proba).shape[1] == 2:
-            out["roc_auc"] = roc_curve(t, np.asarray(proba)[:, 1], classes[1], sample_weight)[2]
+        proba = np.asarray(proba)
+        n_true = len(np.unique(t))
+        if proba.ndim == 2 and proba.shape[1] == len(classes) == n_true:
+            try:
+                out["log_loss"] = scores.log_loss(t, proba, labels=classes, sample_weight=sample_weight)
+            except ValueError:
+                pass  # targets outside the estimator's classes: scikit-learn cannot score it either
+        if n_true == 2 and proba.shape[1] == 2:
+            out["roc_auc"] = scores.roc_auc(t, proba[:, 1], classes[1], sample_weight)
         elif len(classes) > 2:
             from sklearn.metrics import roc_auc_score
 

@@ -411,10 +411,10 @@ def _classifier_plots(estimator, X, y, y_pred, proba, classes, sw, run: FitRun) 
 
     if not plots.available():
         return
-    y1 = M._column(y)
+    y1 = M.column(y)
     if y1 is None:
         return
-    labels, matrix = M.confusion(y1, M._column(y_pred), sw)
+    labels, matrix = M.confusion(y1, M.column(y_pred), sw)
     run.add_file_later("training_confusion_matrix.png", plots.confusion_matrix_png, labels, matrix)
     if classes is None or len(classes) != 2 or len(np.unique(y1)) != 2:
         return

@@ -1,8 +1,9 @@
 """Metric sets with MLflow's keys: regressors, binary and multiclass classifiers, and extra metrics.
 
-Values come from scikit-learn's own functions, with the same arguments MLflow's default evaluator
-passes (``pos_label``, ``average``, ``sample_weight``), so a number logged by mlnb equals the one
-MLflow logs for the same model and data.
+Classification values come from :mod:`mlnb.evaluation.scores` (NumPy, the same arithmetic as
+scikit-learn's functions, which MLflow's default evaluator calls), regression values from
+scikit-learn's functions, with the arguments MLflow passes (``pos_label``, ``average``,
+``sample_weight``), so a number logged by mlnb equals the one MLflow logs for the same model and data.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from mlnb.errors import InvalidParameterError
+from mlnb.evaluation import scores
 
 
 # -- labels ----------------------------------------------------------------------------------
@@ -78,6 +79,9 @@ def _plain(v: Any) -> float | int:
 
 # -- regressors ------------------------------------------------------------------------------
 def regressor_metrics(y: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None = None) -> dict[str, float]:
+    """MLflow's regressor metric set (``example_count``, errors, ``r2_score``, sums on the target)."""
+    from sklearn import metrics as skm
+
     y = np.asarray(y, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
     mse = skm.mean_squared_error(y, y_pred, sample_weight=w)
@@ -98,23 +102,25 @@ def regressor_metrics(y: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None = 
 
 # -- classifiers -----------------------------------------------------------------------------
 def _common(y, y_pred, proba, labels, average, pos_label, w, notes) -> dict[str, float]:
+    prf = scores.precision_recall_f1(y, y_pred, average=average, pos_label=pos_label, sample_weight=w)
     out = {
         "example_count": len(y),
-        "accuracy_score": skm.accuracy_score(y, y_pred, sample_weight=w),
-        "recall_score": skm.recall_score(y, y_pred, average=average, pos_label=pos_label, sample_weight=w, zero_division=0),
-        "precision_score": skm.precision_score(y, y_pred, average=average, pos_label=pos_label, sample_weight=w, zero_division=0),
-        "f1_score": skm.f1_score(y, y_pred, average=average, pos_label=pos_label, sample_weight=w, zero_division=0),
+        "accuracy_score": scores.accuracy(y, y_pred, w),
+        "recall_score": prf["recall"],
+        "precision_score": prf["precision"],
+        "f1_score": prf["f1"],
     }
     if proba is not None:
         try:
-            out["log_loss"] = skm.log_loss(y, proba, labels=labels, sample_weight=w)
+            out["log_loss"] = scores.log_loss(y, proba, labels=labels, sample_weight=w)
         except ValueError as exc:
             notes.append(f"log_loss skipped: {exc}")
     return out
 
 
 def confusion_counts(y, y_pred, labels) -> dict[str, int]:
-    tn, fp, fn, tp = skm.confusion_matrix(y, y_pred, labels=list(labels)).ravel()
+    """True/false negatives/positives of a binary problem, ``labels`` being ``[negative, positive]``."""
+    tn, fp, fn, tp = scores.confusion(y, y_pred, labels=labels)[1].ravel()
     return {"true_negatives": tn, "false_positives": fp, "false_negatives": fn, "true_positives": tp}
 
 
@@ -134,14 +140,14 @@ def binary_metrics(y, y_pred, proba, labels: Labels, w=None, notes: list | None 
     proba_labels = labels.proba_columns if labels.proba_columns is not None else np.sort(labels.values)
     out = {**confusion_counts(y, y_pred, labels.values),
            **_common(y, y_pred, proba, proba_labels, "binary", pos, w, notes)}
-    scores = positive_scores(proba, labels)
-    if scores is not None:
+    pos_scores = positive_scores(proba, labels)
+    if pos_scores is not None:
         y_pos = np.asarray(y) == pos
         if y_pos.all() or not y_pos.any():
             notes.append("roc_auc and precision_recall_auc skipped: the targets hold only one class.")
         else:
-            out["roc_auc"] = skm.roc_auc_score(y_pos, scores, sample_weight=w)
-            out["precision_recall_auc"] = skm.average_precision_score(y, scores, pos_label=pos, sample_weight=w)
+            out["roc_auc"] = scores.roc_auc(y_pos, pos_scores, True, w)
+            out["precision_recall_auc"] = scores.average_precision(y, pos_scores, pos, w)
     return {k: _plain(v) for k, v in out.items()}
 
 
@@ -167,9 +173,8 @@ def multiclass_metrics(y, y_pred, proba, labels: Labels, average="weighted", w=N
             present = np.isin(labels.values, np.unique(y))
             if not present.all():
                 raise ValueError(f"classes {list(labels.values[~present])} never occur in the targets")
-            scores = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
-            out["roc_auc"] = skm.roc_auc_score(y, scores, labels=labels.values, average=average,
-                                               multi_class="ovr", sample_weight=w)
+            normalized = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
+            out["roc_auc"] = scores.roc_auc_ovr(y, normalized, labels.values, average, w)
         except ValueError as exc:
             notes.append(f"roc_auc skipped: {exc}")
     return {k: _plain(v) for k, v in out.items()}
@@ -202,8 +207,8 @@ def per_class_metrics(y, y_pred, labels: Labels, w=None, proba=None) -> pd.DataF
             "f1_score": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
         }
         if proba is not None and 0 < yb.sum() < len(yb):
-            row["roc_auc"] = float(skm.roc_auc_score(yb, proba[:, j], sample_weight=w))
-            row["precision_recall_auc"] = float(skm.average_precision_score(yb, proba[:, j], sample_weight=w))
+            row["roc_auc"] = scores.roc_auc(yb, proba[:, j], True, w)
+            row["precision_recall_auc"] = scores.average_precision(yb, proba[:, j], True, w)
         rows.append(row)
     return pd.DataFrame(rows)
 
