@@ -11,24 +11,10 @@ from typing import Any
 import numpy as np
 
 from mlnb.errors import InvalidParameterError
+from mlnb.models.encoding import json_default
 
 EXAMPLE_FILE = "input_example.json"
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
-
-
-class _Encoder(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, (dt.datetime, dt.date)):
-            return o.isoformat()
-        if isinstance(o, bytes):
-            import base64
-
-            return base64.b64encode(o).decode("ascii")
-        return super().default(o)
 
 
 def _nan_to_none(arr: np.ndarray):
@@ -78,8 +64,8 @@ def save(example: Any, model_dir: str | os.PathLike) -> dict[str, Any]:
     """Write the example files into ``model_dir`` and return ``saved_input_example_info``."""
     info, body, serving = encode(example)
     d = Path(model_dir)
-    (d / EXAMPLE_FILE).write_text(json.dumps(body, cls=_Encoder), encoding="utf-8")
-    (d / SERVING_EXAMPLE_FILE).write_text(json.dumps(serving, cls=_Encoder, indent=2), encoding="utf-8")
+    (d / EXAMPLE_FILE).write_text(json.dumps(body, default=json_default), encoding="utf-8")
+    (d / SERVING_EXAMPLE_FILE).write_text(json.dumps(serving, default=json_default, indent=2), encoding="utf-8")
     return info
 
 

@@ -9,40 +9,15 @@ itself failed.
 
 from __future__ import annotations
 
-import base64
-import datetime
 from typing import Any
 
-import numpy as np
+from mlnb.models.encoding import json_default as _default
 
 
 def _orjson():
     import orjson
 
     return orjson
-
-
-def _default(obj: Any) -> Any:
-    """What orjson cannot write natively: object arrays, pandas values, bytes, sets."""
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (datetime.date, datetime.time)):
-        return obj.isoformat()
-    if isinstance(obj, (bytes, bytearray)):
-        return base64.b64encode(obj).decode("ascii")
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    import pandas as pd
-
-    if isinstance(obj, (pd.DataFrame, pd.Series)):
-        return jsonable(obj)
-    if obj is pd.NaT or obj is pd.NA:
-        return None
-    if isinstance(obj, pd.Timedelta):
-        return str(obj)
-    raise TypeError(f"Cannot write a {type(obj).__name__} as JSON")
 
 
 def jsonable(raw: Any) -> Any:
