@@ -52,16 +52,21 @@ def test_classifier_fit_logs_params_tags_metrics_model_and_plots(autolog):
     assert signature is not None and signature.inputs is not None
 
 
-def test_plots_are_pngs():
+@pytest.mark.parametrize("backend", ["pillow", "matplotlib"])
+def test_plots_are_pngs_from_either_backend_of_one_api(backend):
     from mlnb.autologging import metrics as M
-    from mlnb.autologging import plots
+    from mlnb.evaluation import plots
 
     labels, matrix = M.confusion(Y, Y[::-1])
-    png = plots.confusion_matrix_png(labels, matrix)
+    png = plots.confusion_matrix_png(labels, matrix, backend)
     fpr, tpr, auc = M.roc_curve(Y, X[:, 0], 1)
-    curve = plots.roc_curve_png(fpr, tpr, auc)
-    for data in (png, curve):
+    curve = plots.roc_curve_png(fpr, tpr, auc, backend)
+    recall, precision, ap = M.precision_recall_curve(Y, X[:, 0], 1)
+    pr = plots.precision_recall_png(recall, precision, ap, backend)
+    for data in (png, curve, pr):
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
+    with pytest.raises(ValueError, match="Unknown plot backend 'svg'"):
+        plots.roc_curve_png(fpr, tpr, auc, "svg")
 
 
 def test_regressor_fit_logs_mlflows_regression_metrics(autolog):

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from mlnb.autologging import metrics as M
-from mlnb.autologging import patching, plots, post_training
+from mlnb.autologging import patching, post_training
 from mlnb.autologging.search import is_search, log_search
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
@@ -406,16 +406,22 @@ def _training_score(estimator: Any, X: Any, y: Any, sw: Any, metrics: dict[str, 
     return float(estimator.score(*args))
 
 
+#: autolog draws with the fast backend of mlnb.evaluation.plots: about a millisecond a plot
+PLOT_BACKEND = "pillow"
+
+
 def _classifier_plots(estimator, X, y, y_pred, proba, classes, sw, run: FitRun) -> None:
     import numpy as np
 
-    if not plots.available():
+    from mlnb.evaluation import plots
+
+    if not plots.fast_backend_available():
         return
     y1 = M.column(y)
     if y1 is None:
         return
     labels, matrix = M.confusion(y1, M.column(y_pred), sw)
-    run.add_file_later("training_confusion_matrix.png", plots.confusion_matrix_png, labels, matrix)
+    run.add_file_later("training_confusion_matrix.png", plots.confusion_matrix_png, labels, matrix, PLOT_BACKEND)
     if classes is None or len(classes) != 2 or len(np.unique(y1)) != 2:
         return
     if proba is not None:
@@ -430,8 +436,8 @@ def _classifier_plots(estimator, X, y, y_pred, proba, classes, sw, run: FitRun) 
 
 
 def _draw(png, curve, *args) -> bytes:
-    """Compute a curve and draw it (on autolog's worker thread)."""
-    return png(*curve(*args))
+    """Compute a curve and draw it with autolog's plot backend (on autolog's worker thread)."""
+    return png(*curve(*args), backend=PLOT_BACKEND)
 
 
 def _signature(estimator: Any, example: Any, y_pred: Any):

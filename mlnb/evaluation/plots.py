@@ -60,14 +60,75 @@ def _diagonal(ax, points=((0, 1), (0, 1))):
     ax.plot(*points, color="gray", alpha=0.4, linestyle="--", linewidth=1)
 
 
+# -- one API, two backends: matplotlib figures (evaluate), Pillow PNGs (autolog, ~1 ms each) ---
+BACKENDS = ("matplotlib", "pillow")
+
+
+def fast_backend_available() -> bool:
+    """True when the ``pillow`` backend can draw (Pillow is installed)."""
+    import importlib.util
+
+    return importlib.util.find_spec("PIL") is not None
+
+
+def _backend(name: str):
+    if name not in BACKENDS:
+        raise ValueError(f"Unknown plot backend {name!r}; use one of {BACKENDS}.")
+    if name == "pillow":
+        from mlnb.evaluation import pillow_plots
+
+        return pillow_plots
+    return None
+
+
+def confusion_matrix_png(labels: Sequence[Any], matrix: np.ndarray, backend: str = "matplotlib") -> bytes:
+    """PNG of a confusion matrix (rows: true labels, columns: predicted), normalized over rows."""
+    fast = _backend(backend)
+    if fast is not None:
+        return fast.confusion_matrix_png(labels, matrix)
+    return render_png(_confusion_figure(_row_normalized(np.asarray(matrix, dtype=float)), list(labels)))
+
+
+def roc_curve_png(fpr: np.ndarray, tpr: np.ndarray, auc: float, backend: str = "matplotlib") -> bytes:
+    """PNG of one ROC curve with its AUC in the title."""
+    fast = _backend(backend)
+    if fast is not None:
+        return fast.roc_curve_png(fpr, tpr, auc)
+    fig, ax = _curves_axes(f"ROC curve (AUC = {auc:.3f})", "False Positive Rate", "True Positive Rate")
+    ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2)
+    _diagonal(ax)
+    _margins(fig, left_chars=4)
+    return render_png(fig)
+
+
+def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float, backend: str = "matplotlib") -> bytes:
+    """PNG of one precision-recall curve with its average precision in the title."""
+    fast = _backend(backend)
+    if fast is not None:
+        return fast.precision_recall_png(recall, precision, ap)
+    fig, ax = _curves_axes(f"Precision recall curve (AP = {ap:.3f})", "Recall", "Precision")
+    ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2)
+    _margins(fig, left_chars=4)
+    return render_png(fig)
+
+
+def _row_normalized(cm: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
+
+
 # -- classifiers -----------------------------------------------------------------------------
 def confusion_matrix(y, y_pred, labels: Sequence[Any], sample_weight=None):
     """Row-normalized confusion matrix, readable from 2 to hundreds of classes."""
     from sklearn.metrics import confusion_matrix as sk_cm
 
     labels = list(labels)
-    n = len(labels)
     cm = sk_cm(y, y_pred, labels=labels, sample_weight=sample_weight, normalize="true")
+    return _confusion_figure(cm, labels)
+
+
+def _confusion_figure(cm: np.ndarray, labels: list):
+    n = len(labels)
     side = min(max(4.5, 0.32 * n + 2.5), 18.0)
     fig, ax = _figure(side + 1.0, side)
     im = ax.imshow(cm, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -125,13 +186,14 @@ def _legend(ax, n: int, labels: Sequence[str] = ()):
 
 def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None, pos_label=None):
     """ROC curves: one per ``(name, y_is_positive, score)``, with the AUC in the legend."""
-    from sklearn.metrics import auc, roc_curve as sk_roc
+    from mlnb.evaluation import scores
 
     suffix = f" (Positive label: {pos_label})" if pos_label is not None else ""
     fig, ax = _curves_axes("ROC curve", "False Positive Rate" + suffix, "True Positive Rate" + suffix)
     for name, yb, score in y_bin_columns:
-        fpr, tpr, _ = sk_roc(yb, score, sample_weight=sample_weight)
-        ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2, label=f"{name}AUC={auc(fpr, tpr):.3f}")
+        fpr, tpr, _ = scores.roc_curve(yb, score, 1, sample_weight)
+        auc = float(np.trapezoid(tpr, fpr))
+        ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2, label=f"{name}AUC={auc:.3f}")
     _diagonal(ax)
     _legend(ax, len(y_bin_columns), [f"{n}AUC=0.000" for n, _, _ in y_bin_columns])
     return fig
@@ -140,13 +202,13 @@ def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_we
 def precision_recall_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None,
                            pos_label=None):
     """Precision-recall curves, average precision in the legend (as MLflow)."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve as sk_pr
+    from mlnb.evaluation import scores
 
     suffix = f" (Positive label: {pos_label})" if pos_label is not None else ""
     fig, ax = _curves_axes("Precision recall curve", "Recall" + suffix, "Precision" + suffix)
     for name, yb, score in y_bin_columns:
-        precision, recall, _ = sk_pr(yb, score, sample_weight=sample_weight)
-        ap = average_precision_score(yb, score, sample_weight=sample_weight)
+        precision, recall, _ = scores.precision_recall_curve(yb, score, 1, sample_weight)
+        ap = float(-np.sum(np.diff(recall) * precision[:-1]))
         ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2, label=f"{name}AP={ap:.3f}")
     _diagonal(ax, ((0, 1), (1, 0)))
     _legend(ax, len(y_bin_columns), [f"{n}AP=0.000" for n, _, _ in y_bin_columns])

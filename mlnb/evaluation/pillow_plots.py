@@ -1,9 +1,10 @@
-"""Training plots as small PNGs: confusion matrix, ROC and precision-recall curves.
+"""The fast backend of :mod:`mlnb.evaluation.plots`: small PNGs drawn with Pillow.
 
 Drawn with Pillow's primitives on a palette image rather than with matplotlib: a figure costs about
 a millisecond instead of the 70-110 ms matplotlib needs here, which is what lets autolog stay on
-for every fit. The file names are MLflow's (``training_confusion_matrix.png``, ...). When Pillow
-is not installed (it comes with matplotlib), no plots are drawn.
+for every fit. Reached through ``plots.confusion_matrix_png(..., backend="pillow")`` and its
+siblings; when Pillow is not installed (it comes with matplotlib), ``plots.fast_backend_available()``
+is False and autolog draws nothing.
 """
 
 from __future__ import annotations
@@ -37,13 +38,6 @@ def _font(size: int = 11):
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
         return ImageFont.load_default()
-
-
-def available() -> bool:
-    """True when Pillow is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("PIL") is not None
 
 
 def _canvas(title: str | None):
