@@ -159,17 +159,28 @@ class PyFuncModel:
 
 
 # -- loading ---------------------------------------------------------------------------------
+#: MLflow's own loaders of custom models (models defined in code, chat models and agents): mlnb
+#: hands such models to them, as a code-running format (allowed unless pickles are disallowed).
+MLFLOW_CUSTOM_LOADERS = ("mlflow.pyfunc.loaders.code_model", "mlflow.pyfunc.loaders.chat_model",
+                         "mlflow.pyfunc.loaders.chat_agent", "mlflow.pyfunc.loaders.responses_agent")
+
+
 def _loader_for(loader_module: str, model_dir: Path, conf: Mapping[str, Any], consent):
-    """The module whose ``_load_pyfunc`` loads this model: a registered flavor's, or (with the
-    caller's trust in the model's code) any importable module, with the model's code on sys.path."""
+    """The module whose ``_load_pyfunc`` loads this model: a registered flavor's, MLflow's loader of
+    custom models, or (with the caller's trust in the model's code) any importable module."""
     from mlnb.models import trust
 
     flavor = flavor_for_loader(loader_module)
     if flavor is not None:
         return flavor.load()
-    trust.require_code(consent, f"import the model's loader module '{loader_module}', which is not a registered "
-                                f"mlnb flavor")
-    trust.add_code(model_dir, conf.get("code"), consent)
+    if loader_module in MLFLOW_CUSTOM_LOADERS:
+        trust.require_pickle(consent, f"'{model_dir}', a custom MLflow model loaded by '{loader_module}' (its "
+                                      f"Python code or pickle runs)")
+        trust.add_code(model_dir, conf.get("code"), consent, pickled=True)
+    else:
+        trust.require_code(consent, f"import the model's loader module '{loader_module}', which is not a "
+                                    f"registered mlnb flavor")
+        trust.add_code(model_dir, conf.get("code"), consent)
     try:
         return importlib.import_module(loader_module)
     except ImportError as exc:

@@ -91,7 +91,7 @@ def _model_class(name: str, consent: Any):
         from mlnb.models.trust import CONSENT_CODE
 
         raise UntrustedTypesError(
-            f"Refused to instantiate model_class '{name}': it is not an XGBoost class, and mlnb "
+            f"Refused to instantiate model_class '{name}', which is not an XGBoost class: mlnb "
             f"instantiates only XGBoost's own classes. If you trust this model, {CONSENT_CODE}."
         )
     try:
