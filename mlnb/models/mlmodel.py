@@ -231,6 +231,8 @@ def safe_yaml(text: str, source: str = "MLmodel") -> Any:
                 if anchor:
                     anchors[anchor] = size
             elif isinstance(event, yaml.AliasEvent):
+                if any(anchor == event.anchor for _, anchor in open_nodes):
+                    raise refuse(f"the alias '*{event.anchor}' refers to a collection holding it (a cycle)")
                 size = anchors.get(event.anchor, 1)
             elif isinstance(event, yaml.ScalarEvent):
                 size = 1
