@@ -8,12 +8,14 @@ Formats
 -------
 * ``pickle`` (mlnb's default): the whole ``torch.nn.Module`` written with ``torch.save`` and
   cloudpickle as ``data/model.pth``, with the pickle module's name in
-  ``data/pickle_module_info.txt``. Loading unpickles, which runs code: load such models only from
-  sources you trust. mlnb passes ``weights_only=False`` to ``torch.load`` for these model files
-  only; state dicts load with ``weights_only=True``.
+  ``data/pickle_module_info.txt``. Loading unpickles, which runs code: it follows the pickle
+  consent of ``mlnb.models.trust`` (allowed unless switched off). mlnb passes
+  ``weights_only=False`` to ``torch.load`` for these model files only; state dicts load with
+  ``weights_only=True``.
 * ``pt2``: a graph traced by ``torch.export`` from an input example, as ``data/model.pt2``.
   Loading builds the module from the graph, not from your class, after checking that the archive
-  holds no pickle beyond tensors and plain containers (``mlnb.flavors._pt2``).
+  holds no pickle beyond tensors and plain containers (``mlnb.flavors._pt2``; ``trust_code=True``
+  skips the check).
 """
 
 from __future__ import annotations
@@ -163,8 +165,8 @@ def save_model(
                 pickled = True
                 warnings.warn(
                     f"torch.export could not trace this module ({type(exc).__name__}: {exc}); it was saved "
-                    f"pickled instead. MLflow 3.17 loads pickled PyTorch models only with "
-                    f"MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true; pass serialization_format='pickle' to choose "
+                    f"pickled instead, which neither MLflow nor mlnb loads where "
+                    f"MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false; pass serialization_format='pickle' to choose "
                     f"this format and silence this warning.", UserWarning, stacklevel=4)
         if pickled:
             (data / PICKLE_INFO_FILE).write_text(pickle_name, encoding="utf-8")
