@@ -167,7 +167,7 @@ def loader_module_installed(path: Path, marker: Path) -> Path:
 
 
 # -- skops -----------------------------------------------------------------------------------
-def _skops_file(root: dict) -> bytes:
+def skops_file(root: dict) -> bytes:
     import skops
 
     root.update(protocol=2, _skops_version=skops.__version__)
@@ -185,7 +185,7 @@ def _skops_args(args: tuple) -> dict:
 
 def _skops_case(path: Path, node: dict) -> Path:
     sklearn_model(path)
-    (path / "model.skops").write_bytes(_skops_file(node))
+    (path / "model.skops").write_bytes(skops_file(node))
     name = f"{node['__module__']}.{node['__class__']}"
     # the manifest claims the type is trusted: mlnb must not take its word
     _rewrite_mlmodel(path, lambda d: d["flavors"]["sklearn"].update(skops_trusted_types=[name]))

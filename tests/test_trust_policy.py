@@ -8,22 +8,14 @@ import zipfile
 
 import pytest
 
+import mlnb.pyfunc
 import mlnb.sklearn
 from _models import assert_same, estimator
+from hostile_models import skops_file as _skops_bytes
 from mlnb.errors import ModelFormatError, UnsafeModelError, UntrustedTypesError
 from mlnb.flavors._skops import REVIEWED, defined_at, trusted_types
 from mlnb.models import trust
 from mlnb.models.mlmodel import Model, safe_yaml
-
-
-def _skops_bytes(root: dict) -> bytes:
-    import skops
-
-    root.update(protocol=2, _skops_version=skops.__version__)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("schema.json", json.dumps(root))
-    return buf.getvalue()
 
 
 def test_every_reviewed_type_is_a_class_defined_under_its_name():
@@ -60,24 +52,18 @@ def test_mlmodel_records_only_types_that_passed(kind, tmp_path):
     assert_same(mlnb.sklearn.load_model(tmp_path / "m").predict(X), model.predict(X))
 
 
-def test_mlmodel_trusted_types_are_not_taken_on_the_files_word(tmp_path):
-    """A manifest listing a function as trusted does not make mlnb trust it."""
-    import numpy as np
-    import yaml
+def test_pyfunc_loads_types_beyond_the_policy_only_with_trust_code(tmp_path):
+    """pyfunc, %load_model and serve have no skops_trusted_types: trust_code is their consent."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from _models import classification
+    from _models import classification, double
 
     X, y = classification()
-    model = make_pipeline(FunctionTransformer(np.around), LogisticRegression()).fit(X, y)
-    with pytest.raises(UntrustedTypesError, match="around") as info:
-        mlnb.sklearn.save_model(model, tmp_path / "refused", serialization_format="skops")
-    name = next(t for t in str(info.value).split("'") if t.endswith("around"))
-    mlnb.sklearn.save_model(model, tmp_path / "m", serialization_format="skops", skops_trusted_types=[name])
-    assert name in yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())["flavors"]["sklearn"]["skops_trusted_types"]
-    with pytest.raises(UntrustedTypesError, match=r"skops_trusted_types=.*trust_code=True"):
+    model = make_pipeline(FunctionTransformer(double), LogisticRegression()).fit(X, y)
+    mlnb.sklearn.save_model(model, tmp_path / "m", serialization_format="skops", skops_trusted_types=["_models.double"])
+    with pytest.raises(UntrustedTypesError, match=r"_models\.double.*skops_trusted_types=.*trust_code=True"):
         mlnb.pyfunc.load_model(tmp_path / "m")
     assert_same(mlnb.pyfunc.load_model(tmp_path / "m", trust_code=True).predict(X), model.predict(X))
 
