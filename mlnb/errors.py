@@ -32,8 +32,14 @@ class SchemaError(MlnbError, ValueError):
     """Input does not match the model's signature, or a schema is malformed."""
 
 
-class UntrustedTypesError(MlnbError, ValueError):
-    """A skops file holds types that mlnb's trust policy does not allow without consent."""
+class UnsafeModelError(MlnbError, ValueError):
+    """Loading a model would run code from it (a pickle, its ``code/``, a loader module mlnb does
+    not register, a Keras Lambda layer) without the caller's consent; the message says how to consent."""
+
+
+class UntrustedTypesError(UnsafeModelError):
+    """A skops file (or a torch.export archive) holds types mlnb's trust policy does not allow
+    without consent."""
 
 
 class ResourceNotFoundError(MlnbError, FileNotFoundError):

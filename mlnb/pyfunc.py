@@ -159,10 +159,28 @@ class PyFuncModel:
 
 
 # -- loading ---------------------------------------------------------------------------------
-def _loader_for(loader_module: str):
+#: MLflow's own loaders of custom models (models defined in code, chat models and agents): mlnb
+#: hands such models to them, as a code-running format (allowed unless pickles are disallowed).
+MLFLOW_CUSTOM_LOADERS = ("mlflow.pyfunc.loaders.code_model", "mlflow.pyfunc.loaders.chat_model",
+                         "mlflow.pyfunc.loaders.chat_agent", "mlflow.pyfunc.loaders.responses_agent")
+
+
+def _loader_for(loader_module: str, model_dir: Path, conf: Mapping[str, Any], consent):
+    """The module whose ``_load_pyfunc`` loads this model: a registered flavor's, MLflow's loader of
+    custom models, or (with the caller's trust in the model's code) any importable module."""
+    from mlnb.models import trust
+
     flavor = flavor_for_loader(loader_module)
     if flavor is not None:
         return flavor.load()
+    if loader_module in MLFLOW_CUSTOM_LOADERS:
+        trust.require_pickle(consent, f"'{model_dir}', a custom MLflow model loaded by '{loader_module}' (its "
+                                      f"Python code or pickle runs)")
+        trust.add_code(model_dir, conf.get("code"), consent, pickled=True)
+    else:
+        trust.require_code(consent, f"import the model's loader module '{loader_module}', which is not a "
+                                    f"registered mlnb flavor")
+        trust.add_code(model_dir, conf.get("code"), consent)
     try:
         return importlib.import_module(loader_module)
     except ImportError as exc:
@@ -173,9 +191,16 @@ def _loader_for(loader_module: str):
 
 
 def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
-               model_config: Mapping[str, Any] | None = None) -> PyFuncModel:
-    """Load any model (path, ``file://``, ``runs:/``, ``s3://``) as a :class:`PyFuncModel`."""
-    from mlnb.models.reading import add_code_to_path, read_model
+               model_config: Mapping[str, Any] | None = None, *, trust_code: bool | None = None,
+               allow_pickle: bool | None = None) -> PyFuncModel:
+    """Load any model (path, ``file://``, ``runs:/``, ``s3://``) as a :class:`PyFuncModel`.
+
+    Code in a model runs only with consent: ``trust_code=True`` (its ``code/``, a loader module
+    that is not a registered flavor) and ``allow_pickle`` (pickled models; default: MLflow's
+    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``, allowed when unset). See ``mlnb.models.trust``.
+    """
+    from mlnb.models import trust
+    from mlnb.models.reading import read_model
 
     path, meta = read_model(model_uri, dst_path)
     conf = meta.pyfunc_conf
@@ -184,31 +209,44 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
             f"Model '{model_uri}' has no python_function flavor (it has: {', '.join(meta.flavors)}); "
             f"load it with its own flavor's load_model."
         )
-    add_code_to_path(path, conf.get("code"))
-    data_path = path / conf["data"] if conf.get("data") else path
-    loader = _loader_for(conf["loader_module"])
+    consent = trust.resolve(trust_code, allow_pickle)
+    data_path = trust.inside(path, conf["data"], "the python_function flavor's data") if conf.get("data") else path
+    loader = _loader_for(conf["loader_module"], path, conf, consent)
     config = {**(conf.get("config") or {}), **(model_config or {})}
-    impl = loader._load_pyfunc(str(data_path), config) if config else loader._load_pyfunc(str(data_path))
+    with trust.granted(consent):
+        impl = loader._load_pyfunc(str(data_path), config) if config else loader._load_pyfunc(str(data_path))
     return PyFuncModel(meta, impl, path, conf.get("predict_fn", "predict"))
 
 
 def _load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> _PythonModelPredictor:
-    """Loader-module entry point for custom models (mlnb's and MLflow's ``mlflow.pyfunc.model``)."""
-    import cloudpickle  # noqa: F401  (custom models are cloudpickled)
-    import pickle
+    """Loader-module entry point for custom models (mlnb's and MLflow's ``mlflow.pyfunc.model``).
 
+    Also MLflow's way into mlnb (``loader_module: mlnb.pyfunc``): without mlnb's consent arguments
+    it follows the environment, so ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false`` refuses the pickle.
+    """
+    from mlnb.models import trust
+
+    consent = trust.current()
     model_dir = Path(path)
     meta = Model.load(model_dir)
     conf = meta.pyfunc_conf or {}
-    file = model_dir / conf.get("python_model", PYTHON_MODEL_FILE)
+    file = trust.inside(model_dir, conf.get("python_model") or PYTHON_MODEL_FILE, "the custom model's python_model")
+    if file.suffix == ".py":
+        trust.require_pickle(consent, f"'{file}', the Python file that defines this model (running it runs its code)")
+    else:
+        trust.require_pickle(consent, f"'{file}' (a custom model, pickled with cloudpickle)")
+    trust.add_code(model_dir, conf.get("code"), consent, pickled=True)
     if not file.is_file():
         raise ModelFormatError(f"Custom model file '{file}' is missing.")
     if file.suffix == ".py":
         return _load_model_from_code(model_dir, file, model_config)
+    import cloudpickle  # noqa: F401  (custom models are cloudpickled)
+    import pickle
+
     with open(file, "rb") as f:
         python_model = pickle.load(f)
     artifacts = {
-        name: str(model_dir / (entry["path"] if isinstance(entry, Mapping) else entry))
+        name: str(trust.inside(model_dir, entry["path"] if isinstance(entry, Mapping) else entry, f"artifact '{name}'"))
         for name, entry in (conf.get("artifacts") or {}).items()
     }
     config = {**(conf.get("config") or {}), **(model_config or {})}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import sys
@@ -10,18 +9,6 @@ import tempfile
 
 import numpy as np
 import pytest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _private_cache(tmp_path_factory):
-    """mlnb's on-disk caches go to a temp dir for the session, never to the user's home."""
-    old = os.environ.get("MLNB_CACHE_DIR")
-    os.environ["MLNB_CACHE_DIR"] = str(tmp_path_factory.mktemp("mlnb-cache"))
-    yield
-    if old is None:
-        os.environ.pop("MLNB_CACHE_DIR", None)
-    else:
-        os.environ["MLNB_CACHE_DIR"] = old
 
 
 @pytest.fixture(autouse=True)

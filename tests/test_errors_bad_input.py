@@ -102,8 +102,10 @@ def _rewrite(path, edit):
 
 def test_an_unknown_loader_module_says_what_to_install(saved):
     _rewrite(saved, lambda d: d["flavors"]["python_function"].update(loader_module="acme_ml.flavor"))
+    with pytest.raises(errors.UnsafeModelError, match="'acme_ml.flavor'.*trust_code=True"):
+        mlnb.pyfunc.load_model(saved)  # an unregistered loader module is code: it needs consent
     with pytest.raises(errors.FlavorNotFoundError, match="'acme_ml.flavor' is neither an mlnb flavor nor importable"):
-        mlnb.pyfunc.load_model(saved)
+        mlnb.pyfunc.load_model(saved, trust_code=True)
 
 
 def test_a_model_without_a_pyfunc_flavor_names_its_flavors(saved):

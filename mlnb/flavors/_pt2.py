@@ -15,7 +15,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from mlnb.errors import UntrustedTypesError
+from mlnb.errors import ModelFormatError, UntrustedTypesError
 
 #: Short version and format records ``torch.export.save`` writes as plain text.
 _TEXT_RECORDS = {"version", "archive_format", "archive_version", "byteorder", "serialization_id"}
@@ -74,14 +74,16 @@ def audit(file: Path) -> None:
     try:
         archive = zipfile.ZipFile(file)
     except zipfile.BadZipFile:
-        raise UntrustedTypesError(f"'{file}' is not a torch.export archive (not a zip file).") from None
+        raise ModelFormatError(f"'{file}' is not a torch.export archive (not a zip file); save the model again.") from None
     with archive:
         names = [i.filename for i in archive.infolist() if not i.is_dir()]
         raw = _raw_tensor_records(archive, names)
         for name in names:
             if name not in raw and not _accepted(name, archive.read(name)):
+                from mlnb.models.trust import CONSENT_CODE
+
                 raise UntrustedTypesError(
-                    f"Record '{name}' of '{file}' is a pickle that holds more than tensors and plain "
-                    f"containers; loading it could run code, so mlnb refuses the model. If you trust its "
-                    f"source, load it yourself with torch.export.load('{file}')."
+                    f"Refused to load record '{name}' of '{file}': it is a pickle that holds more than "
+                    f"tensors and plain containers, and loading it could run code. If you trust this "
+                    f"model, {CONSENT_CODE}."
                 )

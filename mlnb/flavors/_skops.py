@@ -1,81 +1,157 @@
-"""Import ``skops.io`` without paying its start-up cost twice.
+"""mlnb's trust policy for skops files, built on skops' public API only.
 
-On import, skops computes its default trusted-type lists by importing every scikit-learn estimator
-and scanning NumPy and SciPy for ufuncs: about 1.8 s, before the first model is saved or loaded.
-The lists only change with the installed versions of skops, scikit-learn, NumPy and SciPy, so mlnb
-keeps them in a small JSON cache keyed by those versions (``~/.cache/mlnb`` or ``$MLNB_CACHE_DIR``)
-and hands them to skops as its ``_trusted_types`` module. The lists are exactly the ones skops
-computed; if the cache is missing, stale or does not fit the installed skops, skops computes them
-itself as usual and the cache is rewritten.
+A skops file is a zip whose ``schema.json`` names, for every object, its type (``__module__`` and
+``__class__``) and the node that rebuilds it (``__loader__``). ``skops.io.get_untrusted_types``
+lists the types skops does not trust by default. mlnb trusts those too, plus the types of
+:data:`REVIEWED`: scikit-learn, NumPy and SciPy classes that fitted estimators hold, each paired
+with the one node skops writes it with. A reviewed type is trusted only
+
+* under its real name: the class found at that name must be defined there (``__module__`` and
+  ``__name__``), so a re-export (``numpy.distutils.fcompiler.gnu.Popen``) never matches; and
+* in every place the file uses it, through that node: ``ObjectNode`` builds an instance without
+  calling the class, ``TreeNode`` calls ``Tree`` as skops always does; a reviewed class named by a
+  ``ConstructorFromReduceNode``, ``FunctionNode``, ``TypeNode``... (which call it with arguments
+  from the file, or hand it over as a value) is refused.
+
+Anything else loads only when the caller lists it (``skops_trusted_types=``) or trusts the model's
+code (``trust_code=True``). The list the policy returns is what ``skops.io.load(trusted=)`` gets
+and what MLmodel records.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import io
 import json
-import os
-import sys
-import types
+import zipfile
 from pathlib import Path
+from typing import Iterable
 
-_MODULE = "skops.io._trusted_types"
-_KEYED_ON = ("skops", "scikit-learn", "numpy", "scipy")
+from mlnb.errors import ModelFormatError, UntrustedTypesError
+
+#: Reviewed classes (by their real names) -> the skops node that writes them. Each one is data a
+#: fitted estimator holds (trees, neighbour indexes, kernels, optimizers, splitters), not code.
+#: Like skops' own ``Tree`` and ``TreePredictor`` notes say, a crafted tree or index can still
+#: crash the process at predict time (scikit-learn indexes their arrays without bounds checks);
+#: it cannot choose code to run.
+REVIEWED: dict[str, str] = {
+    "numpy.dtype": "DTypeNode",
+    "scipy.interpolate._bsplines.BSpline": "ObjectNode",
+    "sklearn._loss.loss.HalfTweedieLoss": "ObjectNode",
+    "sklearn._loss.loss.HalfTweedieLossIdentity": "ObjectNode",
+    "sklearn.calibration._CalibratedClassifier": "ObjectNode",
+    "sklearn.calibration._SigmoidCalibration": "ObjectNode",
+    "sklearn.cluster._bisect_k_means._BisectingTree": "ObjectNode",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor": "ObjectNode",
+    "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace": "ObjectNode",
+    **{f"sklearn.gaussian_process.kernels.{k}": "ObjectNode" for k in (
+        "ConstantKernel", "DotProduct", "ExpSineSquared", "Exponentiation", "Matern", "Product", "RBF",
+        "RationalQuadratic", "Sum", "WhiteKernel")},
+    "sklearn.impute._iterative.IterativeImputer": "ObjectNode",
+    "sklearn.impute._iterative._ImputerTriplet": "TupleNode",
+    **{f"sklearn.metrics._dist_metrics.{m}Distance64": "ObjectNode" for m in (
+        "Chebyshev", "Euclidean", "Manhattan", "Minkowski")},
+    "sklearn.metrics._scorer._PassthroughScorer": "ObjectNode",
+    "sklearn.model_selection._split.KFold": "ObjectNode",
+    "sklearn.model_selection._split.StratifiedKFold": "ObjectNode",
+    "sklearn.neighbors._ball_tree.BallTree": "ObjectNode",
+    "sklearn.neighbors._kd_tree.KDTree": "ObjectNode",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer": "ObjectNode",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer": "ObjectNode",
+    "sklearn.tree._tree.Tree": "TreeNode",
+    "sklearn.utils._bunch.Bunch": "DictNode",
+}
+SCHEMA = "schema.json"
+_MAX_DEPTH = 10_000
 
 
-def _cache_file() -> Path | None:
-    from mlnb.models.environment import installed_version
-
-    versions = [installed_version(d) for d in _KEYED_ON]
-    if None in versions:
-        return None
-    key = "-".join(f"{d}{v}" for d, v in zip(_KEYED_ON, versions))
-    root = os.environ.get("MLNB_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mlnb")
-    return Path(root) / f"skops-trusted-types-{key}-py{sys.version_info[0]}{sys.version_info[1]}.json"
-
-
-def _string_lists(module: types.ModuleType) -> dict[str, list[str]]:
-    return {
-        name: value for name, value in vars(module).items()
-        if name.isupper() and isinstance(value, list) and all(isinstance(v, str) for v in value)
-    }
-
-
-def _write_cache(file: Path) -> None:
+@functools.lru_cache(maxsize=None)
+def defined_at(type_name: str) -> bool:
+    """True when ``type_name`` is a class defined under exactly that name (not a re-export)."""
+    module, _, attr = type_name.rpartition(".")
     try:
-        lists = _string_lists(sys.modules[_MODULE])
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(lists), encoding="utf-8")
-        os.replace(tmp, file)
-    except (OSError, KeyError):
-        pass  # a cache is an optimisation; skops works without it
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError):
+        return False
+    return isinstance(obj, type) and obj.__module__ == module and obj.__name__ == attr
 
 
-def _forget_skops_io() -> None:
-    for name in [m for m in sys.modules if m == "skops.io" or m.startswith("skops.io.")]:
-        del sys.modules[name]
+def _schema(data: bytes | Path) -> dict:
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        with zipfile.ZipFile(source) as archive:
+            schema = json.loads(archive.read(SCHEMA))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, RecursionError) as exc:
+        raise ModelFormatError(
+            f"'{data if isinstance(data, Path) else 'the data'}' is not a readable skops file "
+            f"({type(exc).__name__}). The file is damaged or is not skops; save the model again."
+        ) from None
+    if not isinstance(schema, dict):
+        raise ModelFormatError("A skops file's schema.json must be an object; the file is damaged.")
+    return schema
 
 
-def skops_io() -> types.ModuleType:
-    """``skops.io``, imported with cached trusted-type lists when they are available."""
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    file = _cache_file()
-    if file is not None and file.is_file():
-        try:
-            lists = json.loads(file.read_text(encoding="utf-8"))
-            stub = types.ModuleType(_MODULE, "skops's default trusted types (cached by mlnb)")
-            stub.PRIMITIVES_TYPES = [int, float, str, bool]
-            stub.CONTAINER_TYPES = [list, set, map, tuple]
-            vars(stub).update(lists)
-            sys.modules[_MODULE] = stub
-            import skops.io
+def _loaders(schema: dict) -> dict[str, set[str]]:
+    """Every type the schema names -> the nodes that build it (iterative: no recursion limit)."""
+    found: dict[str, set[str]] = {}
+    stack: list[tuple[object, int]] = [(schema, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise ModelFormatError(f"A skops file nests more than {_MAX_DEPTH} levels deep; it is not a model.")
+        if isinstance(node, dict):
+            if "__loader__" in node:
+                name = f"{node.get('__module__')}.{node.get('__class__')}"
+                found.setdefault(name, set()).add(str(node["__loader__"]))
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return found
 
-            skops.io._trusted_types = stub
-            return skops.io
-        except (OSError, ValueError, ImportError, AttributeError):
-            _forget_skops_io()  # the cache does not fit this skops: let skops compute the lists
-    import skops.io
 
-    if file is not None:
-        _write_cache(file)
-    return skops.io
+class Refused(UntrustedTypesError):
+    """The policy refused types; ``types`` lists the names to consent to."""
+
+    def __init__(self, message: str, types: list[str]) -> None:
+        super().__init__(message)
+        self.types = types
+
+
+def trusted_types(data: bytes | Path, consented: Iterable[str] = (), trust_all: bool = False) -> list[str]:
+    """The types to pass to ``skops.io.load(trusted=)`` for this file, after mlnb's policy.
+
+    Raises :class:`Refused` (an UntrustedTypesError) naming the types the policy refuses and how
+    to consent.
+    """
+    import skops.io as sio
+
+    schema = _schema(data)  # parse first: a damaged file is a ModelFormatError, not a BadZipFile
+    try:
+        untrusted = sio.get_untrusted_types(data=data) if isinstance(data, bytes) else sio.get_untrusted_types(file=data)
+    except RecursionError:
+        raise ModelFormatError("A skops file nests too deeply to audit; it is not a model.") from None
+    except Exception as exc:  # skops' own errors for a schema it cannot read
+        raise ModelFormatError(f"skops cannot read this file ({type(exc).__name__}: {exc}); save the model again.") from None
+    if trust_all:
+        return sorted(untrusted)
+    consented = set(consented)
+    loaders = _loaders(schema)
+    refused: list[str] = []
+    misused: list[str] = []
+    for name in untrusted:
+        if name in consented:
+            continue
+        node = REVIEWED.get(name)
+        if node is None or not defined_at(name):
+            refused.append(name)
+        elif loaders.get(name, {node}) != {node}:
+            misused.append(f"{name} (built by {', '.join(sorted(loaders[name] - {node}))}; mlnb trusts it only "
+                           f"through {node})")
+    if refused or misused:
+        names = sorted(refused + [m.split(" ")[0] for m in misused])
+        raise Refused(
+            f"the skops file holds types that mlnb's policy does not trust: {'; '.join(sorted(refused) + misused)}",
+            names,
+        )
+    return sorted(untrusted)

@@ -123,35 +123,56 @@ def _connect(init: Mapping[str, Any] | None) -> None:
     h2o.no_progress()
 
 
-def _read_model(data_dir: Path) -> Any:
-    import h2o
-    import yaml
+#: ``h2o.init`` arguments a model's ``h2o.yaml`` may give by itself: where the cluster is and its
+#: size. Others (``extra_classpath``, ``jvm_custom_args``, ``ice_root``, ``log_dir``...) start a JVM
+#: with code or files the model chooses, so they need ``trust_code=True``.
+SAFE_INIT_KEYS = frozenset({"url", "ip", "port", "name", "https", "insecure", "nthreads", "max_mem_size",
+                            "min_mem_size", "strict_version_check", "verbose", "bind_to_localhost"})
 
+
+def _read_model(data_dir: Path, consent: Any = None) -> Any:
+    import h2o
+
+    from mlnb.models import trust
+    from mlnb.models.mlmodel import safe_yaml
+
+    consent = consent or trust.current()
     settings_file = data_dir / SETTINGS_FILE
     if not settings_file.is_file():
         raise ModelFormatError(
             f"'{data_dir}' is not an H2O model directory: '{SETTINGS_FILE}' is missing. Point to the "
             f"directory that save_model wrote."
         )
-    settings = yaml.safe_load(settings_file.read_text()) or {}
-    model_file = data_dir / str(settings.get("model_file", ""))
-    if not settings.get("model_file") or not model_file.is_file():
+    settings = safe_yaml(settings_file.read_text(encoding="utf-8"), str(settings_file)) or {}
+    if not isinstance(settings, dict) or not isinstance(settings.get("init") or {}, dict):
+        raise ModelFormatError(f"'{settings_file}' must be a mapping whose 'init' is a mapping.")
+    if not settings.get("model_file"):
+        raise ModelFormatError(f"'{settings_file}' names no model_file.")
+    model_file = trust.inside(data_dir, str(settings["model_file"]), f"the model_file of '{settings_file.name}'")
+    if not model_file.is_file():
         raise ModelFormatError(f"'{settings_file}' names model file '{model_file.name}', which is missing.")
+    unsafe = sorted(k for k in (settings.get("init") or {}) if k not in SAFE_INIT_KEYS)
+    if unsafe:
+        trust.require_code(consent, f"start H2O with the model's h2o.init arguments {unsafe}")
     _connect(settings.get("init"))
     return h2o.upload_model(str(model_file))
 
 
-def load_model(model_uri: str | os.PathLike, dst_path: str | None = None) -> Any:
-    """Load the H2O model of a model (path, ``runs:/``, ``s3://``, ...) into the H2O cluster."""
-    from mlnb.models.reading import add_code_to_path, read_model
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, *, trust_code: bool | None = None) -> Any:
+    """Load the H2O model of a model (path, ``runs:/``, ``s3://``, ...) into the H2O cluster.
+    ``trust_code=True`` is needed for a ``code/`` directory or ``h2o.init`` arguments beyond
+    :data:`SAFE_INIT_KEYS`."""
+    from mlnb.models import trust
+    from mlnb.models.reading import read_model
 
     path, mlmodel = read_model(model_uri, dst_path)
     conf = mlmodel.flavor(FLAVOR_NAME)
-    add_code_to_path(path, conf.get("code"))
-    data_dir = path / conf.get("data", DATA)
+    consent = trust.resolve(trust_code)
+    trust.add_code(path, conf.get("code"), consent)
+    data_dir = trust.inside(path, conf.get("data") or DATA, "the h2o flavor's data")
     if not data_dir.is_dir():
         raise ModelFormatError(f"The h2o flavor names '{data_dir.name}', which is missing from '{path}'.")
-    return _read_model(data_dir)
+    return _read_model(data_dir, consent)
 
 
 class _H2OPyfunc:
@@ -182,9 +203,13 @@ class _H2OPyfunc:
 
 
 def _load_pyfunc(path: str, model_config: dict | None = None) -> _H2OPyfunc:
+    from mlnb.models import trust
+
     data_dir = Path(path)
     if not data_dir.is_dir():
         raise ModelFormatError(f"The h2o model directory '{data_dir}' is missing.")
+    if (data_dir.parent / "MLmodel").is_file():
+        trust.add_code(data_dir.parent, Model.load(data_dir.parent).flavor(FLAVOR_NAME).get("code"), trust.current())
     return _H2OPyfunc(_read_model(data_dir))
 
 

@@ -114,21 +114,36 @@ def log_model(model: Any, name: str | None = None, *, artifact_path: str | None 
 
 
 def _read_model(model_dir: Path, conf: dict, custom_objects: dict | None = None,
-                load_model_kwargs: dict | None = None) -> Any:
+                load_model_kwargs: dict | None = None, consent: Any = None) -> Any:
+    """Load ``data/model.keras`` in Keras' safe mode, which refuses code stored in the file
+    (``Lambda`` layers), unless the caller trusts the model's code."""
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    trust.add_code(model_dir, conf.get("code"), consent)
     if conf.get("save_exported_model"):
         raise ModelFormatError(
             f"'{model_dir}' holds a Keras model exported as a TensorFlow SavedModel "
             f"(save_exported_model: true); mlnb reads the native .keras format only. "
             f"Load it with mlflow.keras.load_model (needs tensorflow)."
         )
-    file = model_dir / conf.get("data", DATA_DIR)
+    file = trust.inside(model_dir, conf.get("data") or DATA_DIR, "the keras flavor's data")
     file = file / MODEL_FILE if file.is_dir() else file.with_name(file.name + ".keras")
     if not file.is_file():
         raise ModelFormatError(f"The keras flavor names '{file.relative_to(model_dir)}', which is missing from '{model_dir}'.")
     keras = _keras(conf.get("keras_backend"))
+    kwargs = {"safe_mode": not consent.code, **(load_model_kwargs or {})}
     try:
-        return keras.saving.load_model(str(file), custom_objects=custom_objects, **(load_model_kwargs or {}))
+        return keras.saving.load_model(str(file), custom_objects=custom_objects, **kwargs)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
+            from mlnb.errors import UnsafeModelError
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UnsafeModelError(
+                f"Refused to load '{file}': Keras' safe mode found code stored in the file ({first[:200]}). "
+                f"If you trust this model, {trust.CONSENT_CODE}."
+            ) from None
         raise ModelFormatError(
             f"'{file}' is not a readable .keras file ({type(exc).__name__}: {exc}). Save the model again "
             f"with mlnb.keras.save_model; for custom layers pass custom_objects."
@@ -136,16 +151,17 @@ def _read_model(model_dir: Path, conf: dict, custom_objects: dict | None = None,
 
 
 def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, custom_objects: dict | None = None,
-               load_model_kwargs: dict | None = None) -> Any:
+               load_model_kwargs: dict | None = None, *, trust_code: bool | None = None) -> Any:
     """Load the ``keras.Model`` of a model (path, ``runs:/``, ``s3://``, ...).
 
-    ``custom_objects`` and ``load_model_kwargs`` (e.g. ``{"safe_mode": False}``) go to
-    ``keras.saving.load_model``, which by default refuses to run code stored in the file.
+    ``custom_objects`` and ``load_model_kwargs`` go to ``keras.saving.load_model``, which runs in
+    safe mode (refusing code stored in the file, such as ``Lambda`` layers) unless ``trust_code=True``.
     """
     from mlnb.models.reading import read_model
+    from mlnb.models.trust import resolve
 
     path, mlmodel = read_model(model_uri, dst_path)
-    return _read_model(path, mlmodel.flavor(FLAVOR_NAME), custom_objects, load_model_kwargs)
+    return _read_model(path, mlmodel.flavor(FLAVOR_NAME), custom_objects, load_model_kwargs, resolve(trust_code))
 
 
 class _KerasPyfunc:

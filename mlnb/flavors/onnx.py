@@ -175,11 +175,77 @@ def log_model(onnx_model: Any, name: str | None = None, *, artifact_path: str | 
 
 
 # -- load ------------------------------------------------------------------------------------
-def _model_file(model_dir: Path, conf: dict) -> Path:
-    file = model_dir / conf.get("data", MODEL_FILE)
+#: Session options a model may set by itself: tuning knobs. Others (``optimized_model_filepath``,
+#: ``profile_file_prefix``, ``enable_profiling``...) make onnxruntime write files where the model
+#: says, so they need ``trust_code=True``; so do ``extra_session_config`` entries naming files.
+SAFE_SESSION_OPTIONS = frozenset({
+    "execution_mode", "graph_optimization_level", "intra_op_num_threads", "inter_op_num_threads",
+    "extra_session_config", "enable_cpu_mem_arena", "enable_mem_pattern", "enable_mem_reuse",
+    "execution_order", "use_deterministic_compute", "log_severity_level", "log_verbosity_level", "logid",
+})
+_FILE_CONFIG_WORDS = ("path", "file", "dir", "ep.context", "custom_op", "library")
+
+
+def _model_file(model_dir: Path, conf: dict, consent: Any = None) -> Path:
+    """The flavor's model file, after checking the caller's consent for what the model asks of it:
+    its ``code/``, session options beyond tuning, and external data (always inside the model)."""
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    trust.add_code(model_dir, conf.get("code"), consent)
+    file = trust.inside(model_dir, conf.get("data") or MODEL_FILE, "the onnx flavor's data")
     if not file.is_file():
         raise ModelFormatError(f"The onnx flavor names '{file.name}', which is missing from '{model_dir}'.")
+    options = conf.get("onnx_session_options") or {}
+    if not isinstance(options, dict):
+        raise ModelFormatError(f"'{model_dir}': onnx_session_options must be a mapping.")
+    unsafe = sorted(k for k in options if k not in SAFE_SESSION_OPTIONS) + sorted(
+        f"extra_session_config.{k}" for k in (options.get("extra_session_config") or {})
+        if any(word in str(k).lower() for word in _FILE_CONFIG_WORDS))
+    if unsafe:
+        trust.require_code(consent, f"apply the model's onnxruntime session options {unsafe} (they make "
+                                    f"onnxruntime read or write files the model names)")
+    _check_external_data(file)
     return file
+
+
+def _tensors(graph: Any):
+    """Every tensor a graph holds: initializers and attribute values, subgraphs included."""
+    graphs = [graph]
+    while graphs:
+        g = graphs.pop()
+        yield from g.initializer
+        for sparse in g.sparse_initializer:
+            yield from (sparse.values, sparse.indices)
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    yield attr.t
+                yield from attr.tensors
+                if attr.HasField("sparse_tensor"):
+                    yield from (attr.sparse_tensor.values, attr.sparse_tensor.indices)
+                if attr.HasField("g"):
+                    graphs.append(attr.g)
+                graphs.extend(attr.graphs)
+
+
+def _check_external_data(file: Path) -> None:
+    """Refuse tensors whose external data lives outside the model directory (``../../etc/passwd``,
+    an absolute path, a symlink): onnx and onnxruntime would read those files into the model."""
+    onnx = _onnx()
+    from google.protobuf.message import DecodeError
+
+    from mlnb.models.trust import inside
+
+    try:
+        model = onnx.load(str(file), load_external_data=False)
+    except (DecodeError, ValueError, OSError) as exc:
+        raise _corrupt(file, str(exc)) from None
+    for tensor in _tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        inside(file.parent, location, f"the external data of tensor '{tensor.name}'")
 
 
 def _corrupt(file: Path, detail: str) -> ModelFormatError:
@@ -189,15 +255,16 @@ def _corrupt(file: Path, detail: str) -> ModelFormatError:
     )
 
 
-def load_model(model_uri: str | os.PathLike, dst_path: str | None = None) -> Any:
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, *, trust_code: bool | None = None) -> Any:
     """Load the ``onnx.ModelProto`` of a model (path, ``runs:/``, ``s3://``, ...), checked by
-    ``onnx.checker``; tensors saved as external data are read back in."""
-    from mlnb.models.reading import add_code_to_path, read_model
+    ``onnx.checker``; tensors saved as external data (inside the model directory) are read back in.
+    ``trust_code=True`` is needed only for a ``code/`` directory or session options naming files."""
+    from mlnb.models.reading import read_model
+    from mlnb.models.trust import resolve
 
     path, mlmodel = read_model(model_uri, dst_path)
     conf = mlmodel.flavor(FLAVOR_NAME)
-    add_code_to_path(path, conf.get("code"))
-    file = _model_file(path, conf)
+    file = _model_file(path, conf, resolve(trust_code))
     onnx = _onnx()
     from google.protobuf.message import DecodeError
 

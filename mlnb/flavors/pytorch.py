@@ -8,12 +8,14 @@ Formats
 -------
 * ``pickle`` (mlnb's default): the whole ``torch.nn.Module`` written with ``torch.save`` and
   cloudpickle as ``data/model.pth``, with the pickle module's name in
-  ``data/pickle_module_info.txt``. Loading unpickles, which runs code: load such models only from
-  sources you trust. mlnb passes ``weights_only=False`` to ``torch.load`` for these model files
-  only; state dicts load with ``weights_only=True``.
+  ``data/pickle_module_info.txt``. Loading unpickles, which runs code: it follows the pickle
+  consent of ``mlnb.models.trust`` (allowed unless switched off). mlnb passes
+  ``weights_only=False`` to ``torch.load`` for these model files only; state dicts load with
+  ``weights_only=True``.
 * ``pt2``: a graph traced by ``torch.export`` from an input example, as ``data/model.pt2``.
   Loading builds the module from the graph, not from your class, after checking that the archive
-  holds no pickle beyond tensors and plain containers (``mlnb.flavors._pt2``).
+  holds no pickle beyond tensors and plain containers (``mlnb.flavors._pt2``; ``trust_code=True``
+  skips the check).
 """
 
 from __future__ import annotations
@@ -163,8 +165,8 @@ def save_model(
                 pickled = True
                 warnings.warn(
                     f"torch.export could not trace this module ({type(exc).__name__}: {exc}); it was saved "
-                    f"pickled instead. MLflow 3.17 loads pickled PyTorch models only with "
-                    f"MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true; pass serialization_format='pickle' to choose "
+                    f"pickled instead, which neither MLflow nor mlnb loads where "
+                    f"MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false; pass serialization_format='pickle' to choose "
                     f"this format and silence this warning.", UserWarning, stacklevel=4)
         if pickled:
             (data / PICKLE_INFO_FILE).write_text(pickle_name, encoding="utf-8")
@@ -222,10 +224,18 @@ def _loading_pickle_module(data: Path) -> Any:
         ) from None
 
 
-def _read_module(data: Path, **kwargs: Any) -> Any:
-    """Load the module in a model's ``data`` directory, in evaluation mode."""
+def _read_module(data: Path, consent: Any = None, code: tuple | None = None, **kwargs: Any) -> Any:
+    """Load the module in a model's ``data`` directory, in evaluation mode, if the caller consents:
+    a pickled module needs pickles allowed, a pt2 archive passes mlnb's audit (or trust_code)."""
     import torch
 
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    if (data / MODEL_FILE).is_file():
+        trust.require_pickle(consent, f"'{data / MODEL_FILE}' (a pickled PyTorch module)")
+    if code is not None:
+        trust.add_code(code[0], code[1], consent, pickled=(data / MODEL_FILE).is_file())
     if (data / MODEL_FILE).is_file():
         kwargs.setdefault("pickle_module", _loading_pickle_module(data))
         kwargs.setdefault("weights_only", False)  # a whole module is a pickle: see the module docstring
@@ -233,9 +243,10 @@ def _read_module(data: Path, **kwargs: Any) -> Any:
             warnings.filterwarnings("ignore", message=".*TorchScript archive")  # torch.load loads those too
             model = torch.load(data / MODEL_FILE, **kwargs)
     elif (data / EXPORTED_FILE).is_file():
-        from mlnb.flavors._pt2 import audit
+        if not consent.code:
+            from mlnb.flavors._pt2 import audit
 
-        audit(data / EXPORTED_FILE)
+            audit(data / EXPORTED_FILE)
         return torch.export.load(str(data / EXPORTED_FILE)).module()
     else:
         raise ModelFormatError(
@@ -248,23 +259,29 @@ def _read_module(data: Path, **kwargs: Any) -> Any:
 
 
 def _data_dir(model_dir: Path, conf: dict) -> Path:
-    data = model_dir / conf.get("model_data", DATA_DIR)
+    from mlnb.models.trust import inside
+
+    data = inside(model_dir, conf.get("model_data") or DATA_DIR, "the pytorch flavor's model_data")
     if not data.is_dir():
         raise ModelFormatError(f"The pytorch flavor names '{data.name}/', which is missing from '{model_dir}'.")
     return data
 
 
-def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, **kwargs: Any) -> Any:
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, *, trust_code: bool | None = None,
+               allow_pickle: bool | None = None, **kwargs: Any) -> Any:
     """Load the ``torch.nn.Module`` of a model (path, ``runs:/``, ``s3://``, ...), in eval mode.
 
-    ``kwargs`` go to ``torch.load`` (``map_location``, ...) for pickled models.
+    ``kwargs`` go to ``torch.load`` (``map_location``, ...) for pickled models. ``allow_pickle`` and
+    ``trust_code`` consent to pickles and code (see ``mlnb.models.trust``).
     """
-    from mlnb.models.reading import add_code_to_path, read_model
+    from mlnb.models.reading import read_model
+    from mlnb.models.trust import resolve
 
     path, mlmodel = read_model(model_uri, dst_path)
     conf = mlmodel.flavor(FLAVOR_NAME)
-    add_code_to_path(path, conf.get("code"))
-    return _read_module(_data_dir(path, conf), **kwargs)
+    consent = resolve(trust_code, allow_pickle)
+    data = _data_dir(path, conf)
+    return _read_module(data, consent, code=(path, conf.get("code")), **kwargs)
 
 
 class _TorchPyfunc:
@@ -318,10 +335,13 @@ class _TorchPyfunc:
 def _load_pyfunc(path: str, model_config: dict | None = None) -> _TorchPyfunc:
     """Loader-module entry point: ``path`` is the model's ``data`` directory (MLflow's contract)."""
     p = Path(path)
-    if (p / "MLmodel").is_file():
-        p = _data_dir(p, Model.load(p).flavor(FLAVOR_NAME))
+    model_dir = p if (p / "MLmodel").is_file() else p.parent
+    conf = Model.load(model_dir).flavor(FLAVOR_NAME)
+    if p == model_dir:
+        p = _data_dir(p, conf)
     device = (model_config or {}).get("device") or "cpu"
-    return _TorchPyfunc(_read_module(p, map_location=device).to(device), device)
+    module = _read_module(p, code=(model_dir, conf.get("code")), map_location=device)
+    return _TorchPyfunc(module.to(device), device)
 
 
 # -- state dicts -----------------------------------------------------------------------------

@@ -5,21 +5,19 @@ models and mlnb loads MLflow's.
 
 Trust policy
 ------------
-* ``skops`` (the default): a skops file names every type it holds. On save, mlnb trusts the
-  classes (never the functions) of scikit-learn, NumPy and SciPy and records them in MLmodel under
-  ``skops_trusted_types`` (MLflow reads the same key). An estimator holding types from any other
-  module is saved with cloudpickle instead when ``serialization_format`` was left at its default,
-  with a warning saying so; asking for skops explicitly then requires ``skops_trusted_types``.
-  On load, mlnb trusts a recorded type only if it comes from those libraries or the caller passes it
-  in ``skops_trusted_types``; anything else is refused with an :class:`UntrustedTypesError`
-  listing the types, because a skops file from elsewhere could name any of them.
-* ``cloudpickle`` and ``pickle`` run code when loaded, as every pickle does. Load them only from
-  sources you trust, as with MLflow.
+* ``skops`` (the default) runs no code: mlnb trusts what skops trusts by default plus a reviewed
+  list of scikit-learn, NumPy and SciPy classes, each under its real name and only built the way
+  skops writes it (``mlnb.flavors._skops``). MLmodel's ``skops_trusted_types`` records the types
+  that passed; on load mlnb does not take the file's word for it. Other types need the caller's
+  ``skops_trusted_types=[...]`` (or ``trust_code=True``). An estimator holding such types is saved
+  with cloudpickle instead when ``serialization_format`` was left at its default, with a warning.
+* ``cloudpickle`` and ``pickle`` run code when loaded: they follow ``allow_pickle`` /
+  ``MLNB_ALLOW_PICKLE`` / MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` (allowed when unset, as
+  in MLflow). See ``mlnb.models.trust``.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import warnings
 from pathlib import Path
@@ -28,30 +26,12 @@ from typing import Any, Sequence
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
+from mlnb.models.trust import Consent
 
 FLAVOR_NAME = "sklearn"
 LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 _FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
-#: Modules whose types a skops file may hold without the caller's consent.
-TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
-
-
-def _trusted_by_policy(type_name: str) -> bool:
-    """A name skops reports is trusted when it is a class of scikit-learn, NumPy or SciPy.
-
-    Classes only: a function reference (``numpy.load``, ``builtins.exec``) stored in a
-    hyperparameter would be called at predict time, so functions always need the caller's consent.
-    """
-    module, _, attr = type_name.rpartition(".")
-    if module.split(".")[0] not in TRUSTED_MODULES:
-        return False
-    try:
-        return isinstance(getattr(importlib.import_module(module), attr), type)
-    except (ImportError, AttributeError, ValueError):
-        return False
-
-
 def _estimator_modules(model: Any) -> set[str]:
     """Modules of the estimator and every estimator nested in its params (pipelines, ensembles)."""
     modules = {type(model).__module__}
@@ -78,25 +58,25 @@ def _estimator_modules(model: Any) -> set[str]:
 
 
 def _skops_dump(model: Any, file: Path, trusted: Sequence[str] | None, explicit: bool) -> list[str] | None:
-    """Write ``model`` with skops; return the trusted types, or None when skops cannot be used."""
-    from mlnb.flavors._skops import skops_io
+    """Write ``model`` with skops; return the types that passed the policy, or None when skops
+    cannot be used (types the policy refuses, and the format was not asked for)."""
+    import skops.io
 
-    sio = skops_io()
+    from mlnb.flavors._skops import Refused, trusted_types
 
-    data = sio.dumps(model)
-    untrusted = sio.get_untrusted_types(data=data)
-    extra = set(trusted or ())
-    refused = [t for t in untrusted if not _trusted_by_policy(t) and t not in extra]
-    if refused:
+    data = skops.io.dumps(model)
+    try:
+        passed = trusted_types(data, trusted or ())
+    except Refused as exc:
         if explicit:
             raise UntrustedTypesError(
-                f"skops would need to trust types from outside scikit-learn, NumPy and SciPy: {refused}. "
-                f"Pass skops_trusted_types={refused!r} if you trust them, or use "
+                f"skops would need to trust types mlnb's policy does not: {exc.types}. "
+                f"Pass skops_trusted_types={exc.types!r} if you trust them, or use "
                 f"serialization_format='cloudpickle'."
-            )
+            ) from None
         return None
     file.write_bytes(data)
-    return sorted(untrusted)
+    return passed
 
 
 def save_model(
@@ -138,7 +118,7 @@ def save_model(
             if trusted is None:
                 fmt = "cloudpickle"
                 warnings.warn(
-                    f"{type(sk_model).__name__} holds types from outside scikit-learn, NumPy and SciPy; "
+                    f"{type(sk_model).__name__} holds types mlnb's skops policy does not trust; "
                     f"saved with cloudpickle. Pass serialization_format='skops' with "
                     f"skops_trusted_types=[...] to use skops.",
                     stacklevel=4,
@@ -182,44 +162,58 @@ def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | No
     return _log(save_model, sk_model, name=name, artifact_path=artifact_path, **kwargs)
 
 
-def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[str] | None = None) -> Any:
-    file = model_dir / conf.get("pickled_model", "model.pkl")
+def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[str] | None = None,
+                    consent: Consent | None = None, *, with_code: bool = True) -> Any:
+    """Check the caller's consent for what the model holds, then deserialize the estimator."""
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    file = trust.inside(model_dir, conf.get("pickled_model") or "model.pkl", "the sklearn flavor's pickled_model")
+    fmt = conf.get("serialization_format") or "pickle"
+    if fmt not in SERIALIZATION_FORMATS:
+        raise ModelFormatError(f"Unknown sklearn serialization_format '{fmt}' in '{model_dir}'.")
+    if fmt != "skops":
+        trust.require_pickle(consent, f"'{file}' (serialization_format: {fmt})")
+    if with_code:
+        trust.add_code(model_dir, conf.get("code"), consent, pickled=fmt != "skops")
     if not file.is_file():
         raise ModelFormatError(f"The sklearn flavor names '{file.name}', which is missing from '{model_dir}'.")
-    fmt = conf.get("serialization_format") or "pickle"
     if fmt == "skops":
-        from mlnb.flavors._skops import skops_io
+        import skops.io
 
-        sio = skops_io()
+        from mlnb.flavors._skops import Refused, trusted_types
 
-        untrusted = sio.get_untrusted_types(file=file)
-        consented = set(skops_trusted_types or ())
-        refused = [t for t in untrusted if t not in consented and not _trusted_by_policy(t)]
-        if refused:
+        try:
+            passed = trusted_types(file, skops_trusted_types or (), trust_all=consent.code)
+        except Refused as exc:
             raise UntrustedTypesError(
-                f"'{file}' holds types outside scikit-learn, NumPy and SciPy: {refused}. If you trust "
-                f"where this model came from, load it with skops_trusted_types={refused!r}."
-            )
-        return sio.load(file, trusted=list(untrusted))
-    if fmt in ("pickle", "cloudpickle"):
-        import pickle
+                f"Refused to load '{file}': {exc}. If you trust this model, load it with "
+                f"skops_trusted_types={exc.types!r} (mlnb.sklearn.load_model), or {trust.CONSENT_CODE} "
+                f"to trust every type it names."
+            ) from None
+        return skops.io.load(file, trusted=passed)
+    import pickle
 
-        if fmt == "cloudpickle":
-            import cloudpickle  # noqa: F401  (registers reducers some cloudpickled objects need)
-        with open(file, "rb") as f:
-            return pickle.load(f)
-    raise ModelFormatError(f"Unknown sklearn serialization_format '{fmt}' in '{model_dir}'.")
+    if fmt == "cloudpickle":
+        import cloudpickle  # noqa: F401  (registers reducers some cloudpickled objects need)
+    with open(file, "rb") as f:
+        return pickle.load(f)
 
 
 def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
-               skops_trusted_types: Sequence[str] | None = None) -> Any:
-    """Load the scikit-learn estimator of a model (path, ``runs:/``, ``s3://``, ...)."""
-    from mlnb.models.reading import add_code_to_path, read_model
+               skops_trusted_types: Sequence[str] | None = None, *, trust_code: bool | None = None,
+               allow_pickle: bool | None = None) -> Any:
+    """Load the scikit-learn estimator of a model (path, ``runs:/``, ``s3://``, ...).
+
+    ``skops_trusted_types`` names types of a skops file to trust beyond mlnb's policy;
+    ``trust_code`` and ``allow_pickle`` consent to code and pickles (see ``mlnb.models.trust``).
+    """
+    from mlnb.models.reading import read_model
+    from mlnb.models.trust import resolve
 
     path, mlmodel = read_model(model_uri, dst_path)
     conf = mlmodel.flavor(FLAVOR_NAME)
-    add_code_to_path(path, conf.get("code"))
-    return _read_estimator(path, conf, skops_trusted_types)
+    return _read_estimator(path, conf, skops_trusted_types, resolve(trust_code, allow_pickle))
 
 
 class _SklearnPyfunc:
@@ -264,4 +258,4 @@ def autolog(*args: Any, **kwargs: Any):
     return _autolog(*args, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "autolog", "SERIALIZATION_FORMATS", "TRUSTED_MODULES"]
+__all__ = ["save_model", "log_model", "load_model", "autolog", "SERIALIZATION_FORMATS"]

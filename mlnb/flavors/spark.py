@@ -157,20 +157,49 @@ def log_model(spark_model: Any, name: str | None = None, *, artifact_path: str |
     return _log(save_model, spark_model, name=name, artifact_path=artifact_path, **kwargs)
 
 
-def _read_model(model_dir: Path, conf: dict, dfs_tmpdir: str | None = None) -> Any:
+#: Class name prefixes Spark's ML persistence may name in a model's metadata without consent.
+#: Spark imports the class a metadata file names (Python stages by ``__import__``), so any other
+#: class is code the model chooses to run: it needs ``trust_code=True``.
+TRUSTED_CLASS_PREFIXES = ("org.apache.spark.ml.", "pyspark.ml.")
+
+
+def _check_stage_classes(data: Path, consent: Any) -> None:
+    import json
+
+    from mlnb.models import trust
+
+    for meta in sorted(data.rglob("part-*")):
+        if meta.parent.name != "metadata" or not meta.is_file():
+            continue
+        for line in meta.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                clazz = json.loads(line).get("class") if line.strip() else None
+            except (ValueError, AttributeError, RecursionError):
+                raise ModelFormatError(f"'{meta}' is not Spark ML metadata (one JSON object per line).") from None
+            if clazz is not None and not (isinstance(clazz, str) and clazz.startswith(TRUSTED_CLASS_PREFIXES)):
+                trust.require_code(consent, f"let Spark import the class {clazz!r} that '{meta.relative_to(data)}' names "
+                                            f"(not a Spark ML class)")
+
+
+def _read_model(model_dir: Path, conf: dict, dfs_tmpdir: str | None = None, consent: Any = None) -> Any:
     """Load ``sparkml/`` as a PipelineModel (starting a local SparkSession if none is active)."""
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    trust.add_code(model_dir, conf.get("code"), consent)
     model_class = conf.get("model_class") or ""
     if model_class.startswith("pyspark.ml.connect."):
         raise ModelFormatError(
             f"This is a Spark Connect ML model ({model_class}); mlnb loads models saved with Spark's "
             f"ML persistence. Load it with mlflow.spark.load_model."
         )
-    data = model_dir / conf.get("model_data", MODEL_DATA)
+    data = trust.inside(model_dir, conf.get("model_data") or MODEL_DATA, "the spark flavor's model_data")
     if not data.is_dir():
         raise ModelFormatError(
             f"The spark flavor names '{data.name}', which is missing from '{model_dir}'. The model "
             f"directory is incomplete: save the model again."
         )
+    _check_stage_classes(data, consent)
     from pyspark.ml import PipelineModel
 
     _session()
@@ -189,19 +218,19 @@ def _read_model(model_dir: Path, conf: dict, dfs_tmpdir: str | None = None) -> A
         ) from None
 
 
-def load_model(model_uri: str | os.PathLike, dfs_tmpdir: str | None = None, dst_path: str | None = None) -> Any:
+def load_model(model_uri: str | os.PathLike, dfs_tmpdir: str | None = None, dst_path: str | None = None, *,
+               trust_code: bool | None = None) -> Any:
     """Load the Spark ``PipelineModel`` of a model (path, ``runs:/``, ``s3://``, ...).
 
     ``dfs_tmpdir``: on a cluster, a directory on its file system to copy the model to first, so
     that every executor can read it; a local session reads the model where it is.
     """
-    from mlnb.models.reading import add_code_to_path, read_model
+    from mlnb.models.reading import read_model
+    from mlnb.models.trust import resolve
 
     _pyspark()
     path, mlmodel = read_model(model_uri, dst_path)
-    conf = mlmodel.flavor(FLAVOR_NAME)
-    add_code_to_path(path, conf.get("code"))
-    return _read_model(path, conf, dfs_tmpdir)
+    return _read_model(path, mlmodel.flavor(FLAVOR_NAME), dfs_tmpdir, resolve(trust_code))
 
 
 # -- the pyfunc face --------------------------------------------------------------------------

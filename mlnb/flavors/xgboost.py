@@ -85,12 +85,14 @@ def log_model(xgb_model: Any, name: str | None = None, *, artifact_path: str | N
     return _log(save_model, xgb_model, name=name, artifact_path=artifact_path, **kwargs)
 
 
-def _model_class(name: str):
+def _model_class(name: str, consent: Any):
     module, _, attr = name.rpartition(".")
-    if module != "xgboost" and not module.startswith("xgboost."):
+    if module != "xgboost" and not module.startswith("xgboost.") and not consent.code:
+        from mlnb.models.trust import CONSENT_CODE
+
         raise UntrustedTypesError(
-            f"The xgboost flavor names model_class '{name}', which is not an XGBoost class; mlnb only "
-            f"instantiates XGBoost's own classes. Check where this model came from."
+            f"Refused to instantiate model_class '{name}', which is not an XGBoost class: mlnb "
+            f"instantiates only XGBoost's own classes. If you trust this model, {CONSENT_CODE}."
         )
     try:
         return getattr(importlib.import_module(module), attr)
@@ -98,23 +100,27 @@ def _model_class(name: str):
         raise ModelFormatError(f"model_class '{name}' does not exist in the installed XGBoost.") from None
 
 
-def _read_model(model_dir: Path, conf: dict) -> Any:
-    file = model_dir / conf.get("data", "model.ubj")
+def _read_model(model_dir: Path, conf: dict, consent: Any = None) -> Any:
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    trust.add_code(model_dir, conf.get("code"), consent)
+    file = trust.inside(model_dir, conf.get("data") or "model.ubj", "the xgboost flavor's data")
     if not file.is_file():
         raise ModelFormatError(f"The xgboost flavor names '{file.name}', which is missing from '{model_dir}'.")
-    model = _model_class(conf.get("model_class", "xgboost.core.Booster"))()
+    model = _model_class(str(conf.get("model_class") or "xgboost.core.Booster"), consent)()
     model.load_model(str(file))
     return model
 
 
-def load_model(model_uri: str | os.PathLike, dst_path: str | None = None) -> Any:
-    """Load the XGBoost model of a model (path, ``runs:/``, ``s3://``, ...)."""
-    from mlnb.models.reading import add_code_to_path, read_model
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, *, trust_code: bool | None = None) -> Any:
+    """Load the XGBoost model of a model (path, ``runs:/``, ``s3://``, ...). Its files are data;
+    ``trust_code=True`` is needed only to honour a ``code/`` directory."""
+    from mlnb.models.reading import read_model
+    from mlnb.models.trust import resolve
 
     path, mlmodel = read_model(model_uri, dst_path)
-    conf = mlmodel.flavor(FLAVOR_NAME)
-    add_code_to_path(path, conf.get("code"))
-    return _read_model(path, conf)
+    return _read_model(path, mlmodel.flavor(FLAVOR_NAME), resolve(trust_code))
 
 
 class _XGBPyfunc:

@@ -180,15 +180,73 @@ class Model:
                 f"'{p}' is not a model directory: it has no MLmodel file. "
                 f"Point to the directory that save_model or log_model wrote."
             )
-        yaml = _yaml()
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
             raise ModelFormatError(f"'{file}' is not valid YAML: {exc}") from None
-        return cls.from_dict(data, source=str(file))
+        return cls.from_dict(safe_yaml(text, str(file)), source=str(file))
 
     def __repr__(self) -> str:
         return f"Model(flavors={sorted(self.flavors)}, run_id={self.run_id!r}, model_uuid={self.model_uuid!r})"
+
+
+#: Bounds no MLmodel comes near (MLflow's nest about 6 deep and hold a few hundred nodes); past them
+#: a manifest is an attack on the parser (deep nesting) or on whoever walks the result (an alias bomb).
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 1_000_000
+_CORE_TAG = "tag:yaml.org,2002:"
+_SAFE_TAGS = {_CORE_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")}
+
+
+def safe_yaml(text: str, source: str = "MLmodel") -> Any:
+    """Parse YAML data the way MLflow writes it, refusing what only an attacker writes.
+
+    Before anything is built, the event stream is checked: nesting deeper than MAX_YAML_DEPTH,
+    more than MAX_YAML_NODES nodes once aliases are expanded, and tags other than YAML's plain
+    data types (``!!python/object``...) are each a ModelFormatError. Then the safe loader builds it.
+    """
+    yaml = _yaml()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def refuse(what: str) -> ModelFormatError:
+        return ModelFormatError(
+            f"Refused to read '{source}': {what}. An MLmodel is plain data and never needs this; "
+            f"no consent allows it: re-save the model, or check where it came from."
+        )
+
+    try:
+        open_nodes: list[list] = []    # [node count, anchor] of each open collection
+        anchors: dict[str, int] = {}   # anchor -> node count of what it names, aliases expanded
+        for event in yaml.parse(text, Loader=loader):
+            tag = getattr(event, "tag", None)
+            if tag and tag not in _SAFE_TAGS and tag != "!":
+                raise refuse(f"it holds the YAML tag '{tag}'")
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                open_nodes.append([1, event.anchor])
+                if len(open_nodes) > MAX_YAML_DEPTH:
+                    raise refuse(f"it nests more than {MAX_YAML_DEPTH} levels deep")
+                continue
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                size, anchor = open_nodes.pop()
+                if anchor:
+                    anchors[anchor] = size
+            elif isinstance(event, yaml.AliasEvent):
+                if any(anchor == event.anchor for _, anchor in open_nodes):
+                    raise refuse(f"the alias '*{event.anchor}' refers to a collection holding it (a cycle)")
+                size = anchors.get(event.anchor, 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+            else:
+                continue
+            if open_nodes:
+                open_nodes[-1][0] += size
+            if size > MAX_YAML_NODES or (open_nodes and open_nodes[-1][0] > MAX_YAML_NODES):
+                raise refuse(f"it expands to more than {MAX_YAML_NODES:,} nodes (a YAML alias bomb)")
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise ModelFormatError(f"'{source}' is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise refuse("it nests too deeply to parse") from None
 
 
 def validate(data: Any, *, source: str = "MLmodel") -> None:
@@ -201,6 +259,10 @@ def validate(data: Any, *, source: str = "MLmodel") -> None:
     for name, conf in flavors.items():
         if not isinstance(conf, Mapping):
             raise ModelFormatError(f"{source}: flavor '{name}' must be a mapping, found {type(conf).__name__}.")
+        if conf.get("code") is not None:
+            from mlnb.models.trust import relative_inside
+
+            relative_inside(conf["code"], f"the '{name}' flavor's code", source)
     pyfunc = flavors.get(PYFUNC)
     if pyfunc is not None and not pyfunc.get("loader_module"):
         raise ModelFormatError(f"{source}: the python_function flavor has no 'loader_module'.")

@@ -1,11 +1,10 @@
 """The first two steps of every load: parse (find the directory, read MLmodel) and audit
-(validate it, warn about library versions). Only then does a flavor import its library and
-deserialize."""
+(validate it, refuse symlinks leaving the directory, warn about library versions). Only then does a
+flavor check the caller's consent (``mlnb.models.trust``), import its library and deserialize."""
 
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -30,6 +29,9 @@ def read_model(uri: str | os.PathLike, dst: str | None = None, *, warn_versions:
             f"save_model wrote (or runs:/<run_id>/<name> for a logged model)."
         )
     mlmodel = Model.load(path)
+    from mlnb.models.trust import check_links
+
+    check_links(path)
     if warn_versions:
         from mlnb.models.environment import check_versions
 
@@ -42,11 +44,3 @@ def read_model(uri: str | os.PathLike, dst: str | None = None, *, warn_versions:
                 stacklevel=3,
             )
     return path, mlmodel
-
-
-def add_code_to_path(model_dir: Path, code: str | None) -> None:
-    """Prepend ``<model>/<code>`` to sys.path, as MLflow does, so pickled references resolve."""
-    if code:
-        p = str(model_dir / code)
-        if p not in sys.path:
-            sys.path.insert(0, p)
