@@ -7,6 +7,9 @@ import sys
 import click
 
 from mlnb.errors import MlnbError
+from mlnb.serving.limits import Limits
+
+_SECONDS = click.FloatRange(min=0, min_open=True)
 
 
 @click.group(context_settings={"help_option_names": ["--help"]})
@@ -36,16 +39,34 @@ def _load_or_exit(model_uri: str):
 @models.command("serve")
 @click.option("-m", "--model-uri", required=True, help="Model URI or path (path, file://, runs:/, s3://).")
 @click.option("-p", "--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-@click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("-h", "--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; 0.0.0.0 makes the server reachable from the network.")
 @click.option("-w", "--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes; each loads the model once.")
-@click.option("-t", "--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("-t", "--timeout", default=Limits.timeout, show_default=True, type=_SECONDS,
               help="Seconds a prediction may take before the request is answered with a 504.")
-@click.option("--max-body-size", default=100 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),
+@click.option("--max-body-size", default=Limits.max_body, show_default=True, type=click.IntRange(min=1),
               help="Largest request body in bytes; larger ones get a 413.")
+@click.option("--body-timeout", default=Limits.body_timeout, show_default=True, type=_SECONDS,
+              help="Seconds the whole request body may take to arrive; then a 408.")
+@click.option("--max-header-size", default=Limits.max_header_bytes, show_default=True,
+              type=click.IntRange(min=1), help="Largest request line plus headers in bytes; larger get a 431.")
+@click.option("--max-headers", default=Limits.max_headers, show_default=True, type=click.IntRange(min=1),
+              help="Most header lines in a request; more get a 431.")
+@click.option("--header-timeout", default=Limits.header_timeout, show_default=True, type=_SECONDS,
+              help="Seconds a request's headers may take to arrive; then a 408.")
+@click.option("--max-concurrency", default=Limits.max_concurrency, show_default=True, type=click.IntRange(min=1),
+              help="Scoring requests in flight per worker; more get a 503.")
+@click.option("--max-connections", default=Limits.max_connections, show_default=True, type=click.IntRange(min=1),
+              help="Open connections per worker; more get a plain 503 from uvicorn.")
+@click.option("--keep-alive-timeout", default=Limits.keep_alive, show_default=True, type=_SECONDS,
+              help="Seconds an idle keep-alive connection stays open.")
+@click.option("--debug", is_flag=True, help="Put a model failure's stack trace in the answer (the log always has it).")
 @click.option("--env-manager", default="local", type=click.Choice(["local"]),
               help="Accepted for MLflow compatibility: mlnb serves from the current environment.")
 def serve_command(model_uri: str, port: int, host: str, workers: int, timeout: float, max_body_size: int,
+                  body_timeout: float, max_header_size: int, max_headers: int, header_timeout: float,
+                  max_concurrency: int, max_connections: int, keep_alive_timeout: float, debug: bool,
                   env_manager: str) -> None:
     """Serve a model over MLflow's scoring protocol (POST /invocations)."""
     from mlnb.errors import require
@@ -56,18 +77,26 @@ def serve_command(model_uri: str, port: int, host: str, workers: int, timeout: f
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     from mlnb.serving.examples import curl_example
-    from mlnb.serving.server import run
+    from mlnb.serving.server import network_warning, reachable_urls, run
 
+    limits = Limits(timeout=timeout, max_body=max_body_size, body_timeout=body_timeout,
+                    max_header_bytes=max_header_size, max_headers=max_headers, header_timeout=header_timeout,
+                    max_concurrency=max_concurrency, max_connections=max_connections,
+                    keep_alive=keep_alive_timeout, debug=debug)
     model, path = _load_or_exit(model_uri)
 
     def announce(url: str) -> None:
-        click.echo(f"mlnb is serving '{model_uri}' at {url} ({workers} worker{'s' * (workers > 1)})")
+        urls = ", ".join(reachable_urls(host, port))
+        click.echo(f"mlnb is serving '{model_uri}' at {urls} ({workers} worker{'s' * (workers > 1)})")
+        warning = network_warning(host)
+        if warning is not None:
+            click.echo(warning)
         click.echo("Try it:")
         click.echo(f"  {curl_example(url, model)}")
         sys.stdout.flush()
 
-    run(model if workers == 1 else None, path, host=host, port=port, workers=workers, timeout=timeout,
-        max_body=max_body_size, on_ready=announce)
+    run(model if workers == 1 else None, path, host=host, port=port, workers=workers, limits=limits,
+        on_ready=announce)
 
 
 @models.command("predict")

@@ -78,6 +78,39 @@ def stop(proc: subprocess.Popen) -> None:
         log.close()
 
 
+def output_when_ready(proc: subprocess.Popen, marker: str, timeout: float = 60) -> str:
+    """The server's output so far, once it holds ``marker`` (polled; fails if the process exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = _output(proc)
+        if marker in out:
+            return out
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {out}")
+        time.sleep(0.05)
+    raise TimeoutError(f"{marker!r} not in the server's output after {timeout} s: {_output(proc)}")
+
+
+def read_response(sock) -> tuple[int, dict, bytes]:
+    """(status, lower-cased headers, body) of one HTTP/1.1 response with a Content-Length, read from ``sock``."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"server closed the connection after {buf!r}")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(body) < length:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection mid-body")
+        body += chunk
+    return int(lines[0].split()[1]), headers, body[:length]
+
+
 def mlnb_serve_cmd(model: Path, port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", str(model), "-p", str(port), *extra]
 

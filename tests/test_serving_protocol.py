@@ -40,6 +40,9 @@ CASES = {
     "dataframe_records extra column": (JSON, _j({"dataframe_records": [{**r, "zz": 1} for r in FRAME.to_dict(orient="records")]})),
     "instances of objects": (JSON, _j({"instances": FRAME.to_dict(orient="records")})),
     "inputs as columns": (JSON, _j({"inputs": FRAME.to_dict(orient="list")})),
+    "inputs as records": (JSON, _j({"inputs": FRAME.to_dict(orient="records")})),
+    "inputs as records with integers": (JSON, _j({"inputs": [dict(zip(COLUMNS, range(5)))]})),
+    "inputs as records missing a column": (JSON, _j({"inputs": [dict(zip(COLUMNS[:4], range(4)))]})),
     "params alongside input": (JSON, _j({"dataframe_split": FRAME.to_dict(orient="split"), "params": {"a": 1}})),
     "csv": ("text/csv", FRAME.to_csv(index=False)),
     "csv with charset": ("text/csv; charset=utf-8", FRAME.to_csv(index=False)),
@@ -218,14 +221,14 @@ def test_predictions_are_shaped_like_mlflow_and_always_valid_json(value, expecte
     assert "NaN" not in response.text and "Infinity" not in response.text
 
 
-def test_model_failure_is_400_with_stack_trace():
+def test_model_failure_is_400_with_stack_trace_in_debug_mode():
     import mlnb.serving
 
     class Broken:
         def predict(self, data):
             raise RuntimeError("boom")
 
-    with mlnb.serving.serve(Broken()) as handle:
+    with mlnb.serving.serve(Broken(), debug=True) as handle:
         response = httpx.post(f"{handle.url}/invocations", content=_j({"inputs": [[1.0]]}),
                               headers={"Content-Type": JSON}, timeout=10)
     assert response.status_code == 400

@@ -3,8 +3,10 @@
 ``GET /ping`` and ``GET /health`` answer 200 once the model is loaded, ``GET /version`` the mlnb
 version, ``POST /invocations`` scores. Parsing, prediction and encoding run in a worker thread
 under ``asyncio.wait_for``, so a slow model is a 504 after the timeout and never blocks
-``/ping``. Bodies over the size limit are refused with a 413 that names the limit, before they
-are read when the client sends a Content-Length.
+``/ping``. The app enforces the request limits of :class:`~mlnb.serving.limits.Limits` that
+concern a request once its headers are in: at most ``max_concurrency`` scoring requests in flight
+(503), a body of at most ``max_body`` bytes (413, before it is read when the client sends a
+Content-Length), arriving within ``body_timeout`` seconds (408). Every refusal is MLflow's JSON error.
 """
 
 from __future__ import annotations
@@ -14,16 +16,14 @@ import time
 from typing import Any
 
 from mlnb.errors import ServingError
+from mlnb.serving.limits import Limits
 from mlnb.serving.parsing import media_type
 from mlnb.serving.responses import error_body
 from mlnb.serving.scoring import Scorer, load
 
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_MAX_BODY = 100 * 1024 * 1024  # bytes
-
-
-def _headers(content_type: bytes, length: int) -> list[tuple[bytes, bytes]]:
-    return [(b"content-type", content_type), (b"content-length", str(length).encode())]
+DEFAULT_TIMEOUT = Limits.timeout
+DEFAULT_MAX_BODY = Limits.max_body  # bytes
+_CLOSE = 408  # answered with Connection: close (the client is too slow to keep)
 
 
 class Placement:
@@ -52,13 +52,14 @@ class Placement:
 class ScoringApp:
     """An ASGI application serving one model over MLflow's scoring protocol."""
 
-    def __init__(self, model: Any, timeout: float = DEFAULT_TIMEOUT, max_body: int = DEFAULT_MAX_BODY,
-                 own_process: bool = False) -> None:
+    def __init__(self, model: Any, limits: Limits | None = None, own_process: bool = False) -> None:
         import mlnb
 
-        self.scorer = Scorer(model, own_process=own_process)
-        self.timeout = float(timeout)
-        self.max_body = int(max_body)
+        self.limits = limits = limits or Limits()
+        self.scorer = Scorer(model, own_process=own_process, debug=limits.debug)
+        self.timeout = float(limits.timeout)
+        self.max_body = int(limits.max_body)
+        self.in_flight = 0  # POST /invocations being read or scored
         self._version = mlnb.__version__.encode()
         self.placement = Placement()
         if own_process:
@@ -99,19 +100,36 @@ class ScoringApp:
                 f"POST /invocations."))
 
     async def _invocations(self, scope: dict, receive) -> tuple[int, bytes]:
+        if self.in_flight >= self.limits.max_concurrency:
+            return 503, error_body(
+                "TEMPORARILY_UNAVAILABLE",
+                f"The server is already scoring {self.limits.max_concurrency} requests, its limit. Retry "
+                f"shortly, or start the server with a larger --max-concurrency or more --workers.")
+        self.in_flight += 1
+        try:
+            return await self._score_request(scope, receive)
+        finally:
+            self.in_flight -= 1
+
+    async def _score_request(self, scope: dict, receive) -> tuple[int, bytes]:
         content_type = length = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
             elif name == b"content-length":
-                length = value
+                length = int(value) if value.isdigit() else None
         try:
-            if length is not None and length.isdigit() and int(length) > self.max_body:
+            if length is not None and length > self.max_body:
                 raise self._too_large()
             mime = media_type(content_type)
-            body = await self._read_body(receive)
+            body = await asyncio.wait_for(self._read_body(receive, length), self.limits.body_timeout)
         except ServingError as exc:
             return exc.status, error_body(exc.error_code, str(exc))
+        except asyncio.TimeoutError:
+            return _CLOSE, error_body(
+                "DEADLINE_EXCEEDED",
+                f"The request body did not arrive within this server's limit of {self.limits.body_timeout:g} s. "
+                f"Send it faster or in smaller batches, or start the server with a longer --body-timeout.")
         if body is None:
             return 499, b""  # the client went away
         if self.placement.on_loop(len(body)):
@@ -135,19 +153,35 @@ class ScoringApp:
         status, answer = self.scorer.score(body, mime)
         return status, answer, time.perf_counter() - start
 
-    async def _read_body(self, receive) -> bytes | None:
-        chunks, size = [], 0
+    async def _read_body(self, receive, length: int | None) -> bytes | bytearray | None:
+        """The whole body: a one-chunk body as it came, a longer one in a single buffer (no join copy)."""
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        if not message.get("more_body", False):
+            if len(chunk) > self.max_body:
+                raise self._too_large()
+            return chunk
+        if length is None:
+            buf = bytearray(chunk)
+        else:  # filled in place: the body is held once, never joined
+            buf, size = bytearray(length), len(chunk)
+            buf[:size] = chunk
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise self._too_large()
-            chunks.append(chunk)
+            if length is None:
+                buf += chunk
+                if len(buf) > self.max_body:
+                    raise self._too_large()
+            else:
+                buf[size:size + len(chunk)] = chunk
+                size += len(chunk)
             if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return buf
 
     def _too_large(self) -> ServingError:
         return ServingError(
@@ -169,14 +203,27 @@ def _freeze_heap() -> None:
 
 
 async def _respond(send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": _headers(b"application/json", len(body))})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == _CLOSE:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(model_uri_or_pyfunc: Any, timeout: float = DEFAULT_TIMEOUT, max_body: int = DEFAULT_MAX_BODY) -> ScoringApp:
-    """An ASGI app serving a model URI, a path, a PyFuncModel or any object with ``predict``."""
-    return ScoringApp(load(model_uri_or_pyfunc), timeout=timeout, max_body=max_body)
+def create_app(model_uri_or_pyfunc: Any, limits: Limits | None = None, **limit_values: Any) -> ScoringApp:
+    """An ASGI app serving a model URI, a path, a PyFuncModel or any object with ``predict``.
+
+    Limits come as a :class:`Limits` or as its fields by name (``timeout=``, ``max_body=``, ...).
+    Header limits are not the app's: they hold when the app runs under ``mlnb.serve`` or
+    ``mlnb models serve``.
+    """
+    if limits is None:
+        limits = Limits(**limit_values)
+    elif limit_values:
+        from dataclasses import replace
+
+        limits = replace(limits, **limit_values)
+    return ScoringApp(load(model_uri_or_pyfunc), limits)
 
 
 __all__ = ["Placement", "ScoringApp", "create_app", "DEFAULT_TIMEOUT", "DEFAULT_MAX_BODY"]

@@ -16,12 +16,14 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, ServingError
 from mlnb.serving.app import DEFAULT_TIMEOUT
 from mlnb.serving.examples import curl_example
-from mlnb.serving.server import server_url
+from mlnb.serving.limits import Limits, limits_from
+from mlnb.serving.server import network_warning, server_url
 
 _STARTUP_SECONDS = 120
 
@@ -71,18 +73,24 @@ class ServingHandle:
 
 
 def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", workers: int = 1,
-          timeout: float = DEFAULT_TIMEOUT) -> ServingHandle:
+          timeout: float = DEFAULT_TIMEOUT, debug: bool = False, **limits: Any) -> ServingHandle:
     """Start a scoring server in the background and return its handle once it answers ``/ping``.
 
     ``model_or_uri`` is a model URI or path, a PyFuncModel, or any object with ``predict``.
-    ``port=None`` picks a free port.
+    ``port=None`` picks a free port. ``debug=True`` puts the stack trace of a model failure in the
+    answer (it is always in the log). Further keywords are the server's limits, by the names of
+    :class:`mlnb.serving.limits.Limits` (``max_body``, ``max_concurrency``, ``header_timeout``, ...).
     """
     if workers < 1:
         raise InvalidParameterError(f"workers must be at least 1, got {workers}.")
+    config = limits_from({"timeout": timeout, "debug": debug, **limits})
+    warning = network_warning(host)
+    if warning is not None:
+        warnings.warn(warning, stacklevel=2)
     if workers == 1:
-        handle = _serve_in_thread(model_or_uri, port, host, timeout)
+        handle = _serve_in_thread(model_or_uri, port, host, config)
     elif isinstance(model_or_uri, (str, os.PathLike)):
-        handle = _serve_in_process(os.fspath(model_or_uri), port, host, workers, timeout)
+        handle = _serve_in_process(os.fspath(model_or_uri), port, host, workers, config)
     else:
         raise InvalidParameterError(
             "Several workers load the model in their own processes, so they need a model URI or path. "
@@ -91,7 +99,7 @@ def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", w
     return handle
 
 
-def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, timeout: float) -> ServingHandle:
+def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, limits: Limits) -> ServingHandle:
     from mlnb.serving.app import ScoringApp
     from mlnb.serving.scoring import load
     from mlnb.serving.server import uvicorn_config
@@ -99,7 +107,7 @@ def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, timeout: fl
     import uvicorn
 
     model = load(model_or_uri)
-    config = uvicorn_config(ScoringApp(model, timeout=timeout), host, port or 0)
+    config = uvicorn_config(ScoringApp(model, limits), host, port or 0, limits)
     sock = config.bind_socket()
     bound = sock.getsockname()[1]
     server = uvicorn.Server(config)
@@ -121,7 +129,7 @@ def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, timeout: fl
     return ServingHandle(server_url(host, bound), model, stop, thread.is_alive)
 
 
-def _serve_in_process(uri: str, port: int | None, host: str, workers: int, timeout: float) -> ServingHandle:
+def _serve_in_process(uri: str, port: int | None, host: str, workers: int, limits: Limits) -> ServingHandle:
     from mlnb.serving.scoring import load
     from mlnb.serving.server import wait_until_ready
 
@@ -133,7 +141,7 @@ def _serve_in_process(uri: str, port: int | None, host: str, workers: int, timeo
             s.bind((host, 0))
             port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", uri, "-p", str(port), "-h", host,
-           "-w", str(workers), "-t", str(timeout)]
+           "-w", str(workers), *limits.to_args()]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     url = server_url(host, port)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlnb.errors import ServingError
+from mlnb.serving import bulk
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -98,8 +99,29 @@ def _loads(body: bytes) -> Any:
         raise ServingError(f"Invalid input. Ensure that input is a valid JSON formatted string. Error: {exc}") from None
 
 
-def parse_json(body: bytes, plan: InputPlan = InputPlan()) -> tuple[Any, dict | None]:
+def parse_json(body: bytes | bytearray, plan: InputPlan = InputPlan()) -> tuple[Any, dict | None]:
+    if plan.float_columns and len(body) > bulk.LARGE:
+        parsed = _large_json(body, plan)
+        if parsed is not None:
+            return parsed
     doc = _loads(body)
+    key, params = _input_key(doc)
+    value = doc[key]
+    if key == "dataframe_split":
+        return _dataframe_split(value, plan), params
+    if key == "dataframe_records":
+        return _dataframe_records(value, plan), params
+    if plan.float_columns and isinstance(value, list) and value and isinstance(value[0], list):
+        rows = _float_rows(value, plan)  # positional rows for a named signature: mlnb accepts them
+        if rows is not None:
+            return rows, params
+    if key == "instances":
+        return _instances(value, plan), params
+    return _inputs(value, plan), params
+
+
+def _input_key(doc: Any) -> tuple[str, dict | None]:
+    """The one input key of a request document, and its params; a ServingError for anything else."""
     if not isinstance(doc, dict):
         kind = "a list" if isinstance(doc, list) else f"a {type(doc).__name__}"
         raise ServingError(
@@ -113,19 +135,35 @@ def parse_json(body: bytes, plan: InputPlan = InputPlan()) -> tuple[Any, dict | 
     params = doc.get("params")
     if params is not None and not isinstance(params, dict):
         raise ServingError(f"'params' must be a JSON object of name -> value, received {type(params).__name__}.")
-    key = keys[0]
-    value = doc[key]
+    return keys[0], params
+
+
+def _large_json(body: bytes | bytearray, plan: InputPlan) -> tuple[Any, dict | None] | None:
+    """A large body's rows read piecewise into one block, when they take the fast path; else None."""
+
+    def to_block(key: str, rows: list):
+        if not rows:
+            return None
+        if isinstance(rows[0], dict):
+            return None if key == "dataframe_split" else _records_rows(rows, plan)
+        return None if key == "dataframe_records" else _float_rows(rows, plan)
+
+    found = bulk.json_rows(body, to_block)
+    if found is None:
+        return None
+    key, rows, skeleton = found
+    try:
+        if _input_key(skeleton)[0] != key:
+            return None
+    except ServingError:
+        return None  # the whole parse says what is wrong
+    params = skeleton.get("params")
     if key == "dataframe_split":
-        return _dataframe_split(value, plan), params
-    if key == "dataframe_records":
-        return _dataframe_records(value, plan), params
-    if plan.float_columns and isinstance(value, list) and value and isinstance(value[0], list):
-        rows = _float_rows(value, plan)  # positional rows for a named signature: mlnb accepts them
-        if rows is not None:
-            return rows, params
-    if key == "instances":
-        return _instances(value, plan), params
-    return _inputs(value), params
+        split = skeleton[key]
+        if set(split) - _SPLIT_KEYS or split.get("index") is not None \
+                or split.get("columns") not in (None, list(plan.float_columns)):
+            return None
+    return rows.view(FloatRows), params
 
 
 class FloatRows(np.ndarray):
@@ -209,13 +247,16 @@ def _instances(value: Any, plan: InputPlan):
         if len(lengths) > 1:
             raise ServingError("Invalid input. The length of values for each input/column name are not the same.")
         return {name: _array(cells) for name, cells in columns.items()}
-    return _inputs(value)
+    return _inputs(value, plan)
 
 
-def _inputs(value: Any):
+def _inputs(value: Any, plan: InputPlan):
     if isinstance(value, dict):
         return {str(name): _array(v) for name, v in value.items()}
     if isinstance(value, list):
+        if value and all(isinstance(r, dict) for r in value):  # records, which MLflow passes on as they are
+            rows = _records_rows(value, plan)
+            return value if rows is None else rows
         return _array(value)
     return value
 
@@ -241,7 +282,10 @@ def parse_csv(body: bytes, plan: InputPlan = InputPlan()):
     import pandas as pd
 
     try:
-        body.decode("utf-8")
+        if len(body) > bulk.LARGE:
+            bulk.check_utf8(body)
+        else:
+            body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ServingError(f"Invalid input. Ensure that input is a valid UTF-8 encoded string. Error: {exc}") from None
     if plan.float_columns:
@@ -250,7 +294,7 @@ def parse_csv(body: bytes, plan: InputPlan = InputPlan()):
             return rows
     dtypes = {n: _PANDAS_TYPES[t] for n, t in (plan.column_types or {}).items() if t in _PANDAS_TYPES}
     try:
-        frame = pd.read_csv(io.BytesIO(body), dtype=dtypes or None)
+        frame = pd.read_csv(_reader(body), dtype=dtypes or None)
     except Exception as exc:  # the C parser raises several types for malformed text
         raise ServingError(
             "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted "
@@ -273,6 +317,9 @@ def _csv_float_rows(body: bytes, plan: InputPlan) -> FloatRows | None:
     end = body.find(b"\n")
     if end < 0 or body[:end].rstrip(b"\r").decode("utf-8", "replace") != ",".join(plan.float_columns):
         return None
+    if len(body) > bulk.LARGE:
+        rows = bulk.csv_rows(body, end + 1, len(plan.float_columns))
+        return None if rows is None else rows.view(FloatRows)
     try:
         frame = pd.read_csv(io.BytesIO(body[end + 1:]), header=None, dtype=np.float64, na_filter=False,
                             low_memory=False)
@@ -281,6 +328,11 @@ def _csv_float_rows(body: bytes, plan: InputPlan) -> FloatRows | None:
     if frame.shape[1] != len(plan.float_columns) or not len(frame):
         return None
     return frame.to_numpy().view(FloatRows)
+
+
+def _reader(body: bytes | bytearray):
+    """A file over the body for pandas; without a copy of a large bytearray."""
+    return io.BytesIO(body) if isinstance(body, bytes) else bulk.BufferReader(body)
 
 
 def parse_parquet(body: bytes):

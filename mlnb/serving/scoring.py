@@ -6,6 +6,7 @@ here knows about HTTP framing or event loops; it runs in a worker thread.
 
 from __future__ import annotations
 
+import logging
 import os
 import traceback
 from typing import Any
@@ -15,6 +16,7 @@ from mlnb.serving.parsing import FloatRows, InputPlan, parse_request
 from mlnb.serving.responses import error_body, predictions_body
 
 JSON_TYPE = b"application/json"
+log = logging.getLogger("mlnb.serving")
 
 
 def load(model_or_uri: Any):
@@ -64,14 +66,18 @@ class Scorer:
     "X does not have valid feature names" warning (the names were checked against the signature),
     and the signature's per-request warnings about extra columns or params are silenced, since
     each distinct text would otherwise stay in Python's warning registry for the life of the server.
+
+    When the model itself fails, the server log (logger ``mlnb.serving``) gets the stack trace;
+    the client gets it only with ``debug=True``, since it shows the server's paths and libraries.
     """
 
-    def __init__(self, model: Any, own_process: bool = False) -> None:
+    def __init__(self, model: Any, own_process: bool = False, debug: bool = False) -> None:
         import numpy as np
 
         from mlnb.pyfunc import PyFuncModel
 
         self.model = model
+        self.debug = debug
         self.plan = InputPlan.for_model(model)
         self._takes_params = isinstance(model, PyFuncModel)
         self._ndarray = np.ndarray
@@ -104,12 +110,14 @@ class Scorer:
             raw = self.predict(body, mime)
         except ServingError as exc:
             return exc.status, error_body(exc.error_code, str(exc))
-        except Exception as exc:  # the model itself failed: MLflow answers 400 with the stack trace
+        except Exception as exc:  # the model itself failed: MLflow answers 400 (always with the stack trace)
+            trace = traceback.format_exc()
+            log.error("The model failed to predict: %s: %s\n%s", type(exc).__name__, exc, trace)
             return 400, error_body(
                 "BAD_REQUEST",
                 "Encountered an unexpected error while evaluating the model. Verify that the input is "
                 f"compatible with the model for inference. Error: {type(exc).__name__}: {exc}",
-                traceback.format_exc())
+                trace if self.debug else None)
         try:
             return 200, predictions_body(raw)
         except TypeError as exc:
