@@ -6,8 +6,10 @@
         mlnb.log_params({"n_estimators": 100})
         mlnb.log_metric("auc", 0.91)
 
-Runs go to the embedded store ``./mlnb.db`` (artifacts in ``./mlnb-artifacts/``) unless
-``set_tracking_uri`` or ``$MLNB_TRACKING_URI`` names another file or an MLflow Tracking Server.
+Runs go where MLflow's would: the MLflow store ``./mlflow.db`` (artifacts in ``./mlruns/``) unless
+``set_tracking_uri`` or ``$MLFLOW_TRACKING_URI`` names another store or an MLflow Tracking Server.
+``$MLFLOW_EXPERIMENT_NAME`` / ``$MLFLOW_EXPERIMENT_ID`` choose the experiment and ``$MLFLOW_RUN_ID``
+the run ``start_run()`` resumes, as in MLflow (mlnb's older ``MLNB_*`` names still work).
 A ``with start_run()`` block ends the run FINISHED, FAILED on an exception, KILLED on
 KeyboardInterrupt. Logging without an active run starts one, as MLflow does.
 """
@@ -31,8 +33,16 @@ from mlnb.tracking.entities import (
     TAG_USER, Experiment, Metric, Param, Run, RunTag,
 )
 
-ENV_EXPERIMENT_NAME = "MLNB_EXPERIMENT_NAME"
-ENV_EXPERIMENT_ID = "MLNB_EXPERIMENT_ID"
+ENV_EXPERIMENT_NAME = ("MLFLOW_EXPERIMENT_NAME", "MLNB_EXPERIMENT_NAME")
+ENV_EXPERIMENT_ID = ("MLFLOW_EXPERIMENT_ID", "MLNB_EXPERIMENT_ID")
+ENV_RUN_ID = "MLFLOW_RUN_ID"
+
+
+def _env(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
 
 _active: list["ActiveRun"] = []
 _last_ended: Run | None = None
@@ -115,10 +125,11 @@ def create_experiment(name: str, artifact_location: str | None = None, tags: Map
 def _current_experiment_id() -> str:
     if _experiment_id is not None:
         return _experiment_id
-    if os.environ.get(ENV_EXPERIMENT_ID):
-        return os.environ[ENV_EXPERIMENT_ID]
-    if os.environ.get(ENV_EXPERIMENT_NAME):
-        return set_experiment(os.environ[ENV_EXPERIMENT_NAME]).experiment_id
+    name, eid = _env(ENV_EXPERIMENT_NAME), _env(ENV_EXPERIMENT_ID)
+    if name:
+        return set_experiment(name).experiment_id
+    if eid:
+        return eid
     return _default_experiment_id()
 
 
@@ -151,6 +162,8 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
             raise TrackingError(
                 f"Run '{_active[-1].info.run_id}' is already active. End it with mlnb.end_run(), or start "
                 f"a child run with start_run(nested=True).")
+        if run_id is None and not _active and os.environ.get(ENV_RUN_ID):
+            run_id = os.environ[ENV_RUN_ID]  # MLflow resumes the run the environment names
         if run_id is not None:
             run = client.get_run(run_id)
             if run.info.lifecycle_stage != "active":
