@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from mlnb.errors import InvalidParameterError
-from mlnb.tracking.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunTag
+from mlnb.tracking.entities import Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag
 
 DEFAULT_DB = "mlflow.db"
 LEGACY_DB = "mlnb.db"  # the store of mlnb before it kept runs in MLflow's schema
@@ -164,6 +164,16 @@ class Store:
                     view: str = ACTIVE_ONLY) -> RunTable: raise NotImplementedError
     def delete_run(self, run_id: str) -> None: raise NotImplementedError
     def restore_run(self, run_id: str) -> None: raise NotImplementedError
+
+    # MLflow 3's logged models
+    def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None,
+                            tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                            model_type: str | None = None) -> LoggedModel: raise NotImplementedError
+    def finalize_logged_model(self, model_id: str, status: str = "READY") -> LoggedModel: raise NotImplementedError
+    def get_logged_model(self, model_id: str) -> LoggedModel: raise NotImplementedError
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
+                             max_results: int = 100_000, order_by: Sequence[str] | None = None
+                             ) -> list[LoggedModel]: raise NotImplementedError
 
     # artifacts
     def logged_model_uri(self, run: Run, name: str) -> str | None:
