@@ -132,7 +132,7 @@ _COPY = [
      "FROM old.experiment_tags", ()),
     ("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, "
      "end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) "
-     "SELECT run_uuid, name, 'UNKNOWN', '', '', user_id, status, start_time, end_time, '', lifecycle_stage, "
+     "SELECT run_uuid, name, 'UNKNOWN', '', '', coalesce(user_id, ''), status, start_time, end_time, '', lifecycle_stage, "
      "coalesce(artifact_uri, :root || '/' || experiment_id || '/' || run_uuid || '/artifacts'), experiment_id, "
      "deleted_time FROM old.runs", ()),
     ("INSERT INTO params (key, value, run_uuid) SELECT j.key, j.value, r.run_uuid "

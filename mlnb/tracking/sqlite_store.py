@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -136,18 +137,45 @@ class SqliteStore(Store):
                     raise self._damaged(f"its write-ahead log '{wal}' is not an SQLite WAL")
         return True
 
+    def _create(self) -> None:
+        """Make a new store in a temporary file and link it into place: other processes see no
+        store or a whole one, never an empty file; if one appears meanwhile, it is kept."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent)
+            os.close(fd)
+        except OSError as exc:
+            raise TrackingError(f"Cannot create the run store '{self.path}': {exc}. {_next_step(exc)}") from None
+        try:
+            with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                sch.create(conn)
+                now = _now()
+                conn.execute("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+                             "creation_time, last_update_time) VALUES (0, 'Default', ?, 'active', ?, ?)",
+                             (str(self.artifact_root / "0"), now, now))
+                conn.execute("COMMIT")
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+        except sqlite3.Error as exc:
+            raise TrackingError(f"Cannot create the run store '{self.path}': {exc}. {_next_step(exc)}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
     def _open(self) -> sqlite3.Connection:
         existed = self._precheck()
         if not existed:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise TrackingError(f"Cannot create the run store '{self.path}': {exc}.") from None
-        writable = not existed or (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
+            self._create()
+            existed = self._precheck()
+        writable = os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
         for attempt in range(_RETRIES):
             try:
                 conn = self._connect(writable)
-                self._verify(conn, existed)
+                self._verify(conn)
                 return conn
             except sqlite3.OperationalError as exc:
                 if _locked(exc) and attempt < _RETRIES - 1:
@@ -174,26 +202,16 @@ class SqliteStore(Store):
         conn.execute("PRAGMA case_sensitive_like=ON")
         return conn
 
-    def _verify(self, conn: sqlite3.Connection, existed: bool) -> None:
-        """Create a new store, or check an existing one: integrity, then the revision policy."""
-        if existed:
-            bad = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
-            if bad != ["ok"]:
-                raise self._damaged("; ".join(bad))
-        conn.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+    def _verify(self, conn: sqlite3.Connection) -> None:
+        """Check an open store: integrity, then the revision policy."""
+        bad = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        if bad != ["ok"]:
+            raise self._damaged("; ".join(bad))
+        conn.execute("BEGIN")
         try:
             schema = sch.inspect(conn)
-            if not schema.columns and not self.read_only:
-                sch.create(conn)
-                now = _now()
-                conn.execute("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
-                             "creation_time, last_update_time) VALUES (0, 'Default', ?, 'active', ?, ?)",
-                             (str(self.artifact_root / "0"), now, now))
-                schema = sch.inspect(conn)
+        finally:
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         if "mlnb_meta" in schema.columns:
             raise TrackingError(
                 f"'{self.path}' is a run store of an older mlnb. Convert it into an MLflow store with "
