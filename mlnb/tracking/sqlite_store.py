@@ -93,11 +93,12 @@ class SqliteStore(Store):
     modules (the model registry) use on the same file.
     """
 
-    def __init__(self, path: str | os.PathLike, artifact_root: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, artifact_root: str | os.PathLike | None = None,
+                 read_only: bool = False) -> None:
         self.path = Path(path).absolute()
         self.uri = f"sqlite:///{self.path}"
         self.artifact_root = Path(artifact_root).absolute() if artifact_root else default_artifact_root()
-        self.read_only = False
+        self.read_only = read_only  # also set when the file or its folder cannot be written
         self.schema: sch.StoreSchema | None = None
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
@@ -169,9 +170,11 @@ class SqliteStore(Store):
     def _open(self) -> sqlite3.Connection:
         existed = self._precheck()
         if not existed:
+            if self.read_only:
+                raise TrackingError(f"No run store at '{self.path}' to read.")
             self._create()
             existed = self._precheck()
-        writable = os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+        writable = not self.read_only and os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
         for attempt in range(_RETRIES):
             try:
                 conn = self._connect(writable)
