@@ -1,9 +1,11 @@
 """``log_model``: save a model of any flavor as an MLflow 3 logged model of the active run.
 
 As in MLflow 3, each logged model gets an id of its own (``m-<hex>``, a row in the store's
-``logged_models``) and keeps its files under the experiment, ``<location>/models/<model_id>/artifacts``,
-not among the run's artifacts. ``runs:/<run_id>/<name>`` still finds it (the run's newest model of
-that name) and so does ``models:/<model_id>``. The flavor's ``save_model`` stages the directory and
+``logged_models`` whose ``artifact_location`` names its files). In its embedded store mlnb keeps
+those files where the run's other artifacts are, ``<run artifacts>/<name>`` (MLflow 3 uses
+``<experiment location>/models/<model_id>/artifacts``; both tools load either, through
+``models:/<model_id>`` and ``runs:/<run_id>/<name>``), so run cards, artifact listings and
+downloads of a run keep showing its models. On an MLflow Tracking Server the server picks the place. The flavor's ``save_model`` stages the directory and
 renames it into place (local store) or it is uploaded from a temporary directory (tracking server,
 S3), so a crash never leaves a half-written model; the logged model is READY only once its files
 are complete (FAILED otherwise). MLmodel records ``run_id``, ``artifact_path`` and ``model_id``; the
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlnb.errors import InvalidParameterError, ModelExistsError
-from mlnb.tracking.artifacts import LocalArtifactRepo, clean_artifact_path
+from mlnb.tracking.artifacts import LocalArtifactRepo, clean_artifact_path, join_uri
 
 DEFAULT_NAME = "model"
 
@@ -69,10 +71,11 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
     if store.artifact_repo(run.info.artifact_uri).exists(model_name) or store.logged_model_uri(run, model_name):
         raise ModelExistsError(
             f"Run '{run_id}' already has a model or artifact '{model_name}'. Log the model under another name.")
-    logged = store.create_logged_model(run.info.experiment_id, model_name, source_run_id=run_id)
+    logged = store.create_logged_model(run.info.experiment_id, model_name, source_run_id=run_id,
+                                       artifact_location=join_uri(run.info.artifact_uri, model_name))
     fluent._remember_logged_model(logged.model_id)
     mlmodel = Model(run_id=run_id, artifact_path=model_name, model_id=logged.model_id)
-    repo = store.artifact_repo(logged.artifact_location)
+    repo = store.artifact_repo(logged.artifact_location)   # the store chose where the files go
     try:
         if isinstance(repo, LocalArtifactRepo):
             # save in place: a flavor's save is already atomic (staged next to the target, then

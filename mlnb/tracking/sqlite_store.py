@@ -507,8 +507,9 @@ class SqliteStore(Store):
     # -- logged models (MLflow 3) --------------------------------------------------------------
     def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None,
                             tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                            model_type: str | None = None) -> LoggedModel:
-        """A PENDING logged model with a fresh ``m-<hex>`` id; its artifacts go under the experiment."""
+                            model_type: str | None = None, artifact_location: str | None = None) -> LoggedModel:
+        """A PENDING logged model with a fresh ``m-<hex>`` id; its files go to ``artifact_location``
+        (default, MLflow's: ``<experiment location>/models/<model_id>/artifacts``)."""
         model_id = f"m-{uuid.uuid4().hex}"
         eid = _int_id(experiment_id, "experiment")
         now = _now()
@@ -516,7 +517,8 @@ class SqliteStore(Store):
             row = c.execute("SELECT artifact_location FROM experiments WHERE experiment_id = ?", (eid,)).fetchone()
             if row is None:
                 raise ResourceNotFoundError(f"No experiment with id '{experiment_id}' in {self.path}.")
-            location = f"{(row[0] or str(self.artifact_root / str(eid))).rstrip('/')}/models/{model_id}/artifacts"
+            location = artifact_location or \
+                f"{(row[0] or str(self.artifact_root / str(eid))).rstrip('/')}/models/{model_id}/artifacts"
             c.execute("INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
                       "creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage, model_type, "
                       "source_run_id, status_message) VALUES (?, ?, ?, ?, ?, ?, 1, 'active', ?, ?, NULL)",

@@ -168,7 +168,8 @@ class Store:
     # MLflow 3's logged models
     def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None,
                             tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                            model_type: str | None = None) -> LoggedModel: raise NotImplementedError
+                            model_type: str | None = None, artifact_location: str | None = None
+                            ) -> LoggedModel: raise NotImplementedError
     def finalize_logged_model(self, model_id: str, status: str = "READY") -> LoggedModel: raise NotImplementedError
     def get_logged_model(self, model_id: str) -> LoggedModel: raise NotImplementedError
     def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
