@@ -29,6 +29,9 @@ _EXPORTS = {
         ],
         "mlnb.tracking.fluent",
     ),
+    # experiments, MLflow 3's logged models and datasets (the embedded store and MLflow servers)
+    **dict.fromkeys(["get_experiment", "create_experiment", "last_logged_model", "get_logged_model",
+                     "search_logged_models", "log_input"], "mlnb.tracking.fluent"),
     "MlnbClient": "mlnb.tracking.client",
     "Client": "mlnb.tracking.client",
     "autolog": "mlnb.autologging",
@@ -41,7 +44,7 @@ _EXPORTS = {
     "ModelSignature": "mlnb.models.signature",
     "Model": "mlnb.models.mlmodel",
 }
-_SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
+_SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards", "data"}
 
 # flavors are not listed: ``from mlnb import *`` must not import every model library
 __all__ = sorted([*_EXPORTS, "pyfunc", "load_ipython_extension", "unload_ipython_extension"])

@@ -74,3 +74,23 @@ def moto_s3() -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+def mlflow_schema(db: Path) -> str:
+    """The schema MLflow creates in a fresh SQLite store at ``db``, as SQL in creation order.
+
+    This is how mlnb/tracking/mlflow_schema.sql was made (and how the test compares it):
+        python -c "from pathlib import Path; from tests._tracking import mlflow_schema; \
+                   print(mlflow_schema(Path('/tmp/fresh.db')))" > body.sql
+    """
+    code = ("import sys, mlflow; mlflow.set_tracking_uri('sqlite:///' + sys.argv[1]); "
+            "mlflow.search_experiments()")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLNB_"))}
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True, env=env, cwd=db.parent,
+                   capture_output=True)
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+                            "ORDER BY rowid").fetchall()
+    return "".join(f"{sql};\n" for (sql,) in rows)

@@ -14,10 +14,10 @@ import pytest
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, tmp_path_factory, monkeypatch):
     """A fresh tracking store and working directory per test; nothing leaks between tests."""
-    monkeypatch.setenv("MLNB_TRACKING_URI", str(tmp_path / "mlnb.db"))
+    # mlnb and MLflow share one store per test: MLflow's default file, in the test's own directory
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):  # mlflow.set_experiment sets the first
-        monkeypatch.delenv(name, raising=False)
+    for name in ("MLNB_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)  # mlflow.set_experiment sets MLFLOW_EXPERIMENT_ID
     monkeypatch.chdir(tmp_path)
     scratch = tmp_path_factory.mktemp("scratch")  # where fresh temp dirs go (downloads without dst_path)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))

@@ -11,16 +11,34 @@ from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingEr
 from mlnb.tracking.fluent import _reset_for_tests
 
 
-def test_default_store_is_created_in_the_working_directory(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLNB_TRACKING_URI")
+def test_default_store_is_mlflows_file_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
     _reset_for_tests()
+    assert mlnb.get_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
     with mlnb.start_run() as run:
         mlnb.log_param("a", 1)
         mlnb.log_text("hi", "notes.txt")
-    assert (tmp_path / "mlnb.db").is_file()
-    assert run.info.artifact_uri.startswith(str(tmp_path / "mlnb-artifacts"))
-    assert (tmp_path / "mlnb-artifacts").is_dir()
+    assert (tmp_path / "mlflow.db").is_file()
+    assert run.info.artifact_uri == f"{tmp_path}/mlruns/0/{run.info.run_id}/artifacts"
+    assert (tmp_path / "mlruns" / "0" / run.info.run_id / "artifacts" / "notes.txt").read_text() == "hi"
     assert mlnb.get_run(run.info.run_id).data.params == {"a": "1"}
+
+
+def test_mlflow_environment_variables_choose_store_experiment_and_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLNB_TRACKING_URI", str(tmp_path / "legacy-name.db"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
+    _reset_for_tests()
+    assert mlnb.get_tracking_uri() == f"sqlite:///{tmp_path / 'env.db'}"   # MLflow's variable wins
+    with mlnb.start_run() as run:
+        pass
+    assert mlnb.get_experiment(run.info.experiment_id).name == "from-env"
+    monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)
+    with mlnb.start_run() as resumed:
+        mlnb.log_metric("m", 1.0)
+    assert resumed.info.run_id == run.info.run_id
+    assert mlnb.get_run(run.info.run_id).data.metrics == {"m": 1.0}
+    assert not (tmp_path / "legacy-name.db").exists()
 
 
 def test_tracking_uri_accepts_paths_and_sqlite_uris(tmp_path):

@@ -90,7 +90,15 @@ def test_artifacts_and_models_logged_by_mlnb_load_in_mlflow(on_server, fitted, t
         info = mlnb.sklearn.log_model(model, name="clf", input_example=X.iloc[:2])
     assert info.model_uri == f"runs:/{run.info.run_id}/clf"
     client = mlflow.MlflowClient(on_server)
-    assert sorted(f.path for f in client.list_artifacts(run.info.run_id)) == ["clf", "notes", "tree"]
+    assert sorted(f.path for f in client.list_artifacts(run.info.run_id)) == ["notes", "tree"]
+    theirs_model = client.get_logged_model(info.model_id)   # the server keeps it as an MLflow 3 logged model
+    assert (theirs_model.name, theirs_model.source_run_id, str(theirs_model.status)) == (
+        "clf", run.info.run_id, "READY")
+    ours_model = mlnb.get_logged_model(info.model_id)
+    assert (ours_model.artifact_location, ours_model.status) == (theirs_model.artifact_location, "READY")
+    assert mlnb.last_logged_model().model_id == info.model_id
+    assert [m.model_id for m in mlnb.search_logged_models(output_format="list")] == [info.model_id]
+    np.testing.assert_array_equal(mlnb.pyfunc.load_model(f"models:/{info.model_id}").predict(X), model.predict(X))
     text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt")
     assert text == "hello"
     theirs = mlflow.pyfunc.load_model(info.model_uri)

@@ -1,4 +1,4 @@
-"""The embedded store under stress: several processes, SIGKILL, schema migration, bad files."""
+"""The embedded store under stress: several processes, SIGKILL, old mlnb stores, bad files."""
 
 from __future__ import annotations
 
@@ -7,20 +7,22 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import math
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 import mlnb
 import mlnb.pyfunc
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError
-from mlnb.tracking import sqlite_store
+from mlnb.tracking import convert
 from mlnb.tracking.sqlite_store import SqliteStore
 
 
 def _python(code: str, db, *args) -> subprocess.Popen:
-    env = {**os.environ, "MLNB_TRACKING_URI": str(db)}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"}
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -93,55 +95,84 @@ def test_sigkill_mid_logging_leaves_an_open_store_a_running_run_and_whole_models
     assert run.info.status == "RUNNING" and run.info.end_time is None
     history = mlnb.MlnbClient().get_metric_history(run_id, "i")
     assert [m.step for m in history] == list(range(len(history))) and len(history) >= 4
-    models = [f.path for f in mlnb.MlnbClient().list_artifacts(run_id)]
-    assert len(models) >= 3
-    for name in models:  # every model the run shows is whole and loads
-        assert mlnb.pyfunc.load_model(f"runs:/{run_id}/{name}").predict([[0.0] * 20]).shape == (1,)
+    models = mlnb.search_logged_models(output_format="list", filter_string=f"source_run_id = '{run_id}'")
+    ready = [m for m in models if m.status == "READY"]
+    assert len(ready) >= 3 and len(models) - len(ready) <= 1   # only the save in flight is left PENDING
+    for m in ready:  # every finished model is whole and loads, by run and by id
+        assert mlnb.pyfunc.load_model(f"runs:/{run_id}/{m.name}").predict([[0.0] * 20]).shape == (1,)
+        assert mlnb.pyfunc.load_model(f"models:/{m.model_id}").predict([[0.0] * 20]).shape == (1,)
     # and the store still takes writes
     with mlnb.start_run():
         mlnb.log_metric("after", 1.0)
 
 
-def test_an_old_schema_is_migrated_in_place(tmp_path):
-    db = tmp_path / "old.db"
+def _legacy_store(db, version: int):
+    """An mlnb store of schema ``version`` (1-3) as older mlnb wrote it, with one run."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("BEGIN")
-    sqlite_store.MIGRATIONS[1](conn)
+    convert.LEGACY_MIGRATIONS[1](conn)
     conn.execute("INSERT INTO mlnb_meta VALUES ('schema_version', '1')")
-    conn.execute("INSERT INTO runs (run_uuid, experiment_id, name, status, start_time) "
-                 "VALUES ('abc123', 0, 'old', 'FINISHED', 1)")
-    conn.executemany("INSERT INTO metrics VALUES (1, 'loss', ?, ?, ?)", [(0, 10, 1.0), (2, 11, 0.25), (1, 12, 0.5)])
+    conn.execute("INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time) "
+                 "VALUES ('abc123', 0, 'old', 'FINISHED', 1, 2)")
+    conn.executemany("INSERT INTO metrics VALUES (1, 'loss', ?, ?, ?)",
+                     [(0, 10, 1.0), (2, 11, 0.25), (1, 12, 0.5), (1, 14, None)])
+    conn.execute("INSERT INTO metrics VALUES (1, 'acc', 0, 10, 0.75)")
+    conn.execute("INSERT INTO tags VALUES (1, 'mlflow.runName', 'old')")
+    conn.execute("INSERT INTO params VALUES (1, 'alpha', '0.5')")
+    for v in range(2, version + 1):
+        convert.LEGACY_MIGRATIONS[v](conn)
+    conn.execute("UPDATE mlnb_meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     conn.execute("COMMIT")
     conn.close()
-    mlnb.set_tracking_uri(db)
-    run = mlnb.get_run("abc123")
-    assert run.data.metrics == {"loss": 0.25} and run.info.run_name == "old"
-    version = sqlite3.connect(db).execute("SELECT value FROM mlnb_meta WHERE key='schema_version'").fetchone()
-    assert int(version[0]) == sqlite_store.SCHEMA_VERSION
+    art = db.parent / "mlnb-artifacts" / "0" / "abc123" / "artifacts" / "model"
+    art.mkdir(parents=True)
+    (art / "notes.txt").write_text("kept")
 
 
-def test_a_store_from_a_newer_mlnb_is_refused(tmp_path):
-    db = tmp_path / "new.db"
-    SqliteStore(db).search_experiments()
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE mlnb_meta SET value = '99' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
-    with pytest.raises(TrackingError, match="Upgrade mlnb"):
-        SqliteStore(db).search_experiments()
-
-
-def test_mlflow_databases_and_garbage_files_are_refused_clearly(tmp_path):
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_an_old_mlnb_store_converts_into_an_mlflow_store_losing_nothing(tmp_path, version):
     import mlflow
 
-    mlflow_db = tmp_path / "mlflow.db"
-    mlflow.MlflowClient(f"sqlite:///{mlflow_db}").search_experiments()
-    with pytest.raises(TrackingError, match="MLflow database"):
-        SqliteStore(mlflow_db).search_experiments()
+    _legacy_store(tmp_path / "mlnb.db", version)
+    before = (tmp_path / "mlnb.db").read_bytes()
+    mlnb.set_tracking_uri(tmp_path / "mlflow.db")   # first use of mlflow.db beside an old mlnb.db converts it
+    run = mlnb.get_run("abc123")
+    assert (tmp_path / "mlnb.db").read_bytes() == before   # the old file is kept as it was
+    assert run.data.metrics == {"loss": 0.25, "acc": 0.75} and run.data.params == {"alpha": "0.5"}
+    assert run.info.run_name == "old" and (run.info.start_time, run.info.end_time) == (1, 2)
+    history = mlnb.MlnbClient().get_metric_history("abc123", "loss")
+    assert [(m.step, m.timestamp) for m in history] == [(0, 10), (1, 12), (1, 14), (2, 11)]
+    assert math.isnan(history[2].value)
+    assert (Path(mlnb.download_artifacts("runs:/abc123/model")) / "notes.txt").read_text() == "kept"
+    theirs = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run("abc123")
+    assert theirs.data.metrics == {"loss": 0.25, "acc": 0.75} and theirs.data.params == {"alpha": "0.5"}
+
+
+def test_an_old_mlnb_store_named_directly_says_how_to_convert_it(tmp_path):
+    _legacy_store(tmp_path / "team.db", 3)
+    with pytest.raises(TrackingError, match="mlnb db convert"):
+        SqliteStore(tmp_path / "team.db").search_experiments()
+    out = convert.convert_legacy_store(tmp_path / "team.db", tmp_path / "team-mlflow.db")
+    assert SqliteStore(out).get_run("abc123").data.params == {"alpha": "0.5"}
+    with pytest.raises(TrackingError, match="already exists"):
+        convert.convert_legacy_store(tmp_path / "team.db", out)
+
+
+def test_mlflow_stores_are_used_and_garbage_files_are_refused_clearly(tmp_path):
+    import mlflow
+
+    mlflow_db = tmp_path / "theirs.db"
+    mlflow.MlflowClient(f"sqlite:///{mlflow_db}").create_experiment("made-by-mlflow")
+    assert "made-by-mlflow" in [e.name for e in SqliteStore(mlflow_db).search_experiments()]
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(TrackingError, match="not a usable SQLite run store"):
+    with pytest.raises(TrackingError, match="not an MLflow store"):
         SqliteStore(junk).search_experiments()
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(TrackingError, match="not an MLflow store"):
+        SqliteStore(other).search_experiments()
 
 
 def test_experiments_through_the_client():
@@ -175,7 +206,7 @@ def test_experiment_with_its_own_artifact_location(tmp_path):
 
 
 def test_set_experiment_from_environment(monkeypatch):
-    monkeypatch.setenv("MLNB_EXPERIMENT_NAME", "from-env")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
     with mlnb.start_run() as run:
         pass
     assert mlnb.get_experiment_by_name("from-env").experiment_id == run.info.experiment_id

@@ -284,8 +284,11 @@ def download_runs_uri(uri: str, dst: str | None = None) -> Path:
         if model_uri is not None:
             local = store.artifact_repo(model_uri).download_artifacts(rest, dst)
             return local
+        if name == "artifacts" and rest:  # runs:/<id>/artifacts/model: the run's artifact root is implied
+            return download_runs_uri(f"runs:/{run_id}/{rest}", dst)
+        hint = f" Did you mean runs:/{run_id}/{rest}?" if name == "artifacts" else ""
         raise ResourceNotFoundError(
-            f"Run '{run_id}' has no artifact '{path}' (URI '{uri}', tracking URI {store.uri}).") from None
+            f"Run '{run_id}' has no artifact '{path}' (URI '{uri}', tracking URI {store.uri}).{hint}") from None
 
 
 def download_mlflow_artifacts_uri(uri: str, dst: str | None = None) -> Path:

@@ -147,6 +147,28 @@ class MlnbClient:
                                        run_view(run_view_type))
         return table.to_runs()
 
+    # -- logged models and datasets ------------------------------------------------------------
+    def get_logged_model(self, model_id: str):
+        """MLflow 3's logged model ``model_id`` (``m-<hex>``)."""
+        if not isinstance(model_id, str) or not model_id:
+            raise InvalidParameterError(f"A logged model id is a string like 'm-<32 hex>', got {model_id!r}.")
+        return self.store.get_logged_model(model_id)
+
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
+                             max_results: int = 100_000, order_by: Sequence[Any] | None = None) -> list:
+        orders = [o if isinstance(o, str) else
+                  f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}" for o in order_by or ()]
+        return self.store.search_logged_models([str(e) for e in experiment_ids], filter_string or "",
+                                               int(max_results), orders)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[Any], context: str | None = None,
+                   tags: Mapping[str, str] | None = None) -> None:
+        """Record datasets (``mlnb.data`` datasets) the run used, with an optional context tag."""
+        from mlnb.data import as_dataset_input
+
+        inputs = [as_dataset_input(d, context=context, tags=tags) for d in datasets]
+        self.store.log_inputs(v.check_run_id(run_id), inputs)
+
     # -- artifacts -----------------------------------------------------------------------------
     def _repo(self, run_id: str):
         return self.store.artifact_repo(self.get_run(run_id).info.artifact_uri)

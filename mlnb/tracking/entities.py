@@ -79,9 +79,17 @@ class RunData:
 
 
 @dataclass
+class RunInputs:
+    """What a run used: ``dataset_inputs`` (MLflow's ``DatasetInput``: ``.dataset.name``, ``.tags``)."""
+
+    dataset_inputs: list = field(default_factory=list)
+
+
+@dataclass
 class Run:
     info: RunInfo
     data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
 
     def _repr_html_(self) -> str:
         try:
@@ -94,3 +102,28 @@ class Run:
         from dataclasses import asdict
 
         return {"info": asdict(self.info), "data": asdict(self.data)}
+
+
+@dataclass
+class LoggedModel:
+    """An MLflow 3 logged model: a model with an id of its own (``m-<hex>``), its files under
+    ``artifact_location``, linked to the run that logged it. Attribute names are MLflow's."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_timestamp: int | None = None
+    last_updated_timestamp: int | None = None
+    status: str = "READY"
+    lifecycle_stage: str = ACTIVE
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_id}"

@@ -6,8 +6,10 @@
         mlnb.log_params({"n_estimators": 100})
         mlnb.log_metric("auc", 0.91)
 
-Runs go to the embedded store ``./mlnb.db`` (artifacts in ``./mlnb-artifacts/``) unless
-``set_tracking_uri`` or ``$MLNB_TRACKING_URI`` names another file or an MLflow Tracking Server.
+Runs go where MLflow's would: the MLflow store ``./mlflow.db`` (artifacts in ``./mlruns/``) unless
+``set_tracking_uri`` or ``$MLFLOW_TRACKING_URI`` names another store or an MLflow Tracking Server.
+``$MLFLOW_EXPERIMENT_NAME`` / ``$MLFLOW_EXPERIMENT_ID`` choose the experiment and ``$MLFLOW_RUN_ID``
+the run ``start_run()`` resumes, as in MLflow (mlnb's older ``MLNB_*`` names still work).
 A ``with start_run()`` block ends the run FINISHED, FAILED on an exception, KILLED on
 KeyboardInterrupt. Logging without an active run starts one, as MLflow does.
 """
@@ -31,8 +33,16 @@ from mlnb.tracking.entities import (
     TAG_USER, Experiment, Metric, Param, Run, RunTag,
 )
 
-ENV_EXPERIMENT_NAME = "MLNB_EXPERIMENT_NAME"
-ENV_EXPERIMENT_ID = "MLNB_EXPERIMENT_ID"
+ENV_EXPERIMENT_NAME = ("MLFLOW_EXPERIMENT_NAME", "MLNB_EXPERIMENT_NAME")
+ENV_EXPERIMENT_ID = ("MLFLOW_EXPERIMENT_ID", "MLNB_EXPERIMENT_ID")
+ENV_RUN_ID = "MLFLOW_RUN_ID"
+
+
+def _env(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
 
 _active: list["ActiveRun"] = []
 _last_ended: Run | None = None
@@ -115,10 +125,11 @@ def create_experiment(name: str, artifact_location: str | None = None, tags: Map
 def _current_experiment_id() -> str:
     if _experiment_id is not None:
         return _experiment_id
-    if os.environ.get(ENV_EXPERIMENT_ID):
-        return os.environ[ENV_EXPERIMENT_ID]
-    if os.environ.get(ENV_EXPERIMENT_NAME):
-        return set_experiment(os.environ[ENV_EXPERIMENT_NAME]).experiment_id
+    name, eid = _env(ENV_EXPERIMENT_NAME), _env(ENV_EXPERIMENT_ID)
+    if name:
+        return set_experiment(name).experiment_id
+    if eid:
+        return eid
     return _default_experiment_id()
 
 
@@ -151,6 +162,8 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
             raise TrackingError(
                 f"Run '{_active[-1].info.run_id}' is already active. End it with mlnb.end_run(), or start "
                 f"a child run with start_run(nested=True).")
+        if run_id is None and not _active and os.environ.get(ENV_RUN_ID):
+            run_id = os.environ[ENV_RUN_ID]  # MLflow resumes the run the environment names
         if run_id is not None:
             run = client.get_run(run_id)
             if run.info.lifecycle_stage != "active":
@@ -337,6 +350,52 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
     return table.to_frame() if output_format == "pandas" else table.to_runs()
 
 
+# -- logged models and datasets ----------------------------------------------------------------
+_last_model_id: str | None = None
+
+
+def _remember_logged_model(model_id: str) -> None:
+    global _last_model_id
+    _last_model_id = model_id
+
+
+def last_logged_model():
+    """The logged model this process logged last (MLflow's ``LoggedModel``), or None."""
+    return get_logged_model(_last_model_id) if _last_model_id is not None else None
+
+
+def get_logged_model(model_id: str):
+    """The logged model ``model_id`` (``m-<hex>``): name, artifact_location, source_run_id, status, tags..."""
+    return _client().get_logged_model(model_id)
+
+
+def search_logged_models(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                         max_results: int | None = None, order_by: Sequence[Any] | None = None,
+                         output_format: str = "pandas"):
+    """Logged models of the experiments (the active one by default), as a DataFrame or a list."""
+    if output_format not in ("pandas", "list"):
+        raise InvalidParameterError(f"output_format must be 'pandas' or 'list', got {output_format!r}.")
+    ids = [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids or [])]
+    models = _client().search_logged_models(ids or [_current_experiment_id()], filter_string or "",
+                                            max_results or 100_000, order_by)
+    if output_format == "list":
+        return models
+    import pandas as pd
+    from dataclasses import asdict
+
+    return pd.DataFrame([asdict(m) for m in models], columns=[
+        "model_id", "experiment_id", "name", "artifact_location", "creation_timestamp", "last_updated_timestamp",
+        "status", "lifecycle_stage", "model_type", "source_run_id", "status_message", "tags", "params", "metrics"])
+
+
+def log_input(dataset: Any, context: str | None = None, tags: Mapping[str, str] | None = None,
+              model: Any = None) -> None:
+    """Record that the active run used ``dataset`` (from ``mlnb.data.from_pandas`` / ``from_numpy``)."""
+    if model is not None:
+        raise InvalidParameterError("log_input(model=...) is not supported by mlnb; log the dataset alone.")
+    _client().log_inputs(_run_id(), [dataset], context=context, tags=tags)
+
+
 # -- process lifecycle -------------------------------------------------------------------------
 def _end_all_at_exit() -> None:
     while _active:
@@ -351,7 +410,8 @@ atexit.register(_end_all_at_exit)
 
 def _reset_for_tests() -> None:
     """Forget active runs, the experiment, the tracking URI and cached stores (test isolation)."""
-    global _last_ended, _experiment_id
+    global _last_ended, _experiment_id, _last_model_id
+    _last_model_id = None
     while _active:
         try:
             end_run(KILLED)
@@ -368,5 +428,6 @@ __all__ = [
     "get_experiment", "create_experiment", "start_run", "end_run", "active_run", "last_active_run",
     "get_run", "delete_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
     "set_tags", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_stream", "log_figure",
-    "get_artifact_uri", "download_artifacts", "search_runs",
+    "get_artifact_uri", "download_artifacts", "search_runs", "last_logged_model", "get_logged_model",
+    "search_logged_models", "log_input",
 ]

@@ -1,9 +1,15 @@
-"""``log_model``: save a model of any flavor into the active run's artifacts.
+"""``log_model``: save a model of any flavor as an MLflow 3 logged model of the active run.
 
-The flavor's ``save_model`` writes into a private temporary directory; the finished directory
-is then moved (local store) or uploaded (tracking server, S3) under the run, so a crash never
-leaves a half-written model in a run. MLmodel records ``run_id`` and ``artifact_path``, and the
-returned :class:`ModelInfo` carries ``model_uri == "runs:/<run_id>/<name>"``.
+As in MLflow 3, each logged model gets an id of its own (``m-<hex>``, a row in the store's
+``logged_models`` whose ``artifact_location`` names its files). In its embedded store mlnb keeps
+those files where the run's other artifacts are, ``<run artifacts>/<name>`` (MLflow 3 uses
+``<experiment location>/models/<model_id>/artifacts``; both tools load either, through
+``models:/<model_id>`` and ``runs:/<run_id>/<name>``), so run cards, artifact listings and
+downloads of a run keep showing its models. On an MLflow Tracking Server the server picks the place. The flavor's ``save_model`` stages the directory and
+renames it into place (local store) or it is uploaded from a temporary directory (tracking server,
+S3), so a crash never leaves a half-written model; the logged model is READY only once its files
+are complete (FAILED otherwise). MLmodel records ``run_id``, ``artifact_path`` and ``model_id``; the
+returned :class:`ModelInfo` carries ``model_uri == "runs:/<run_id>/<name>"`` and ``model_id``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlnb.errors import InvalidParameterError, ModelExistsError
-from mlnb.tracking.artifacts import LocalArtifactRepo, clean_artifact_path
+from mlnb.tracking.artifacts import LocalArtifactRepo, clean_artifact_path, join_uri
 
 DEFAULT_NAME = "model"
 
@@ -33,6 +39,7 @@ class ModelInfo:
     mlflow_version: str = ""
     saved_input_example_info: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = field(default=None)
+    model_id: str = ""
 
     @property
     def name(self) -> str:
@@ -52,31 +59,41 @@ def _model_name(name: str | None, artifact_path: str | None) -> str:
 
 def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
               artifact_path: str | None = None, **save_kwargs: Any) -> ModelInfo:
-    """Save ``model`` with ``save_fn(model, path, ..., mlmodel=...)`` into the active run."""
+    """Save ``model`` with ``save_fn(model, path, ..., mlmodel=...)`` as a logged model of the active run."""
     from mlnb.models.mlmodel import Model
     from mlnb.tracking import fluent
 
     model_name = _model_name(name, artifact_path)
     run_id = fluent._run_id()
     client = fluent._client()
-    repo = client.store.artifact_repo(client.get_run(run_id).info.artifact_uri)
-    if repo.exists(model_name):
+    store = client.store
+    run = client.get_run(run_id)
+    if store.artifact_repo(run.info.artifact_uri).exists(model_name) or store.logged_model_uri(run, model_name):
         raise ModelExistsError(
-            f"Run '{run_id}' already has an artifact '{model_name}'. Log the model under another name.")
-    mlmodel = Model(run_id=run_id, artifact_path=model_name)
-    if isinstance(repo, LocalArtifactRepo):
-        # save in place: a flavor's save is already atomic (staged next to the target, then
-        # renamed), so there is nothing to copy and no temporary tree to delete
-        target = repo._target(model_name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        written = save_fn(model, target, mlmodel=mlmodel, **save_kwargs)
-        written = written if isinstance(written, Model) else Model.load(target)
-    else:
-        with tempfile.TemporaryDirectory(prefix="mlnb-model-") as tmp:
-            local = Path(tmp) / Path(model_name).name
-            written = save_fn(model, local, mlmodel=mlmodel, **save_kwargs)
-            written = written if isinstance(written, Model) else Model.load(local)
-            repo.log_artifacts(local, model_name)
+            f"Run '{run_id}' already has a model or artifact '{model_name}'. Log the model under another name.")
+    logged = store.create_logged_model(run.info.experiment_id, model_name, source_run_id=run_id,
+                                       artifact_location=join_uri(run.info.artifact_uri, model_name))
+    fluent._remember_logged_model(logged.model_id)
+    mlmodel = Model(run_id=run_id, artifact_path=model_name, model_id=logged.model_id)
+    repo = store.artifact_repo(logged.artifact_location)   # the store chose where the files go
+    try:
+        if isinstance(repo, LocalArtifactRepo):
+            # save in place: a flavor's save is already atomic (staged next to the target, then
+            # renamed), so there is nothing to copy and no temporary tree to delete
+            target = repo.root
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written = save_fn(model, target, mlmodel=mlmodel, **save_kwargs)
+            written = written if isinstance(written, Model) else Model.load(target)
+        else:
+            with tempfile.TemporaryDirectory(prefix="mlnb-model-") as tmp:
+                local = Path(tmp) / Path(model_name).name
+                written = save_fn(model, local, mlmodel=mlmodel, **save_kwargs)
+                written = written if isinstance(written, Model) else Model.load(local)
+                repo.log_artifacts(local, None)
+    except BaseException:
+        store.finalize_logged_model(logged.model_id, "FAILED")
+        raise
+    store.finalize_logged_model(logged.model_id, "READY")
     return ModelInfo(
         model_uri=f"runs:/{run_id}/{model_name}",
         run_id=run_id,
@@ -88,7 +105,22 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         mlflow_version=written.mlflow_version or "",
         saved_input_example_info=written.saved_input_example_info,
         metadata=written.metadata,
+        model_id=logged.model_id,
     )
 
 
-__all__ = ["ModelInfo", "log_model"]
+def download_models_uri(uri: str, dst: str | None = None) -> Path:
+    """Resolve ``models:/<model_id>[/path]`` (an MLflow 3 logged model) through the current store."""
+    from mlnb.tracking.store import get_store
+
+    rest = uri[len("models:"):].lstrip("/")
+    ident, _, path = rest.partition("/")
+    if not ident.startswith("m-"):
+        raise InvalidParameterError(
+            f"'{uri}' does not name a logged model: write models:/<model_id> (ids look like m-<32 hex>).")
+    store = get_store()
+    model = store.get_logged_model(ident)
+    return store.artifact_repo(model.artifact_location).download_artifacts(clean_artifact_path(path) or None, dst)
+
+
+__all__ = ["ModelInfo", "log_model", "download_models_uri"]

@@ -20,7 +20,7 @@ from mlnb.tracking.artifacts import (
     ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, download_root, join_uri,
 )
 from mlnb.tracking.entities import (
-    Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
+    Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
 from mlnb.tracking.httpclient import HttpClient
 from mlnb.tracking.store import ACTIVE_ONLY, RunTable, Store
@@ -60,6 +60,21 @@ def _run(r: dict) -> Run:
     params = {p["key"]: p.get("value", "") for p in d.get("params", [])}
     tags = {t["key"]: t.get("value", "") for t in d.get("tags", [])}
     return Run(info, RunData(params, metrics, tags))
+
+
+def _logged_model(m: dict) -> LoggedModel:
+    info, data = m.get("info", {}), m.get("data", {})
+    status = str(info.get("status", "")).replace("LOGGED_MODEL_", "")
+    return LoggedModel(
+        model_id=info["model_id"], experiment_id=str(info.get("experiment_id", "")), name=info.get("name", ""),
+        artifact_location=info.get("artifact_uri", ""), creation_timestamp=_int(info.get("creation_timestamp_ms")),
+        last_updated_timestamp=_int(info.get("last_updated_timestamp_ms")),
+        status="FAILED" if status == "UPLOAD_FAILED" else status or "UNSPECIFIED",
+        model_type=info.get("model_type"), source_run_id=info.get("source_run_id"),
+        status_message=info.get("status_message"), tags={t["key"]: t.get("value", "") for t in info.get("tags", [])},
+        params={p["key"]: p.get("value", "") for p in data.get("params", [])},
+        metrics={x["key"]: float(x["value"]) for x in data.get("metrics", [])},
+    )
 
 
 class RestStore(Store):
@@ -182,6 +197,34 @@ class RestStore(Store):
         except ResourceNotFoundError:  # an older server without logged models
             pass
         return None
+
+    # -- logged models (MLflow 3) --------------------------------------------------------------
+    def create_logged_model(self, experiment_id, name, source_run_id=None, tags=None, params=None,
+                            model_type=None, artifact_location=None) -> LoggedModel:
+        """The server picks the model's id and artifact location (``artifact_location`` is ignored)."""
+        body = {"experiment_id": str(experiment_id), "name": name, "tags": _kv(tags or {}),
+                "params": _kv({k: str(v) for k, v in (params or {}).items()})}
+        if source_run_id:
+            body["source_run_id"] = source_run_id
+        if model_type:
+            body["model_type"] = model_type
+        return _logged_model(self._call("POST", "logged-models", body)["model"])
+
+    def finalize_logged_model(self, model_id, status="READY") -> LoggedModel:
+        body = {"model_id": model_id, "status": f"LOGGED_MODEL_{'UPLOAD_FAILED' if status == 'FAILED' else status}"}
+        return _logged_model(self._call("PATCH", f"logged-models/{quote(model_id)}", body)["model"])
+
+    def get_logged_model(self, model_id) -> LoggedModel:
+        return _logged_model(self._call("GET", f"logged-models/{quote(model_id)}")["model"])
+
+    def search_logged_models(self, experiment_ids, filter_string="", max_results=100_000, order_by=None):
+        body: dict = {"experiment_ids": [str(e) for e in experiment_ids]}
+        if filter_string:
+            body["filter"] = filter_string
+        if order_by:
+            body["order_by"] = [{"field_name": o.split()[0], "ascending": not o.upper().endswith(" DESC")}
+                                for o in order_by]
+        return [_logged_model(m) for m in self._pages("POST", "logged-models/search", body, "models")][:max_results]
 
     def delete_run(self, run_id) -> None:
         self._call("POST", "runs/delete", {"run_id": run_id})

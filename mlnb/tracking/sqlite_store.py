@@ -1,157 +1,56 @@
-"""The embedded run store: one SQLite file (WAL) plus an artifact directory beside it.
+"""The embedded run store: MLflow's own SQLite store, read and written with the standard library.
+
+The file is the one ``mlflow`` / ``mlflow server --backend-store-uri sqlite:///mlflow.db`` use:
+MLflow's tables at MLflow's revision (see :mod:`mlnb.tracking.schema`), so both tools read and
+write the same runs. Artifacts go where MLflow puts them: an experiment's ``artifact_location``
+(``./mlruns/<experiment_id>`` by default), a run's under ``<location>/<run_id>/artifacts``, and a
+logged model's under ``<location>/models/<model_id>/artifacts``.
 
 Design for speed and safety:
 * one connection per process (re-opened after fork), ``journal_mode=WAL`` and
-  ``synchronous=NORMAL``: a commit is a write to the log, not an fsync, and readers never block
-  writers. A process killed mid-write loses only its open transaction.
+  ``synchronous=NORMAL``: a commit is a write to the log, and readers never block writers.
 * every write is one ``BEGIN IMMEDIATE`` transaction (a whole ``log_batch``), with a 30 s busy
-  timeout and retries, so several processes can log at once without losing anything.
-* a run's row carries its params, tags and the latest value of each metric as three small JSON
-  documents; the full metric history has its own table. Reading a run is one row; a search is
-  one query whose result SQLite packs into a few JSON arrays, parsed in C, so 10,000 runs become a
-  DataFrame without a Python loop per value. Filters and ``order_by`` use ``json_extract``.
-* the schema carries a version (``mlnb_meta``); opening an older store migrates it in place, in
-  one transaction; a store from a newer mlnb is refused with a clear message.
+  timeout and retries, so mlnb and MLflow processes can log to one file at once.
+* a search is a few set-at-a-time queries: SQLite groups each key's values into one JSON object
+  (run id -> value) that Python parses in C, so 10,000 runs become columns without a Python loop
+  per value.
+* on open, the file is checked (not a directory, not empty, an SQLite header, a sane WAL, a quick
+  integrity check) so a damaged store is named as such instead of being silently re-created.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import math
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError
+from mlnb.tracking import schema as sch
 from mlnb.tracking import search as q
 from mlnb.tracking.entities import (
-    ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
+    ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
-from mlnb.tracking.store import ACTIVE_ONLY, ALL, ARTIFACTS_DIRNAME, DELETED_ONLY, RunTable, Store, paused_gc
+from mlnb.tracking.store import ACTIVE_ONLY, ALL, DELETED_ONLY, RunTable, Store, paused_gc
 
-SCHEMA_VERSION = 3
 _BUSY_TIMEOUT_S = 30.0
-_RETRIES = 5
-_NEG_INF = -1e308  # NaN metrics are stored as NULL; ordered below every number
-
-
-def _script(c: sqlite3.Connection, sql: str) -> None:
-    """Run statements inside the current transaction (``executescript`` would commit it)."""
-    for statement in sql.split(";"):
-        if statement.strip():
-            c.execute(statement)
-
-
-def _v1(c: sqlite3.Connection) -> None:
-    _script(c, """
-        CREATE TABLE mlnb_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE experiments (
-            experiment_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, artifact_location TEXT,
-            lifecycle_stage TEXT NOT NULL DEFAULT 'active', creation_time INTEGER, last_update_time INTEGER);
-        CREATE TABLE experiment_tags (
-            experiment_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT,
-            PRIMARY KEY (experiment_id, key)) WITHOUT ROWID;
-        CREATE TABLE runs (
-            id INTEGER PRIMARY KEY, run_uuid TEXT NOT NULL UNIQUE, experiment_id INTEGER NOT NULL,
-            name TEXT, status TEXT NOT NULL, start_time INTEGER, end_time INTEGER, artifact_uri TEXT,
-            lifecycle_stage TEXT NOT NULL DEFAULT 'active', user_id TEXT, deleted_time INTEGER);
-        CREATE INDEX runs_by_experiment ON runs (experiment_id, lifecycle_stage, start_time);
-        CREATE TABLE params (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-            PRIMARY KEY (run, key)) WITHOUT ROWID;
-        CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT,
-            PRIMARY KEY (run, key)) WITHOUT ROWID;
-        CREATE TABLE metrics (run INTEGER NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
-            timestamp INTEGER NOT NULL, value REAL);
-        CREATE INDEX metrics_by_run_key ON metrics (run, key);
-    """)
-    now = _now()
-    c.execute("INSERT INTO experiments VALUES (0, 'Default', NULL, 'active', ?, ?)", (now, now))
-
-
-def _v2(c: sqlite3.Connection) -> None:
-    """Keep each metric's latest value in its own table, so searches never scan the history."""
-    _script(c, """
-        CREATE TABLE latest_metrics (run INTEGER NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
-            timestamp INTEGER NOT NULL, value REAL, PRIMARY KEY (run, key)) WITHOUT ROWID;
-        INSERT INTO latest_metrics (run, key, step, timestamp, value)
-            SELECT run, key, step, timestamp, value FROM (
-                SELECT *, ROW_NUMBER() OVER (PARTITION BY run, key
-                    ORDER BY step DESC, timestamp DESC, coalesce(value, -1e308) DESC) AS rn
-                FROM metrics) WHERE rn = 1;
-    """)
-
-
-def _v3(c: sqlite3.Connection) -> None:
-    """Fold params, tags and latest metrics into JSON documents on the run's row (searches read
-    one row per run instead of a row per value), and index runs in search order (no sort step)."""
-    _script(c, """
-        ALTER TABLE runs ADD COLUMN params_json TEXT NOT NULL DEFAULT '{}';
-        ALTER TABLE runs ADD COLUMN tags_json TEXT NOT NULL DEFAULT '{}';
-        ALTER TABLE runs ADD COLUMN metrics_json TEXT NOT NULL DEFAULT '{}';
-        ALTER TABLE runs ADD COLUMN metric_steps_json TEXT NOT NULL DEFAULT '{}';
-        UPDATE runs SET
-            params_json = coalesce((SELECT json_group_object(key, value) FROM params WHERE run = runs.id), '{}'),
-            tags_json = coalesce((SELECT json_group_object(key, value) FROM tags WHERE run = runs.id), '{}'),
-            metrics_json = coalesce((SELECT json_group_object(key, value)
-                                     FROM latest_metrics WHERE run = runs.id), '{}'),
-            metric_steps_json = coalesce((SELECT json_group_object(key, json_array(step, timestamp))
-                                          FROM latest_metrics WHERE run = runs.id), '{}');
-        DROP INDEX runs_by_experiment;
-        CREATE INDEX runs_in_search_order ON runs (experiment_id, lifecycle_stage, start_time DESC, run_uuid);
-        DROP TABLE params;
-        DROP TABLE tags;
-        DROP TABLE latest_metrics
-    """)
-
-
-#: version -> migration from the previous version (1 creates the store)
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
-
-_ATTR_COLUMNS = {
-    "run_id": "r.run_uuid", "run_name": "r.name", "status": "r.status", "artifact_uri": "r.artifact_uri",
-    "user_id": "r.user_id", "start_time": "r.start_time", "end_time": "r.end_time",
-    "lifecycle_stage": "r.lifecycle_stage",
-}
-_DOCS = {q.METRIC: "r.metrics_json", q.PARAM: "r.params_json", q.TAG: "r.tags_json"}
-_RUN_COLUMNS = "r.id, r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, " \
-               "r.artifact_uri, r.lifecycle_stage, r.user_id"
-_PACKED_INFO = ("run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "artifact_uri",
-              "lifecycle_stage", "user_id")
-_SEARCHED = ("r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, r.artifact_uri, "
-             "r.lifecycle_stage, r.user_id, r.params_json, r.tags_json, r.metrics_json")
-_PACKED = ("json_group_array(run_uuid), json_group_array(experiment_id), json_group_array(name), "
-           "json_group_array(status), json_group_array(start_time), json_group_array(end_time), "
-           "json_group_array(artifact_uri), json_group_array(lifecycle_stage), json_group_array(user_id), "
-           "'[' || group_concat(params_json, ',') || ']', '[' || group_concat(tags_json, ',') || ']', "
-           "'[' || group_concat(metrics_json, ',') || ']'")
-
-
-def _number(v: float) -> str:
-    """A float as JSON both Python and SQLite read back exactly (NaN as null, infinities as 1e999)."""
-    if v is None or v != v:
-        return "null"
-    if math.isinf(v):
-        return "1e999" if v > 0 else "-1e999"
-    return repr(v)
-
-
-def _dump_metrics(latest: dict[str, float | None]) -> str:
-    return "{" + ",".join(f"{json.dumps(k)}:{_number(v)}" for k, v in latest.items()) + "}"
-
-
-def _metric_value(v) -> float:
-    return math.nan if v is None else float(v)
-
-
-def _ordered(v) -> float:
-    """NaN (or its stored null) sorts below every number when picking the latest value."""
-    return -math.inf if v is None or v != v else v
+_RETRIES = 8
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+#: MLflow's LoggedModelStatus numbers
+MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
+_MODEL_STATUS_CODES = {v: k for k, v in MODEL_STATUS.items()}
+_CORE_WRITES = ("experiments", "experiment_tags", "runs", "params", "tags", "metrics", "latest_metrics")
+_MODEL_WRITES = ("logged_models", "logged_model_params", "logged_model_tags", "inputs")
+_DATASET_WRITES = ("datasets", "inputs", "input_tags")
 
 
 def _now() -> int:
@@ -163,97 +62,255 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in msg or "busy" in msg
 
 
-def migrate(conn: sqlite3.Connection, path: str = "") -> int:
-    """Bring the schema to SCHEMA_VERSION in one transaction; return the version found."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "mlnb_meta" in names:
-            found = int(conn.execute("SELECT value FROM mlnb_meta WHERE key = 'schema_version'").fetchone()[0])
-        elif names:
-            hint = " It looks like an MLflow database; point MLflow at it, or mlnb at a new file." \
-                if "alembic_version" in names else ""
-            raise TrackingError(f"'{path}' is an SQLite database but not an mlnb run store.{hint}")
-        else:
-            found = 0
-        if found > SCHEMA_VERSION:
-            raise TrackingError(
-                f"The run store '{path}' has schema version {found}, newer than this mlnb understands "
-                f"({SCHEMA_VERSION}). Upgrade mlnb to open it.")
-        for version in range(found + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[version](conn)
-        if found < SCHEMA_VERSION:
-            conn.execute("INSERT OR REPLACE INTO mlnb_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        conn.execute("COMMIT")
-        return found
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+def default_artifact_root() -> Path:
+    """Where MLflow puts a new experiment's artifacts by default: ``./mlruns`` in the working directory."""
+    return Path.cwd().absolute() / "mlruns"
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset a run used, as the store keeps it (MLflow's ``DatasetInput``)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def context(self) -> str | None:
+        return dict(self.tags).get("mlflow.data.context")
 
 
 class SqliteStore(Store):
-    """Runs in an SQLite file; artifacts in ``mlnb-artifacts/`` in the same directory."""
+    """Runs in MLflow's SQLite store at ``path``.
 
-    def __init__(self, path: str | os.PathLike, artifact_root: str | os.PathLike | None = None) -> None:
+    ``artifact_root`` is where new experiments keep their artifacts (default ``./mlruns`` in the
+    working directory, as MLflow). ``connection()`` gives the process's sqlite3 connection (opened,
+    checked and schema-verified); ``write()`` / ``read()`` are the transaction helpers other
+    modules (the model registry) use on the same file.
+    """
+
+    def __init__(self, path: str | os.PathLike, artifact_root: str | os.PathLike | None = None,
+                 read_only: bool = False) -> None:
         self.path = Path(path).absolute()
         self.uri = f"sqlite:///{self.path}"
-        self.artifact_root = Path(artifact_root) if artifact_root else self.path.parent / ARTIFACTS_DIRNAME
+        self.artifact_root = Path(artifact_root).absolute() if artifact_root else default_artifact_root()
+        self.read_only = read_only  # also set when the file or its folder cannot be written
+        self.schema: sch.StoreSchema | None = None
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._lock = threading.RLock()
 
-    # -- connection and transactions -----------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
+    # -- opening -------------------------------------------------------------------------------
+    def _damaged(self, what: str) -> TrackingError:
+        return TrackingError(
+            f"The run store '{self.path}' is damaged: {what}. Restore it from a backup, or move it away "
+            f"to start a new store at this path (mlnb never overwrites it).")
+
+    def _precheck(self) -> bool:
+        """Check the file before SQLite touches it; return whether it exists."""
+        p = self.path
+        if p.is_dir():
+            raise TrackingError(f"'{p}' is a directory, not a run store file. Point the tracking URI at a "
+                                f"file, e.g. sqlite:///{p / 'mlflow.db'}.")
+        if not p.exists():
+            return False
+        try:
+            with open(p, "rb") as f:
+                head = f.read(100)
+        except OSError as exc:
+            raise TrackingError(f"Cannot read the run store '{p}': {exc}. Check its permissions.") from None
+        if not head:
+            raise self._damaged("the file is empty (0 bytes)")
+        if not head.startswith(_SQLITE_HEADER):
+            raise TrackingError(f"'{p}' is not an MLflow store (not an SQLite database). Point the tracking "
+                                f"URI at an MLflow store, or at a new file.")
+        wal = Path(f"{p}-wal")
+        if wal.is_file():
+            size = wal.stat().st_size
+            if size:
+                with open(wal, "rb") as f:
+                    magic = f.read(4)
+                if size < 32 or magic not in _WAL_MAGIC:
+                    raise self._damaged(f"its write-ahead log '{wal}' is not an SQLite WAL")
+        return True
+
+    def _create(self) -> None:
+        """Make a new store in a temporary file and link it into place: other processes see no
+        store or a whole one, never an empty file; if one appears meanwhile, it is kept."""
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            for attempt in range(_RETRIES):
-                try:
-                    conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
-                                           check_same_thread=False)
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute("PRAGMA synchronous=NORMAL")
-                    conn.execute("PRAGMA case_sensitive_like=ON")
-                    migrate(conn, str(self.path))
-                    break
-                except sqlite3.OperationalError as exc:
-                    if not _locked(exc) or attempt == _RETRIES - 1:
-                        raise TrackingError(f"Cannot open the run store '{self.path}': {exc}") from None
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent)
+            os.close(fd)
+        except OSError as exc:
+            raise TrackingError(f"Cannot create the run store '{self.path}': {exc}. {_next_step(exc)}") from None
+        try:
+            with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                sch.create(conn)
+                now = _now()
+                conn.execute("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+                             "creation_time, last_update_time) VALUES (0, 'Default', ?, 'active', ?, ?)",
+                             (str(self.artifact_root / "0"), now, now))
+                conn.execute("COMMIT")
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+        except sqlite3.Error as exc:
+            raise TrackingError(f"Cannot create the run store '{self.path}': {exc}. {_next_step(exc)}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _open(self) -> sqlite3.Connection:
+        existed = self._precheck()
+        if not existed:
+            if self.read_only:
+                raise TrackingError(f"No run store at '{self.path}' to read.")
+            self._create()
+            existed = self._precheck()
+        writable = not self.read_only and os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+        for attempt in range(_RETRIES):
+            try:
+                conn = self._connect(writable)
+                self._verify(conn)
+                return conn
+            except sqlite3.OperationalError as exc:
+                if _locked(exc) and attempt < _RETRIES - 1:
                     time.sleep(0.05 * (attempt + 1))
-                except sqlite3.DatabaseError as exc:
-                    raise TrackingError(f"'{self.path}' is not a usable SQLite run store: {exc}") from None
-            self._conn, self._pid = conn, os.getpid()
+                    continue
+                if "malformed" in str(exc) or "corrupt" in str(exc):
+                    raise self._damaged(str(exc)) from None
+                raise TrackingError(f"Cannot open the run store '{self.path}': {exc}. {_next_step(exc)}") from None
+            except sqlite3.DatabaseError as exc:
+                if "not a database" in str(exc):
+                    raise TrackingError(f"'{self.path}' is not an MLflow store ({exc}).") from None
+                raise self._damaged(str(exc)) from None
+        raise AssertionError("unreachable")
+
+    def _connect(self, writable: bool) -> sqlite3.Connection:
+        if writable:
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        else:  # a read-only file or folder: no WAL index can be written, so read the file as it is
+            self.read_only = True
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        conn.execute("PRAGMA case_sensitive_like=ON")
+        return conn
+
+    def _verify(self, conn: sqlite3.Connection) -> None:
+        """Check an open store: integrity, then the revision policy."""
+        bad = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        if bad != ["ok"]:
+            raise self._damaged("; ".join(bad))
+        conn.execute("BEGIN")
+        try:
+            schema = sch.inspect(conn)
+        finally:
+            conn.execute("COMMIT")
+        if "mlnb_meta" in schema.columns:
+            raise TrackingError(
+                f"'{self.path}' is a run store of an older mlnb. Convert it into an MLflow store with "
+                f"`mlnb db convert {self.path}` (the old file is kept).")
+        if schema.revision is None:
+            raise TrackingError(f"'{self.path}' is an SQLite database but not an MLflow store (no alembic_version). "
+                                f"Point the tracking URI at an MLflow store, or at a new file.")
+        why = schema.unreadable()
+        if why:
+            raise TrackingError(
+                f"The MLflow store '{self.path}' is at revision {schema.revision}, older than mlnb reads "
+                f"({sch.OLDEST_READABLE} or newer): {why}. Run `mlflow db upgrade {self.uri}` first.")
+        self.schema = schema
+
+    def connection(self) -> sqlite3.Connection:
+        """The process's connection to the store (opened and checked on first use, again after fork)."""
+        if self._conn is None or self._pid != os.getpid():
+            with self._lock:
+                if self._conn is None or self._pid != os.getpid():
+                    self._conn = self._open()
+                    self._pid = os.getpid()
         return self._conn
 
+    def check_writable(self, tables: Sequence[str] = _CORE_WRITES) -> None:
+        """Refuse writes the revision policy forbids (read-only files, incompatible revisions)."""
+        self.connection()
+        if self.read_only:
+            raise TrackingError(f"The run store '{self.path}' is read-only here: it can be read and searched, "
+                                f"not written. Copy it somewhere writable, or fix its permissions.")
+        why = self.schema.unwritable(tables)
+        if why is None:
+            return
+        if self.schema.known:
+            raise TrackingError(
+                f"mlnb cannot write the MLflow store '{self.path}' at revision {self.schema.revision}: {why}. "
+                f"Upgrade it to {sch.HEAD} with `mlflow db upgrade {self.uri}`.")
+        raise TrackingError(
+            f"The MLflow store '{self.path}' is at revision {self.schema.revision}, newer than the revision "
+            f"this mlnb knows ({sch.HEAD}), and the change is not additive: {why}. mlnb can read it but will "
+            f"not write it; upgrade mlnb, or log to it with MLflow.")
+
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction, retried if another process holds the lock too long."""
+    def write(self, tables: Sequence[str] = _CORE_WRITES) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, retried while another process holds the lock."""
         with self._lock:
-            conn = self._connection()
+            conn = self.connection()
+            self.check_writable(tables)
             for attempt in range(_RETRIES):
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     break
                 except sqlite3.OperationalError as exc:
                     if not _locked(exc) or attempt == _RETRIES - 1:
-                        raise TrackingError(f"The run store '{self.path}' is locked by another process: {exc}") from None
+                        raise TrackingError(f"The run store '{self.path}' stayed locked by another process: {exc}. "
+                                            f"Retry when the other writer is done.") from None
                     time.sleep(0.05 * (attempt + 1))
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if _translatable(exc):
+                    raise self._translated(exc) from None
                 raise
-            conn.execute("COMMIT")
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot across several SELECTs."""
         with self._lock:
-            conn = self._connection()
+            conn = self.connection()
             conn.execute("BEGIN")
             try:
                 yield conn
+            except BaseException as exc:
+                if _translatable(exc):
+                    raise self._translated(exc) from None
+                raise
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    def _translated(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, UnicodeEncodeError):
+            return InvalidParameterError(
+                f"A value holds characters that cannot be stored as UTF-8 ({exc.reason}: "
+                f"{exc.object[max(0, exc.start - 10):exc.end + 10]!r}); MLflow rejects them too. Remove them "
+                f"(e.g. lone surrogates from a bad decode) and log again.")
+        if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "corrupt" in str(exc)):
+            return self._damaged(str(exc))
+        if isinstance(exc, sqlite3.Error):
+            return TrackingError(f"The run store '{self.path}' failed: {exc}. {_next_step(exc)}")
+        if isinstance(exc, json.JSONDecodeError):
+            return TrackingError(f"The run store '{self.path}' holds a value that is not valid JSON ({exc}). "
+                                 f"The row was written by another tool; fix or delete it.")
+        return exc
 
     def close(self) -> None:
         with self._lock:
@@ -262,97 +319,97 @@ class SqliteStore(Store):
             self._conn = None
 
     # -- experiments ---------------------------------------------------------------------------
-    def _experiment(self, row, tags: dict[str, str]) -> Experiment:
-        eid, name, location, stage, created, updated = row
-        return Experiment(str(eid), name, location or str(self.artifact_root / str(eid)), stage, tags, created, updated)
-
     def create_experiment(self, name: str, artifact_location: str | None = None,
                           tags: dict[str, str] | None = None) -> str:
         now = _now()
-        with self._write() as c:
+        with self.write() as c:
             if c.execute("SELECT 1 FROM experiments WHERE name = ?", (name,)).fetchone():
                 raise InvalidParameterError(f"An experiment named '{name}' already exists in {self.path}.")
-            cur = c.execute(
-                "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) "
-                "VALUES (?, ?, 'active', ?, ?)", (name, artifact_location, now, now))
+            cur = c.execute("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+                            "last_update_time) VALUES (?, ?, 'active', ?, ?)", (name, artifact_location, now, now))
             eid = cur.lastrowid
-            c.executemany("INSERT INTO experiment_tags VALUES (?, ?, ?)", [(eid, k, v) for k, v in (tags or {}).items()])
+            if artifact_location is None:
+                c.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                          (str(self.artifact_root / str(eid)), eid))
+            c.executemany("INSERT INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?)",
+                          [(k, v, eid) for k, v in (tags or {}).items()])
         return str(eid)
 
-    def _experiment_where(self, where: str, args: tuple) -> list[Experiment]:
-        with self._read() as c:
-            rows = c.execute(
-                "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time "
-                f"FROM experiments WHERE {where} ORDER BY experiment_id", args).fetchall()
+    def _experiments(self, where: str, args: tuple) -> list[Experiment]:
+        with self.read() as c:
+            rows = c.execute("SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
+                             f"last_update_time FROM experiments WHERE {where} ORDER BY experiment_id", args).fetchall()
             tags: dict[int, dict[str, str]] = {}
             for eid, k, v in c.execute("SELECT experiment_id, key, value FROM experiment_tags"):
                 tags.setdefault(eid, {})[k] = v
-        return [self._experiment(r, tags.get(r[0], {})) for r in rows]
+        return [Experiment(str(eid), name, location or str(self.artifact_root / str(eid)), stage or ACTIVE,
+                           tags.get(eid, {}), created, updated)
+                for eid, name, location, stage, created, updated in rows]
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        found = self._experiment_where("experiment_id = ?", (_int_id(experiment_id, "experiment"),))
+        found = self._experiments("experiment_id = ?", (_int_id(experiment_id, "experiment"),))
         if not found:
             raise ResourceNotFoundError(f"No experiment with id '{experiment_id}' in {self.path}.")
         return found[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        found = self._experiment_where("name = ?", (name,))
+        found = self._experiments("name = ?", (name,))
         return found[0] if found else None
 
     def search_experiments(self, view: str = ACTIVE_ONLY) -> list[Experiment]:
         where, args = _stage_where("lifecycle_stage", view)
-        return self._experiment_where(where, args)
+        return self._experiments(where, tuple(args))
 
     # -- runs ----------------------------------------------------------------------------------
-    def _artifact_uri(self, stored: str | None, experiment_id, run_uuid: str) -> str:
-        return stored or f"{self.artifact_root}/{experiment_id}/{run_uuid}/artifacts"
-
     def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
                    user_id: str = "") -> Run:
         run_uuid = uuid.uuid4().hex
         eid = _int_id(experiment_id, "experiment")
         tags = {**tags, TAG_RUN_NAME: run_name}
-        with self._write() as c:
+        with self.write() as c:
             row = c.execute("SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
                             (eid,)).fetchone()
             if row is None:
                 raise ResourceNotFoundError(f"No experiment with id '{experiment_id}' in {self.path}.")
-            if row[1] != ACTIVE:
+            if row[1] == DELETED:
                 raise InvalidParameterError(f"Experiment '{experiment_id}' is deleted; restore it or use another.")
-            stored = f"{row[0].rstrip('/')}/{run_uuid}/artifacts" if row[0] else None
-            cur = c.execute(
-                "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, artifact_uri, user_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (run_uuid, eid, run_name, RUNNING, start_time, stored, user_id))
-            c.execute("UPDATE runs SET tags_json = ? WHERE id = ?", (json.dumps(tags), cur.lastrowid))
-        info = RunInfo(run_uuid, str(eid), run_name, RUNNING, start_time, None,
-                       self._artifact_uri(stored, eid, run_uuid), ACTIVE, user_id)
+            location = (row[0] or str(self.artifact_root / str(eid))).rstrip("/")
+            artifact_uri = f"{location}/{run_uuid}/artifacts"
+            c.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
+                      "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
+                      "VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, NULL, '', 'active', ?, ?)",
+                      (run_uuid, run_name, user_id, RUNNING, start_time, artifact_uri, eid))
+            c.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                          [(k, v, run_uuid) for k, v in tags.items()])
+        info = RunInfo(run_uuid, str(eid), run_name, RUNNING, start_time, None, artifact_uri, ACTIVE, user_id)
         return Run(info, RunData(tags=tags))
 
     def _run_row(self, c: sqlite3.Connection, run_id: str):
-        row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?", (run_id,)).fetchone()
+        row = c.execute("SELECT run_uuid, experiment_id, name, status, start_time, end_time, artifact_uri, "
+                        "lifecycle_stage, user_id FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
         if row is None:
             raise ResourceNotFoundError(f"No run with id '{run_id}' in {self.path}.")
         return row
 
-    def _info(self, row) -> RunInfo:
-        _, run_uuid, eid, name, status, start, end, art, stage, user = row
-        return RunInfo(run_uuid, str(eid), name or "", status, start, end,
-                       self._artifact_uri(art, eid, run_uuid), stage, user or "")
-
     def get_run(self, run_id: str) -> Run:
-        with self._read() as c:
-            row = self._run_row(c, run_id)
-            params, tags, metrics = c.execute("SELECT params_json, tags_json, metrics_json FROM runs WHERE id = ?",
-                                              (row[0],)).fetchone()
-        latest = {k: _metric_value(v) for k, v in json.loads(metrics).items()}
-        return Run(self._info(row), RunData(json.loads(params), latest, json.loads(tags)))
+        with self.read() as c:
+            u, eid, name, status, start, end, art, stage, user = self._run_row(c, run_id)
+            params = dict(c.execute("SELECT key, value FROM params WHERE run_uuid = ?", (run_id,)).fetchall())
+            tags = dict(c.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,)).fetchall())
+            metrics = {k: math.nan if nan else v for k, v, nan in
+                       c.execute("SELECT key, value, is_nan FROM latest_metrics WHERE run_uuid = ?", (run_id,))}
+            inputs = self._dataset_inputs(c, run_id)
+        info = RunInfo(u, str(eid), name or "", status, start, end, art or "", stage or ACTIVE, user or "")
+        run = Run(info, RunData(params, metrics, tags))
+        run.inputs.dataset_inputs.extend(inputs)
+        return run
 
     def update_run(self, run_id: str, status: str | None = None, end_time: int | None = None,
                    run_name: str | None = None) -> None:
-        with self._write() as c:
-            rid = self._run_row(c, run_id)[0]
+        with self.write() as c:
+            self._run_row(c, run_id)
             if status is not None:
-                c.execute("UPDATE runs SET status = ?, end_time = ? WHERE id = ?", (status, end_time, rid))
+                c.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?", (status, end_time, run_id))
         if run_name is not None:
             self.log_batch(run_id, tags=[RunTag(TAG_RUN_NAME, run_name)])
 
@@ -361,52 +418,54 @@ class SqliteStore(Store):
         metrics, params, tags = list(metrics), list(params), list(tags)
         if not (metrics or params or tags):
             return
-        with self._write() as c:
-            row = c.execute("SELECT id, lifecycle_stage, params_json, tags_json, metrics_json, metric_steps_json, "
-                            "name FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+        with self.write() as c:
+            row = c.execute("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
             if row is None:
                 raise ResourceNotFoundError(f"No run with id '{run_id}' in {self.path}.")
-            rid, stage, params_doc, tags_doc, metrics_doc, steps_doc, name = row
-            if stage != ACTIVE:
+            if row[0] == DELETED:
                 raise InvalidParameterError(f"Run '{run_id}' is deleted; restore it before logging to it.")
             if params:
-                current = json.loads(params_doc)
+                keys = list(dict.fromkeys(p.key for p in params))
+                current = dict(c.execute(f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN "
+                                         f"({','.join('?' * len(keys))})", (run_id, *keys)).fetchall())
                 _check_params(current, run_id, params)
-                current.update((p.key, p.value) for p in params)
-                params_doc = json.dumps(current)
+                c.executemany("INSERT OR IGNORE INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
+                              [(p.key, p.value, run_id) for p in params])
             if tags:
-                current = json.loads(tags_doc)
-                current.update((t.key, t.value) for t in tags)
-                tags_doc = json.dumps(current)
-                name = current.get(TAG_RUN_NAME, name)
+                c.executemany("INSERT OR REPLACE INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                              [(t.key, t.value, run_id) for t in tags])
+                names = [t.value for t in tags if t.key == TAG_RUN_NAME]
+                if names:
+                    c.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (names[-1], run_id))
             if metrics:
-                rows = [(rid, m.key, m.step, m.timestamp, None if m.value != m.value else m.value) for m in metrics]
-                c.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
-                latest, steps = json.loads(metrics_doc), json.loads(steps_doc)
-                for m in metrics:  # the latest value is the one of the highest step, then timestamp, then value
-                    old = steps.get(m.key)
-                    if old is None or (m.step, m.timestamp, _ordered(m.value)) >= (*old, _ordered(latest[m.key])):
-                        latest[m.key] = None if m.value != m.value else m.value
-                        steps[m.key] = [m.step, m.timestamp]
-                metrics_doc, steps_doc = _dump_metrics(latest), json.dumps(steps)
-            c.execute("UPDATE runs SET params_json = ?, tags_json = ?, metrics_json = ?, metric_steps_json = ?, "
-                      "name = ? WHERE id = ?", (params_doc, tags_doc, metrics_doc, steps_doc, name, rid))
+                rows = [(m.key, 0.0 if m.value != m.value else m.value, m.timestamp, run_id, m.step,
+                         int(m.value != m.value)) for m in metrics]
+                c.executemany("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                              "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                # the latest value is the one of the highest step, then timestamp, then value (MLflow's rule)
+                c.executemany(
+                    "INSERT INTO latest_metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, "
+                    "timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan "
+                    "WHERE (excluded.step, excluded.timestamp, CASE WHEN excluded.is_nan THEN -9e999 "
+                    "ELSE excluded.value END) >= (latest_metrics.step, latest_metrics.timestamp, "
+                    "CASE WHEN latest_metrics.is_nan THEN -9e999 ELSE latest_metrics.value END)", rows)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        with self._read() as c:
-            rid = self._run_row(c, run_id)[0]
-            rows = c.execute("SELECT value, timestamp, step FROM metrics WHERE run = ? AND key = ? "
-                             "ORDER BY step, timestamp, rowid", (rid, key)).fetchall()
-        return [Metric(key, float("nan") if v is None else v, ts, st) for v, ts, st in rows]
+        with self.read() as c:
+            self._run_row(c, run_id)
+            rows = c.execute("SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ? "
+                             "ORDER BY step, timestamp, rowid", (run_id, key)).fetchall()
+        return [Metric(key, math.nan if nan else v, ts, st) for v, nan, ts, st in rows]
 
     def delete_run(self, run_id: str) -> None:
-        with self._write() as c:
+        with self.write() as c:
             self._run_row(c, run_id)
             c.execute("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
                       (DELETED, _now(), run_id))
 
     def restore_run(self, run_id: str) -> None:
-        with self._write() as c:
+        with self.write() as c:
             self._run_row(c, run_id)
             c.execute("UPDATE runs SET lifecycle_stage = ?, deleted_time = NULL WHERE run_uuid = ?", (ACTIVE, run_id))
 
@@ -417,85 +476,206 @@ class SqliteStore(Store):
         orders = q.parse_order_by(order_by)
         if not isinstance(max_results, int) or max_results < 1:
             raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}.")
-        where, args = self._runs_where(experiment_ids, filter_string, view)
+        where, args = _runs_where(experiment_ids, filter_string, view)
         if where is None:
             return RunTable.empty()
         order_sql, order_args = _order_sql(orders)
-        runs_sql = f"SELECT {_SEARCHED} FROM runs r WHERE {' AND '.join(where)} ORDER BY {order_sql} LIMIT ? OFFSET ?"
-        runs_args = [*args, *order_args, max_results, max(0, int(offset))]
-        with self._read() as c:
-            packed = c.execute(f"SELECT count(*), {_PACKED} FROM ({runs_sql})", runs_args).fetchone()
-        return self._table(packed)
-
-    def _runs_where(self, experiment_ids: Sequence[str], filter_string: str, view: str):
-        """The WHERE clauses (and their arguments) selecting runs; (None, []) when none can match."""
-        clauses = q.parse_filter(filter_string)
-        eids = [_int_id(e, "experiment") for e in experiment_ids]
-        if not eids:
-            return None, []
-        where = [f"r.experiment_id IN ({','.join('?' * len(eids))})"]
-        args: list = list(eids)
-        stage_sql, stage_args = _stage_where("r.lifecycle_stage", view)
-        where.append(stage_sql)
-        args += stage_args
-        for clause in clauses:
-            sql, a = _clause_sql(clause)
-            where.append(sql)
-            args += a
-        return where, args
+        selected = (f"SELECT r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
+                    f"r.artifact_uri, r.lifecycle_stage, r.user_id FROM runs r WHERE {' AND '.join(where)} "
+                    f"ORDER BY {order_sql} LIMIT ? OFFSET ?")
+        sel_args = [*args, *order_args, max_results, max(0, int(offset))]
+        values = (f"WITH sel AS MATERIALIZED (SELECT run_uuid FROM ({selected})) "
+                  "SELECT 0, key, json_group_object(run_uuid, value) FROM params WHERE run_uuid IN sel GROUP BY key "
+                  "UNION ALL SELECT 1, key, json_group_object(run_uuid, value) FROM tags "
+                  "WHERE run_uuid IN sel GROUP BY key "
+                  "UNION ALL SELECT 2, key, json_group_object(run_uuid, CASE WHEN is_nan THEN NULL ELSE value END) "
+                  "FROM latest_metrics WHERE run_uuid IN sel GROUP BY key")
+        with paused_gc():
+            with self.read() as c:
+                rows = c.execute(selected, sel_args).fetchall()
+                grouped = c.execute(values, sel_args).fetchall() if rows else []
+            return _table(rows, grouped)
 
     def count_runs(self, experiment_ids: Sequence[str], filter_string: str = "", view: str = ACTIVE_ONLY) -> int:
         """How many runs ``search_runs`` would find, counted in SQL (for paging)."""
-        where, args = self._runs_where(experiment_ids, filter_string, view)
+        where, args = _runs_where(experiment_ids, filter_string, view)
         if where is None:
             return 0
-        with self._read() as c:
+        with self.read() as c:
             return c.execute(f"SELECT COUNT(*) FROM runs r WHERE {' AND '.join(where)}", args).fetchone()[0]
 
-    def _table(self, packed: tuple) -> RunTable:
-        """Unpack the JSON arrays of one search into columns.
+    # -- logged models (MLflow 3) --------------------------------------------------------------
+    def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None,
+                            tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                            model_type: str | None = None, artifact_location: str | None = None) -> LoggedModel:
+        """A PENDING logged model with a fresh ``m-<hex>`` id; its files go to ``artifact_location``
+        (default, MLflow's: ``<experiment location>/models/<model_id>/artifacts``)."""
+        model_id = f"m-{uuid.uuid4().hex}"
+        eid = _int_id(experiment_id, "experiment")
+        now = _now()
+        with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
+            row = c.execute("SELECT artifact_location FROM experiments WHERE experiment_id = ?", (eid,)).fetchone()
+            if row is None:
+                raise ResourceNotFoundError(f"No experiment with id '{experiment_id}' in {self.path}.")
+            location = artifact_location or \
+                f"{(row[0] or str(self.artifact_root / str(eid))).rstrip('/')}/models/{model_id}/artifacts"
+            c.execute("INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
+                      "creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage, model_type, "
+                      "source_run_id, status_message) VALUES (?, ?, ?, ?, ?, ?, 1, 'active', ?, ?, NULL)",
+                      (model_id, eid, name, location, now, now, model_type, source_run_id))
+            c.executemany("INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) "
+                          "VALUES (?, ?, ?, ?)", [(model_id, eid, k, str(v)) for k, v in (tags or {}).items()])
+            c.executemany("INSERT INTO logged_model_params (model_id, experiment_id, param_key, param_value) "
+                          "VALUES (?, ?, ?, ?)", [(model_id, eid, k, str(v)) for k, v in (params or {}).items()])
+            if source_run_id:  # MLflow links a run to the models it produced
+                c.execute("INSERT OR IGNORE INTO inputs (input_uuid, source_type, source_id, destination_type, "
+                          "destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, 0)",
+                          (uuid.uuid4().hex, source_run_id, model_id))
+        return self.get_logged_model(model_id)
 
-        Unpacking 10,000 runs allocates tens of thousands of small dicts and lists at once; in a
-        process holding many objects (a notebook with pandas, scikit-learn, MLflow loaded) each
-        burst triggers full garbage-collection passes that cost more than the parsing itself (see
-        :func:`~mlnb.tracking.store.paused_gc`).
-        """
-        if not packed[0]:
-            return RunTable.empty()
-        with paused_gc():
-            return self._unpack(packed)
+    def finalize_logged_model(self, model_id: str, status: str = "READY") -> LoggedModel:
+        with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
+            cur = c.execute("UPDATE logged_models SET status = ?, last_updated_timestamp_ms = ? WHERE model_id = ?",
+                            (_MODEL_STATUS_CODES[status], _now(), model_id))
+            if not cur.rowcount:
+                raise ResourceNotFoundError(f"No logged model with id '{model_id}' in {self.path}.")
+        return self.get_logged_model(model_id)
 
-    def _unpack(self, packed: tuple) -> RunTable:
-        info = dict(zip(_PACKED_INFO, (json.loads(x) for x in packed[1:10])))
-        info["experiment_id"] = [str(e) for e in info["experiment_id"]]
-        root = self.artifact_root
-        info["artifact_uri"] = [a or f"{root}/{e}/{u}/artifacts"
-                                for a, e, u in zip(info["artifact_uri"], info["experiment_id"], info["run_id"])]
-        info["run_name"] = [x or "" for x in info["run_name"]]
-        info["user_id"] = [x or "" for x in info["user_id"]]
-        params, tags, metrics = (json.loads(x) for x in packed[10:13])
-        table = RunTable(info=info)
-        table.params = {k: list(map(dict.get, params, itertools.repeat(k)))
-                        for k in dict.fromkeys(itertools.chain.from_iterable(params))}
-        table.tags = {k: list(map(dict.get, tags, itertools.repeat(k)))
-                      for k in dict.fromkeys(itertools.chain.from_iterable(tags))}
-        nan = math.nan
-        table.metrics = {k: [nan if v is None else v for v in map(dict.get, metrics, itertools.repeat(k))]
-                         for k in dict.fromkeys(itertools.chain.from_iterable(metrics))}
-        return table
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        found = self._logged_models("m.model_id = ?", [model_id])
+        if not found:
+            raise ResourceNotFoundError(
+                f"No logged model with id '{model_id}' in {self.path}. Logged model ids look like 'm-<32 hex>'; "
+                f"list them with mlnb.search_logged_models().")
+        return found[0]
+
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
+                             max_results: int = 100_000, order_by: Sequence[str] | None = None) -> list[LoggedModel]:
+        """Logged models of the experiments, newest first; ``filter_string`` compares ``name``,
+        ``source_run_id``, ``model_type`` or ``status`` (and ``params.<k>``/``tags.<k>``) with = or !=."""
+        eids = [_int_id(e, "experiment") for e in experiment_ids]
+        if not eids:
+            return []
+        where = [f"m.experiment_id IN ({','.join('?' * len(eids))})", "m.lifecycle_stage = 'active'"]
+        args: list = list(eids)
+        for sql, a in _logged_model_filter(filter_string):
+            where.append(sql)
+            args += a
+        models = self._logged_models(" AND ".join(where), args, int(max_results))
+        for o in reversed(list(order_by or ())):
+            key, _, direction = str(o).partition(" ")
+            key = key.split(".", 1)[-1] if key.startswith("attributes.") else key
+            models.sort(key=lambda m: (getattr(m, key, None) is None, getattr(m, key, None) or 0),
+                        reverse=direction.strip().upper() == "DESC")
+        return models
+
+    def _logged_models(self, where: str, args: list, limit: int = 100_000) -> list[LoggedModel]:
+        if self.schema is None:
+            self.connection()
+        if not self.schema.has("logged_models"):
+            return []
+        with self.read() as c:
+            rows = c.execute("SELECT m.model_id, m.experiment_id, m.name, m.artifact_location, "
+                             "m.creation_timestamp_ms, m.last_updated_timestamp_ms, m.status, m.lifecycle_stage, "
+                             "m.model_type, m.source_run_id, m.status_message FROM logged_models m "
+                             f"WHERE {where} ORDER BY m.creation_timestamp_ms DESC, m.model_id LIMIT ?",
+                             [*args, limit]).fetchall()
+            ids = [r[0] for r in rows]
+            tags: dict[str, dict] = {}
+            params: dict[str, dict] = {}
+            metrics: dict[str, dict] = {}
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                for mid, k, v in c.execute(f"SELECT model_id, tag_key, tag_value FROM logged_model_tags "
+                                           f"WHERE model_id IN ({marks})", chunk):
+                    tags.setdefault(mid, {})[k] = v
+                for mid, k, v in c.execute(f"SELECT model_id, param_key, param_value FROM logged_model_params "
+                                           f"WHERE model_id IN ({marks})", chunk):
+                    params.setdefault(mid, {})[k] = v
+                for mid, k, v in c.execute(f"SELECT model_id, metric_name, metric_value FROM logged_model_metrics "
+                                           f"WHERE model_id IN ({marks}) ORDER BY metric_step, metric_timestamp_ms",
+                                           chunk):
+                    metrics.setdefault(mid, {})[k] = v
+        return [LoggedModel(model_id=mid, experiment_id=str(eid), name=name, artifact_location=loc,
+                            creation_timestamp=created, last_updated_timestamp=updated,
+                            status=MODEL_STATUS.get(status, str(status)), lifecycle_stage=stage or ACTIVE,
+                            model_type=mtype, source_run_id=run, status_message=msg, tags=tags.get(mid, {}),
+                            params=params.get(mid, {}), metrics=metrics.get(mid, {}))
+                for mid, eid, name, loc, created, updated, status, stage, mtype, run, msg in rows]
+
+    def logged_model_uri(self, run: Run, name: str) -> str | None:
+        """Where the newest model ``run`` logged as ``name`` keeps its files (MLflow 3's runs:/ rule)."""
+        found = self._logged_models("m.source_run_id = ? AND m.name = ?", [run.info.run_id, name], 1)
+        return found[0].artifact_location if found else None
+
+    # -- datasets --------------------------------------------------------------------------------
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Record datasets a run used (MLflow's datasets / inputs / input_tags rows)."""
+        with self.write(_CORE_WRITES + _DATASET_WRITES) as c:
+            row = c.execute("SELECT experiment_id FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+            if row is None:
+                raise ResourceNotFoundError(f"No run with id '{run_id}' in {self.path}.")
+            eid = row[0]
+            for d in datasets:
+                found = c.execute("SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? "
+                                  "AND digest = ?", (eid, d.name, d.digest)).fetchone()
+                if found:
+                    dataset_uuid = found[0]
+                else:
+                    dataset_uuid = uuid.uuid4().hex
+                    c.execute("INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, "
+                              "dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              (dataset_uuid, eid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile))
+                if c.execute("SELECT 1 FROM inputs WHERE source_type = 'DATASET' AND source_id = ? AND "
+                             "destination_type = 'RUN' AND destination_id = ?", (dataset_uuid, run_id)).fetchone():
+                    continue
+                input_uuid = uuid.uuid4().hex
+                c.execute("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, "
+                          "step) VALUES (?, 'DATASET', ?, 'RUN', ?, 0)", (input_uuid, dataset_uuid, run_id))
+                c.executemany("INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?)",
+                              [(input_uuid, k, v) for k, v in d.tags])
+
+    def _dataset_inputs(self, c: sqlite3.Connection, run_id: str) -> list[DatasetInput]:
+        if not (self.schema.has("inputs") and self.schema.has("datasets")):
+            return []
+        rows = c.execute("SELECT i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source, "
+                         "d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d "
+                         "ON d.dataset_uuid = i.source_id WHERE i.source_type = 'DATASET' AND "
+                         "i.destination_type = 'RUN' AND i.destination_id = ?", (run_id,)).fetchall()
+        out = []
+        for input_uuid, *fields in rows:
+            tags = tuple(c.execute("SELECT name, value FROM input_tags WHERE input_uuid = ?", (input_uuid,)))
+            out.append(DatasetInput(*fields, tags=tags))
+        return out
+
+
+def _next_step(exc: BaseException) -> str:
+    msg = str(exc).lower()
+    if "full" in msg:
+        return "The disk is full: free some space, then retry."
+    if "readonly" in msg or "read-only" in msg:
+        return "The file or its folder is read-only: fix the permissions, or copy the store somewhere writable."
+    if "unable to open" in msg:
+        return "Check that the folder exists and is writable."
+    return "Check the file and its folder, then retry."
+
+
+def _translatable(exc: BaseException) -> bool:
+    return isinstance(exc, (UnicodeEncodeError, sqlite3.Error, json.JSONDecodeError))
 
 
 def _int_id(value, what: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ResourceNotFoundError(f"No {what} with id '{value}': ids in an mlnb store are integers.") from None
+        raise ResourceNotFoundError(f"No {what} with id '{value}': ids in an MLflow store are integers.") from None
 
 
 def _stage_where(column: str, view: str) -> tuple[str, list]:
     if view == ALL:
         return "1", []
-    return f"{column} = ?", [DELETED if view == DELETED_ONLY else ACTIVE]
+    return f"coalesce({column}, 'active') = ?", [DELETED if view == DELETED_ONLY else ACTIVE]
 
 
 def _check_params(current: dict[str, str], run_id: str, params: list[Param]) -> None:
@@ -512,6 +692,15 @@ def _check_params(current: dict[str, str], run_id: str, params: list[Param]) -> 
                 f"are written once per run: log the new value in a new run, or under another key.")
 
 
+_ATTR_COLUMNS = {
+    "run_id": "r.run_uuid", "run_name": "r.name", "status": "r.status", "artifact_uri": "r.artifact_uri",
+    "user_id": "r.user_id", "start_time": "r.start_time", "end_time": "r.end_time",
+    "lifecycle_stage": "r.lifecycle_stage",
+}
+_VALUE_TABLES = {q.METRIC: "latest_metrics", q.PARAM: "params", q.TAG: "tags"}
+_METRIC_VALUE = "CASE WHEN v.is_nan THEN NULL ELSE v.value END"
+
+
 def _compare(expr: str, op: str, value) -> tuple[str, list]:
     if op == "ILIKE":
         return f"lower({expr}) LIKE lower(?)", [value]
@@ -520,15 +709,32 @@ def _compare(expr: str, op: str, value) -> tuple[str, list]:
     return f"{expr} {op} ?", [value]
 
 
-def _json_path(clause_key: str) -> str:
-    return '$."' + clause_key.replace('"', '') + '"'
-
-
 def _clause_sql(clause: q.Clause) -> tuple[str, list]:
     if clause.entity == q.ATTRIBUTE:
         return _compare(_ATTR_COLUMNS[clause.key], clause.op, clause.value)
-    cond, args = _compare(f"json_extract({_DOCS[clause.entity]}, ?)", clause.op, clause.value)
-    return cond, [_json_path(clause.key), *args]
+    expr = _METRIC_VALUE if clause.entity == q.METRIC else "v.value"
+    cond, args = _compare(expr, clause.op, clause.value)
+    table = _VALUE_TABLES[clause.entity]
+    return f"EXISTS (SELECT 1 FROM {table} v WHERE v.run_uuid = r.run_uuid AND v.key = ? AND {cond})", \
+        [clause.key, *args]
+
+
+def _runs_where(experiment_ids: Sequence[str], filter_string: str, view: str):
+    """The WHERE clauses (and their arguments) selecting runs; (None, []) when none can match."""
+    clauses = q.parse_filter(filter_string)
+    eids = [_int_id(e, "experiment") for e in experiment_ids]
+    if not eids:
+        return None, []
+    where = [f"r.experiment_id IN ({','.join('?' * len(eids))})"]
+    args: list = list(eids)
+    stage_sql, stage_args = _stage_where("r.lifecycle_stage", view)
+    where.append(stage_sql)
+    args += stage_args
+    for clause in clauses:
+        sql, a = _clause_sql(clause)
+        where.append(sql)
+        args += a
+    return where, args
 
 
 def _order_sql(orders: list[q.OrderBy]) -> tuple[str, list]:
@@ -538,8 +744,74 @@ def _order_sql(orders: list[q.OrderBy]) -> tuple[str, list]:
         if o.entity == q.ATTRIBUTE:
             expr = _ATTR_COLUMNS[o.key]
         else:
-            expr = f"json_extract({_DOCS[o.entity]}, ?)"
-            args += [_json_path(o.key)] * 2
+            value = _METRIC_VALUE if o.entity == q.METRIC else "v.value"
+            expr = f"(SELECT {value} FROM {_VALUE_TABLES[o.entity]} v WHERE v.run_uuid = r.run_uuid AND v.key = ?)"
+            args += [o.key] * 2
         parts.append(f"{expr} IS NULL, {expr} {direction}")
     parts.append("r.start_time DESC, r.run_uuid")
     return ", ".join(parts), args
+
+
+_INFO = ("run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "artifact_uri",
+         "lifecycle_stage", "user_id")
+
+
+def _table(rows: list[tuple], grouped: list[tuple]) -> RunTable:
+    """Columns from the run rows and each key's ``{run_id: value}`` object."""
+    if not rows:
+        return RunTable.empty()
+    cols = list(zip(*rows))
+    info = dict(zip(_INFO, map(list, cols)))
+    info["experiment_id"] = [str(e) for e in info["experiment_id"]]
+    info["run_name"] = [x or "" for x in info["run_name"]]
+    info["user_id"] = [x or "" for x in info["user_id"]]
+    info["lifecycle_stage"] = [x or ACTIVE for x in info["lifecycle_stage"]]
+    table = RunTable(info=info)
+    ids = info["run_id"]
+    nan = math.nan
+    targets = (table.params, table.tags, table.metrics)
+    for kind, key, doc in grouped:
+        if kind == 2:
+            if "Inf" in doc:  # SQLite writes infinities as Inf; keys are run ids, so this only hits values
+                doc = doc.replace(":Inf", ":Infinity").replace(":-Inf", ":-Infinity")
+            values = json.loads(doc)
+            table.metrics[key] = [nan if v is None else v for v in map(values.get, ids)]
+        else:
+            targets[kind][key] = list(map(json.loads(doc).get, ids))
+    return table
+
+
+_MODEL_ATTRS = {"name": "m.name", "source_run_id": "m.source_run_id", "model_type": "m.model_type",
+                "model_id": "m.model_id"}
+
+
+def _logged_model_filter(filter_string: str | None) -> list[tuple[str, list]]:
+    """``name = 'x' AND params.k = 'v'`` etc. as SQL (the small language MLflow's users write most)."""
+    out: list[tuple[str, list]] = []
+    if not filter_string or not filter_string.strip():
+        return out
+    import re
+
+    for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.I):
+        m = re.fullmatch(r"\s*([\w.`]+)\s*(=|!=)\s*'([^']*)'\s*", part) or \
+            re.fullmatch(r'\s*([\w.`]+)\s*(=|!=)\s*"([^"]*)"\s*', part)
+        if not m:
+            raise InvalidParameterError(
+                f"Cannot read the logged-model filter {part!r}: write e.g. name = 'model' AND params.alpha = '0.1'.")
+        key, op, value = m.group(1).replace("`", ""), m.group(2), m.group(3)
+        if key.startswith(("params.", "tags.")):
+            entity, _, k = key.partition(".")
+            table, kcol, vcol = ("logged_model_params", "param_key", "param_value") if entity == "params" \
+                else ("logged_model_tags", "tag_key", "tag_value")
+            out.append((f"EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.{kcol} = ? "
+                        f"AND x.{vcol} {op} ?)", [k, value]))
+        elif key.removeprefix("attributes.") == "status":
+            code = _MODEL_STATUS_CODES.get(value.upper())
+            out.append((f"m.status {op} ?", [code]))
+        elif key.removeprefix("attributes.") in _MODEL_ATTRS:
+            out.append((f"{_MODEL_ATTRS[key.removeprefix('attributes.')]} {op} ?", [value]))
+        else:
+            raise InvalidParameterError(
+                f"Logged models are filtered by name, source_run_id, model_type, status, params.<key> or "
+                f"tags.<key>; got '{key}'.")
+    return out

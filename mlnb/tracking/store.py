@@ -1,13 +1,14 @@
 """The run store interface, and the choice of store from a tracking URI.
 
 A store keeps experiments and runs (params, metrics with history, tags); artifacts live in an
-artifact repository named by each run's ``artifact_uri``. Two stores exist: the embedded SQLite
-store (the default) and the MLflow Tracking Server (``http(s)://``). Stores are cached per process
-and URI, so each process keeps one connection.
+artifact repository named by each run's ``artifact_uri``. Two stores exist: the embedded store
+(MLflow's own SQLite store, the default) and the MLflow Tracking Server (``http(s)://``). Stores
+are cached per process and URI, so each process keeps one connection.
 
-Tracking URIs: a path or ``sqlite:///path`` (a SQLite file, created on first use, with artifacts in
-``mlnb-artifacts/`` beside it), or ``http(s)://host:port`` (an MLflow Tracking Server). The URI is
-``set_tracking_uri(...)``, else ``$MLNB_TRACKING_URI``, else ``./mlnb.db`` in the working directory.
+Tracking URIs, as MLflow's: ``sqlite:///path`` or a path (an MLflow SQLite store, created on first
+use; new experiments keep artifacts in ``./mlruns/``), or ``http(s)://host:port`` (an MLflow
+Tracking Server). The URI is ``set_tracking_uri(...)``, else ``$MLFLOW_TRACKING_URI``, else
+``$MLNB_TRACKING_URI`` (mlnb's older name), else ``sqlite:///mlflow.db`` in the working directory.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from mlnb.errors import InvalidParameterError
-from mlnb.tracking.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunTag
+from mlnb.tracking.entities import Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag
 
-DEFAULT_DB = "mlnb.db"
-ARTIFACTS_DIRNAME = "mlnb-artifacts"
-ENV_TRACKING_URI = "MLNB_TRACKING_URI"
+DEFAULT_DB = "mlflow.db"
+LEGACY_DB = "mlnb.db"  # the store of mlnb before it kept runs in MLflow's schema
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_LEGACY_TRACKING_URI = "MLNB_TRACKING_URI"
 ACTIVE_ONLY, DELETED_ONLY, ALL = "ACTIVE_ONLY", "DELETED_ONLY", "ALL"
 _VIEW_NAMES = {1: ACTIVE_ONLY, 2: DELETED_ONLY, 3: ALL}
 INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
@@ -163,6 +165,17 @@ class Store:
     def delete_run(self, run_id: str) -> None: raise NotImplementedError
     def restore_run(self, run_id: str) -> None: raise NotImplementedError
 
+    # MLflow 3's logged models
+    def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None,
+                            tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                            model_type: str | None = None, artifact_location: str | None = None
+                            ) -> LoggedModel: raise NotImplementedError
+    def finalize_logged_model(self, model_id: str, status: str = "READY") -> LoggedModel: raise NotImplementedError
+    def get_logged_model(self, model_id: str) -> LoggedModel: raise NotImplementedError
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
+                             max_results: int = 100_000, order_by: Sequence[str] | None = None
+                             ) -> list[LoggedModel]: raise NotImplementedError
+
     # artifacts
     def logged_model_uri(self, run: Run, name: str) -> str | None:
         """Artifact URI of a model ``run`` logged outside its artifacts (MLflow 3's logged models)."""
@@ -189,8 +202,10 @@ def set_tracking_uri(uri: str | os.PathLike | None) -> None:
 
 
 def get_tracking_uri() -> str:
-    """The tracking URI in force: set_tracking_uri, else $MLNB_TRACKING_URI, else ./mlnb.db."""
-    return _override or os.environ.get(ENV_TRACKING_URI) or DEFAULT_DB
+    """Where runs go: set_tracking_uri, else $MLFLOW_TRACKING_URI, else $MLNB_TRACKING_URI, else
+    ``sqlite:///<working directory>/mlflow.db``."""
+    return (_override or os.environ.get(ENV_TRACKING_URI) or os.environ.get(ENV_LEGACY_TRACKING_URI)
+            or resolve_uri(f"sqlite:///{DEFAULT_DB}"))
 
 
 def resolve_uri(uri: str) -> str:
@@ -238,9 +253,22 @@ def get_store(uri: str | None = None) -> Store:
             else:
                 from mlnb.tracking.sqlite_store import SqliteStore
 
-                store = SqliteStore(key[len("sqlite:///"):])
+                path = key[len("sqlite:///"):]
+                _convert_legacy_beside(path)
+                store = SqliteStore(path)
             _stores[cache_key] = store
     return store
+
+
+def _convert_legacy_beside(path: str) -> None:
+    """First use of ``mlflow.db`` where an older mlnb kept runs in ``mlnb.db``: convert them."""
+    target = Path(path)
+    legacy = target.with_name(LEGACY_DB)
+    if target.name == DEFAULT_DB and not target.exists() and legacy.is_file():
+        from mlnb.tracking.convert import convert_legacy_store, is_legacy_store
+
+        if is_legacy_store(legacy):
+            convert_legacy_store(legacy, target)
 
 
 def forget_stores() -> None:

@@ -1,0 +1,128 @@
+"""mlnb and MLflow on one store file: each reads what the other wrote, and both log at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import mlnb
+import mlnb.pyfunc
+import mlnb.sklearn
+
+
+@pytest.fixture
+def fitted(classification_data):
+    X, y = classification_data
+    return LogisticRegression(max_iter=200).fit(X, y), X
+
+
+def _mlflow(tmp_path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return mlflow
+
+
+def test_mlflow_reads_everything_mlnb_logged(tmp_path, fitted):
+    model, X = fitted
+    mlnb.set_experiment("shared")
+    with mlnb.start_run(run_name="ours", tags={"team": "ml"}) as run:
+        mlnb.log_params({"alpha": 0.5, "kind": "linear"})
+        for step in range(3):
+            mlnb.log_metric("loss", 1.0 / (step + 1), step=step, timestamp=1000 + step)
+        mlnb.log_text("hello", "notes/hello.txt")
+        info = mlnb.sklearn.log_model(model, name="clf")
+    assert info.model_id.startswith("m-") and len(info.model_id) == 34
+    mlflow = _mlflow(tmp_path)
+    client = mlflow.MlflowClient()
+    theirs = client.get_run(run.info.run_id)
+    assert theirs.info.run_name == "ours" and theirs.info.status == "FINISHED"
+    assert theirs.data.params == {"alpha": "0.5", "kind": "linear"}
+    assert theirs.data.metrics == {"loss": 1 / 3} and theirs.data.tags["team"] == "ml"
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert [(m.step, m.timestamp, m.value) for m in history] == [(0, 1000, 1.0), (1, 1001, 0.5), (2, 1002, 1 / 3)]
+    assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt") == "hello"
+    assert mlflow.get_experiment_by_name("shared").experiment_id == run.info.experiment_id
+    logged = client.get_logged_model(info.model_id)
+    assert (logged.name, logged.source_run_id, str(logged.status)) == ("clf", run.info.run_id, "READY")
+    for uri in (f"models:/{info.model_id}", info.model_uri):
+        np.testing.assert_array_equal(mlflow.pyfunc.load_model(uri).predict(X), model.predict(X))
+    df = mlflow.search_runs(experiment_names=["shared"])
+    assert list(df["run_id"]) == [run.info.run_id] and list(df["metrics.loss"]) == [1 / 3]
+
+
+def test_mlnb_reads_everything_mlflow_logged(tmp_path, fitted):
+    model, X = fitted
+    mlflow = _mlflow(tmp_path)
+    mlflow.set_experiment("theirs")
+    with mlflow.start_run(run_name="by-mlflow") as run:
+        mlflow.log_param("alpha", 0.1)
+        for step in range(3):
+            mlflow.log_metric("acc", 0.5 + step / 10, step=step)
+        mlflow.set_tag("origin", "mlflow")
+        info = mlflow.sklearn.log_model(model, name="model")
+    df = mlnb.search_runs(experiment_names=["theirs"])
+    assert list(df["run_id"]) == [run.info.run_id]
+    assert list(df["params.alpha"]) == ["0.1"] and list(df["tags.origin"]) == ["mlflow"]
+    assert list(df["metrics.acc"]) == [pytest.approx(0.7)]
+    got = mlnb.get_run(run.info.run_id)
+    assert got.info.run_name == "by-mlflow" and got.info.status == "FINISHED"
+    steps = [m.step for m in mlnb.MlnbClient().get_metric_history(run.info.run_id, "acc")]
+    assert steps == [0, 1, 2]
+    # MLflow 3 keeps its model under the experiment; runs:/ and models:/ both find it
+    ours = mlnb.get_logged_model(info.model_id)
+    assert (ours.name, ours.source_run_id, ours.status) == ("model", run.info.run_id, "READY")
+    assert ours.artifact_location.endswith(f"/models/{info.model_id}/artifacts")
+    for uri in (f"runs:/{run.info.run_id}/model", f"models:/{info.model_id}"):
+        np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X), model.predict(X))
+    eid = mlnb.get_experiment_by_name("theirs").experiment_id
+    assert [m.model_id for m in mlnb.search_logged_models([eid], output_format="list")] == [info.model_id]
+    assert mlnb.search_logged_models([eid], filter_string="name = 'model'")["model_id"].tolist() == [info.model_id]
+
+
+WRITER = """
+import sys
+tool, n = sys.argv[1], int(sys.argv[2])
+if tool == "mlflow":
+    import mlflow as api
+else:
+    import mlnb as api
+api.set_experiment("both")
+for i in range(n):
+    with api.start_run(run_name=f"{tool}-{i}"):
+        api.log_params({f"p{j}": j for j in range(5)})
+        for step in range(10):
+            api.log_metric("loss", step / 10, step=step)
+        api.set_tag("tool", tool)
+print("done", flush=True)
+"""
+
+
+def test_mlnb_and_mlflow_logging_to_one_file_at_once_lose_nothing(tmp_path):
+    db = tmp_path / "mlflow.db"
+    mlnb.set_tracking_uri(db)
+    mlnb.set_experiment("both")   # the store exists before both start
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"}
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), tool, str(n)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for tool, n in (("mlflow", 12), ("mlnb", 40), ("mlnb", 40))]
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0 and "done" in out, err[-3000:]
+    df = mlnb.search_runs(experiment_names=["both"])
+    assert df["tags.tool"].value_counts().to_dict() == {"mlnb": 80, "mlflow": 12}
+    assert (df["status"] == "FINISHED").all() and (df["params.p4"] == "4").all()
+    assert (df["metrics.loss"] == 0.9).all()
+    mlflow = _mlflow(tmp_path)
+    client = mlflow.MlflowClient()
+    theirs = mlflow.search_runs(experiment_names=["both"])
+    assert len(theirs) == 92
+    for run_id in df["run_id"]:
+        assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(10))
+    assert len(client.get_run(df["run_id"][0]).data.params) == 5
