@@ -59,7 +59,9 @@ def patches(integration: str) -> list[Patch]:
     return list(_PATCHES.get(integration, ()))
 
 
-def _record(integration: str, owner: Any, name: str, wrapper: Any) -> None:
+def replace_attribute(integration: str, owner: Any, name: str, wrapper: Any) -> None:
+    """Set ``owner.name`` to ``wrapper``, remembering what was there (or that it was inherited) so
+    :func:`unpatch` restores exactly that."""
     raw = owner.__dict__.get(name, _MISSING) if hasattr(owner, "__dict__") else _MISSING
     setattr(owner, name, wrapper)
     _PATCHES.setdefault(integration, []).append(Patch(owner, name, raw, wrapper))
@@ -101,7 +103,7 @@ def patch_method(integration: str, cls: type, name: str, hook: Callable) -> None
         wrapper = _DescriptorWrapper(raw, hook)
     else:
         return
-    _record(integration, cls, name, wrapper)
+    replace_attribute(integration, cls, name, wrapper)
 
 
 class _DescriptorWrapper:
@@ -145,7 +147,7 @@ def patch_function(integration: str, modules: list[types.ModuleType], name: str,
         wrapper.__module__ = owners[0].__name__
         wrapper.__qualname__ = name
     for m in owners:
-        _record(integration, m, name, wrapper)
+        replace_attribute(integration, m, name, wrapper)
 
 
 def set_silent(integration: str, silent: bool) -> None:

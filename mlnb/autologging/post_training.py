@@ -35,7 +35,14 @@ def track(model: Any, run_id: str) -> None:
         pass
 
 
+def tracks_any() -> bool:
+    """True while some logged model is alive: the fast path of the predict/score hooks, which skip
+    the model lookup (and cost one check) while no logged model exists."""
+    return bool(_models)
+
+
 def run_of(model: Any) -> str | None:
+    """The run a logged model was fitted in, or None for a model autolog did not log."""
     try:
         return _models.get(model)
     except TypeError:

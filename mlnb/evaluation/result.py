@@ -144,7 +144,7 @@ class EvaluationResult:
         """Read a result written by :meth:`save` or by MLflow's ``EvaluationResult.save``."""
         from mlnb.evaluation.persistence import load_result
 
-        return load_result(path)
+        return load_result(path, cls, EvaluationArtifact)
 
     def widget(self):
         """The evaluation panel as an ipywidgets object (needs ipywidgets)."""
