@@ -94,11 +94,8 @@ def roc_curve_png(fpr: np.ndarray, tpr: np.ndarray, auc: float, backend: str = "
     fast = _backend(backend)
     if fast is not None:
         return fast.roc_curve_png(fpr, tpr, auc)
-    fig, ax = _curves_axes(f"ROC curve (AUC = {auc:.3f})", "False Positive Rate", "True Positive Rate")
-    ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2)
-    _diagonal(ax)
-    _margins(fig, left_chars=4)
-    return render_png(fig)
+    return _one_curve_png(f"ROC curve (AUC = {auc:.3f})", fpr, tpr, "False Positive Rate", "True Positive Rate",
+                          chance=True)
 
 
 def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float, backend: str = "matplotlib") -> bytes:
@@ -106,8 +103,15 @@ def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float, b
     fast = _backend(backend)
     if fast is not None:
         return fast.precision_recall_png(recall, precision, ap)
-    fig, ax = _curves_axes(f"Precision recall curve (AP = {ap:.3f})", "Recall", "Precision")
-    ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2)
+    return _one_curve_png(f"Precision recall curve (AP = {ap:.3f})", recall, precision, "Recall", "Precision",
+                          chance=False)
+
+
+def _one_curve_png(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, chance: bool) -> bytes:
+    fig, ax = _curves_axes(title, xlabel, ylabel)
+    ax.plot(x, y, drawstyle="steps-post", linewidth=1.2)
+    if chance:
+        _diagonal(ax)
     _margins(fig, left_chars=4)
     return render_png(fig)
 
