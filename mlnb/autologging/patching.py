@@ -31,6 +31,7 @@ class AutologWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Patch:
+    """One replaced attribute: where it was, what was there, and what replaced it."""
     owner: Any          # class or module
     name: str
     original: Any       # the raw object in ``owner.__dict__``, or _MISSING when it was inherited
@@ -52,10 +53,12 @@ _silent: dict[str, bool] = {}
 
 
 def is_patched(integration: str) -> bool:
+    """True while ``integration`` has patches in place."""
     return bool(_PATCHES.get(integration))
 
 
 def patches(integration: str) -> list[Patch]:
+    """The patches ``integration`` has in place, oldest first."""
     return list(_PATCHES.get(integration, ()))
 
 
@@ -151,6 +154,7 @@ def patch_function(integration: str, modules: list[types.ModuleType], name: str,
 
 
 def set_silent(integration: str, silent: bool) -> None:
+    """Silence (or restore) the warnings ``integration`` emits."""
     _silent[integration] = silent
 
 
@@ -193,6 +197,7 @@ def suspended() -> Iterator[None]:
 
 
 def is_suspended() -> bool:
+    """True inside :func:`suspended`: patched functions call straight through."""
     return _suspended > 0
 
 

@@ -50,6 +50,7 @@ def run_of(model: Any) -> str | None:
 
 
 def has_predictions() -> bool:
+    """True while some prediction of a logged model is remembered (the metric hooks' fast path)."""
     return bool(_predictions)
 
 
@@ -120,6 +121,7 @@ def source_of(args: tuple, kwargs: dict) -> tuple[str, str] | None:
 
 
 def loggable(value: Any) -> bool:
+    """True for a number a metric can hold (booleans excluded)."""
     return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 

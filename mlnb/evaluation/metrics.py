@@ -33,9 +33,11 @@ class Labels:
 
     @property
     def binary(self) -> bool:
+        """True for a two-class problem."""
         return len(self.values) == 2
 
     def column_of(self, label: Any) -> int | None:
+        """The probability column of ``label``, or None when the model has no column for it."""
         cols = self.proba_columns if self.proba_columns is not None else np.sort(self.values)
         hits = np.flatnonzero(cols == label)
         return int(hits[0]) if len(hits) else None
@@ -135,6 +137,7 @@ def positive_scores(proba: np.ndarray | None, labels: Labels) -> np.ndarray | No
 
 
 def binary_metrics(y, y_pred, proba, labels: Labels, w=None, notes: list | None = None) -> dict[str, float]:
+    """MLflow's binary classifier metrics (confusion counts, scores, log loss, ROC and PR AUC)."""
     notes = [] if notes is None else notes
     pos = labels.pos_label
     proba_labels = labels.proba_columns if labels.proba_columns is not None else np.sort(labels.values)
@@ -165,6 +168,7 @@ def aligned_proba(proba: np.ndarray | None, labels: Labels) -> np.ndarray | None
 
 def multiclass_metrics(y, y_pred, proba, labels: Labels, average="weighted", w=None,
                        notes: list | None = None) -> dict[str, float]:
+    """MLflow's multiclass metrics, averaged as ``average`` says, with one-vs-rest ROC AUC."""
     notes = [] if notes is None else notes
     proba = aligned_proba(proba, labels)
     out = _common(y, y_pred, proba, labels.values, average, None, w, notes)

@@ -34,6 +34,7 @@ class EvaluationArtifact:
 
     @property
     def content(self) -> Any:
+        """The artifact's value: a DataFrame (csv), parsed JSON, an array (npy), else the file's bytes."""
         if self.data is None:
             if self.kind == "csv":
                 self.data = pd.read_csv(self.path)
