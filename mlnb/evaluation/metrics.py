@@ -187,29 +187,28 @@ def multiclass_metrics(y, y_pred, proba, labels: Labels, average="weighted", w=N
 def per_class_metrics(y, y_pred, labels: Labels, w=None, proba=None) -> pd.DataFrame:
     """One row per class, the class against the rest (MLflow's ``per_class_metrics.csv``).
 
-    Counts and scores are computed with NumPy in one pass per class (scikit-learn's functions
-    cost milliseconds each in input checks, which adds up over dozens of classes); the values
-    equal scikit-learn's, as the tests check."""
+    Counts and scores come from one pass of :mod:`mlnb.evaluation.scores` for all classes
+    (scikit-learn's functions cost milliseconds each in input checks, which adds up over dozens of
+    classes); the values equal scikit-learn's, as the tests check."""
     y, y_pred = np.asarray(y), np.asarray(y_pred)
     proba = aligned_proba(proba, labels)
-    weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
-    total = weights.sum()
+    weighted = scores.precision_recall_f1(y, y_pred, average=None, sample_weight=w, labels=labels.values)
+    counted = weighted if w is None else scores.precision_recall_f1(y, y_pred, average=None, labels=labels.values)
+    total = len(y) if w is None else float(np.sum(w))
     rows = []
     for j, label in enumerate(labels.values):
-        yb, pb = y == label, y_pred == label
-        tp, fp, fn = yb & pb, ~yb & pb, yb & ~pb
-        wtp, wfp, wfn = weights[tp].sum(), weights[fp].sum(), weights[fn].sum()
-        precision = wtp / (wtp + wfp) if wtp + wfp else 0.0
-        recall = wtp / (wtp + wfn) if wtp + wfn else 0.0
+        tp, pred, true = (counted[k][j] for k in ("true_positives", "predicted", "support"))
+        wrong = (weighted["predicted"][j] - weighted["true_positives"][j]) + (weighted["support"][j] - weighted["true_positives"][j])
         row = {
             "positive_class": label,
-            "true_negatives": int((~yb & ~pb).sum()), "false_positives": int(fp.sum()),
-            "false_negatives": int(fn.sum()), "true_positives": int(tp.sum()),
+            "true_negatives": int(len(y) - pred - true + tp), "false_positives": int(pred - tp),
+            "false_negatives": int(true - tp), "true_positives": int(tp),
             "example_count": len(y),
-            "accuracy_score": float(weights[yb == pb].sum() / total),
-            "recall_score": float(recall), "precision_score": float(precision),
-            "f1_score": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
+            "accuracy_score": float((total - wrong) / total),
+            "recall_score": float(weighted["recall"][j]), "precision_score": float(weighted["precision"][j]),
+            "f1_score": float(weighted["f1"][j]),
         }
+        yb = y == label
         if proba is not None and 0 < yb.sum() < len(yb):
             row["roc_auc"] = scores.roc_auc(yb, proba[:, j], True, w)
             row["precision_recall_auc"] = scores.average_precision(yb, proba[:, j], True, w)

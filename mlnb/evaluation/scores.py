@@ -72,7 +72,8 @@ def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def precision_recall_f1(y_true: Any, y_pred: Any, average: str = "weighted", pos_label: Any = 1,
                         sample_weight: Any = None, labels: Any = None) -> dict[str, Any]:
     """Precision, recall and F1 (0 where undefined), averaged as scikit-learn's ``average=``:
-    ``binary`` (the ``pos_label`` class), ``micro``, ``macro``, ``weighted`` or None (per label).
+    ``binary`` (the ``pos_label`` class), ``micro``, ``macro``, ``weighted`` or None (per label, each
+    label against the rest, with the (weighted) counts: ``support``, ``true_positives``, ``predicted``).
     ``labels`` defaults to the sorted labels of both arrays."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if labels is None:
@@ -85,7 +86,8 @@ def precision_recall_f1(y_true: Any, y_pred: Any, average: str = "weighted", pos
     precision, recall = _divide(tp, pred), _divide(tp, true)
     f1 = _divide(2 * tp.astype(float), true.astype(float) + pred)
     if average is None:
-        return {"precision": precision, "recall": recall, "f1": f1, "support": true}
+        return {"precision": precision, "recall": recall, "f1": f1, "support": true, "true_positives": tp,
+                "predicted": pred}
     if average == "weighted":
         if true.sum() == 0:
             return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
