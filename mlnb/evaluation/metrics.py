@@ -1,8 +1,7 @@
 """Metric sets with MLflow's keys: regressors, binary and multiclass classifiers, and extra metrics.
 
-Classification values come from :mod:`mlnb.evaluation.scores` (NumPy, the same arithmetic as
-scikit-learn's functions, which MLflow's default evaluator calls), regression values from
-scikit-learn's functions, with the arguments MLflow passes (``pos_label``, ``average``,
+Values come from :mod:`mlnb.evaluation.scores` (NumPy, the same arithmetic as scikit-learn's
+functions, which MLflow's default evaluator calls), with the arguments MLflow passes (``pos_label``, ``average``,
 ``sample_weight``), so a number logged by mlnb equals the one MLflow logs for the same model and data.
 """
 
@@ -82,22 +81,20 @@ def _plain(v: Any) -> float | int:
 # -- regressors ------------------------------------------------------------------------------
 def regressor_metrics(y: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None = None) -> dict[str, float]:
     """MLflow's regressor metric set (``example_count``, errors, ``r2_score``, sums on the target)."""
-    from sklearn import metrics as skm
-
     y = np.asarray(y, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
-    mse = skm.mean_squared_error(y, y_pred, sample_weight=w)
+    mse = scores.mean_squared_error(y, y_pred, w)
     sum_on_target = float((y * w).sum()) if w is not None else float(y.sum())
     out = {
         "example_count": len(y),
-        "mean_absolute_error": skm.mean_absolute_error(y, y_pred, sample_weight=w),
+        "mean_absolute_error": scores.mean_absolute_error(y, y_pred, w),
         "mean_squared_error": mse,
         "root_mean_squared_error": float(np.sqrt(mse)),
         "sum_on_target": sum_on_target,
         "mean_on_target": sum_on_target / len(y),
-        "r2_score": skm.r2_score(y, y_pred, sample_weight=w),
-        "max_error": skm.max_error(y, y_pred),
-        "mean_absolute_percentage_error": skm.mean_absolute_percentage_error(y, y_pred, sample_weight=w),
+        "r2_score": scores.r2(y, y_pred, w),
+        "max_error": scores.max_error(y, y_pred),
+        "mean_absolute_percentage_error": scores.mean_absolute_percentage_error(y, y_pred, w),
     }
     return {k: _plain(v) for k, v in out.items()}
 

@@ -1,5 +1,5 @@
-"""Classification scores in NumPy: the one implementation behind autolog's training metrics and
-``evaluate``'s metrics and curves.
+"""Classification and regression scores in NumPy: the one implementation behind autolog's training
+metrics and ``evaluate``'s metrics and curves.
 
 The arithmetic follows scikit-learn's (same counts, same order of operations), so the values equal
 scikit-learn's, as tests/test_evaluation_scores.py checks over random targets, weights and labels.
@@ -211,3 +211,54 @@ def roc_auc_ovr(y_true: Any, proba: Any, labels: Any, average: str = "weighted",
         counts.append(positive.sum() if w is None else np.sum(positive * w))
         scores.append(roc_auc(positive, proba[:, j], 1.0, w))
     return float(np.average(scores, weights=counts if average == "weighted" else None))
+
+
+# -- regression --------------------------------------------------------------------------------
+def _targets(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and predictions as float columns, one per output."""
+    t = np.asarray(y_true, dtype=float)
+    t = t.reshape(-1, 1) if t.ndim == 1 else t
+    p = np.asarray(y_pred, dtype=float).reshape(t.shape)
+    return t, p
+
+
+def mean_squared_error(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """Mean squared error, outputs averaged uniformly."""
+    t, p = _targets(y_true, y_pred)
+    return float(np.average(np.average((t - p) ** 2, axis=0, weights=weights(sample_weight, len(t)))))
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """Mean absolute error, outputs averaged uniformly."""
+    t, p = _targets(y_true, y_pred)
+    return float(np.average(np.average(np.abs(p - t), axis=0, weights=weights(sample_weight, len(t)))))
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """Mean of ``|error| / max(|target|, eps)`` (a share, not a percentage), outputs averaged uniformly."""
+    t, p = _targets(y_true, y_pred)
+    share = np.abs(p - t) / np.maximum(np.abs(t), np.finfo(np.float64).eps)
+    return float(np.average(np.average(share, axis=0, weights=weights(sample_weight, len(t)))))
+
+
+def max_error(y_true: Any, y_pred: Any) -> float:
+    """The largest absolute error (one output)."""
+    t, p = _targets(y_true, y_pred)
+    return float(np.max(np.abs(t - p)))
+
+
+def r2(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """R², outputs averaged uniformly: 1 for perfect predictions, 0 for a constant target predicted
+    wrong (rather than minus infinity), NaN with fewer than two samples."""
+    t, p = _targets(y_true, y_pred)
+    if len(t) < 2:
+        return float("nan")
+    w = weights(sample_weight, len(t))
+    weight = 1.0 if w is None else w[:, None]
+    numerator = np.sum(weight * (t - p) ** 2, axis=0)
+    denominator = np.sum(weight * (t - np.average(t, axis=0, weights=w)) ** 2, axis=0)
+    out = np.ones(t.shape[1])
+    valid = (denominator != 0) & (numerator != 0)
+    out[valid] = 1 - numerator[valid] / denominator[valid]
+    out[(numerator != 0) & (denominator == 0)] = 0.0
+    return float(np.average(out))
