@@ -91,25 +91,23 @@ def confusion_matrix_png(labels: Sequence[Any], matrix: np.ndarray, backend: str
 
 def roc_curve_png(fpr: np.ndarray, tpr: np.ndarray, auc: float, backend: str = "matplotlib") -> bytes:
     """PNG of one ROC curve with its AUC in the title."""
-    fast = _backend(backend)
-    if fast is not None:
-        return fast.roc_curve_png(fpr, tpr, auc)
-    return _one_curve_png(f"ROC curve (AUC = {auc:.3f})", fpr, tpr, "False Positive Rate", "True Positive Rate",
-                          chance=True)
+    return _one_curve_png(backend, "roc_curve_png", (fpr, tpr, auc), f"ROC curve (AUC = {auc:.3f})",
+                          "False Positive Rate", "True Positive Rate", chance=True)
 
 
 def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float, backend: str = "matplotlib") -> bytes:
     """PNG of one precision-recall curve with its average precision in the title."""
+    return _one_curve_png(backend, "precision_recall_png", (recall, precision, ap),
+                          f"Precision recall curve (AP = {ap:.3f})", "Recall", "Precision", chance=False)
+
+
+def _one_curve_png(backend: str, name: str, args: tuple, title: str, xlabel: str, ylabel: str, chance: bool) -> bytes:
+    """The fast backend's function ``name``, or the curve ``args[:2]`` drawn with matplotlib."""
     fast = _backend(backend)
     if fast is not None:
-        return fast.precision_recall_png(recall, precision, ap)
-    return _one_curve_png(f"Precision recall curve (AP = {ap:.3f})", recall, precision, "Recall", "Precision",
-                          chance=False)
-
-
-def _one_curve_png(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, chance: bool) -> bytes:
+        return getattr(fast, name)(*args)
     fig, ax = _curves_axes(title, xlabel, ylabel)
-    ax.plot(x, y, drawstyle="steps-post", linewidth=1.2)
+    ax.plot(args[0], args[1], drawstyle="steps-post", linewidth=1.2)
     if chance:
         _diagonal(ax)
     _margins(fig, left_chars=4)
