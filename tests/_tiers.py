@@ -9,7 +9,10 @@ import os
 import re
 import shutil
 import subprocess
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
