@@ -34,13 +34,13 @@ def column(y: Any) -> np.ndarray | None:
 def roc_curve(y_true: Any, score: Any, pos_label: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
     """``(fpr, tpr, auc)`` of a binary problem: what autolog's ROC plot draws."""
     fpr, tpr, _ = scores.roc_curve(y_true, score, pos_label, sample_weight)
-    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+    return fpr, tpr, scores.roc_area(fpr, tpr)
 
 
 def precision_recall_curve(y_true: Any, score: Any, pos_label: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
     """``(recall, precision, average_precision)`` of a binary problem: what autolog's PR plot draws."""
     precision, recall, _ = scores.precision_recall_curve(y_true, score, pos_label, sample_weight)
-    return recall[::-1], precision[::-1], float(-np.sum(np.diff(recall) * precision[:-1]))
+    return recall[::-1], precision[::-1], scores.step_area(precision, recall)
 
 
 def _quiet(fn, *args, **kwargs):

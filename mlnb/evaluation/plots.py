@@ -194,7 +194,7 @@ def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_we
     fig, ax = _curves_axes("ROC curve", "False Positive Rate" + suffix, "True Positive Rate" + suffix)
     for name, yb, score in y_bin_columns:
         fpr, tpr, _ = scores.roc_curve(yb, score, 1, sample_weight)
-        auc = float(np.trapezoid(tpr, fpr))
+        auc = scores.roc_area(fpr, tpr)
         ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2, label=f"{name}AUC={auc:.3f}")
     _diagonal(ax)
     _legend(ax, len(y_bin_columns), [f"{n}AUC=0.000" for n, _, _ in y_bin_columns])
@@ -210,7 +210,7 @@ def precision_recall_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray
     fig, ax = _curves_axes("Precision recall curve", "Recall" + suffix, "Precision" + suffix)
     for name, yb, score in y_bin_columns:
         precision, recall, _ = scores.precision_recall_curve(yb, score, 1, sample_weight)
-        ap = float(-np.sum(np.diff(recall) * precision[:-1]))
+        ap = scores.step_area(precision, recall)
         ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2, label=f"{name}AP={ap:.3f}")
     _diagonal(ax, ((0, 1), (1, 0)))
     _legend(ax, len(y_bin_columns), [f"{n}AP=0.000" for n, _, _ in y_bin_columns])

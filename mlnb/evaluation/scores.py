@@ -173,7 +173,13 @@ def roc_auc(y_true: Any, score: Any, pos_label: Any = 1, sample_weight: Any = No
     """Area under the ROC curve of a binary problem (ValueError when only one class is present)."""
     _one_class_check(y_true, pos_label)
     fpr, tpr, _ = roc_curve(y_true, score, pos_label, sample_weight)
-    return float(np.trapezoid(tpr, fpr))
+    return roc_area(fpr, tpr)
+
+
+def roc_area(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    """The area under a ROC curve given as points (trapezoids)."""
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy < 2 names it trapz
+    return float(trapezoid(tpr, fpr))
 
 
 def precision_recall_curve(y_true: Any, score: Any, pos_label: Any = 1,
@@ -188,6 +194,11 @@ def precision_recall_curve(y_true: Any, score: Any, pos_label: Any = 1,
 def average_precision(y_true: Any, score: Any, pos_label: Any = 1, sample_weight: Any = None) -> float:
     """The area under the precision-recall curve as a step function (scikit-learn's definition)."""
     precision, recall, _ = precision_recall_curve(y_true, score, pos_label, sample_weight)
+    return step_area(precision, recall)
+
+
+def step_area(precision: np.ndarray, recall: np.ndarray) -> float:
+    """Average precision of a curve from :func:`precision_recall_curve` (recall decreasing)."""
     return float(-np.sum(np.diff(recall) * precision[:-1]))
 
 
