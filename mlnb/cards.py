@@ -27,6 +27,7 @@ MAX_ROWS = 30
 
 
 def esc(value: Any) -> str:
+    """``value`` as text safe inside HTML (quotes escaped too)."""
     return html.escape(str(value), quote=True)
 
 
@@ -45,6 +46,7 @@ def format_time(ms: int | None) -> str:
 
 
 def format_duration(start_ms: int | None, end_ms: int | None) -> str:
+    """A run's duration as ``1.2s``, ``3m 4s`` or ``1h 2m``; empty while it has no end."""
     if not start_ms or not end_ms:
         return ""
     s = max(0.0, (end_ms - start_ms) / 1000)
@@ -56,6 +58,7 @@ def format_duration(start_ms: int | None, end_ms: int | None) -> str:
 
 
 def format_size(n: int) -> str:
+    """A byte count in B, KB, MB or GB."""
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
@@ -65,6 +68,7 @@ def format_size(n: int) -> str:
 
 
 def status_badge(status: str) -> str:
+    """A run status as a small coloured HTML label."""
     color = STATUS_COLORS.get(status, "#555")
     return (f'<span style="color:#fff;background:{color};border-radius:3px;padding:0 5px;'
             f'font-size:11px">{esc(status)}</span>')
@@ -92,10 +96,12 @@ def chips(rows: Iterable[tuple[Any, Any]], limit: int = 60) -> str:
 
 
 def section(title: str, content: str) -> str:
+    """One titled part of a card."""
     return f'<div style="margin-top:4px"><b>{esc(title)}</b>{content}</div>'
 
 
 def card(title_html: str, sections: Sequence[str], kind: str) -> str:
+    """A card's HTML: its title and sections in one styled box."""
     return (f'<div class="mlnb-card mlnb-{kind}-card" style="{CARD_STYLE}"><div>{title_html}</div>'
             f'{"".join(sections)}</div>')
 
@@ -191,6 +197,7 @@ def model_card_html(pyfunc_model: Any) -> str:
 
 
 def model_card_text(pyfunc_model: Any) -> str:
+    """The model card as plain text (the ``text/plain`` of a loaded model)."""
     s = model_summary(pyfunc_model)
     lines = [f"Model: {', '.join(s['flavors'])}" + (f" ({format_size(s['size'])})" if s["size"] is not None else "")]
     if s["inputs"]:
@@ -251,6 +258,7 @@ def run_card_html(run: Any, model_uris: Sequence[str] | None = None) -> str:
 
 
 def run_card_text(run: Any, model_uris: Sequence[str] | None = None) -> str:
+    """The run card as plain text (the ``text/plain`` of a run)."""
     info, data = run.info, run.data
     uris = list(model_uris) if model_uris is not None else run_model_uris(run)
     lines = [f"Run {_run_name(run)} [{info.status}] {info.run_id}"]

@@ -9,7 +9,10 @@ import os
 import re
 import shutil
 import subprocess
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,10 +23,23 @@ STAMP = "READY"
 
 
 def wheelhouse_inputs() -> str:
-    """A digest of what the wheelhouse is built from: binder/requirements.txt and mlnb's dependencies."""
+    """A digest of what the wheelhouse is built from: binder/requirements.txt and the dependencies of
+    mlnb with the extras it names (other extras, such as ``test``, do not make it stale)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    deps = repr((project["dependencies"], sorted(project["optional-dependencies"].items())))
-    text = (REPO / "binder" / "requirements.txt").read_text() + deps
+    extras = project["optional-dependencies"]
+    requirements = (REPO / "binder" / "requirements.txt").read_text()
+    todo = re.findall(r"\.\[([\w,-]+)\]", requirements)
+    todo = [name for group in todo for name in group.split(",")]
+    used: dict[str, list[str]] = {}
+    while todo:
+        name = todo.pop()
+        if name in used or name not in extras:
+            continue
+        used[name] = extras[name]
+        for dep in extras[name]:
+            inner = re.match(r"mlnb\[([\w,-]+)\]", dep)
+            todo += inner.group(1).split(",") if inner else []
+    text = requirements + repr((project["dependencies"], sorted(used.items())))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

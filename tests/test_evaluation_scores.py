@@ -79,6 +79,30 @@ def test_curves_and_areas_equal_scikit_learns(seed, k, weighted, strings, ties):
                    skm.roc_auc_score(y, proba, labels=labels, average=average, multi_class="ovr", sample_weight=w))
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regression_scores_equal_scikit_learns(seed, outputs, weighted):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 300))
+    y = rng.normal(size=(n, outputs)) * 10 + (100 if seed % 2 else 0)
+    pred = y + rng.normal(size=y.shape)
+    if outputs == 1:
+        y, pred = y[:, 0], pred[:, 0]
+    w = rng.random(n) if weighted else None
+    for ours, theirs in ((scores.mean_squared_error, skm.mean_squared_error),
+                         (scores.mean_absolute_error, skm.mean_absolute_error),
+                         (scores.mean_absolute_percentage_error, skm.mean_absolute_percentage_error),
+                         (scores.r2, skm.r2_score)):
+        assert ours(y, pred, w) == theirs(y, pred, sample_weight=w), ours.__name__   # the same arithmetic
+    if outputs == 1:
+        assert scores.max_error(y, pred) == skm.max_error(y, pred)
+    assert scores.r2(y, y, w) == 1.0
+    const = np.full(n, 3.0)
+    assert scores.r2(const, const + 1, w) == skm.r2_score(const, const + 1, sample_weight=w)
+    assert scores.r2(const, const + 1) == 0.0 and np.isnan(scores.r2([1.0], [2.0]))
+
+
 def test_errors_are_the_ones_scikit_learn_raises_for_the_same_input():
     y = np.array([0, 1, 1, 0])
     with pytest.raises(ValueError, match="Only one class present"):

@@ -23,12 +23,6 @@ __all__ = ["PREFIX", "column", "confusion", "roc_curve", "precision_recall_curve
            "regressor_metrics", "clusterer_metrics"]
 
 
-def _weights(sample_weight: Any, n: int) -> np.ndarray:
-    if sample_weight is None:
-        return np.ones(n)
-    return np.asarray(sample_weight, dtype=float).reshape(-1)
-
-
 def column(y: Any) -> np.ndarray | None:
     """``y`` as a 1-D array, or None when it is really 2-D (multilabel / multioutput)."""
     arr = np.asarray(y)
@@ -40,13 +34,13 @@ def column(y: Any) -> np.ndarray | None:
 def roc_curve(y_true: Any, score: Any, pos_label: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
     """``(fpr, tpr, auc)`` of a binary problem: what autolog's ROC plot draws."""
     fpr, tpr, _ = scores.roc_curve(y_true, score, pos_label, sample_weight)
-    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+    return fpr, tpr, scores.roc_area(fpr, tpr)
 
 
 def precision_recall_curve(y_true: Any, score: Any, pos_label: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
     """``(recall, precision, average_precision)`` of a binary problem: what autolog's PR plot draws."""
     precision, recall, _ = scores.precision_recall_curve(y_true, score, pos_label, sample_weight)
-    return recall[::-1], precision[::-1], float(-np.sum(np.diff(recall) * precision[:-1]))
+    return recall[::-1], precision[::-1], scores.step_area(precision, recall)
 
 
 def _quiet(fn, *args, **kwargs):
@@ -102,23 +96,12 @@ def _sklearn_classifier_metrics(y_true, y_pred, sample_weight, prefix) -> dict[s
 
 def regressor_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None, prefix: str = PREFIX) -> dict[str, float]:
     """MSE, RMSE (square root of the MSE, as MLflow logs it), MAE and R², outputs averaged uniformly."""
-    t = np.asarray(y_true, dtype=float)
-    p = np.asarray(y_pred, dtype=float).reshape(t.shape)
-    if t.ndim == 1:
-        t, p = t[:, None], p[:, None]
-    w = _weights(sample_weight, len(t))
-    err = t - p
-    mse = np.average(err**2, axis=0, weights=w)
-    mae = np.average(np.abs(err), axis=0, weights=w)
-    ss_res = np.dot(w, err**2)
-    ss_tot = np.dot(w, (t - np.average(t, axis=0, weights=w)) ** 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res > 0, 0.0, 1.0))
+    mse = scores.mean_squared_error(y_true, y_pred, sample_weight)
     return {
-        prefix + "mean_squared_error": float(mse.mean()),
-        prefix + "root_mean_squared_error": float(np.sqrt(mse.mean())),
-        prefix + "mean_absolute_error": float(mae.mean()),
-        prefix + "r2_score": float(r2.mean()),
+        prefix + "mean_squared_error": mse,
+        prefix + "root_mean_squared_error": float(np.sqrt(mse)),
+        prefix + "mean_absolute_error": scores.mean_absolute_error(y_true, y_pred, sample_weight),
+        prefix + "r2_score": scores.r2(y_true, y_pred, sample_weight),
     }
 
 

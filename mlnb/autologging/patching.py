@@ -31,6 +31,7 @@ class AutologWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Patch:
+    """One replaced attribute: where it was, what was there, and what replaced it."""
     owner: Any          # class or module
     name: str
     original: Any       # the raw object in ``owner.__dict__``, or _MISSING when it was inherited
@@ -52,14 +53,18 @@ _silent: dict[str, bool] = {}
 
 
 def is_patched(integration: str) -> bool:
+    """True while ``integration`` has patches in place."""
     return bool(_PATCHES.get(integration))
 
 
 def patches(integration: str) -> list[Patch]:
+    """The patches ``integration`` has in place, oldest first."""
     return list(_PATCHES.get(integration, ()))
 
 
-def _record(integration: str, owner: Any, name: str, wrapper: Any) -> None:
+def replace_attribute(integration: str, owner: Any, name: str, wrapper: Any) -> None:
+    """Set ``owner.name`` to ``wrapper``, remembering what was there (or that it was inherited) so
+    :func:`unpatch` restores exactly that."""
     raw = owner.__dict__.get(name, _MISSING) if hasattr(owner, "__dict__") else _MISSING
     setattr(owner, name, wrapper)
     _PATCHES.setdefault(integration, []).append(Patch(owner, name, raw, wrapper))
@@ -101,7 +106,7 @@ def patch_method(integration: str, cls: type, name: str, hook: Callable) -> None
         wrapper = _DescriptorWrapper(raw, hook)
     else:
         return
-    _record(integration, cls, name, wrapper)
+    replace_attribute(integration, cls, name, wrapper)
 
 
 class _DescriptorWrapper:
@@ -145,10 +150,11 @@ def patch_function(integration: str, modules: list[types.ModuleType], name: str,
         wrapper.__module__ = owners[0].__name__
         wrapper.__qualname__ = name
     for m in owners:
-        _record(integration, m, name, wrapper)
+        replace_attribute(integration, m, name, wrapper)
 
 
 def set_silent(integration: str, silent: bool) -> None:
+    """Silence (or restore) the warnings ``integration`` emits."""
     _silent[integration] = silent
 
 
@@ -191,6 +197,7 @@ def suspended() -> Iterator[None]:
 
 
 def is_suspended() -> bool:
+    """True inside :func:`suspended`: patched functions call straight through."""
     return _suspended > 0
 
 

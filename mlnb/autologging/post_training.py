@@ -35,7 +35,14 @@ def track(model: Any, run_id: str) -> None:
         pass
 
 
+def tracks_any() -> bool:
+    """True while some logged model is alive: the fast path of the predict/score hooks, which skip
+    the model lookup (and cost one check) while no logged model exists."""
+    return bool(_models)
+
+
 def run_of(model: Any) -> str | None:
+    """The run a logged model was fitted in, or None for a model autolog did not log."""
     try:
         return _models.get(model)
     except TypeError:
@@ -43,6 +50,7 @@ def run_of(model: Any) -> str | None:
 
 
 def has_predictions() -> bool:
+    """True while some prediction of a logged model is remembered (the metric hooks' fast path)."""
     return bool(_predictions)
 
 
@@ -113,6 +121,7 @@ def source_of(args: tuple, kwargs: dict) -> tuple[str, str] | None:
 
 
 def loggable(value: Any) -> bool:
+    """True for a number a metric can hold (booleans excluded)."""
     return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 

@@ -55,6 +55,7 @@ def candidate_metrics(cv_results: dict[str, Any], i: int) -> dict[str, float]:
 
 
 def cv_results_csv(cv_results: dict[str, Any]) -> bytes:
+    """A search's ``cv_results_`` as CSV bytes (MLflow's ``cv_results.csv``)."""
     import pandas as pd
 
     buf = io.StringIO()

@@ -55,6 +55,7 @@ def logged_fits(run_id: str | None = None) -> list[LoggedFit]:
 
 
 def stringify(value: Any) -> str:
+    """A param value as text, cut to MLflow's length limit."""
     text = str(value)
     return text if len(text) <= MAX_PARAM_LENGTH else text[: MAX_PARAM_LENGTH - 3] + "..."
 
@@ -95,6 +96,7 @@ class FitRun:
 
     # -- naming: the n-th fit in a run keeps its keys and files apart -------------------------
     def key(self, name: str) -> str:
+        """``name`` with this fit's prefix (the second fit in a run logs ``<estimator>-2.<name>``)."""
         return self.prefix + name
 
     def artifact_name(self, name: str) -> str:
@@ -105,15 +107,19 @@ class FitRun:
         return f"{stem}-{self.index}.{ext}" if dot else f"{name}-{self.index}"
 
     def add_params(self, params: dict[str, Any]) -> None:
+        """Queue params for the run (values as text), under this fit's keys."""
         self.params.update({self.key(k): stringify(v) for k, v in params.items()})
 
     def add_metrics(self, metrics: dict[str, float]) -> None:
+        """Queue metrics for the run, under this fit's keys."""
         self.metrics.update({self.key(k): float(v) for k, v in metrics.items()})
 
     def add_tags(self, tags: dict[str, Any]) -> None:
+        """Queue tags for the run, under this fit's keys."""
         self.tags.update({self.key(k): str(v) for k, v in tags.items()})
 
     def add_file(self, name: str, data: bytes) -> None:
+        """Queue a file for the run's artifacts, under this fit's name."""
         self.files[self.artifact_name(name)] = data
 
     def add_file_later(self, name: str, render: Callable[..., bytes], *args: Any) -> None:
@@ -151,6 +157,7 @@ class FitRun:
             repo.log_bytes(data, name)
 
     def record(self, metrics: dict[str, float]) -> LoggedFit:
+        """Remember this fit and its metrics for :func:`logged_fits`; return the record."""
         fit = LoggedFit(self.estimator_name, self.estimator_class, self.run_id, self.model_uri, self.prefix,
                         dict(metrics))
         with _lock:

@@ -168,7 +168,7 @@ def _hook_new_classes(base: type, post_training_metrics: bool) -> None:
         except Exception as exc:  # never break a class definition
             patching.warn(INTEGRATION, f"{cls.__name__} will not be logged: {exc}")
 
-    patching._record(INTEGRATION, base, "__init_subclass__", classmethod(__init_subclass__))
+    patching.replace_attribute(INTEGRATION, base, "__init_subclass__", classmethod(__init_subclass__))
 
 
 def _is_target(cls: type) -> bool:
@@ -218,7 +218,7 @@ def _post_training_hook(record: Callable, what: str) -> Callable:
 
     def hook(estimator: Any, call, args: tuple, kwargs: dict) -> Any:
         st = patching.state
-        run_id = None if st.depth or st.busy or not post_training._models else post_training.run_of(estimator)
+        run_id = None if st.depth or st.busy or not post_training.tracks_any() else post_training.run_of(estimator)
         if run_id is None:
             return call(*args, **kwargs)
         with patching.busy():

@@ -54,9 +54,11 @@ class Explanation:
 
     @property
     def ok(self) -> bool:
+        """True when SHAP values were computed."""
         return self.values is not None
 
     def summary(self) -> str:
+        """One line saying which explainer ran on how many rows, or why SHAP was skipped."""
         if not self.ok:
             return f"SHAP skipped: {self.reason}"
         return (f"SHAP by {self.explainer} on {self.rows} rows in {self.seconds:.2f} s"

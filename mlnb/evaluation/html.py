@@ -29,6 +29,7 @@ _HEAD = "padding:2px 10px;text-align:right;border-bottom:1px solid #999"
 
 
 def title_of(name: str) -> str:
+    """The heading shown for an artifact or metric name."""
     return TITLES.get(name, name.replace("_", " "))
 
 
@@ -68,6 +69,7 @@ def metrics_table_html(result) -> str:
 
 
 def header_html(result) -> str:
+    """The result's heading: which model, its type, and the run it was logged to."""
     what = html.escape(result.model_name or "model")
     bits = [f"<b>Evaluation of {what}</b> ({html.escape(result.model_type)})"]
     if result.run_id:
@@ -76,6 +78,7 @@ def header_html(result) -> str:
 
 
 def notes_html(result) -> str:
+    """The SHAP summary and the evaluation's notes as an HTML list."""
     items = list(result.notes)
     exp = result.explanation
     if exp is not None:
@@ -87,6 +90,7 @@ def notes_html(result) -> str:
 
 
 def image_html(png: bytes, alt: str, width: int | None = None) -> str:
+    """PNG bytes as an inline ``<img>`` (a data URI, so a saved notebook still shows it)."""
     data = base64.b64encode(png).decode("ascii")
     style = f"max-width:{width}px;width:100%" if width else "max-width:100%"
     return f'<img alt="{html.escape(alt)}" style="{style}" src="data:image/png;base64,{data}"/>'

@@ -31,10 +31,12 @@ class EvalData:
 
     @property
     def feature_names(self) -> list[str]:
+        """The feature columns' names, as text."""
         return [str(c) for c in self.X.columns]
 
 
 def check_model_type(model_type: str | None) -> str:
+    """``model_type`` when it is one evaluate supports; InvalidParameterError naming them otherwise."""
     if model_type not in MODEL_TYPES:
         raise InvalidParameterError(
             f"model_type={model_type!r} is not supported; use one of {', '.join(map(repr, MODEL_TYPES))}."
@@ -142,6 +144,7 @@ def build_data(data: Any, *, targets: Any, model_type: str, predictions: Any = N
 
 
 def columns_with_missing(X: pd.DataFrame) -> list[str]:
+    """The names of the columns holding missing values."""
     return [str(c) for c, k in X.isna().sum().items() if k]
 
 
@@ -178,10 +181,12 @@ class ModelAdapter:
 
     @property
     def is_none(self) -> bool:
+        """True when no model was given (predictions come from the data)."""
         return self._predict is None
 
     @property
     def name(self) -> str:
+        """The model's class or function name, for titles and notes."""
         if self.raw is not None:
             return type(self.raw).__name__
         return getattr(self.source, "__name__", "function")
@@ -194,9 +199,11 @@ class ModelAdapter:
 
     @property
     def has_proba(self) -> bool:
+        """True when the model can give class probabilities."""
         return self.raw is not None and callable(getattr(self.raw, "predict_proba", None))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """One prediction per row; errors name the model's columns and what to do."""
         try:
             out = self._predict(X)
         except Exception as exc:
@@ -213,6 +220,7 @@ class ModelAdapter:
         return _as_1d(out, "the model's predictions")
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray | None:
+        """Class probabilities in the order of :attr:`classes`, or None when the model has none."""
         if not self.has_proba:
             return None
         try:

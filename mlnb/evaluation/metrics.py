@@ -1,8 +1,7 @@
 """Metric sets with MLflow's keys: regressors, binary and multiclass classifiers, and extra metrics.
 
-Classification values come from :mod:`mlnb.evaluation.scores` (NumPy, the same arithmetic as
-scikit-learn's functions, which MLflow's default evaluator calls), regression values from
-scikit-learn's functions, with the arguments MLflow passes (``pos_label``, ``average``,
+Values come from :mod:`mlnb.evaluation.scores` (NumPy, the same arithmetic as scikit-learn's
+functions, which MLflow's default evaluator calls), with the arguments MLflow passes (``pos_label``, ``average``,
 ``sample_weight``), so a number logged by mlnb equals the one MLflow logs for the same model and data.
 """
 
@@ -33,9 +32,11 @@ class Labels:
 
     @property
     def binary(self) -> bool:
+        """True for a two-class problem."""
         return len(self.values) == 2
 
     def column_of(self, label: Any) -> int | None:
+        """The probability column of ``label``, or None when the model has no column for it."""
         cols = self.proba_columns if self.proba_columns is not None else np.sort(self.values)
         hits = np.flatnonzero(cols == label)
         return int(hits[0]) if len(hits) else None
@@ -80,22 +81,20 @@ def _plain(v: Any) -> float | int:
 # -- regressors ------------------------------------------------------------------------------
 def regressor_metrics(y: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None = None) -> dict[str, float]:
     """MLflow's regressor metric set (``example_count``, errors, ``r2_score``, sums on the target)."""
-    from sklearn import metrics as skm
-
     y = np.asarray(y, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
-    mse = skm.mean_squared_error(y, y_pred, sample_weight=w)
+    mse = scores.mean_squared_error(y, y_pred, w)
     sum_on_target = float((y * w).sum()) if w is not None else float(y.sum())
     out = {
         "example_count": len(y),
-        "mean_absolute_error": skm.mean_absolute_error(y, y_pred, sample_weight=w),
+        "mean_absolute_error": scores.mean_absolute_error(y, y_pred, w),
         "mean_squared_error": mse,
         "root_mean_squared_error": float(np.sqrt(mse)),
         "sum_on_target": sum_on_target,
         "mean_on_target": sum_on_target / len(y),
-        "r2_score": skm.r2_score(y, y_pred, sample_weight=w),
-        "max_error": skm.max_error(y, y_pred),
-        "mean_absolute_percentage_error": skm.mean_absolute_percentage_error(y, y_pred, sample_weight=w),
+        "r2_score": scores.r2(y, y_pred, w),
+        "max_error": scores.max_error(y, y_pred),
+        "mean_absolute_percentage_error": scores.mean_absolute_percentage_error(y, y_pred, w),
     }
     return {k: _plain(v) for k, v in out.items()}
 
@@ -135,6 +134,7 @@ def positive_scores(proba: np.ndarray | None, labels: Labels) -> np.ndarray | No
 
 
 def binary_metrics(y, y_pred, proba, labels: Labels, w=None, notes: list | None = None) -> dict[str, float]:
+    """MLflow's binary classifier metrics (confusion counts, scores, log loss, ROC and PR AUC)."""
     notes = [] if notes is None else notes
     pos = labels.pos_label
     proba_labels = labels.proba_columns if labels.proba_columns is not None else np.sort(labels.values)
@@ -165,6 +165,7 @@ def aligned_proba(proba: np.ndarray | None, labels: Labels) -> np.ndarray | None
 
 def multiclass_metrics(y, y_pred, proba, labels: Labels, average="weighted", w=None,
                        notes: list | None = None) -> dict[str, float]:
+    """MLflow's multiclass metrics, averaged as ``average`` says, with one-vs-rest ROC AUC."""
     notes = [] if notes is None else notes
     proba = aligned_proba(proba, labels)
     out = _common(y, y_pred, proba, labels.values, average, None, w, notes)
@@ -183,29 +184,28 @@ def multiclass_metrics(y, y_pred, proba, labels: Labels, average="weighted", w=N
 def per_class_metrics(y, y_pred, labels: Labels, w=None, proba=None) -> pd.DataFrame:
     """One row per class, the class against the rest (MLflow's ``per_class_metrics.csv``).
 
-    Counts and scores are computed with NumPy in one pass per class (scikit-learn's functions
-    cost milliseconds each in input checks, which adds up over dozens of classes); the values
-    equal scikit-learn's, as the tests check."""
+    Counts and scores come from one pass of :mod:`mlnb.evaluation.scores` for all classes
+    (scikit-learn's functions cost milliseconds each in input checks, which adds up over dozens of
+    classes); the values equal scikit-learn's, as the tests check."""
     y, y_pred = np.asarray(y), np.asarray(y_pred)
     proba = aligned_proba(proba, labels)
-    weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
-    total = weights.sum()
+    weighted = scores.precision_recall_f1(y, y_pred, average=None, sample_weight=w, labels=labels.values)
+    counted = weighted if w is None else scores.precision_recall_f1(y, y_pred, average=None, labels=labels.values)
+    total = len(y) if w is None else float(np.sum(w))
     rows = []
     for j, label in enumerate(labels.values):
-        yb, pb = y == label, y_pred == label
-        tp, fp, fn = yb & pb, ~yb & pb, yb & ~pb
-        wtp, wfp, wfn = weights[tp].sum(), weights[fp].sum(), weights[fn].sum()
-        precision = wtp / (wtp + wfp) if wtp + wfp else 0.0
-        recall = wtp / (wtp + wfn) if wtp + wfn else 0.0
+        tp, pred, true = (counted[k][j] for k in ("true_positives", "predicted", "support"))
+        wrong = (weighted["predicted"][j] - weighted["true_positives"][j]) + (weighted["support"][j] - weighted["true_positives"][j])
         row = {
             "positive_class": label,
-            "true_negatives": int((~yb & ~pb).sum()), "false_positives": int(fp.sum()),
-            "false_negatives": int(fn.sum()), "true_positives": int(tp.sum()),
+            "true_negatives": int(len(y) - pred - true + tp), "false_positives": int(pred - tp),
+            "false_negatives": int(true - tp), "true_positives": int(tp),
             "example_count": len(y),
-            "accuracy_score": float(weights[yb == pb].sum() / total),
-            "recall_score": float(recall), "precision_score": float(precision),
-            "f1_score": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
+            "accuracy_score": float((total - wrong) / total),
+            "recall_score": float(weighted["recall"][j]), "precision_score": float(weighted["precision"][j]),
+            "f1_score": float(weighted["f1"][j]),
         }
+        yb = y == label
         if proba is not None and 0 < yb.sum() < len(yb):
             row["roc_auc"] = scores.roc_auc(yb, proba[:, j], True, w)
             row["precision_recall_auc"] = scores.average_precision(yb, proba[:, j], True, w)

@@ -27,13 +27,15 @@ import urllib.parse
 import uuid
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
-from mlnb.evaluation.result import EvaluationArtifact, EvaluationResult
+
+if TYPE_CHECKING:  # result.py calls this module from EvaluationResult.save/load, and passes its classes
+    from mlnb.evaluation.result import EvaluationArtifact, EvaluationResult
 
 METRICS_FILE = "metrics.json"
 ARTIFACTS_METADATA_FILE = "artifacts_metadata.json"
@@ -69,8 +71,10 @@ def save_result(result: EvaluationResult, path: str | os.PathLike) -> Path:
     return target
 
 
-def load_result(path: str | os.PathLike) -> EvaluationResult:
-    """Read a result saved by :func:`save_result` or by MLflow's ``EvaluationResult.save``."""
+def load_result(path: str | os.PathLike, result_type: type[EvaluationResult],
+                artifact_type: type[EvaluationArtifact]) -> EvaluationResult:
+    """Read a result saved by :func:`save_result` or by MLflow's ``EvaluationResult.save``, as
+    ``result_type`` holding ``artifact_type`` artifacts (EvaluationResult.load passes its classes)."""
     root = Path(path).expanduser().absolute()
     if not (root / METRICS_FILE).is_file():
         raise ResourceNotFoundError(
@@ -88,12 +92,12 @@ def load_result(path: str | os.PathLike) -> EvaluationResult:
     artifacts = {}
     for name, (uri, kind) in listed.items():
         file = _inside(root, f"{ARTIFACTS_DIR}/{_file_name(uri, name)}")
-        artifact = EvaluationArtifact(uri=uri, path=file, kind=kind)
+        artifact = artifact_type(uri=uri, path=file, kind=kind)
         artifact.data = artifact.content  # read now: the result outlives its directory
         artifacts[name] = artifact
     tables = {name: pd.read_json(io.StringIO(_inside(root, file).read_text()), orient="table")
               for name, file in extra.get("tables", {}).items()}
-    return EvaluationResult(
+    return result_type(
         metrics=metrics, artifacts=artifacts, tables=tables, run_id=extra.get("run_id"),
         model_type=extra.get("model_type", ""), model_name=extra.get("model_name", ""),
         baseline_metrics=extra.get("baseline_metrics"), notes=list(extra.get("notes", [])),

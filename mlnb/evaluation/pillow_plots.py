@@ -141,8 +141,10 @@ def _curve_png(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: st
 
 
 def roc_curve_png(fpr: np.ndarray, tpr: np.ndarray, auc: float) -> bytes:
+    """A ROC curve with its AUC in the title."""
     return _curve_png(f"ROC curve (AUC = {auc:.3f})", fpr, tpr, "False Positive Rate", "True Positive Rate", True)
 
 
 def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float) -> bytes:
+    """A precision-recall curve with its average precision in the title."""
     return _curve_png(f"Precision recall curve (AP = {ap:.3f})", recall, precision, "Recall", "Precision", False)

@@ -91,23 +91,25 @@ def confusion_matrix_png(labels: Sequence[Any], matrix: np.ndarray, backend: str
 
 def roc_curve_png(fpr: np.ndarray, tpr: np.ndarray, auc: float, backend: str = "matplotlib") -> bytes:
     """PNG of one ROC curve with its AUC in the title."""
-    fast = _backend(backend)
-    if fast is not None:
-        return fast.roc_curve_png(fpr, tpr, auc)
-    fig, ax = _curves_axes(f"ROC curve (AUC = {auc:.3f})", "False Positive Rate", "True Positive Rate")
-    ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2)
-    _diagonal(ax)
-    _margins(fig, left_chars=4)
-    return render_png(fig)
+    return _one_curve_png(backend, "roc_curve_png", (fpr, tpr, auc), f"ROC curve (AUC = {auc:.3f})",
+                          "False Positive Rate", "True Positive Rate", chance=True)
 
 
 def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float, backend: str = "matplotlib") -> bytes:
     """PNG of one precision-recall curve with its average precision in the title."""
+    return _one_curve_png(backend, "precision_recall_png", (recall, precision, ap),
+                          f"Precision recall curve (AP = {ap:.3f})", "Recall", "Precision", chance=False)
+
+
+def _one_curve_png(backend: str, name: str, args: tuple, title: str, xlabel: str, ylabel: str, chance: bool) -> bytes:
+    """The fast backend's function ``name``, or the curve ``args[:2]`` drawn with matplotlib."""
     fast = _backend(backend)
     if fast is not None:
-        return fast.precision_recall_png(recall, precision, ap)
-    fig, ax = _curves_axes(f"Precision recall curve (AP = {ap:.3f})", "Recall", "Precision")
-    ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2)
+        return getattr(fast, name)(*args)
+    fig, ax = _curves_axes(title, xlabel, ylabel)
+    ax.plot(args[0], args[1], drawstyle="steps-post", linewidth=1.2)
+    if chance:
+        _diagonal(ax)
     _margins(fig, left_chars=4)
     return render_png(fig)
 
@@ -192,7 +194,7 @@ def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_we
     fig, ax = _curves_axes("ROC curve", "False Positive Rate" + suffix, "True Positive Rate" + suffix)
     for name, yb, score in y_bin_columns:
         fpr, tpr, _ = scores.roc_curve(yb, score, 1, sample_weight)
-        auc = float(np.trapezoid(tpr, fpr))
+        auc = scores.roc_area(fpr, tpr)
         ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2, label=f"{name}AUC={auc:.3f}")
     _diagonal(ax)
     _legend(ax, len(y_bin_columns), [f"{n}AUC=0.000" for n, _, _ in y_bin_columns])
@@ -208,7 +210,7 @@ def precision_recall_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray
     fig, ax = _curves_axes("Precision recall curve", "Recall" + suffix, "Precision" + suffix)
     for name, yb, score in y_bin_columns:
         precision, recall, _ = scores.precision_recall_curve(yb, score, 1, sample_weight)
-        ap = float(-np.sum(np.diff(recall) * precision[:-1]))
+        ap = scores.step_area(precision, recall)
         ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2, label=f"{name}AP={ap:.3f}")
     _diagonal(ax, ((0, 1), (1, 0)))
     _legend(ax, len(y_bin_columns), [f"{n}AP=0.000" for n, _, _ in y_bin_columns])

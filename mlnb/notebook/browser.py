@@ -148,6 +148,7 @@ class RunBrowser:
     # -- the store -------------------------------------------------------------------------
     @property
     def client(self):
+        """A client of the store this browser shows."""
         from mlnb.tracking.client import MlnbClient
 
         return MlnbClient(self.tracking_uri)
@@ -311,6 +312,7 @@ class RunBrowser:
         self._load_page()
 
     def go_to_page(self, page: int) -> None:
+        """Show page ``page`` (counted from 0) of the current filter and sort."""
         self.page = max(0, page)
         self._load_page()
 
