@@ -5,6 +5,10 @@ A flavor is a module exposing ``FLAVOR_NAME``, ``save_model``, ``log_model``, ``
 module in its MLmodel and MLflow loads it too). Registering is data: the flavor's MLmodel key, the
 mlnb module that implements it, the loader module written into MLmodel for MLflow, the loader modules
 of MLflow's own that it reads, and the pip extra it needs. Nothing is imported until used.
+
+The registry is also the trust boundary for ``loader_module``: ``mlnb.pyfunc.load_model`` imports
+only the modules registered here (and MLflow's loaders of custom models) unless the caller passes
+``trust_code=True``; see ``mlnb.models.trust``.
 """
 
 from __future__ import annotations

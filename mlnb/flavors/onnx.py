@@ -209,15 +209,18 @@ def _model_file(model_dir: Path, conf: dict, consent: Any = None) -> Path:
     return file
 
 
-def _tensors(graph: Any):
-    """Every tensor a graph holds: initializers and attribute values, subgraphs included."""
-    graphs = [graph]
-    while graphs:
-        g = graphs.pop()
-        yield from g.initializer
-        for sparse in g.sparse_initializer:
-            yield from (sparse.values, sparse.indices)
-        for node in g.node:
+def _tensors(model: Any):
+    """Every tensor a model holds: initializers and attribute values, in subgraphs and functions too."""
+    graphs, node_lists = [model.graph], [f.node for f in model.functions]
+    while graphs or node_lists:
+        if graphs:
+            g = graphs.pop()
+            yield from g.initializer
+            for sparse in g.sparse_initializer:
+                yield from (sparse.values, sparse.indices)
+            node_lists.append(g.node)
+            continue
+        for node in node_lists.pop():
             for attr in node.attribute:
                 if attr.HasField("t"):
                     yield attr.t
@@ -241,7 +244,7 @@ def _check_external_data(file: Path) -> None:
         model = onnx.load(str(file), load_external_data=False)
     except (DecodeError, ValueError, OSError) as exc:
         raise _corrupt(file, str(exc)) from None
-    for tensor in _tensors(model.graph):
+    for tensor in _tensors(model):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")

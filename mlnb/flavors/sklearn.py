@@ -32,6 +32,8 @@ FLAVOR_NAME = "sklearn"
 LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 _FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
+
+
 def _estimator_modules(model: Any) -> set[str]:
     """Modules of the estimator and every estimator nested in its params (pipelines, ensembles)."""
     modules = {type(model).__module__}
@@ -163,7 +165,7 @@ def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | No
 
 
 def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[str] | None = None,
-                    consent: Consent | None = None, *, with_code: bool = True) -> Any:
+                    consent: Consent | None = None) -> Any:
     """Check the caller's consent for what the model holds, then deserialize the estimator."""
     from mlnb.models import trust
 
@@ -174,8 +176,7 @@ def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[s
         raise ModelFormatError(f"Unknown sklearn serialization_format '{fmt}' in '{model_dir}'.")
     if fmt != "skops":
         trust.require_pickle(consent, f"'{file}' (serialization_format: {fmt})")
-    if with_code:
-        trust.add_code(model_dir, conf.get("code"), consent, pickled=fmt != "skops")
+    trust.add_code(model_dir, conf.get("code"), consent, pickled=fmt != "skops")
     if not file.is_file():
         raise ModelFormatError(f"The sklearn flavor names '{file.name}', which is missing from '{model_dir}'.")
     if fmt == "skops":

@@ -28,10 +28,10 @@ def read_model(uri: str | os.PathLike, dst: str | None = None, *, warn_versions:
             f"'{uri}' is not a model: '{path}' has no MLmodel file. Point to the directory that "
             f"save_model wrote (or runs:/<run_id>/<name> for a logged model)."
         )
-    mlmodel = Model.load(path)
     from mlnb.models.trust import check_links
 
-    check_links(path)
+    check_links(path)  # before reading anything: MLmodel itself may be the link
+    mlmodel = Model.load(path)
     if warn_versions:
         from mlnb.models.environment import check_versions
 
