@@ -87,6 +87,7 @@ class PyFuncModel:
         self._meta = model_meta
         self._impl = model_impl
         self._dir = model_dir
+        self._predict_fn = predict_fn
         self._predict = getattr(model_impl, predict_fn, None)
         if not callable(self._predict):
             raise ModelFormatError(
@@ -124,6 +125,25 @@ class PyFuncModel:
         if self._takes_params:
             return self._predict(data, params=params)
         return self._predict(data)
+
+    def validated_rows_predictor(self, columns: Sequence[str]):
+        """A function predicting straight on float64 rows already checked against the signature, or None.
+
+        For callers (the scoring server) that read input straight into a 2-d float64 array whose
+        columns are ``columns``, in order. When the signature is exactly those double columns and has
+        no params, such an array passes ``predict``'s checks unchanged, and a flavor whose predictor
+        offers ``validated_rows_predictor(columns, predict_fn)`` may hand back its library's own
+        predict, skipping a DataFrame the library would only turn back into the same array.
+        Otherwise (or when the flavor declines) None: use ``predict``.
+        """
+        schema = self._input_schema
+        if schema is None or self._param_schema is not None or schema.is_tensor_spec or not schema.has_input_names:
+            return None
+        if tuple(schema.input_names()) != tuple(columns) or any(
+                s.type != "double" or not s.required for s in schema.inputs):
+            return None
+        offer = getattr(type(self._impl), "validated_rows_predictor", None)
+        return offer(self._impl, tuple(columns), self._predict_fn) if callable(offer) else None
 
     def get_raw_model(self) -> Any:
         """The flavor's native model (an estimator, a torch module, ...)."""

@@ -243,6 +243,16 @@ class _SklearnPyfunc:
     def get_raw_model(self) -> Any:
         return self.sklearn_model
 
+    def validated_rows_predictor(self, columns: tuple[str, ...], predict_fn: str = "predict"):
+        """The estimator's own ``predict_fn`` for float64 rows in the order of ``columns`` (see PyFuncModel).
+
+        Declined (None) when the estimator was fitted on other column names or another order.
+        """
+        fitted_on = getattr(self.sklearn_model, "feature_names_in_", None)
+        if fitted_on is not None and tuple(map(str, fitted_on)) != tuple(columns):
+            return None
+        return getattr(self.sklearn_model, predict_fn, None)
+
 
 def _load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
     p = Path(path)

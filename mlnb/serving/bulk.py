@@ -3,8 +3,7 @@
 Parsed whole, a 100 MB JSON body of numeric rows becomes about 2 GB of Python lists and floats,
 and the parse holds the GIL for seconds, so ``/ping`` stalls. When the model's signature is all
 double columns, the rows of a large body are instead read piece by piece (a few hundred KB of
-text each) straight into float64 blocks, then joined: the peak is the body, the blocks and one
-piece. Between pieces the worker thread lets the event loop run.
+text each) straight into one float64 array: the peak is the body, the rows and one piece. Between pieces the worker thread lets the event loop run.
 
 JSON: the rows array (``dataframe_split.data``, ``inputs``, ``instances`` or ``dataframe_records``)
 is cut at row boundaries and each piece parsed as a JSON array of its own. The rest of the document
@@ -34,7 +33,35 @@ _LIST_SEP, _LIST_END = re.compile(rb"\]\s*,"), re.compile(rb"\]\s*\]")
 _DICT_SEP, _DICT_END = re.compile(rb"\}\s*,"), re.compile(rb"\}\s*\]")
 
 
-def json_rows(body: bytes | bytearray,
+class _Rows:
+    """float64 rows filled piece by piece into one array sized by an upper bound on the row count.
+
+    Pieces are copied in as they are parsed and never joined, so the rows are held once; the
+    pages past the last row are never touched, so the bound costs no memory.
+    """
+
+    def __init__(self, bound: int, width: int) -> None:
+        self.out = np.empty((bound, width))
+        self.count = 0
+
+    def add(self, block: np.ndarray) -> bool:
+        end = self.count + len(block)
+        if block.ndim != 2 or block.shape[1] != self.out.shape[1] or end > len(self.out):
+            return False
+        self.out[self.count:end] = block
+        self.count = end
+        return True
+
+    def rows(self) -> np.ndarray:
+        return self.out[:self.count]
+
+
+def _count(body: bytes | bytearray, char: bytes, start: int = 0) -> int:
+    """Occurrences of ``char`` in ``body[start:]``, counted a piece at a time (the GIL is let go between)."""
+    return sum(body.count(char, pos, pos + CSV_PIECE) for pos in range(start, len(body), CSV_PIECE))
+
+
+def json_rows(body: bytes | bytearray, width: int,
               to_block: Callable[[str, list], Any]) -> tuple[str, np.ndarray, dict] | None:
     """``(input key, rows, skeleton)`` for a large JSON body whose rows array converts piecewise, else None.
 
@@ -51,8 +78,9 @@ def json_rows(body: bytes | bytearray,
     name = match.group(1).decode()
     key = "dataframe_split" if name == "data" else name
     sep, end = (_LIST_SEP, _LIST_END) if body[first:first + 1] == b"[" else (_DICT_SEP, _DICT_END)
+    rows = _Rows(_count(body, body[first:first + 1], first), width)
     view = memoryview(body)
-    blocks, pos, n = [], first, len(body)
+    pos, n = first, len(body)
     try:
         while True:
             target = pos + JSON_PIECE
@@ -65,14 +93,13 @@ def json_rows(body: bytes | bytearray,
                     return None
                 piece, pos = view[pos:cut.start() + 1], cut.end()
             try:
-                rows = orjson.loads(b"[" + piece.tobytes() + b"]")
+                parsed = orjson.loads(b"[" + piece.tobytes() + b"]")
             except orjson.JSONDecodeError:
                 return None
-            block = to_block(key, rows)
-            del rows
-            if block is None:
+            block = to_block(key, parsed)
+            del parsed
+            if block is None or not rows.add(block):
                 return None
-            blocks.append(block)
             if pos is None:
                 break
         marker = "\u0000mlnb-rows-" + secrets.token_hex(8)
@@ -89,7 +116,7 @@ def json_rows(body: bytes | bytearray,
     if not isinstance(holder, dict) or holder.get(name) != marker:
         return None
     holder[name] = None
-    return key, (blocks[0] if len(blocks) == 1 else np.concatenate(blocks)), skeleton
+    return key, rows.rows(), skeleton
 
 
 def _outside_strings(body: bytes | bytearray, pos: int) -> bool:
@@ -108,7 +135,8 @@ def csv_rows(body: bytes | bytearray, start: int, width: int) -> np.ndarray | No
     """The numeric rows after the header (from byte ``start``) as one float64 block, or None."""
     import pandas as pd
 
-    blocks, pos, n = [], start, len(body)
+    rows = _Rows(_count(body, b"\n", start) + 1, width)
+    pos, n = start, len(body)
     view = memoryview(body)
     try:
         while pos < n:
@@ -119,15 +147,12 @@ def csv_rows(body: bytes | bytearray, start: int, width: int) -> np.ndarray | No
                                     na_filter=False, low_memory=False)
             except Exception:  # not a plain numeric block: the general path reports it properly
                 return None
-            if frame.shape[1] != width:
+            if not rows.add(frame.to_numpy()):
                 return None
-            blocks.append(frame.to_numpy())
             pos = stop
     finally:
         view.release()
-    if not blocks:
-        return None
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return rows.rows() if rows.count else None
 
 
 def check_utf8(body: bytes | bytearray) -> None:

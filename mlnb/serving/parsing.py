@@ -148,7 +148,7 @@ def _large_json(body: bytes | bytearray, plan: InputPlan) -> tuple[Any, dict | N
             return None if key == "dataframe_split" else _records_rows(rows, plan)
         return None if key == "dataframe_records" else _float_rows(rows, plan)
 
-    found = bulk.json_rows(body, to_block)
+    found = bulk.json_rows(body, len(plan.float_columns), to_block)
     if found is None:
         return None
     key, rows, skeleton = found

@@ -32,40 +32,28 @@ def load(model_or_uri: Any):
     return model_or_uri
 
 
+# Warnings that would repeat on every request: scikit-learn's about bare arrays (the server checked
+# the column names against the signature before passing one) and the signature's about extra
+# columns and params, whose every distinct text would stay in Python's warning registry.
 _PER_REQUEST_WARNINGS = ("X does not have valid feature names", "Dropping columns", "Ignoring params",
                          "The model's signature declares no params")
-_SKLEARN_LOADERS = ("mlflow.sklearn", "mlnb.flavors.sklearn")
 
 
-def _array_predictor(model: Any, plan: InputPlan):
-    """The estimator's own predict function, for float blocks the signature already accepts.
-
-    Only for scikit-learn models whose signature is all double columns in the order the estimator
-    was fitted on, and without inference params. Calling it skips building a DataFrame that
-    scikit-learn would only convert back to the same array.
-    """
-    from mlnb.pyfunc import PyFuncModel
-
-    if not plan.float_columns or not isinstance(model, PyFuncModel) or model.loader_module not in _SKLEARN_LOADERS:
+def _rows_predictor(model: Any, plan: InputPlan):
+    """The model's direct predict for float blocks in the signature's order, when its flavor offers one."""
+    offer = getattr(model, "validated_rows_predictor", None)
+    if not plan.float_columns or not callable(offer):
         return None
-    sig = model.metadata.get_signature()
-    if sig is None or sig.params is not None:
-        return None
-    raw = model.get_raw_model()
-    fitted_on = getattr(raw, "feature_names_in_", None)
-    if fitted_on is not None and tuple(map(str, fitted_on)) != plan.float_columns:
-        return None
-    return getattr(raw, (model.metadata.pyfunc_conf or {}).get("predict_fn", "predict"), None)
+    return offer(plan.float_columns)
 
 
 class Scorer:
     """Turns request bodies into response bodies for one loaded model.
 
-    ``own_process=True`` is for a process that does nothing but serve (a server worker). It changes
-    process-wide warning filters: float blocks go straight to a scikit-learn estimator without its
-    "X does not have valid feature names" warning (the names were checked against the signature),
-    and the signature's per-request warnings about extra columns or params are silenced, since
-    each distinct text would otherwise stay in Python's warning registry for the life of the server.
+    ``own_process=True`` is for a process that does nothing but serve (a server worker). There,
+    float blocks go straight to the flavor's own predict when it offers one
+    (``PyFuncModel.validated_rows_predictor``), and process-wide warning filters silence the
+    warnings that would repeat on every request (``_PER_REQUEST_WARNINGS``).
 
     When the model itself fails, the server log (logger ``mlnb.serving``) gets the stack trace;
     the client gets it only with ``debug=True``, since it shows the server's paths and libraries.
@@ -81,7 +69,7 @@ class Scorer:
         self.plan = InputPlan.for_model(model)
         self._takes_params = isinstance(model, PyFuncModel)
         self._ndarray = np.ndarray
-        self._array_fn = _array_predictor(model, self.plan) if own_process else None
+        self._array_fn = _rows_predictor(model, self.plan) if own_process else None
         if own_process:
             import warnings
 
