@@ -28,14 +28,24 @@ def _doc(table: str, run: str) -> str:
 
 
 def _triggers() -> dict[str, str]:
+    """Per row, an incremental edit of one document: MLflow's key rules (letters, digits and
+    ``_ - . space : /``) make ``$."<key>"`` a safe JSON path."""
     out = {}
     for table, column in _COLUMN.items():
-        for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("NEW", "OLD")), ("DELETE", ("OLD",))):
+        value = "CASE WHEN {r}.is_nan THEN NULL ELSE {r}.value END" if table == "latest_metrics" else "{r}.value"
+        ensure = f"INSERT INTO {TABLE} (run_uuid) VALUES ({{r}}.run_uuid) ON CONFLICT DO NOTHING; "
+        put = (f"UPDATE {TABLE} SET {column} = json_set({column}, '$.\"' || {{r}}.key || '\"', {value}) "
+               f"WHERE run_uuid = {{r}}.run_uuid; ")
+        drop = (f"UPDATE {TABLE} SET {column} = json_remove({column}, '$.\"' || {{r}}.key || '\"') "
+                f"WHERE run_uuid = {{r}}.run_uuid; ")
+        moved = drop.format(r="OLD").replace("; ", " AND (OLD.key != NEW.key OR OLD.run_uuid != NEW.run_uuid); ")
+        bodies = {
+            "INSERT": (ensure + put).format(r="NEW"),
+            "UPDATE": moved + (ensure + put).format(r="NEW"),
+            "DELETE": drop.format(r="OLD"),
+        }
+        for event, body in bodies.items():
             name = f"{TABLE}_{table}_{event.lower()}"
-            body = "".join(
-                f"INSERT INTO {TABLE} (run_uuid) VALUES ({r}.run_uuid) ON CONFLICT DO NOTHING; "
-                f"UPDATE {TABLE} SET {column} = {_doc(table, f'{r}.run_uuid')} WHERE run_uuid = {r}.run_uuid; "
-                for r in rows)
             out[name] = f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {body}END"
     name = f"{TABLE}_runs_delete"
     out[name] = f"CREATE TRIGGER {name} AFTER DELETE ON runs BEGIN DELETE FROM {TABLE} WHERE run_uuid = OLD.run_uuid; END"
@@ -46,8 +56,9 @@ TRIGGERS = _triggers()
 
 
 def is_current(conn: sqlite3.Connection) -> bool:
-    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'mlnb_run_cache%'")}
-    return TABLE in names and names >= set(TRIGGERS)
+    """Whether the cache table and all of this mlnb's triggers are in place."""
+    found = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE name LIKE 'mlnb_run_cache%'").fetchall())
+    return TABLE in found and all(found.get(name) == sql for name, sql in TRIGGERS.items())
 
 
 def build(conn: sqlite3.Connection) -> None:
