@@ -32,7 +32,6 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -41,7 +40,7 @@ from mlnb.tracking import run_cache
 from mlnb.tracking import schema as sch
 from mlnb.tracking import search as q
 from mlnb.tracking.entities import (
-    ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
+    ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, DatasetInput, Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
 from mlnb.tracking.store import ACTIVE_ONLY, ALL, DELETED_ONLY, RunTable, Store, paused_gc
 
@@ -72,23 +71,6 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
 def default_artifact_root() -> Path:
     """Where MLflow puts a new experiment's artifacts by default: ``./mlruns`` in the working directory."""
     return Path.cwd().absolute() / "mlruns"
-
-
-@dataclass(frozen=True)
-class DatasetInput:
-    """A dataset a run used, as the store keeps it (MLflow's ``DatasetInput``)."""
-
-    name: str
-    digest: str
-    source_type: str
-    source: str
-    schema: str | None = None
-    profile: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def context(self) -> str | None:
-        return dict(self.tags).get("mlflow.data.context")
 
 
 class SqliteStore(Store):
