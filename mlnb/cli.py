@@ -144,5 +144,25 @@ def predict_command(model_uri: str, input_path: str | None, output_path: str | N
         os.replace(tmp, output_path)
 
 
+@main.group()
+def db() -> None:
+    """The run store (MLflow's SQLite store)."""
+
+
+@db.command("convert")
+@click.argument("source", default="mlnb.db", type=click.Path(dir_okay=False))
+@click.argument("destination", required=False, type=click.Path(dir_okay=False))
+def db_convert_command(source: str, destination: str | None) -> None:
+    """Convert an older mlnb store (mlnb.db) into an MLflow store (default: mlflow.db beside it).
+    The old file is kept; artifacts stay where they are."""
+    from mlnb.tracking.convert import convert_legacy_store
+
+    try:
+        out = convert_legacy_store(source, destination)
+    except MlnbError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Converted '{source}' into the MLflow store '{out}' (the old file is unchanged).")
+
+
 if __name__ == "__main__":
     main()

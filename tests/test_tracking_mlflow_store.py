@@ -126,3 +126,49 @@ def test_mlnb_and_mlflow_logging_to_one_file_at_once_lose_nothing(tmp_path):
     for run_id in df["run_id"]:
         assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(10))
     assert len(client.get_run(df["run_id"][0]).data.params) == 5
+
+
+def test_the_search_cache_follows_mlflows_writes_and_is_rebuilt_when_a_migration_drops_it(tmp_path):
+    import sqlite3
+
+    from mlnb.tracking.sqlite_store import SqliteStore
+
+    db = tmp_path / "mlflow.db"
+    mlnb.set_tracking_uri(db)
+    with mlnb.start_run() as ours:
+        mlnb.log_metric("m", 1.0, step=5)
+    mlflow = _mlflow(tmp_path)
+    client = mlflow.MlflowClient()
+    with mlflow.start_run(run_id=ours.info.run_id):
+        mlflow.log_metric("m", 9.0, step=1)            # an older step: the latest stays 1.0
+        mlflow.log_metric("m", float("inf"), step=6)    # a newer one replaces it
+        mlflow.log_metric("n", float("nan"))
+        mlflow.set_tag("t", "a")
+        mlflow.set_tag("t", "b")
+        mlflow.log_param("p", "x")
+    client.delete_tag(ours.info.run_id, "t")
+    with mlflow.start_run() as theirs:
+        mlflow.log_params({"q": "1"})
+
+    def both_ways(store):
+        cached = store.search_runs(["0"]).to_frame()
+        store._cached = False   # the same search over MLflow's tables directly
+        direct = store.search_runs(["0"]).to_frame()
+        store._cached = True
+        return cached, direct
+
+    store = SqliteStore(db)
+    cached, direct = both_ways(store)
+    assert cached.sort_index(axis=1).equals(direct.sort_index(axis=1))
+    row = cached.set_index("run_id").loc[ours.info.run_id]
+    assert row["metrics.m"] == float("inf") and row["params.p"] == "x" and "tags.t" not in cached
+    assert cached.set_index("run_id").loc[theirs.info.run_id, "params.q"] == "1"
+    store.close()
+    with sqlite3.connect(db) as conn:   # as if a migration had recreated the params table
+        conn.execute("DROP TRIGGER mlnb_run_cache_params_insert")
+    with mlflow.start_run(run_id=theirs.info.run_id):
+        mlflow.log_param("late", "1")
+    store = SqliteStore(db)
+    cached, direct = both_ways(store)
+    assert cached.sort_index(axis=1).equals(direct.sort_index(axis=1))
+    assert cached.set_index("run_id").loc[theirs.info.run_id, "params.late"] == "1"

@@ -19,7 +19,8 @@ from tests._tracking import mlflow_schema
 def _definitions(db) -> dict:
     """Every table's columns (name, type, not-null, default, key) and every index and trigger's SQL."""
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        master = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        master = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                              "AND name NOT LIKE 'mlnb_%'")   # mlnb's search cache is its own addition
         out = {}
         for kind, name, table, sql in master.fetchall():
             if kind == "table":

@@ -210,3 +210,16 @@ def test_set_experiment_from_environment(monkeypatch):
     with mlnb.start_run() as run:
         pass
     assert mlnb.get_experiment_by_name("from-env").experiment_id == run.info.experiment_id
+
+
+def test_mlnb_db_convert_command(tmp_path):
+    from click.testing import CliRunner
+
+    from mlnb.cli import main
+
+    _legacy_store(tmp_path / "mlnb.db", 2)
+    result = CliRunner().invoke(main, ["db", "convert", str(tmp_path / "mlnb.db")])
+    assert result.exit_code == 0 and "mlflow.db" in result.output
+    assert SqliteStore(tmp_path / "mlflow.db").get_run("abc123").data.metrics == {"loss": 0.25, "acc": 0.75}
+    again = CliRunner().invoke(main, ["db", "convert", str(tmp_path / "mlnb.db")])
+    assert again.exit_code == 1 and "already exists" in again.output

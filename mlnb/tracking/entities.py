@@ -78,6 +78,28 @@ class RunData:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset a run used, as the store keeps it (the fields of MLflow's ``DatasetInput``)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def context(self) -> str | None:
+        return dict(self.tags).get("mlflow.data.context")
+
+    @property
+    def dataset(self) -> "DatasetInput":
+        """MLflow's ``dataset_input.dataset.name`` spelling."""
+        return self
+
+
 @dataclass
 class RunInputs:
     """What a run used: ``dataset_inputs`` (MLflow's ``DatasetInput``: ``.dataset.name``, ``.tags``)."""

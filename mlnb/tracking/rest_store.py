@@ -198,6 +198,14 @@ class RestStore(Store):
             pass
         return None
 
+    def log_inputs(self, run_id, datasets) -> None:
+        body = {"run_id": run_id, "datasets": [
+            {"tags": [{"key": k, "value": v} for k, v in d.tags],
+             "dataset": {k: v for k, v in {"name": d.name, "digest": d.digest, "source_type": d.source_type,
+                                           "source": d.source, "schema": d.schema, "profile": d.profile}.items()
+                         if v is not None}} for d in datasets]}
+        self._call("POST", "runs/log-inputs", body)
+
     # -- logged models (MLflow 3) --------------------------------------------------------------
     def create_logged_model(self, experiment_id, name, source_run_id=None, tags=None, params=None,
                             model_type=None, artifact_location=None) -> LoggedModel:

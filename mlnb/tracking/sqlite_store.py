@@ -14,13 +14,16 @@ Design for speed and safety:
 * a search is a few set-at-a-time queries: SQLite groups each key's values into one JSON object
   (run id -> value) that Python parses in C, so 10,000 runs become columns without a Python loop
   per value.
-* on open, the file is checked (not a directory, not empty, an SQLite header, a sane WAL, a quick
-  integrity check) so a damaged store is named as such instead of being silently re-created.
+* on open, the file is checked (not a directory, not empty, an SQLite header, a sane WAL, and for
+  stores up to 32 MB SQLite's quick_check) so a damaged store is named as such instead of being
+  silently re-created; damage found later, as pages are read, is named the same way.
+* a search reads one row per run from mlnb's trigger-maintained cache (:mod:`run_cache`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -29,21 +32,24 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError
+from mlnb.tracking import run_cache
 from mlnb.tracking import schema as sch
 from mlnb.tracking import search as q
 from mlnb.tracking.entities import (
-    ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
+    ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, DatasetInput, Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
 from mlnb.tracking.store import ACTIVE_ONLY, ALL, DELETED_ONLY, RunTable, Store, paused_gc
 
 _BUSY_TIMEOUT_S = 30.0
 _RETRIES = 8
 _SQLITE_HEADER = b"SQLite format 3\x00"
+#: stores up to this size get SQLite's quick_check on open (about 0.1 s); bigger ones are checked as
+#: they are read (a damaged page read later still raises the "damaged" TrackingError)
+_FULL_CHECK_BYTES = 32 << 20
 _WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 #: MLflow's LoggedModelStatus numbers
 MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
@@ -67,23 +73,6 @@ def default_artifact_root() -> Path:
     return Path.cwd().absolute() / "mlruns"
 
 
-@dataclass(frozen=True)
-class DatasetInput:
-    """A dataset a run used, as the store keeps it (MLflow's ``DatasetInput``)."""
-
-    name: str
-    digest: str
-    source_type: str
-    source: str
-    schema: str | None = None
-    profile: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def context(self) -> str | None:
-        return dict(self.tags).get("mlflow.data.context")
-
-
 class SqliteStore(Store):
     """Runs in MLflow's SQLite store at ``path``.
 
@@ -101,6 +90,7 @@ class SqliteStore(Store):
         self.read_only = read_only  # also set when the file or its folder cannot be written
         self.schema: sch.StoreSchema | None = None
         self._conn: sqlite3.Connection | None = None
+        self._cached = False  # whether searches may read the run cache (mlnb.tracking.run_cache)
         self._pid = 0
         self._lock = threading.RLock()
 
@@ -152,6 +142,7 @@ class SqliteStore(Store):
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("BEGIN IMMEDIATE")
                 sch.create(conn)
+                run_cache.build(conn)
                 now = _now()
                 conn.execute("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
                              "creation_time, last_update_time) VALUES (0, 'Default', ?, 'active', ?, ?)",
@@ -207,9 +198,10 @@ class SqliteStore(Store):
 
     def _verify(self, conn: sqlite3.Connection) -> None:
         """Check an open store: integrity, then the revision policy."""
-        bad = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
-        if bad != ["ok"]:
-            raise self._damaged("; ".join(bad))
+        if self.path.stat().st_size <= _FULL_CHECK_BYTES:
+            bad = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            if bad != ["ok"]:
+                raise self._damaged("; ".join(bad))
         conn.execute("BEGIN")
         try:
             schema = sch.inspect(conn)
@@ -228,6 +220,17 @@ class SqliteStore(Store):
                 f"The MLflow store '{self.path}' is at revision {schema.revision}, older than mlnb reads "
                 f"({sch.OLDEST_READABLE} or newer): {why}. Run `mlflow db upgrade {self.uri}` first.")
         self.schema = schema
+        self._cached = run_cache.is_current(conn)
+        if not self._cached and not self.read_only and schema.unwritable(_CORE_WRITES) is None:
+            conn.execute("BEGIN IMMEDIATE")   # a store MLflow made, or whose cache a migration dropped
+            try:
+                if not run_cache.is_current(conn):
+                    run_cache.build(conn)
+                conn.execute("COMMIT")
+                self._cached = True
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def connection(self) -> sqlite3.Connection:
         """The process's connection to the store (opened and checked on first use, again after fork)."""
@@ -484,6 +487,11 @@ class SqliteStore(Store):
                     f"r.artifact_uri, r.lifecycle_stage, r.user_id FROM runs r WHERE {' AND '.join(where)} "
                     f"ORDER BY {order_sql} LIMIT ? OFFSET ?")
         sel_args = [*args, *order_args, max_results, max(0, int(offset))]
+        if self._cached:
+            with paused_gc():
+                with self.read() as c:
+                    row = c.execute(run_cache.packed(selected), sel_args).fetchone()
+                return _unpack(row)
         values = (f"WITH sel AS MATERIALIZED (SELECT run_uuid FROM ({selected})) "
                   "SELECT 0, key, json_group_object(run_uuid, value) FROM params WHERE run_uuid IN sel GROUP BY key "
                   "UNION ALL SELECT 1, key, json_group_object(run_uuid, value) FROM tags "
@@ -778,6 +786,28 @@ def _table(rows: list[tuple], grouped: list[tuple]) -> RunTable:
             table.metrics[key] = [nan if v is None else v for v in map(values.get, ids)]
         else:
             targets[kind][key] = list(map(json.loads(doc).get, ids))
+    return table
+
+
+def _unpack(packed: tuple) -> RunTable:
+    """Columns from one packed row of :func:`run_cache.packed`."""
+    if not packed[0]:
+        return RunTable.empty()
+    info = dict(zip(_INFO, (json.loads(x) for x in packed[1:10])))
+    info["experiment_id"] = [str(e) for e in info["experiment_id"]]
+    info["run_name"] = [x or "" for x in info["run_name"]]
+    info["user_id"] = [x or "" for x in info["user_id"]]
+    info["lifecycle_stage"] = [x or ACTIVE for x in info["lifecycle_stage"]]
+    params, tags = json.loads(packed[10]), json.loads(packed[11])
+    metrics = json.loads(run_cache.metrics_json(packed[12]))
+    table = RunTable(info=info)
+    table.params = {k: list(map(dict.get, params, itertools.repeat(k)))
+                    for k in dict.fromkeys(itertools.chain.from_iterable(params))}
+    table.tags = {k: list(map(dict.get, tags, itertools.repeat(k)))
+                  for k in dict.fromkeys(itertools.chain.from_iterable(tags))}
+    nan = math.nan
+    table.metrics = {k: [nan if v is None else v for v in map(dict.get, metrics, itertools.repeat(k))]
+                     for k in dict.fromkeys(itertools.chain.from_iterable(metrics))}
     return table
 
 

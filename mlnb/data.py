@@ -1,0 +1,175 @@
+"""Datasets a run used, as MLflow records them: ``mlnb.data.from_pandas`` / ``from_numpy`` and
+``mlnb.log_input``.
+
+A dataset carries a name, a digest (MLflow's: an 8-character md5 over up to 10,000 rows, so the
+same data gets the same digest in both tools), a source (where it came from), a schema and a
+profile. ``log_input`` stores it in the store's datasets / inputs / input_tags tables, where
+``mlflow.get_run(...).inputs.dataset_inputs`` reads it back, and ``Run.inputs`` in mlnb.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from mlnb.errors import InvalidParameterError
+
+MAX_ROWS = 10_000   # rows that enter the digest, as in MLflow
+TAG_CONTEXT = "mlflow.data.context"
+
+
+@dataclass
+class Dataset:
+    """A dataset: ``name``, ``digest``, ``source_type`` and ``source`` (JSON), ``schema``, ``profile``."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+    data: Any = field(default=None, repr=False, compare=False)
+    targets: Any = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"name": self.name, "digest": self.digest, "source": self.source, "source_type": self.source_type,
+                "schema": self.schema, "profile": self.profile}
+
+
+def _md5(parts: list) -> str:
+    md5 = hashlib.md5(usedforsecurity=False)
+    for part in parts:
+        md5.update(part)
+    return md5.hexdigest()[:8]
+
+
+def pandas_digest(df) -> str:
+    """MLflow's digest of a DataFrame: its string and numeric columns' row hashes (first 10,000
+    rows), its length and its column names."""
+    import numpy as np
+    import pandas as pd
+
+    head = df.head(MAX_ROWS)
+    strings = head.columns[(df.map(type) == str).all(0)]
+    numbers = head.select_dtypes(include=[np.number]).columns
+    kept = head[strings.union(numbers)]
+    return _md5([pd.util.hash_pandas_object(kept).values, np.int64(len(df)), *(str(c).encode() for c in df.columns)])
+
+
+def numpy_digest(features, targets=None) -> str:
+    """MLflow's digest of arrays (or dicts of arrays): hashes of the first 10,000 flattened values
+    and the shapes."""
+    import numpy as np
+    import pandas as pd
+
+    parts: list = []
+
+    def add(array) -> None:
+        flat = np.asarray(array).flatten()[:MAX_ROWS]
+        try:
+            parts.append(pd.util.hash_array(flat))
+        except TypeError:
+            parts.append(np.int64(flat.size))
+        parts.extend(np.int64(n) for n in np.asarray(array).shape)
+
+    for item in (features, targets):
+        if item is None:
+            continue
+        for array in ([item[k] for k in sorted(item)] if isinstance(item, dict) else [item]):
+            add(array)
+    return _md5(parts)
+
+
+def _source(source: Any) -> tuple[str, str]:
+    """(source_type, source JSON) as MLflow writes them: a path or URI, else the code that ran."""
+    if source is None:
+        from mlnb.tracking.entities import TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER
+        from mlnb.tracking.fluent import _source_tags
+
+        tags = _source_tags()
+        return "code", json.dumps({"tags": {k: tags[k] for k in (TAG_USER, TAG_SOURCE_NAME, TAG_SOURCE_TYPE)}})
+    text = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
+    if text.startswith(("http://", "https://")):
+        return "http", json.dumps({"url": text})
+    if "://" in text and not text.startswith("file://"):
+        return text.split("://", 1)[0], json.dumps({"uri": text})
+    return "local", json.dumps({"uri": text})
+
+
+def _schema_json(data) -> str | None:
+    from mlnb.models.signature import infer_signature
+
+    try:
+        return infer_signature(data).inputs.to_json()
+    except Exception:  # a schema is optional: MLflow leaves it out when it cannot infer one
+        return None
+
+
+def from_pandas(df, source: Any = None, targets: str | None = None, name: str | None = None,
+                digest: str | None = None, predictions: str | None = None) -> Dataset:
+    """A dataset of a pandas DataFrame (MLflow's ``mlflow.data.from_pandas``)."""
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidParameterError(f"from_pandas takes a pandas DataFrame, got {type(df).__name__}.")
+    for column in (targets, predictions):
+        if column is not None and column not in df.columns:
+            raise InvalidParameterError(f"Column '{column}' is not in the DataFrame (columns: {list(df.columns)}).")
+    source_type, source_json = _source(source)
+    cols = _schema_json(df)
+    return Dataset(
+        name=name or "dataset", digest=digest or pandas_digest(df), source_type=source_type, source=source_json,
+        schema=json.dumps({"mlflow_colspec": json.loads(cols)}) if cols else None,
+        profile=json.dumps({"num_rows": len(df), "num_elements": int(df.size)}), data=df, targets=targets)
+
+
+def from_numpy(features, source: Any = None, targets=None, name: str | None = None,
+               digest: str | None = None) -> Dataset:
+    """A dataset of NumPy arrays, or dicts of arrays (MLflow's ``mlflow.data.from_numpy``)."""
+    import numpy as np
+
+    def attr(data, what):
+        return {k: _plain(getattr(np.asarray(v), what)) for k, v in data.items()} if isinstance(data, dict) \
+            else _plain(getattr(np.asarray(data), what))
+
+    profile = {"features_shape": attr(features, "shape"), "features_size": attr(features, "size"),
+               "features_nbytes": attr(features, "nbytes")}
+    if targets is not None:
+        profile.update({"targets_shape": attr(targets, "shape"), "targets_size": attr(targets, "size"),
+                        "targets_nbytes": attr(targets, "nbytes")})
+    features_schema = _schema_json(features)
+    schema = None
+    if features_schema is not None:
+        schema = json.dumps({"mlflow_tensorspec": {
+            "features": features_schema, "targets": _schema_json(targets) if targets is not None else None}})
+    source_type, source_json = _source(source)
+    return Dataset(name=name or "dataset", digest=digest or numpy_digest(features, targets),
+                   source_type=source_type, source=source_json, schema=schema, profile=json.dumps(profile),
+                   data=features, targets=targets)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else int(value)
+
+
+def as_dataset_input(dataset: Any, context: str | None = None, tags: Mapping[str, str] | None = None):
+    """The store's record of ``dataset`` used by a run (mlnb's ``Dataset`` or MLflow's)."""
+    from mlnb.tracking.entities import DatasetInput
+
+    if not isinstance(dataset, Dataset):
+        to_dict = getattr(dataset, "to_dict", None)
+        if to_dict is None:
+            raise InvalidParameterError(
+                f"log_input takes a dataset from mlnb.data.from_pandas / from_numpy, got {type(dataset).__name__}.")
+        d = to_dict()
+        dataset = Dataset(d["name"], d["digest"], d["source_type"], d["source"], d.get("schema"), d.get("profile"))
+    all_tags = {**({TAG_CONTEXT: context} if context else {}), **{k: str(v) for k, v in (tags or {}).items()}}
+    return DatasetInput(dataset.name, dataset.digest, dataset.source_type, dataset.source, dataset.schema,
+                        dataset.profile, tuple(all_tags.items()))
+
+
+__all__ = ["Dataset", "from_pandas", "from_numpy", "pandas_digest", "numpy_digest", "as_dataset_input"]

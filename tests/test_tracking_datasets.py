@@ -1,0 +1,53 @@
+"""Datasets: mlnb.data computes what MLflow computes, and log_input writes what MLflow reads back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+import mlnb
+import mlnb.data
+
+
+def _frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"x": rng.normal(size=50), "n": np.arange(50), "s": [f"k{i % 3}" for i in range(50)],
+                         "when": pd.date_range("2024-01-01", periods=50)})
+
+
+def test_pandas_and_numpy_datasets_match_mlflows():
+    import mlflow.data
+
+    df = _frame()
+    ours, theirs = mlnb.data.from_pandas(df, source="data/train.csv", name="train", targets="n"), \
+        mlflow.data.from_pandas(df, source="data/train.csv", name="train", targets="n")
+    assert ours.digest == theirs.digest
+    assert {k: v for k, v in ours.to_dict().items()} == theirs.to_dict()
+    X, y = np.arange(24.0).reshape(6, 4), np.arange(6)
+    ours, theirs = mlnb.data.from_numpy(X, targets=y, source="s3://b/x.npy"), \
+        mlflow.data.from_numpy(X, targets=y, source="s3://b/x.npy")
+    assert ours.digest == theirs.digest
+    assert json.loads(ours.profile) == json.loads(theirs.to_dict()["profile"])
+    assert (ours.source_type, json.loads(ours.source)) == (theirs.to_dict()["source_type"], json.loads(theirs.to_dict()["source"]))
+    assert ours.schema == theirs.to_dict()["schema"]
+
+
+def test_log_input_is_read_back_by_mlflow_and_by_mlnb(tmp_path):
+    import mlflow
+
+    df = _frame()
+    with mlnb.start_run() as run:
+        mlnb.log_input(mlnb.data.from_pandas(df, name="train"), context="training", tags={"split": "a"})
+        mlnb.log_input(mlnb.data.from_pandas(df, name="train"), context="training")   # once is enough
+    got = mlnb.get_run(run.info.run_id).inputs.dataset_inputs
+    assert [(d.dataset.name, d.context) for d in got] == [("train", "training")]
+    assert dict(got[0].tags) == {"mlflow.data.context": "training", "split": "a"}
+    theirs = mlflow.MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
+    assert [(d.dataset.name, d.dataset.digest) for d in theirs] == [("train", mlnb.data.pandas_digest(df))]
+    assert {t.key: t.value for t in theirs[0].tags} == {"mlflow.data.context": "training", "split": "a"}
+    assert json.loads(theirs[0].dataset.profile) == {"num_rows": 50, "num_elements": 200}
+    with mlflow.start_run() as other:   # and MLflow's datasets read in mlnb
+        mlflow.log_input(mlflow.data.from_numpy(np.ones((3, 2)), name="ones"), context="eval")
+    assert [(d.name, d.context) for d in mlnb.get_run(other.info.run_id).inputs.dataset_inputs] == [("ones", "eval")]
