@@ -44,7 +44,7 @@ class Case:
     consent: str                      # regex: how to consent, or NO_CONSENT
     env: dict = field(default_factory=dict)
     library: str | None = None        # a library the case needs (all are installed here)
-    flavor_reads_it: bool = True      # False: only pyfunc reads the trick (loader_module)
+    flavor_reads_it: bool = True      # False: only pyfunc acts on the trick (loader_module, session options)
 
 
 class _Opens:
@@ -246,7 +246,7 @@ def pytorch_pickle(path: Path, marker: Path) -> Path:
     return path
 
 
-def pytorch_pt2_record(path: Path, marker: Path) -> Path:
+def _pt2_model(path: Path) -> Path:
     import numpy as np
     import torch
 
@@ -255,12 +255,42 @@ def pytorch_pt2_record(path: Path, marker: Path) -> Path:
     torch.manual_seed(0)
     mlnb.pytorch.save_model(torch.nn.Linear(3, 1), path, serialization_format="pt2",
                             input_example=np.zeros((2, 3), dtype=np.float32))
-    archive = path / "data" / "model.pt2"
+    return path / "data" / "model.pt2"
+
+
+def _rewrite_archive(archive: Path, change: Callable[[str, bytes], bytes]) -> None:
+    """Rewrite every record of a zip archive through ``change(name, content)``."""
     with zipfile.ZipFile(archive) as z:
-        root = z.namelist()[0].split("/")[0]
-    with zipfile.ZipFile(archive, "a") as z, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a second entry of the same name: readers take the last one
-        z.writestr(f"{root}/data/sample_inputs/model.pt", hostile_pickle(marker))
+        records = [(name, change(name, z.read(name))) for name in z.namelist()]
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        for name, content in records:
+            z.writestr(name, content)
+
+
+def pytorch_pt2_record(path: Path, marker: Path) -> Path:
+    """The archive's sample inputs replaced by a pickle: torch.export.load unpickles them."""
+    archive = _pt2_model(path)
+    _rewrite_archive(archive, lambda name, content: hostile_pickle(marker)
+                     if name.endswith("/data/sample_inputs/model.pt") else content)
+    return path
+
+
+def pytorch_pt2_pickled_weight(path: Path, marker: Path) -> Path:
+    """A weight the archive's config declares pickled: torch.export.load unpickles it unrestricted."""
+    archive = _pt2_model(path)
+
+    def change(name: str, content: bytes) -> bytes:
+        if name.endswith("/data/weights/weight_0"):
+            return hostile_pickle(marker)
+        if name.endswith("/data/weights/model_weights_config.json"):
+            config = json.loads(content)
+            for entry in config["config"].values():
+                if entry["path_name"] == "weight_0":
+                    entry["use_pickle"] = True
+            return json.dumps(config).encode()
+        return content
+
+    _rewrite_archive(archive, change)
     return path
 
 
@@ -270,7 +300,7 @@ def keras_lambda(path: Path, marker: Path) -> Path:
 
     import mlnb.keras
 
-    touch = f"lambda x, m={str(marker)!r}: (open(m, 'w').close(), x)[1]"
+    touch = f"lambda x: (open({str(marker)!r}, 'w').close(), x)[1]"
     model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(eval(touch))])
     mlnb.keras.save_model(model, path)
     marker.unlink(missing_ok=True)  # building the model ran the lambda once, at save
@@ -379,11 +409,13 @@ CASES = [
          library="torch"),
     Case("pytorch_pt2_record", "pytorch", pytorch_pt2_record, UntrustedTypesError, r"sample_inputs/model\.pt",
          CONSENT_CODE, library="torch"),
+    Case("pytorch_pt2_pickled_weight", "pytorch", pytorch_pt2_pickled_weight, UntrustedTypesError,
+         r"weights/weight_0", CONSENT_CODE, library="torch"),
     Case("keras_lambda", "keras", keras_lambda, UnsafeModelError, r"safe mode", CONSENT_CODE, library="keras"),
     Case("onnx_external_traversal", "onnx", onnx_external_traversal, ModelFormatError, r"external data of tensor 'w'",
          NO_CONSENT, library="onnx"),
     Case("onnx_writes_optimized_model", "onnx", onnx_writes_optimized_model, UnsafeModelError,
-         r"optimized_model_filepath", CONSENT_CODE, library="onnx"),
+         r"optimized_model_filepath", CONSENT_CODE, library="onnx", flavor_reads_it=False),
     Case("xgboost_shadowing_code", "xgboost", xgboost_shadowing_code, UnsafeModelError, r"code directory 'code'",
          CONSENT_CODE, library="xgboost"),
     Case("h2o_jvm_arguments", "h2o", h2o_jvm_arguments, UnsafeModelError, r"h2o\.init arguments", CONSENT_CODE,

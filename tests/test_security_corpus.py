@@ -238,3 +238,23 @@ def test_mlflow_loading_through_mlnb_pyfunc_honours_its_switch(clean_env, tmp_pa
         mlflow.pyfunc.load_model(str(path))
     assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false" in str(info.value)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["keras_lambda", "onnx_writes_optimized_model", "pytorch_pt2_record",
+                                  "pytorch_pt2_pickled_weight",
+                                  "loader_module_in_code"])
+def test_trust_code_runs_what_a_code_free_model_asks(name, clean_env, tmp_path):
+    """trust_code=True is the consent the refusals name: with it, each payload runs."""
+    case = _case(name)
+    path, marker = build(case, tmp_path / name)
+    load = mlnb_pyfunc_load if case.flavor_reads_it is False else _flavor_module(case).load_model
+    _attempt(lambda: load(path, trust_code=True))
+    assert marker.exists()
+    sys.path[:] = [p for p in sys.path if not p.startswith(str(path))]
+    sys.modules.pop("evil_loader", None)
+
+
+def mlnb_pyfunc_load(path, **kwargs):
+    import mlnb.pyfunc
+
+    return mlnb.pyfunc.load_model(path, **kwargs)

@@ -175,7 +175,7 @@ def log_model(onnx_model: Any, name: str | None = None, *, artifact_path: str | 
 
 
 # -- load ------------------------------------------------------------------------------------
-#: Session options a model may set by itself: tuning knobs. Others (``optimized_model_filepath``,
+#: Session options a model may set by itself (applied when pyfunc builds its session): tuning knobs. Others (``optimized_model_filepath``,
 #: ``profile_file_prefix``, ``enable_profiling``...) make onnxruntime write files where the model
 #: says, so they need ``trust_code=True``; so do ``extra_session_config`` entries naming files.
 SAFE_SESSION_OPTIONS = frozenset({
@@ -187,8 +187,8 @@ _FILE_CONFIG_WORDS = ("path", "file", "dir", "ep.context", "custom_op", "library
 
 
 def _model_file(model_dir: Path, conf: dict, consent: Any = None) -> Path:
-    """The flavor's model file, after checking the caller's consent for what the model asks of it:
-    its ``code/``, session options beyond tuning, and external data (always inside the model)."""
+    """The flavor's model file, after checking the caller's consent for its ``code/`` and that its
+    external data lives inside the model."""
     from mlnb.models import trust
 
     consent = consent or trust.current()
@@ -196,17 +196,25 @@ def _model_file(model_dir: Path, conf: dict, consent: Any = None) -> Path:
     file = trust.inside(model_dir, conf.get("data") or MODEL_FILE, "the onnx flavor's data")
     if not file.is_file():
         raise ModelFormatError(f"The onnx flavor names '{file.name}', which is missing from '{model_dir}'.")
-    options = conf.get("onnx_session_options") or {}
-    if not isinstance(options, dict):
-        raise ModelFormatError(f"'{model_dir}': onnx_session_options must be a mapping.")
+    _check_external_data(file)
+    return file
+
+
+def _checked_session_options(options: Any, consent: Any) -> dict | None:
+    """The model's ``onnx_session_options``, refused beyond tuning knobs without ``trust_code``."""
+    from mlnb.models import trust
+
+    if options is None:
+        return None
+    if not isinstance(options, dict) or not isinstance(options.get("extra_session_config") or {}, dict):
+        raise ModelFormatError("onnx_session_options (and its extra_session_config) must be mappings.")
     unsafe = sorted(k for k in options if k not in SAFE_SESSION_OPTIONS) + sorted(
         f"extra_session_config.{k}" for k in (options.get("extra_session_config") or {})
         if any(word in str(k).lower() for word in _FILE_CONFIG_WORDS))
     if unsafe:
         trust.require_code(consent, f"apply the model's onnxruntime session options {unsafe} (they make "
                                     f"onnxruntime read or write files the model names)")
-    _check_external_data(file)
-    return file
+    return options
 
 
 def _tensors(model: Any):
@@ -412,7 +420,11 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _OnnxPyfunc:
     conf = Model.load(model_dir).flavor(FLAVOR_NAME)
     providers = conf.get("providers") or DEFAULT_PROVIDERS
     providers = [providers] if isinstance(providers, str) else list(providers)
-    return _OnnxPyfunc(_session(_model_file(model_dir, conf), providers, conf.get("onnx_session_options")))
+    from mlnb.models.trust import current
+
+    consent = current()
+    file = _model_file(model_dir, conf, consent)
+    return _OnnxPyfunc(_session(file, providers, _checked_session_options(conf.get("onnx_session_options"), consent)))
 
 
 __all__ = ["save_model", "log_model", "load_model", "DEFAULT_PROVIDERS"]
