@@ -94,9 +94,11 @@ class StoreSchema:
     def unwritable(self, tables=WRITES) -> str | None:
         """Why mlnb must not write this store's ``tables``, or None (the revision policy)."""
         for table in tables:
-            why = self._lacking(table, WRITES[table])
+            why = self._lacking(table, WRITES.get(table, ()))
             if why:
                 return why
+            if table not in WRITES:   # another module's table (the registry's): present is enough
+                continue
             required = [c for c, (notnull, default) in self.columns[table].items()
                         if notnull and not default and c not in WRITES[table]]
             if required:
