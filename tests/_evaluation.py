@@ -73,16 +73,16 @@ def evaluate_in_own_store(folder, *args, **kwargs):
     import mlnb
     import mlnb.tracking.fluent as fluent
 
-    old = os.environ.get("MLNB_TRACKING_URI")
-    os.environ["MLNB_TRACKING_URI"] = str(folder / "mlnb.db")
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
     try:
         return mlnb.evaluate(*args, **kwargs)
     finally:
         fluent._reset_for_tests()
         if old is None:
-            os.environ.pop("MLNB_TRACKING_URI", None)
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
-            os.environ["MLNB_TRACKING_URI"] = old
+            os.environ["MLFLOW_TRACKING_URI"] = old
 
 
 def no_shap(**extra) -> dict:

@@ -98,7 +98,7 @@ def test_tutorials_run_in_the_binder_environment(binder_env, tmp_path):
         code_cells = [c for c in nb.cells if c.cell_type == "code"]
         assert all(c.execution_count for c in code_cells), name
         assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"], name
-        assert (tmp_path / Path(name).stem / "mlnb.db").exists(), name   # runs went into the notebook's folder
+        assert (tmp_path / Path(name).stem / "mlflow.db").exists(), name   # runs went into the notebook's folder
 
 
 def test_readme_command_opens_the_quickstart(binder_env, tmp_path):

@@ -38,7 +38,7 @@ def test_missing_store_says_how_to_create_runs_and_does_not_create_it(tmp_path):
     browser = mlnb.runs()
     assert "No tracking store yet" in browser.table.value
     assert "%%autolog" in browser.table.value and "start_run" in browser.table.value
-    assert not (tmp_path / "mlnb.db").exists()
+    assert not (tmp_path / "mlflow.db").exists()
     assert browser.total == 0 and rows(browser) == []
 
 

@@ -60,7 +60,7 @@ def test_quickstart(tmp_path):
     answer = [o.text for o in outputs(nb) if o.output_type == "stream" and "predictions" in o.text]
     assert json.loads(answer[0]) == {"predictions": [0, 1]}             # the served model, via curl
     assert "mlnb run browser: 2 runs" in text
-    assert (tmp_path / "mlnb.db").exists()
+    assert (tmp_path / "mlflow.db").exists()
 
 
 def test_custom_pyfunc(tmp_path):

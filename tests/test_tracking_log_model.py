@@ -92,3 +92,34 @@ def test_runs_uri_errors_name_the_problem():
         mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     with pytest.raises(InvalidParameterError):
         mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/../../x")
+
+
+def test_leftovers_of_killed_saves_are_removed_by_the_next_save(fitted):
+    import os
+    import time
+    from pathlib import Path
+
+    model, _ = fitted
+    with mlnb.start_run() as run:
+        root = Path(run.info.artifact_uri)
+        root.mkdir(parents=True, exist_ok=True)
+        stale, fresh = root / ".model_1.k1ll3d.tmp", root / ".model_2.busy.tmp"
+        for d in (stale, fresh):
+            (d / "sub").mkdir(parents=True)
+            (d / "sub" / "x.bin").write_bytes(b"x")
+        old = time.time() - 3600
+        os.utime(stale, (old, old))
+        info = mlnb.sklearn.log_model(model, name="model_3")
+    assert not stale.exists() and fresh.exists()   # a save still in progress elsewhere is left alone
+    assert mlnb.get_logged_model(info.model_id).status == "READY"
+    assert mlnb.last_logged_model().model_id == info.model_id
+
+
+def test_the_seeds_serving_form_runs_uri_with_artifacts_is_accepted(fitted):
+    model, X = fitted
+    with mlnb.start_run() as run:
+        mlnb.sklearn.log_model(model, name="model")
+    loaded = mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/artifacts/model")   # the run's root is implied
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    with pytest.raises(ResourceNotFoundError, match=f"no artifact .artifacts/nothing.*runs:/{run.info.run_id}/nothing was tried"):
+        mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/artifacts/nothing")

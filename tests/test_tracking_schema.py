@@ -210,3 +210,15 @@ def test_a_full_disk_is_a_tracking_error_with_the_path_and_a_next_step(tmp_path)
     with pytest.raises(TrackingError, match=r"full\.db.*full: free some space"):
         store.log_batch(run.info.run_id, params=[mlnb.tracking.entities.Param(f"p{i}", "x" * 2000)
                                                  for i in range(200)])
+
+
+def test_a_garbled_cache_document_is_a_tracking_error_naming_the_store(tmp_path):
+    db = tmp_path / "mlflow.db"
+    mlnb.set_tracking_uri(db)
+    with mlnb.start_run():
+        mlnb.log_param("a", "1")
+    with contextlib.closing(sqlite3.connect(db)) as conn:   # a third tool wrote nonsense into it
+        conn.execute("UPDATE mlnb_run_cache SET params = '{\"a\": tru'")
+        conn.commit()
+    with pytest.raises(TrackingError, match=f"{db}.*not valid JSON"):
+        mlnb.search_runs()

@@ -22,7 +22,6 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def on_server(server, monkeypatch):
-    monkeypatch.setenv("MLNB_TRACKING_URI", server)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
     return server
 

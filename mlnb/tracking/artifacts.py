@@ -284,9 +284,13 @@ def download_runs_uri(uri: str, dst: str | None = None) -> Path:
         if model_uri is not None:
             local = store.artifact_repo(model_uri).download_artifacts(rest, dst)
             return local
+        hint = ""
         if name == "artifacts" and rest:  # runs:/<id>/artifacts/model: the run's artifact root is implied
-            return download_runs_uri(f"runs:/{run_id}/{rest}", dst)
-        hint = f" Did you mean runs:/{run_id}/{rest}?" if name == "artifacts" else ""
+            try:
+                return download_runs_uri(f"runs:/{run_id}/{rest}", dst)
+            except ResourceNotFoundError:
+                hint = (f" runs:/ paths start at the run's artifact root, so runs:/{run_id}/{rest} was tried "
+                        f"too; list what the run has with MlnbClient().list_artifacts('{run_id}').")
         raise ResourceNotFoundError(
             f"Run '{run_id}' has no artifact '{path}' (URI '{uri}', tracking URI {store.uri}).{hint}") from None
 

@@ -82,6 +82,7 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
             # renamed), so there is nothing to copy and no temporary tree to delete
             target = repo.root
             target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_staging(target.parent)
             written = save_fn(model, target, mlmodel=mlmodel, **save_kwargs)
             written = written if isinstance(written, Model) else Model.load(target)
         else:
@@ -107,6 +108,30 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         metadata=written.metadata,
         model_id=logged.model_id,
     )
+
+
+#: a staging directory untouched this long belongs to a save that was killed
+STALE_STAGING_S = 60.0
+
+
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Remove the ``.<name>.<random>.tmp`` directories killed saves left in ``folder`` (a save in
+    progress touches its own, so only ones older than STALE_STAGING_S go); return what was removed."""
+    import shutil
+    import time
+
+    removed = []
+    now = time.time()
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        try:
+            stale = entry.is_dir() and not entry.is_symlink() and entry.name.startswith(".") \
+                and entry.name.endswith(".tmp") and now - entry.stat().st_mtime > STALE_STAGING_S
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def download_models_uri(uri: str, dst: str | None = None) -> Path:

@@ -80,28 +80,27 @@ class StoreSchema:
     def has(self, table: str) -> bool:
         return table in self.columns
 
+    def _lacking(self, table: str, cols: tuple[str, ...]) -> str | None:
+        present = self.columns.get(table)
+        if present is None:
+            return f"it has no '{table}' table"
+        missing = [c for c in cols if c not in present]
+        return f"table '{table}' lacks column(s) {', '.join(missing)}" if missing else None
+
     def unreadable(self) -> str | None:
         """Why mlnb cannot read this store, or None."""
-        for table, cols in READS.items():
-            present = self.columns.get(table)
-            if present is None:
-                return f"it has no '{table}' table"
-            missing = [c for c in cols if c not in present]
-            if missing:
-                return f"table '{table}' lacks column(s) {', '.join(missing)}"
-        return None
+        return next(filter(None, (self._lacking(t, cols) for t, cols in READS.items())), None)
 
     def unwritable(self, tables=WRITES) -> str | None:
         """Why mlnb must not write this store's ``tables``, or None (the revision policy)."""
-        for table, cols in {t: WRITES[t] for t in tables}.items():
-            present = self.columns.get(table)
-            if present is None:
-                return f"it has no '{table}' table"
-            missing = [c for c in cols if c not in present]
-            if missing:
-                return f"table '{table}' lacks column(s) {', '.join(missing)}"
-            required = [c for c, (notnull, default) in present.items() if notnull and not default and c not in cols
-                        and not (table == "experiments" and c == "experiment_id")]
+        for table in tables:
+            why = self._lacking(table, WRITES.get(table, ()))
+            if why:
+                return why
+            if table not in WRITES:   # another module's table (the registry's): present is enough
+                continue
+            required = [c for c, (notnull, default) in self.columns[table].items()
+                        if notnull and not default and c not in WRITES[table]]
             if required:
                 return f"table '{table}' has new required column(s) {', '.join(required)}"
         return None

@@ -489,9 +489,8 @@ class SqliteStore(Store):
         sel_args = [*args, *order_args, max_results, max(0, int(offset))]
         if self._cached:
             with paused_gc():
-                with self.read() as c:
-                    row = c.execute(run_cache.packed(selected), sel_args).fetchone()
-                return _unpack(row)
+                with self.read() as c:   # unpacked inside: a bad document is a TrackingError naming the store
+                    return _unpack(c.execute(run_cache.packed(selected), sel_args).fetchone())
         values = (f"WITH sel AS MATERIALIZED (SELECT run_uuid FROM ({selected})) "
                   "SELECT 0, key, json_group_object(run_uuid, value) FROM params WHERE run_uuid IN sel GROUP BY key "
                   "UNION ALL SELECT 1, key, json_group_object(run_uuid, value) FROM tags "
@@ -502,7 +501,7 @@ class SqliteStore(Store):
             with self.read() as c:
                 rows = c.execute(selected, sel_args).fetchall()
                 grouped = c.execute(values, sel_args).fetchall() if rows else []
-            return _table(rows, grouped)
+                return _table(rows, grouped)
 
     def count_runs(self, experiment_ids: Sequence[str], filter_string: str = "", view: str = ACTIVE_ONLY) -> int:
         """How many runs ``search_runs`` would find, counted in SQL (for paging)."""
