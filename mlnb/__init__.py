@@ -26,13 +26,19 @@ _EXPORTS = {
             "log_text", "log_dict", "log_figure", "get_run", "search_runs", "delete_run",
             "get_artifact_uri", "download_artifacts",
             "log_stream",
+            "get_experiment", "create_experiment", "search_experiments", "delete_experiment",
+            "set_experiment_tag", "set_experiment_tags", "log_image", "set_terminated",
         ],
         "mlnb.tracking.fluent",
     ),
     "MlnbClient": "mlnb.tracking.client",
+    "MlflowClient": "mlnb.tracking.client",
     "Client": "mlnb.tracking.client",
+    "MlflowException": "mlnb.exceptions",
+    "__mlflow_version__": "mlnb.version",
     "autolog": "mlnb.autologging",
     "evaluate": "mlnb.evaluation",
+    "validate_evaluation_results": "mlnb.evaluation",
     "MetricThreshold": "mlnb.evaluation",
     "EvaluationResult": "mlnb.evaluation",
     "serve": "mlnb.serving",
@@ -51,7 +57,8 @@ _FLAVOR_ALIASES = {
     "keras": "mlnb.flavors.keras",
     "spark": "mlnb.flavors.spark",
 }
-_SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards"}
+_SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards",
+               "types", "entities", "exceptions", "artifacts", "client", "version", "evaluation"}
 
 __all__ = sorted([*_EXPORTS, *_FLAVOR_ALIASES, "pyfunc", "load_ipython_extension", "unload_ipython_extension"])
 

@@ -13,6 +13,17 @@ _EXPORTS = {
     "ParamSpec": "mlnb.models.signature",
     "ParamSchema": "mlnb.models.signature",
     "infer_signature": "mlnb.models.signature",
+    "ModelInfo": "mlnb.tracking.logged_models",
+    "evaluate": "mlnb.evaluation",
+    "make_metric": "mlnb.evaluation",
+    "MetricThreshold": "mlnb.evaluation",
+    "EvaluationResult": "mlnb.evaluation",
+    "get_model_info": "mlnb.models.info",
+    "validate_serving_input": "mlnb.models.info",
+    "convert_input_example_to_serving_input": "mlnb.models.info",
+    "predict": "mlnb.models.info",
+    "update_model_requirements": "mlnb.models.environment",
+    "set_model": "mlnb.models.code",
 }
 __all__ = list(_EXPORTS)
 
