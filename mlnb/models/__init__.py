@@ -1,7 +1,9 @@
 """The format core: MLmodel manifests, signatures, environments and the save skeleton.
 
 It knows nothing of notebooks, runs or HTTP. Names are loaded lazily so that reading a manifest
-never imports numpy or pandas.
+never imports numpy or pandas. For MLflow's ``mlflow.models`` names, this package also re-exports
+(lazily, by name only) ``evaluate``, ``get_model_info``, ``predict`` and friends from the packages
+that implement them.
 """
 
 _EXPORTS = {
@@ -18,10 +20,10 @@ _EXPORTS = {
     "make_metric": "mlnb.evaluation",
     "MetricThreshold": "mlnb.evaluation",
     "EvaluationResult": "mlnb.evaluation",
-    "get_model_info": "mlnb.models.info",
-    "validate_serving_input": "mlnb.models.info",
-    "convert_input_example_to_serving_input": "mlnb.models.info",
-    "predict": "mlnb.models.info",
+    "get_model_info": "mlnb.tracking.model_info",
+    "validate_serving_input": "mlnb.serving.offline",
+    "convert_input_example_to_serving_input": "mlnb.serving.offline",
+    "predict": "mlnb.serving.offline",
     "update_model_requirements": "mlnb.models.environment",
     "set_model": "mlnb.models.code",
 }
