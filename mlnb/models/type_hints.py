@@ -29,6 +29,8 @@ class UnsupportedHint(Exception):
 def _column_type(hint: Any):
     if hint is Any:
         return AnyType()
+    if hint is dict:
+        return Map(AnyType())
     if hint in _SCALARS:
         return _SCALARS[hint]
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -101,8 +103,15 @@ def to_hinted_input(data: Any, hint: Any) -> list:
     """``data`` (a list, a DataFrame, a Series, an array) as the list ``hint`` asks for, checked."""
     item = typing.get_args(hint)[0]
     if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a DataFrame
-        wants_dicts = typing.get_origin(item) is dict
-        data = data.iloc[:, 0].tolist() if len(data.columns) == 1 and not wants_dicts else data.to_dict("records")
+        if item is dict or typing.get_origin(item) is dict:
+            data = data.iloc[:, 0].tolist() if list(data.columns) == [0] else data.to_dict("records")
+        else:
+            if len(data.columns) != 1:
+                import warnings
+
+                warnings.warn(f"The model's predict takes {hint}: only the first of the frame's "
+                              f"{len(data.columns)} columns is passed, as MLflow does.", stacklevel=4)
+            data = data.iloc[:, 0].tolist()
     elif hasattr(data, "tolist"):  # a Series or an ndarray
         data = data.tolist()
     if not isinstance(data, (list, tuple)):
