@@ -361,10 +361,11 @@ def save_model(
         raise InvalidParameterError("artifacts must be a dict of name -> path or URI.")
     if infer_code_paths and code_paths:
         raise InvalidParameterError("Pass code_paths or infer_code_paths=True, not both.")
-    pickled = None if code_file else cloudpickle.dumps(
-        python_model.fn if isinstance(python_model, _FunctionModel) else python_model)
-    if infer_code_paths:
-        code_paths = environment.local_module_sources(environment.pickled_modules(pickled or b"\x80\x04N."))
+    to_pickle = python_model.fn if isinstance(python_model, _FunctionModel) else python_model
+    pickled = None  # pickled inside the save (after the target is checked), unless code must be found first
+    if infer_code_paths and code_file is None:
+        pickled = cloudpickle.dumps(to_pickle)
+        code_paths = environment.local_module_sources(environment.pickled_modules(pickled))
     mlmodel = mlmodel if mlmodel is not None else Model()
     if signature is None:
         signature = signature_from_hints(python_model.predict)
@@ -378,9 +379,10 @@ def save_model(
             conf[MODEL_CODE_KEY] = str(code_file)
             modules = {"mlnb"}
         else:
-            (model_dir / PYTHON_MODEL_FILE).write_bytes(pickled)
+            data = pickled if pickled is not None else cloudpickle.dumps(to_pickle)
+            (model_dir / PYTHON_MODEL_FILE).write_bytes(data)
             conf["python_model"] = PYTHON_MODEL_FILE
-            modules = {"mlnb", "cloudpickle", type(python_model).__module__, *environment.pickled_modules(pickled)}
+            modules = {"mlnb", "cloudpickle", type(python_model).__module__, *environment.pickled_modules(data)}
         conf["cloudpickle_version"] = cloudpickle.__version__
         conf["streamable"] = _is_streamable(python_model) if streamable is None else bool(streamable)
         if artifacts:
