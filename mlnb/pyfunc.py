@@ -253,15 +253,14 @@ def _load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> _P
     meta = Model.load(model_dir)
     conf = meta.pyfunc_conf or {}
     file = model_dir / conf.get("python_model", PYTHON_MODEL_FILE)
-    if not file.is_file() and not conf.get(MODEL_CODE_KEY):
+    if not file.is_file():
         raise ModelFormatError(f"Custom model file '{file}' is missing.")
-    config = {**(conf.get("config") or {}), **(model_config or {})}
-    if conf.get(MODEL_CODE_KEY):  # models from code: running the file is running code, as unpickling is
-        from mlnb.models.code import run_model_file
+    if file.suffix == ".py":
+        if not conf.get(MODEL_CODE_KEY):  # written by MLflow 2's own loader
+            return _load_model_from_code(model_dir, file, model_config)
+        from mlnb.models.code import run_model_file  # mlnb's models from code: running the file is running code
 
-        python_model = run_model_file(model_dir / Path(conf[MODEL_CODE_KEY]).name, config)
-    elif file.suffix == ".py":
-        return _load_model_from_code(model_dir, file, model_config)
+        python_model = run_model_file(file, {**(conf.get("config") or {}), **(model_config or {})})
     else:
         with open(file, "rb") as f:
             python_model = pickle.load(f)
@@ -269,6 +268,7 @@ def _load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> _P
         name: str(model_dir / (entry["path"] if isinstance(entry, Mapping) else entry))
         for name, entry in (conf.get("artifacts") or {}).items()
     }
+    config = {**(conf.get("config") or {}), **(model_config or {})}
     context = PythonModelContext(artifacts, config)
     if hasattr(python_model, "load_context"):
         python_model.load_context(context)
@@ -376,6 +376,7 @@ def save_model(
         conf: dict[str, Any] = {"loader_module": LOADER_MODULE}
         if code_file is not None:
             shutil.copy2(code_file, model_dir / code_file.name)
+            conf["python_model"] = code_file.name
             conf[MODEL_CODE_KEY] = str(code_file)
             modules = {"mlnb"}
         else:

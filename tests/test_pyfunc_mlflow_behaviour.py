@@ -113,12 +113,15 @@ def test_models_from_code_save_log_and_load(tmp_path):
     meta = mlnb.pyfunc.save_model(tmp_path / "m", python_model=str(code), model_config={"suffix": "!"},
                                   input_example=["a"])
     conf = meta.flavors["python_function"]
-    assert conf["model_code_path"] == str(code) and "python_model" not in conf
+    assert conf["model_code_path"] == str(code) and conf["python_model"] == "my_model.py"
     assert (tmp_path / "m" / "my_model.py").read_text() == MODEL_CODE
     assert not (tmp_path / "m" / "python_model.pkl").exists()
     code.unlink()  # loading runs the copy inside the model
     assert mlnb.pyfunc.load_model(tmp_path / "m").predict(["x", "y"]) == ["X!", "Y!"]
     assert mlnb.pyfunc.load_model(tmp_path / "m", model_config={"suffix": "?"}).predict(["x"]) == ["X?"]
+    import mlflow
+
+    assert mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(["x"]) == ["X!"]  # MLflow loads it too
     code.write_text(MODEL_CODE)
     with mlnb.start_run():
         info = mlnb.pyfunc.log_model(name="upper", python_model=str(code))
