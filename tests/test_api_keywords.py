@@ -203,3 +203,27 @@ def test_autolog_log_datasets_false_is_a_no_op_and_true_says_what_happens(classi
     mlnb.sklearn.autolog(disable=True)
     with pytest.raises(MlflowException, match="log_datasets"):
         mlnb.sklearn.autolog(log_datasets="yes")
+
+
+class Shifted(mlnb.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        shift = (params or {}).get("shift", 0.0) + context.model_config.get("bias", 0.0)
+        return model_input["x"].to_numpy() + shift
+
+
+def test_evaluate_passes_model_config_and_inference_params_to_a_saved_model():
+    from mlnb.models.signature import infer_signature
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]})
+    sig = infer_signature(df[["x"]], df["x"].to_numpy(), params={"shift": 0.0})
+    with mlnb.start_run():
+        info = mlnb.pyfunc.log_model(name="m", python_model=Shifted(), signature=sig, model_config={"bias": 0.0})
+    with mlnb.start_run():
+        exact = mlnb.evaluate(info.model_uri, df, targets="y", model_type="regressor", feature_names=["x"])
+    with mlnb.start_run():
+        shifted = mlnb.evaluate(info.model_uri, df, targets="y", model_type="regressor", feature_names=["x"],
+                                inference_params={"shift": 1.0}, model_config={"bias": 1.0})
+    assert exact.metrics["mean_absolute_error"] == 0.0
+    assert shifted.metrics["mean_absolute_error"] == pytest.approx(2.0)
+    with pytest.raises(MlflowException, match="model_config"):
+        mlnb.evaluate(Shifted(), df, targets="y", model_type="regressor", model_config={"bias": 1.0})
