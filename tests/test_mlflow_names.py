@@ -70,6 +70,9 @@ def test_types_module_builds_the_schemas_mlflow_builds():
     assert repr(params) == repr(mt.ParamSchema([mt.ParamSpec("k", "long", 3)]))
     assert DataType.double == "double" and str(DataType.double) == str(mt.DataType.double)
     assert DataType.float.to_numpy() == mt.DataType.float.to_numpy()
+    from mlnb.types.schema import Array as SchemaArray  # MLflow's mlflow.types.schema path
+
+    assert SchemaArray is Array
 
 
 def test_entities_carry_mlflows_names_and_enums():
