@@ -27,7 +27,7 @@ _EXPORTS = {
             "get_artifact_uri", "download_artifacts",
             "log_stream",
             "get_experiment", "create_experiment", "search_experiments", "delete_experiment",
-            "set_experiment_tag", "set_experiment_tags", "log_image", "set_terminated",
+            "set_experiment_tag", "set_experiment_tags", "log_image",
         ],
         "mlnb.tracking.fluent",
     ),

@@ -130,6 +130,7 @@ def set_experiment_tag(key: str, value: Any) -> None:
 
 
 def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    """Tag the current experiment with every key and value of ``tags``."""
     for key, value in tags.items():
         set_experiment_tag(key, value)
 
