@@ -26,6 +26,8 @@ _EXPORTS = {
             "log_text", "log_dict", "log_figure", "get_run", "search_runs", "delete_run",
             "get_artifact_uri", "download_artifacts",
             "log_stream",
+            "get_experiment", "create_experiment", "search_experiments", "delete_experiment",
+            "set_experiment_tag", "set_experiment_tags", "log_image",
         ],
         "mlnb.tracking.fluent",
     ),
@@ -33,9 +35,13 @@ _EXPORTS = {
     **dict.fromkeys(["get_experiment", "create_experiment", "last_logged_model", "get_logged_model",
                      "search_logged_models", "log_input"], "mlnb.tracking.fluent"),
     "MlnbClient": "mlnb.tracking.client",
+    "MlflowClient": "mlnb.tracking.client",
     "Client": "mlnb.tracking.client",
+    "MlflowException": "mlnb.exceptions",
+    "__mlflow_version__": "mlnb.version",
     "autolog": "mlnb.autologging",
     "evaluate": "mlnb.evaluation",
+    "validate_evaluation_results": "mlnb.evaluation",
     "MetricThreshold": "mlnb.evaluation",
     "EvaluationResult": "mlnb.evaluation",
     "serve": "mlnb.serving",
@@ -44,7 +50,8 @@ _EXPORTS = {
     "ModelSignature": "mlnb.models.signature",
     "Model": "mlnb.models.mlmodel",
 }
-_SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards", "data"}
+_SUBMODULES = {"pyfunc", "models", "flavors", "tracking", "errors", "notebook", "cli", "cards", "data",
+               "types", "entities", "exceptions", "artifacts", "client", "version", "evaluation"}
 
 # flavors are not listed: ``from mlnb import *`` must not import every model library
 __all__ = sorted([*_EXPORTS, "pyfunc", "load_ipython_extension", "unload_ipython_extension"])

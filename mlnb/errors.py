@@ -9,19 +9,65 @@ from __future__ import annotations
 
 
 class MlnbError(Exception):
-    """Base class of every error mlnb raises on purpose."""
+    """Base class of every error mlnb raises on purpose (``mlnb.exceptions.MlflowException`` too).
+
+    ``error_code`` is MLflow's name for the kind of error (``"INVALID_PARAMETER_VALUE"``...), so
+    code that inspects MLflow's exceptions reads mlnb's the same way.
+    """
+
+    error_code = "INTERNAL_ERROR"
+
+    def __init__(self, message: object = "", *args: object, error_code: object = None, **kwargs: object) -> None:
+        super().__init__(message, *args)
+        if error_code is not None:  # MLflow passes a protobuf enum value or its name
+            self.error_code = getattr(error_code, "name", None) or _CODE_NAMES.get(error_code, str(error_code))
+        self.json_kwargs = kwargs
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def get_http_status_code(self) -> int:
+        return HTTP_STATUS.get(self.error_code, 500)
+
+    def serialize_as_json(self) -> str:
+        import json
+
+        return json.dumps({"error_code": self.error_code, "message": self.message, **self.json_kwargs})
+
+    @classmethod
+    def invalid_parameter_value(cls, message: str, **kwargs: object) -> "MlnbError":
+        return cls(message, error_code="INVALID_PARAMETER_VALUE", **kwargs)
+
+
+#: MLflow's error codes (its protobuf numbers) and the HTTP status each one maps to
+_CODE_NAMES = {1: "INTERNAL_ERROR", 1000: "INVALID_PARAMETER_VALUE", 1001: "ENDPOINT_NOT_FOUND",
+               1002: "MALFORMED_REQUEST", 1003: "INVALID_STATE", 1004: "PERMISSION_DENIED",
+               1005: "FEATURE_DISABLED", 1006: "CUSTOMER_UNAUTHORIZED", 1007: "REQUEST_LIMIT_EXCEEDED",
+               3000: "RESOURCE_ALREADY_EXISTS", 3001: "RESOURCE_DOES_NOT_EXIST", 4000: "BAD_REQUEST"}
+HTTP_STATUS = {"INTERNAL_ERROR": 500, "INVALID_PARAMETER_VALUE": 400, "ENDPOINT_NOT_FOUND": 404,
+               "MALFORMED_REQUEST": 400, "INVALID_STATE": 500, "PERMISSION_DENIED": 403,
+               "FEATURE_DISABLED": 501, "CUSTOMER_UNAUTHORIZED": 401, "REQUEST_LIMIT_EXCEEDED": 429,
+               "RESOURCE_ALREADY_EXISTS": 400, "RESOURCE_DOES_NOT_EXIST": 404, "BAD_REQUEST": 400,
+               "NOT_FOUND": 404}
 
 
 class ModelFormatError(MlnbError, ValueError):
     """A model directory or its MLmodel file is missing, malformed or inconsistent."""
 
+    error_code = "INVALID_PARAMETER_VALUE"
+
 
 class ModelExistsError(MlnbError, FileExistsError):
     """A save would overwrite an existing path."""
 
+    error_code = "RESOURCE_ALREADY_EXISTS"
+
 
 class FlavorNotFoundError(MlnbError, LookupError):
     """A model has no flavor mlnb can load, or the flavor asked for is not in the model."""
+
+    error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
 class MissingDependencyError(MlnbError, ImportError):
@@ -30,6 +76,8 @@ class MissingDependencyError(MlnbError, ImportError):
 
 class SchemaError(MlnbError, ValueError):
     """Input does not match the model's signature, or a schema is malformed."""
+
+    error_code = "INVALID_PARAMETER_VALUE"
 
 
 class UnsafeModelError(MlnbError, ValueError):
@@ -41,9 +89,13 @@ class UntrustedTypesError(UnsafeModelError):
     """A skops file (or a torch.export archive) holds types mlnb's trust policy does not allow
     without consent."""
 
+    error_code = "INVALID_PARAMETER_VALUE"
+
 
 class ResourceNotFoundError(MlnbError, FileNotFoundError):
     """A model URI, run, experiment or artifact does not exist."""
+
+    error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
 class TrackingError(MlnbError, RuntimeError):
@@ -52,6 +104,8 @@ class TrackingError(MlnbError, RuntimeError):
 
 class InvalidParameterError(MlnbError, ValueError):
     """An argument has an invalid value (a name, key, metric or option)."""
+
+    error_code = "INVALID_PARAMETER_VALUE"
 
 
 class ModelValidationFailedError(MlnbError):

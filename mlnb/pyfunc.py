@@ -23,6 +23,7 @@ from mlnb.models.mlmodel import PYFUNC, Model
 FLAVOR_NAME = PYFUNC
 LOADER_MODULE = "mlnb.pyfunc"
 PYTHON_MODEL_FILE = "python_model.pkl"
+MODEL_CODE_KEY = "model_code_path"  # MLflow's key for models from code
 ARTIFACTS_DIR = "artifacts"
 
 
@@ -61,22 +62,56 @@ def _accepts(fn, name: str) -> bool:
     return name in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
 
+class _FunctionModel:
+    """A plain function given to ``set_model``, as a model: ``predict(model_input)`` calls it."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.predict = fn
+
+
 class _PythonModelPredictor:
-    """Adapts a PythonModel (mlnb's or MLflow's) to ``predict(data, params=None)``."""
+    """Adapts a PythonModel (mlnb's or MLflow's) to ``predict(data, params=None)``.
+
+    When ``predict`` hints its input as a ``list[...]`` (``model_input: list[str]``), the input is
+    turned into that list and checked against the hint, as MLflow does (``hinted`` is then True).
+    """
 
     def __init__(self, python_model: Any, context: PythonModelContext) -> None:
+        from mlnb.models.type_hints import input_hint
+
+        if not hasattr(python_model, "predict") and callable(python_model):
+            python_model = _FunctionModel(python_model)
         self.python_model = python_model
         self.context = context
         fn = python_model.predict
         params = list(inspect.signature(fn).parameters) if callable(fn) else []
         self._with_context = bool(params) and params[0] == "context"
         self._with_params = _accepts(fn, "params")
+        self._hint = input_hint(fn)
+        self.hinted = self._hint is not None
+
+    def _args(self, data: Any) -> tuple:
+        if self._hint is not None:
+            from mlnb.models.type_hints import to_hinted_input
+
+            data = to_hinted_input(data, self._hint)
+        return (self.context, data) if self._with_context else (data,)
 
     def predict(self, data: Any, params: dict | None = None) -> Any:
-        args = (self.context, data) if self._with_context else (data,)
+        args = self._args(data)
         if self._with_params:
             return self.python_model.predict(*args, params=params)
         return self.python_model.predict(*args)
+
+    @property
+    def streamable(self) -> bool:
+        return _is_streamable(self.python_model)
+
+    def predict_stream(self, data: Any, params: dict | None = None):
+        fn = self.python_model.predict_stream
+        args = self._args(data)
+        return fn(*args, params=params) if _accepts(fn, "params") else fn(*args)
 
 
 class PyFuncModel:
@@ -96,7 +131,8 @@ class PyFuncModel:
             )
         self._takes_params = _accepts(self._predict, "params")
         sig = model_meta.get_signature()
-        self._input_schema = sig.inputs if sig else None
+        # a model whose predict hints its input converts and checks it itself (MLflow's rule)
+        self._input_schema = sig.inputs if sig and not getattr(model_impl, "hinted", False) else None
         self._param_schema = sig.params if sig else None
 
     @property
@@ -144,6 +180,21 @@ class PyFuncModel:
             return None
         offer = getattr(type(self._impl), "validated_rows_predictor", None)
         return offer(self._impl, tuple(columns), self._predict_fn) if callable(offer) else None
+    def predict_stream(self, data: Any, params: Mapping[str, Any] | None = None):
+        """An iterator over the model's streamed answer (custom models that define ``predict_stream``)."""
+        if not getattr(self._impl, "streamable", False):
+            raise InvalidParameterError(
+                "This model does not stream: its predict_stream is not defined (MLmodel says "
+                "streamable: false). Use predict().")
+        if self._input_schema is not None:
+            from mlnb.models.signature import enforce_schema
+
+            data = enforce_schema(data, self._input_schema)
+        if params is not None or self._param_schema is not None:
+            from mlnb.models.signature import enforce_params
+
+            params = enforce_params(params, self._param_schema)
+        return self._impl.predict_stream(data, params=params)
 
     def get_raw_model(self) -> Any:
         """The flavor's native model (an estimator, a torch module, ...)."""
@@ -259,12 +310,17 @@ def _load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> _P
     if not file.is_file():
         raise ModelFormatError(f"Custom model file '{file}' is missing.")
     if file.suffix == ".py":
-        return _load_model_from_code(model_dir, file, model_config)
-    import cloudpickle  # noqa: F401  (custom models are cloudpickled)
-    import pickle
+        if not conf.get(MODEL_CODE_KEY):  # written by MLflow 2's own loader
+            return _load_model_from_code(model_dir, file, model_config)
+        from mlnb.models.code import run_model_file  # mlnb's models from code: running the file is running code
 
-    with open(file, "rb") as f:
-        python_model = pickle.load(f)
+        python_model = run_model_file(file, {**(conf.get("config") or {}), **(model_config or {})})
+    else:
+        import cloudpickle  # noqa: F401  (custom models are cloudpickled)
+        import pickle
+
+        with open(file, "rb") as f:
+            python_model = pickle.load(f)
     artifacts = {
         name: str(trust.inside(model_dir, entry["path"] if isinstance(entry, Mapping) else entry, f"artifact '{name}'"))
         for name, entry in (conf.get("artifacts") or {}).items()
@@ -330,32 +386,69 @@ def save_model(
     pip_requirements=None,
     extra_pip_requirements=None,
     metadata: Mapping[str, Any] | None = None,
+    conda_env=None,
+    infer_code_paths: bool = False,
+    streamable: bool | None = None,
     mlmodel: Model | None = None,
 ) -> Model:
-    """Save a custom :class:`PythonModel` with its artifacts (paths or URIs) and code."""
+    """Save a custom :class:`PythonModel` (or a models-from-code file) with its artifacts and code.
+
+    ``python_model`` is a PythonModel instance, or the path of a ``.py`` file that ends with
+    ``mlnb.models.set_model(model)`` (models from code: the file is copied, nothing is pickled).
+    ``infer_code_paths=True`` copies the local modules the model uses into ``code/``. When
+    ``predict`` hints its input (``model_input: list[str]``), the signature comes from the hints.
+    """
     import cloudpickle
 
+    from mlnb.models import environment
+    from mlnb.models.type_hints import signature_from_hints
+
+    code_file = None
+    if isinstance(python_model, (str, os.PathLike)):
+        from mlnb.models.code import run_model_file
+
+        code_file = Path(python_model).absolute()
+        python_model = run_model_file(code_file, model_config)
+    if callable(python_model) and not hasattr(python_model, "predict"):
+        python_model = _FunctionModel(python_model)
     if python_model is None or not callable(getattr(python_model, "predict", None)):
-        raise InvalidParameterError("python_model must be an object with a predict(context, model_input) method.")
+        raise InvalidParameterError("python_model must be an object with a predict(context, model_input) method, "
+                                    "or the path of a models-from-code .py file.")
     if artifacts is not None and not isinstance(artifacts, Mapping):
         raise InvalidParameterError("artifacts must be a dict of name -> path or URI.")
+    if infer_code_paths and code_paths:
+        raise InvalidParameterError("Pass code_paths or infer_code_paths=True, not both.")
+    to_pickle = python_model.fn if isinstance(python_model, _FunctionModel) else python_model
+    pickled = None  # pickled inside the save (after the target is checked), unless code must be found first
+    if infer_code_paths and code_file is None:
+        pickled = cloudpickle.dumps(to_pickle)
+        code_paths = environment.local_module_sources(environment.pickled_modules(pickled))
+    mlmodel = mlmodel if mlmodel is not None else Model()
+    if signature is None:
+        signature = signature_from_hints(python_model.predict)
+        if signature is not None:
+            mlmodel.extra["is_signature_from_type_hint"] = True
 
     def write_payload(model_dir: Path, code: str | None):
-        with open(model_dir / PYTHON_MODEL_FILE, "wb") as f:
-            cloudpickle.dump(python_model, f)
-        conf: dict[str, Any] = {
-            "loader_module": LOADER_MODULE,
-            "python_model": PYTHON_MODEL_FILE,
-            "cloudpickle_version": cloudpickle.__version__,
-            "streamable": _is_streamable(python_model),
-        }
+        conf: dict[str, Any] = {"loader_module": LOADER_MODULE}
+        if code_file is not None:
+            shutil.copy2(code_file, model_dir / code_file.name)
+            conf["python_model"] = code_file.name
+            conf[MODEL_CODE_KEY] = str(code_file)
+            modules = {"mlnb"}
+        else:
+            data = pickled if pickled is not None else cloudpickle.dumps(to_pickle)
+            (model_dir / PYTHON_MODEL_FILE).write_bytes(data)
+            conf["python_model"] = PYTHON_MODEL_FILE
+            modules = {"mlnb", "cloudpickle", type(python_model).__module__, *environment.pickled_modules(data)}
+        conf["cloudpickle_version"] = cloudpickle.__version__
+        conf["streamable"] = _is_streamable(python_model) if streamable is None else bool(streamable)
         if artifacts:
             conf["artifacts"] = _copy_artifacts(artifacts, model_dir)
         if code:
             conf["code"] = code
         if model_config:
             conf["config"] = dict(model_config)
-        modules = {"mlnb", "cloudpickle", type(python_model).__module__}
         return {PYFUNC: conf}, modules
 
     def predict(example):
@@ -368,7 +461,7 @@ def save_model(
     return write_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
         predict=predict, pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-        metadata=metadata, code_paths=code_paths,
+        metadata=metadata, code_paths=code_paths, conda_env=conda_env,
     )
 
 
@@ -378,14 +471,34 @@ def _local_path(uri: str) -> Path:
     return local_path(uri)
 
 
-def log_model(name: str | None = None, *, python_model: Any = None, artifact_path: str | None = None, **kwargs: Any):
+def log_model(name: str | None = None, *, python_model: Any = None, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any):
     """Save a custom model into the active run; returns a ``ModelInfo`` with ``model_uri``."""
     from mlnb.tracking.logged_models import log_model as _log
 
     def save(model, path, **kw):
         return save_model(path, python_model=model, **kw)
 
-    return _log(save, python_model, name=name, artifact_path=artifact_path, **kwargs)
+    return _log(save, python_model, name=name, artifact_path=artifact_path,
+                registered_model_name=registered_model_name, **kwargs)
 
 
-__all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "save_model", "log_model"]
+def get_model_dependencies(model_uri: str, format: str = "pip") -> str:
+    """The local path of a model's requirements file (``format="pip"``: requirements.txt) or
+    conda environment (``format="conda"``: conda.yaml), downloading the model if it is remote."""
+    from mlnb.models import environment
+    from mlnb.models.reading import read_model
+
+    if format not in ("pip", "conda"):
+        raise InvalidParameterError(f"format must be 'pip' or 'conda', got {format!r}.")
+    path, meta = read_model(model_uri)
+    env = (meta.pyfunc_conf or {}).get("env") or {}
+    name = env.get("conda", environment.CONDA_FILE) if format == "conda" else environment.REQUIREMENTS_FILE
+    file = path / name
+    if not file.is_file():
+        raise ModelFormatError(f"Model '{model_uri}' has no {name}; it was saved without its environment.")
+    return str(file)
+
+
+__all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "save_model", "log_model",
+           "get_model_dependencies"]

@@ -157,7 +157,8 @@ def test_get_autologging_config_reads_back_the_options_autolog_is_on_with(autolo
     assert config == {
         "log_models": False, "log_input_examples": False, "log_model_signatures": True,
         "log_post_training_metrics": True, "max_tuning_runs": 2, "serialization_format": None,
-        "extra_tags": {"team": "ml"}, "exclusive": False, "silent": True,
+        "extra_tags": {"team": "ml"}, "exclusive": False, "silent": True, "pos_label": None,
+        "log_datasets": None, "registered_model_name": None, "disable_for_unsupported_versions": False,
     }
     assert get_autologging_config("sklearn", "max_tuning_runs") == 2
     assert get_autologging_config("sklearn", "no_such_option", 7) == 7

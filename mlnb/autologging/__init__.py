@@ -38,12 +38,18 @@ def autolog(
     silent: bool = False,
     extra_tags: dict[str, Any] | None = None,
     exclude_flavors: list[str] | None = None,
+    log_datasets: bool | None = None,
+    disable_for_unsupported_versions: bool = False,
 ) -> list[str]:
     """Enable (or with ``disable=True`` disable) autologging for every installed supported library.
 
     Options are MLflow's ``mlflow.autolog`` options; libraries named in ``exclude_flavors`` are
-    left alone. Returns the libraries enabled (or disabled).
+    left alone. ``log_datasets`` logs each fit's training data when mlnb can log datasets (None:
+    whenever it can). Returns the libraries enabled (or disabled).
     """
+    from mlnb.autologging.datasets import check_log_datasets
+
+    check_log_datasets(log_datasets, "mlnb")
     done = []
     for library, module in INTEGRATIONS.items():
         if library in (exclude_flavors or ()) or importlib.util.find_spec(library) is None:
@@ -51,7 +57,8 @@ def autolog(
         importlib.import_module(module).autolog(
             log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
             log_models=log_models, disable=disable, exclusive=exclusive, silent=silent,
-            extra_tags=extra_tags,
+            extra_tags=extra_tags, log_datasets=False if log_datasets is False else None,
+            disable_for_unsupported_versions=disable_for_unsupported_versions,
         )
         done.append(library)
     return done

@@ -50,14 +50,18 @@ def _quiet(fn, *args, **kwargs):
 
 
 def classifier_metrics(y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None,
-                       sample_weight: Any = None, prefix: str = PREFIX) -> dict[str, float]:
-    """precision/recall/F1 (weighted), accuracy, and with probabilities log loss and ROC AUC."""
+                       sample_weight: Any = None, prefix: str = PREFIX, pos_label: Any = None) -> dict[str, float]:
+    """precision/recall/F1 (weighted; binary scores of ``pos_label`` when given, as MLflow), accuracy,
+    and with probabilities log loss and ROC AUC."""
     t, p = column(y_true), column(y_pred)
-    if t is None or p is None:
-        return _sklearn_classifier_metrics(y_true, y_pred, sample_weight, prefix)
-    prf = scores.precision_recall_f1(t, p, average="weighted", sample_weight=sample_weight)
-    out = {"precision_score": prf["precision"], "recall_score": prf["recall"], "f1_score": prf["f1"],
-           "accuracy_score": scores.accuracy(t, p, sample_weight)}
+    if t is None or p is None or pos_label is not None:
+        out = _sklearn_classifier_metrics(y_true, y_pred, sample_weight, "", pos_label)
+        if t is None or p is None:
+            return {prefix + k: v for k, v in out.items()}
+    else:
+        prf = scores.precision_recall_f1(t, p, average="weighted", sample_weight=sample_weight)
+        out = {"precision_score": prf["precision"], "recall_score": prf["recall"], "f1_score": prf["f1"],
+               "accuracy_score": scores.accuracy(t, p, sample_weight)}
     if proba is not None and classes is not None:
         classes = np.asarray(classes)
         proba = np.asarray(proba)
@@ -80,15 +84,16 @@ def classifier_metrics(y_true: Any, y_pred: Any, proba: Any = None, classes: Any
     return {prefix + k: v for k, v in out.items()}
 
 
-def _sklearn_classifier_metrics(y_true, y_pred, sample_weight, prefix) -> dict[str, float]:
+def _sklearn_classifier_metrics(y_true, y_pred, sample_weight, prefix, pos_label=None) -> dict[str, float]:
     from sklearn import metrics as m
 
     out = {}
+    average = {"average": "weighted"} if pos_label is None else {"average": "binary", "pos_label": pos_label}
     for name in ("precision_score", "recall_score", "f1_score"):
         try:
-            out[prefix + name] = float(_quiet(getattr(m, name), y_true, y_pred, average="weighted",
-                                              sample_weight=sample_weight))
-        except ValueError:
+            out[prefix + name] = float(_quiet(getattr(m, name), y_true, y_pred, sample_weight=sample_weight,
+                                              **average))
+        except ValueError:  # pos_label not a class, or several classes with pos_label: MLflow skips it too
             pass
     out[prefix + "accuracy_score"] = float(_quiet(m.accuracy_score, y_true, y_pred, sample_weight=sample_weight))
     return out

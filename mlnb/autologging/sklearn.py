@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from mlnb.autologging import metrics as M
 from mlnb.autologging import patching, post_training
+from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.search import is_search, log_search
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
@@ -52,6 +53,10 @@ class _Config:
     extra_tags: dict | None
     exclusive: bool
     silent: bool
+    pos_label: Any = None
+    log_datasets: bool | None = None
+    registered_model_name: str | None = None
+    disable_for_unsupported_versions: bool = False
 
 
 _config: _Config | None = None
@@ -69,15 +74,24 @@ def autolog(
     exclusive: bool = False,
     disable: bool = False,
     silent: bool = False,
+    pos_label: Any = None,
+    log_datasets: bool | None = None,
+    registered_model_name: str | None = None,
+    disable_for_unsupported_versions: bool = False,
 ) -> None:
     """Log every scikit-learn fit to the active run (or to a run started for it). MLflow's options.
 
     ``exclusive=True`` leaves runs you started yourself alone; ``disable=True`` restores every
     patched function exactly; ``silent=True`` hides even the warning a failed logging step gives.
     ``serialization_format`` is passed to :func:`mlnb.sklearn.save_model` (None: skops, falling
-    back to cloudpickle for types outside scikit-learn, NumPy and SciPy).
+    back to cloudpickle for types outside scikit-learn, NumPy and SciPy). ``pos_label`` makes the
+    training precision, recall and F1 binary scores of that class (MLflow's rule; weighted averages
+    otherwise). ``log_datasets`` logs the training data as the run's input when mlnb can log
+    datasets (None: whenever it can). ``registered_model_name`` is passed to ``log_model``.
+    ``disable_for_unsupported_versions`` changes nothing: every installed scikit-learn is supported.
     """
     global _config
+    check_log_datasets(log_datasets, INTEGRATION)
     if extra_tags is not None and not isinstance(extra_tags, dict):
         raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
     if max_tuning_runs is not None and (not isinstance(max_tuning_runs, int) or max_tuning_runs < 0):
@@ -94,7 +108,8 @@ def autolog(
     if disable:
         return
     _config = _Config(log_models, log_input_examples, log_model_signatures, log_post_training_metrics,
-                      max_tuning_runs, serialization_format, dict(extra_tags or {}), exclusive, silent)
+                      max_tuning_runs, serialization_format, dict(extra_tags or {}), exclusive, silent,
+                      pos_label, log_datasets, registered_model_name, disable_for_unsupported_versions)
     patching.set_silent(INTEGRATION, silent)
     _install(log_post_training_metrics)
 
@@ -356,7 +371,7 @@ def _after_fit(cfg: _Config, estimator: Any, method: str, result: Any, inputs: t
         y_pred = estimator.predict(X)
         proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
         classes = getattr(estimator, "classes_", None)
-        metrics = M.classifier_metrics(y, y_pred, proba, classes, sw)
+        metrics = M.classifier_metrics(y, y_pred, proba, classes, sw, pos_label=cfg.pos_label)
         patching.guard(INTEGRATION, "draw the training plots", _classifier_plots,
                        estimator, X, y, y_pred, proba, classes, sw, run)
     elif y is not None and base.is_regressor(estimator) and hasattr(estimator, "predict"):
@@ -370,6 +385,8 @@ def _after_fit(cfg: _Config, estimator: Any, method: str, result: Any, inputs: t
     if score is not None:
         metrics[M.PREFIX + "score"] = score
     run.add_metrics(metrics)
+    if cfg.log_datasets is not False:
+        patching.guard(INTEGRATION, "log the training dataset", log_training_dataset, X, y, run.run_id)
 
     signature = False
     if cfg.log_models and cfg.log_model_signatures and example is not None:
@@ -467,7 +484,8 @@ def _log_model(cfg: _Config, estimator: Any, name: str, signature: Any, example:
 
     return log_model(estimator, name=name, signature=signature,
                      input_example=example if cfg.log_input_examples else None,
-                     serialization_format=cfg.serialization_format, pyfunc_predict_fn=_predict_fn(estimator))
+                     serialization_format=cfg.serialization_format, pyfunc_predict_fn=_predict_fn(estimator),
+                     registered_model_name=cfg.registered_model_name)
 
 
 __all__ = ["autolog", "INTEGRATION"]

@@ -7,6 +7,7 @@ logged with one ``log_artifacts``. evaluate() uses the active run, or starts one
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -187,6 +188,15 @@ def _baseline_metrics(baseline: Any, data: EvalData, model_type: str, config, ex
 
 
 # -- evaluate --------------------------------------------------------------------------------
+def _check_evaluators(evaluators: Any) -> None:
+    names = [evaluators] if isinstance(evaluators, str) else list(evaluators or [])
+    unknown = [n for n in names if n != "default"]
+    if unknown:
+        raise InvalidParameterError(
+            f"mlnb has one evaluator, 'default' (metrics, plots and SHAP); it has no {unknown}. "
+            f"Leave evaluators unset, or pass evaluators='default'.")
+
+
 def evaluate(
     model: Any = None,
     data: Any = None,
@@ -200,6 +210,10 @@ def evaluate(
     custom_artifacts: Sequence[Callable] | None = None,
     baseline: Any = None,
     validation_thresholds: Mapping[str, Any] | None = None,
+    evaluators: str | Sequence[str] | None = None,
+    env_manager: str = "local",
+    model_config: Mapping[str, Any] | None = None,
+    inference_params: Mapping[str, Any] | None = None,
 ) -> EvaluationResult:
     """Evaluate ``model`` on ``data``: MLflow's metrics, diagnostic plots and SHAP, logged to a run.
 
@@ -208,7 +222,28 @@ def evaluate(
     array. ``baseline`` (a model or an EvaluationResult) adds deltas; ``validation_thresholds``
     (metric -> MetricThreshold) raises ModelValidationFailedError listing every failed metric, after
     the result was logged.
+
+    MLflow's ``evaluators`` may only name mlnb's one evaluator, ``"default"`` (its options may then
+    sit under ``evaluator_config["default"]``); ``env_manager`` may only be ``"local"`` (the model is
+    evaluated in this environment). ``model_config`` is applied when ``model`` is a URI, and
+    ``inference_params`` go to every ``predict(..., params=)`` call of a saved model.
     """
+    _check_evaluators(evaluators)
+    if env_manager != "local":
+        raise InvalidParameterError(
+            f"env_manager='{env_manager}' would evaluate the model in a separate environment, which mlnb "
+            f"does not build; use env_manager='local' (this environment).")
+    if isinstance(evaluator_config, Mapping) and evaluators is not None and isinstance(
+            evaluator_config.get("default"), Mapping):
+        evaluator_config = evaluator_config["default"]  # MLflow's per-evaluator form
+    if model_config is not None:
+        if not isinstance(model, (str, os.PathLike)):
+            raise InvalidParameterError(
+                "model_config is used when evaluate() loads the model from its URI; pass the URI, or load "
+                "the model with mlnb.pyfunc.load_model(uri, model_config=...) yourself.")
+        from mlnb.pyfunc import load_model
+
+        model = load_model(model, model_config=model_config)
     model_type = check_model_type(model_type)
     config = dict(evaluator_config or {})
     prefix = config.get("metric_prefix") or ""
@@ -216,7 +251,11 @@ def evaluate(
         raise InvalidParameterError("evaluator_config['metric_prefix'] must be a string.")
     eval_data = build_data(data, targets=targets, model_type=model_type, predictions=predictions,
                            feature_names=feature_names, sample_weights=config.get("sample_weights"))
-    adapter = ModelAdapter(model)
+    if inference_params is not None and isinstance(model, (str, os.PathLike)):
+        from mlnb.pyfunc import load_model
+
+        model = load_model(model)
+    adapter = ModelAdapter(model, params=inference_params)
     computed = compute_metrics(adapter, eval_data, model_type, config, extra_metrics)
     baseline_metrics = _baseline_metrics(baseline, eval_data, model_type, config, extra_metrics, prefix)
 

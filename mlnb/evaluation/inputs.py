@@ -8,9 +8,10 @@ any metric or plot code runs.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,8 @@ def columns_with_missing(X: pd.DataFrame) -> list[str]:
 class ModelAdapter:
     """One surface over every kind of model evaluate() accepts."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, params: Mapping[str, Any] | None = None) -> None:
+        """``params`` go to every ``predict(..., params=)`` call (PyFuncModels and models that take them)."""
         self.source = model
         self.raw: Any = None            # the native model when there is one (an estimator, a booster)
         self.pyfunc: Any = None
@@ -168,7 +170,7 @@ class ModelAdapter:
         if isinstance(model, PyFuncModel):
             self.pyfunc = model
             self.raw = model.get_raw_model()
-            self._predict = model.predict
+            self._predict = model.predict if params is None else functools.partial(model.predict, params=params)
         elif callable(getattr(model, "predict", None)):
             self.raw = model
             self._predict = model.predict
@@ -178,6 +180,10 @@ class ModelAdapter:
             raise InvalidParameterError(
                 f"model must be a model URI, a PyFuncModel, a fitted estimator or a function; got {type(model).__name__}."
             )
+        if params is not None and self.pyfunc is None:
+            raise InvalidParameterError(
+                f"inference_params go to a saved model's predict(..., params=); a {type(model).__name__} does "
+                f"not take them. Evaluate the model's URI or its PyFuncModel instead.")
 
     @property
     def is_none(self) -> bool:

@@ -49,6 +49,8 @@ def save_model(
     extra_pip_requirements=None,
     metadata: dict | None = None,
     code_paths: Sequence[str] | None = None,
+    conda_env=None,
+    extra_files=None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a trained H2O model (any ``H2OEstimator``) at ``path``.
@@ -87,14 +89,17 @@ def save_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
         predict=_H2OPyfunc(h2o_model).predict, pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements, metadata=metadata, code_paths=code_paths,
+        conda_env=conda_env, extra_files=extra_files,
     )
 
 
-def log_model(h2o_model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+def log_model(h2o_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any):
     """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
     from mlnb.tracking.logged_models import log_model as _log
 
-    return _log(save_model, h2o_model, name=name, artifact_path=artifact_path, **kwargs)
+    return _log(save_model, h2o_model, name=name, artifact_path=artifact_path,
+                registered_model_name=registered_model_name, **kwargs)
 
 
 def _free_port() -> int:

@@ -65,6 +65,8 @@ def save_model(
     extra_pip_requirements=None,
     save_model_kwargs: dict | None = None,
     metadata: dict | None = None,
+    conda_env=None,
+    extra_files=None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a ``keras.Model`` in Keras' native ``.keras`` format at ``path``.
@@ -103,14 +105,17 @@ def save_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
         predict=_KerasPyfunc(model).predict, pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements, metadata=metadata,
+        conda_env=conda_env, extra_files=extra_files,
     )
 
 
-def log_model(model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+def log_model(model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any):
     """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
     from mlnb.tracking.logged_models import log_model as _log
 
-    return _log(save_model, model, name=name, artifact_path=artifact_path, **kwargs)
+    return _log(save_model, model, name=name, artifact_path=artifact_path,
+                registered_model_name=registered_model_name, **kwargs)
 
 
 def _read_model(model_dir: Path, conf: dict, custom_objects: dict | None = None,

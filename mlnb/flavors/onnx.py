@@ -113,6 +113,8 @@ def save_model(
     onnx_session_options: dict | None = None,
     metadata: dict | None = None,
     save_as_external_data: bool = True,
+    conda_env=None,
+    extra_files=None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save an ``onnx.ModelProto`` at ``path`` as ``model.onnx``; returns the written Model.
@@ -164,14 +166,17 @@ def save_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
         predict=predict, pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
         metadata=metadata, code_paths=code_paths,
+        conda_env=conda_env, extra_files=extra_files,
     )
 
 
-def log_model(onnx_model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+def log_model(onnx_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any):
     """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
     from mlnb.tracking.logged_models import log_model as _log
 
-    return _log(save_model, onnx_model, name=name, artifact_path=artifact_path, **kwargs)
+    return _log(save_model, onnx_model, name=name, artifact_path=artifact_path,
+                registered_model_name=registered_model_name, **kwargs)
 
 
 # -- load ------------------------------------------------------------------------------------

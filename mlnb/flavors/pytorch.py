@@ -106,6 +106,8 @@ def save_model(
     extra_pip_requirements=None,
     metadata: dict | None = None,
     serialization_format: str | None = None,
+    conda_env=None,
+    extra_files=None,
     mlmodel: Model | None = None,
     **kwargs: Any,
 ) -> Model:
@@ -189,6 +191,7 @@ def save_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
         predict=predict, pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
         metadata=metadata, code_paths=code_paths,
+        conda_env=conda_env, extra_files=extra_files,
     )
 
 
@@ -200,11 +203,13 @@ def _saving_pickle_module(pickle_module: Any) -> Any:
     return pickle_module
 
 
-def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any):
     """Save the module into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
     from mlnb.tracking.logged_models import log_model as _log
 
-    return _log(save_model, pytorch_model, name=name, artifact_path=artifact_path, **kwargs)
+    return _log(save_model, pytorch_model, name=name, artifact_path=artifact_path,
+                registered_model_name=registered_model_name, **kwargs)
 
 
 # -- loading ---------------------------------------------------------------------------------

@@ -93,6 +93,8 @@ def save_model(
     code_paths: Sequence[str] | None = None,
     pyfunc_predict_fn: str = "predict",
     skops_trusted_types: Sequence[str] | None = None,
+    conda_env=None,
+    extra_files=None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a scikit-learn estimator as an MLflow-format model directory at ``path``.
@@ -154,14 +156,17 @@ def save_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
         predict=predict, pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
         metadata=metadata, code_paths=code_paths,
+        conda_env=conda_env, extra_files=extra_files,
     )
 
 
-def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any):
     """Save the estimator into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
     from mlnb.tracking.logged_models import log_model as _log
 
-    return _log(save_model, sk_model, name=name, artifact_path=artifact_path, **kwargs)
+    return _log(save_model, sk_model, name=name, artifact_path=artifact_path,
+                registered_model_name=registered_model_name, **kwargs)
 
 
 def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[str] | None = None,

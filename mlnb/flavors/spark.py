@@ -111,6 +111,8 @@ def save_model(
     extra_pip_requirements=None,
     metadata: dict | None = None,
     code_paths: Sequence[str] | None = None,
+    conda_env=None,
+    extra_files=None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a fitted Spark MLlib model (a ``PipelineModel`` or a single Transformer) at ``path``.
@@ -147,14 +149,17 @@ def save_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
         predict=predict_column, pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements, metadata=metadata, code_paths=code_paths,
+        conda_env=conda_env, extra_files=extra_files,
     )
 
 
-def log_model(spark_model: Any, name: str | None = None, *, artifact_path: str | None = None, **kwargs: Any):
+def log_model(spark_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any):
     """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
     from mlnb.tracking.logged_models import log_model as _log
 
-    return _log(save_model, spark_model, name=name, artifact_path=artifact_path, **kwargs)
+    return _log(save_model, spark_model, name=name, artifact_path=artifact_path,
+                registered_model_name=registered_model_name, **kwargs)
 
 
 #: Class name prefixes Spark's ML persistence may name in a model's metadata without consent.

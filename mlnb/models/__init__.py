@@ -1,7 +1,9 @@
 """The format core: MLmodel manifests, signatures, environments and the save skeleton.
 
 It knows nothing of notebooks, runs or HTTP. Names are loaded lazily so that reading a manifest
-never imports numpy or pandas.
+never imports numpy or pandas. For MLflow's ``mlflow.models`` names, this package also re-exports
+(lazily, by name only) ``evaluate``, ``get_model_info``, ``predict`` and friends from the packages
+that implement them.
 """
 
 _EXPORTS = {
@@ -13,6 +15,17 @@ _EXPORTS = {
     "ParamSpec": "mlnb.models.signature",
     "ParamSchema": "mlnb.models.signature",
     "infer_signature": "mlnb.models.signature",
+    "ModelInfo": "mlnb.tracking.logged_models",
+    "evaluate": "mlnb.evaluation",
+    "make_metric": "mlnb.evaluation",
+    "MetricThreshold": "mlnb.evaluation",
+    "EvaluationResult": "mlnb.evaluation",
+    "get_model_info": "mlnb.tracking.model_info",
+    "validate_serving_input": "mlnb.serving.offline",
+    "convert_input_example_to_serving_input": "mlnb.serving.offline",
+    "predict": "mlnb.serving.offline",
+    "update_model_requirements": "mlnb.models.environment",
+    "set_model": "mlnb.models.code",
 }
 __all__ = list(_EXPORTS)
 

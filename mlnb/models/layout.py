@@ -44,6 +44,23 @@ def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def _skip_for(model_dir: Path):
+    """copytree's ``ignore``: caches, and the folder the model is being written into (saving with
+    ``code_paths=[os.getcwd()]`` puts the model inside the copied tree; copying it would never end)."""
+    inside = model_dir.resolve()
+    cache = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(cache(folder, names))
+        for name in names:
+            p = Path(folder, name).resolve()
+            if p == inside or p in inside.parents:
+                skipped.add(name)
+        return skipped
+
+    return ignore
+
+
 def copy_code_paths(code_paths: Sequence[str | os.PathLike] | None, model_dir: Path) -> str | None:
     """Copy files or packages into ``<model>/code``; return the flavor's ``code`` value."""
     if not code_paths:
@@ -55,10 +72,36 @@ def copy_code_paths(code_paths: Sequence[str | os.PathLike] | None, model_dir: P
         if not src.exists():
             raise InvalidParameterError(f"code_paths: '{src}' does not exist.")
         if src.is_dir():
-            shutil.copytree(src, dest / src.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(src, dest / src.absolute().name, ignore=_skip_for(model_dir))
         else:
             shutil.copy2(src, dest / src.name)
     return CODE_DIR
+
+
+EXTRA_FILES_DIR = "extra_files"
+
+
+def copy_extra_files(extra_files: Sequence[str | os.PathLike] | None, model_dir: Path) -> list[dict[str, str]]:
+    """Copy files (paths or URIs) into ``<model>/extra_files``; return the flavor's ``extra_files``
+    entries (MLflow's ``[{"path": "extra_files/<name>"}]``)."""
+    if not extra_files:
+        return []
+    if isinstance(extra_files, (str, os.PathLike)) or not isinstance(extra_files, (list, tuple)):
+        raise InvalidParameterError("extra_files must be a list of file paths or URIs.")
+    from mlnb.models.uri import local_path
+
+    dest = model_dir / EXTRA_FILES_DIR
+    dest.mkdir(exist_ok=True)
+    out = []
+    for f in extra_files:
+        src = local_path(os.fspath(f))
+        if not src.is_file():
+            raise InvalidParameterError(f"extra_files: '{f}' is not a file.")
+        if (dest / src.name).exists():
+            raise InvalidParameterError(f"extra_files: two files are named '{src.name}'; rename one.")
+        shutil.copy2(src, dest / src.name)
+        out.append({"path": f"{EXTRA_FILES_DIR}/{src.name}"})
+    return out
 
 
 def dir_size(path: Path) -> int:
@@ -77,6 +120,8 @@ def write_model(
     extra_pip_requirements=None,
     metadata=None,
     code_paths=None,
+    conda_env=None,
+    extra_files=None,
 ):
     """Save a model directory: the one save skeleton every flavor goes through.
 
@@ -84,7 +129,9 @@ def write_model(
     ``(flavors, modules)``: the MLmodel flavor sections (``python_function`` included, without
     ``env`` and ``python_version``, which are added here) and the modules the model imports, from
     which ``requirements.txt`` is pinned. ``predict`` (optional) infers the output schema when only
-    an input example is given.
+    an input example is given. ``conda_env`` (a dict or YAML path) gives the environment instead of
+    the inferred requirements; ``extra_files`` are copied into ``extra_files/`` and listed in every
+    flavor section but ``python_function``, as MLflow does.
     """
     import platform
     import warnings
@@ -97,6 +144,10 @@ def write_model(
     with staged_dir(path) as tmp:
         code = copy_code_paths(code_paths, tmp)
         flavors, modules = write_payload(tmp, code)
+        extra = copy_extra_files(extra_files, tmp)
+        if extra:
+            flavors = {name: conf if name == PYFUNC else {**conf, "extra_files": extra}
+                       for name, conf in flavors.items()}
         if input_example is not None:
             mlmodel.saved_input_example_info = examples.save(input_example, tmp)
             if signature is None:
@@ -107,10 +158,10 @@ def write_model(
                     warnings.warn(f"Could not infer a signature from the input example: {exc}", stacklevel=3)
         if signature is not None and signature is not False:
             mlmodel.set_signature(signature)
-        reqs = environment.resolve_requirements(
-            environment.infer_requirements(modules), pip_requirements, extra_pip_requirements
+        reqs, constraints = environment.resolve_environment(
+            environment.infer_requirements(modules), pip_requirements, extra_pip_requirements, conda_env
         )
-        env = environment.write(tmp, reqs)
+        env = environment.write(tmp, reqs, constraints, conda_env)
         if PYFUNC in flavors:
             flavors[PYFUNC] = {**flavors[PYFUNC], "env": env, "python_version": platform.python_version()}
         for name, conf in flavors.items():

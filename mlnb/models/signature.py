@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -36,17 +37,197 @@ _EXACT_INT_LIMIT = {"float": 2**24, "double": 2**53}
 _NUMERIC = ("boolean", "integer", "long", "float", "double")
 
 
+class DataType(str, Enum):
+    """MLflow's scalar column types; a member equals its name (``DataType.double == "double"``)."""
+
+    boolean = "boolean"
+    integer = "integer"
+    long = "long"
+    float = "float"
+    double = "double"
+    string = "string"
+    binary = "binary"
+    datetime = "datetime"
+
+    def __repr__(self) -> str:
+        return self.value
+
+    def __str__(self) -> str:
+        return f"DataType.{self.value}"
+
+    def __format__(self, spec: str) -> str:  # f-strings and messages show the bare name
+        return format(self.value, spec)
+
+    __hash__ = str.__hash__
+
+    def to_numpy(self) -> np.dtype:
+        """The numpy dtype of this type (``string`` is ``<U0``, as in MLflow)."""
+        return np.dtype(str) if self is DataType.string else \
+            np.dtype(bytes) if self is DataType.binary else COLUMN_TYPES[self.value]
+
+    def to_pandas(self):
+        return COLUMN_TYPES[self.value]
+
+    def to_python(self) -> type:
+        import builtins
+        import datetime as dt
+
+        return {"boolean": bool, "integer": int, "long": int, "float": builtins.float,
+                "double": builtins.float, "string": str, "binary": bytes,
+                "datetime": dt.datetime}[self.value]
+
+
+def _as_type(t: Any):
+    """A column type from its JSON form or a Python value: DataType, Array, Object, Map or AnyType."""
+    if isinstance(t, (DataType, Array, Object, Map, AnyType)):
+        return t
+    if isinstance(t, str):
+        if t == "any":
+            return AnyType()
+        try:
+            return DataType(t)
+        except ValueError:
+            raise SchemaError(f"Unknown column type '{t}'; expected one of {sorted(COLUMN_TYPES)}, "
+                              f"array, object, map or any.") from None
+    if isinstance(t, Mapping):
+        kind = t.get("type")
+        if kind == "array":
+            return Array(_as_type(_bare(t.get("items") or {})))
+        if kind == "object":
+            props = t.get("properties")
+            if not isinstance(props, Mapping):
+                raise SchemaError(f"Malformed object type {dict(t)!r}: it needs 'properties'.")
+            return Object([Property(n, _as_type(_bare(p)), bool(p.get("required", True)))
+                           for n, p in props.items()])
+        if kind == "map":
+            return Map(_as_type(_bare(t.get("values") or {})))
+        if kind in ("any", *COLUMN_TYPES):
+            return _as_type(kind)
+    raise SchemaError(f"Malformed column type {t!r}.")
+
+
+def _bare(d: Mapping[str, Any]):
+    """A nested type's JSON without its ``required`` flag (``{"type": "long"}`` -> ``"long"``)."""
+    d = {k: v for k, v in dict(d).items() if k != "required"}
+    return d["type"] if set(d) == {"type"} else d
+
+
+def _type_json(t: Any) -> dict[str, Any]:
+    return t.to_dict() if hasattr(t, "to_dict") else {"type": str.__str__(t) if isinstance(t, str) else t}
+
+
+def _type_repr(t: Any) -> str:
+    return t.value if isinstance(t, DataType) else repr(t)
+
+
+class Array:
+    """A list whose items all have one type (MLflow's ``Array``): ``Array(DataType.string)``."""
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = _as_type(dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "array", "items": _type_json(self.dtype)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Array) and self.dtype == other.dtype
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Array({_type_repr(self.dtype)})"
+
+
+class Property:
+    """A named field of an :class:`Object`, with its type and whether it must be present."""
+
+    def __init__(self, name: str, dtype: Any, required: bool = True) -> None:
+        self.name, self.dtype, self.required = name, _as_type(dtype), required
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.name: {**_type_json(self.dtype), "required": self.required}}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Property) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{self.name}: {_type_repr(self.dtype)} ({'required' if self.required else 'optional'})"
+
+
+class Object:
+    """A dict with known keys (MLflow's ``Object``); properties are kept sorted by name."""
+
+    def __init__(self, properties: Sequence[Property]) -> None:
+        self.properties = sorted(properties, key=lambda p: p.name)
+        names = [p.name for p in self.properties]
+        if len(set(names)) != len(names):
+            raise SchemaError(f"An object type lists a property twice: {names}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        props: dict[str, Any] = {}
+        for p in self.properties:
+            props.update(p.to_dict())
+        return {"type": "object", "properties": props}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Object) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(repr(p) for p in self.properties) + "}"
+
+
+class Map:
+    """A dict of string keys to values of one type (MLflow's ``Map``)."""
+
+    def __init__(self, value_type: Any) -> None:
+        self.value_type = _as_type(value_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "map", "values": _type_json(self.value_type)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Map) and self.value_type == other.value_type
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = str(self.value_type) if isinstance(self.value_type, DataType) else repr(self.value_type)
+        return f"Map(str -> {inner})"
+
+
+class AnyType:
+    """Any value; nothing is checked (MLflow's ``AnyType``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "any"}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AnyType)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "Any"
+
+
 # -- specs -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ColSpec:
-    """A named (or unnamed) column of an MLflow type; ``type`` may also be a dict for arrays/objects."""
+    """A named (or unnamed) column: a :class:`DataType` or an Array, Object, Map or AnyType."""
 
     type: Any
     name: str | None = None
     required: bool = True
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", _as_type(self.type))
+
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = dict(self.type) if isinstance(self.type, Mapping) else {"type": self.type}
+        d = _type_json(self.type)
         if self.name is not None:
             d["name"] = self.name
         d["required"] = self.required
@@ -57,10 +238,11 @@ class ColSpec:
         d = dict(d)
         name = d.pop("name", None)
         required = d.pop("required", True)
-        typ = d["type"] if set(d) == {"type"} else d
-        if isinstance(typ, str) and typ not in COLUMN_TYPES and typ != "any":
-            raise SchemaError(f"Unknown column type '{typ}'; expected one of {sorted(COLUMN_TYPES)}.")
-        return cls(type=typ, name=name, required=required)
+        return cls(type=_bare(d), name=name, required=required)
+
+    def __repr__(self) -> str:
+        desc = f"{_type_repr(self.type)} ({'required' if self.required else 'optional'})"
+        return f"{self.name!r}: {desc}" if self.name is not None else desc
 
 
 @dataclass(frozen=True)
@@ -92,6 +274,10 @@ class TensorSpec:
     def type(self) -> str:
         return "tensor"
 
+    def __repr__(self) -> str:
+        desc = f"Tensor({str(np.dtype(self.dtype))!r}, {tuple(self.shape)!r})"
+        return f"{self.name!r}: {desc}" if self.name is not None else desc
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -116,6 +302,10 @@ class ParamSpec:
         shape = d.get("shape")
         return cls(name=d["name"], type=d["type"], default=d.get("default"),
                    shape=tuple(shape) if shape is not None else None)
+
+    def __repr__(self) -> str:
+        shape = f" (shape: {tuple(self.shape)!r})" if self.shape is not None else ""
+        return f"{self.name!r}: {self.type} (default: {self.default}){shape}"
 
 
 def _spec_from_dict(d: Mapping[str, Any]):
@@ -175,7 +365,7 @@ class Schema:
         return isinstance(other, Schema) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        return "\n".join(_describe(s) for s in self.inputs) or "(empty)"
+        return "[" + ", ".join(repr(s) for s in self.inputs) + "]"
 
 
 class ParamSchema:
@@ -192,12 +382,8 @@ class ParamSchema:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ParamSchema) and self.to_json() == other.to_json()
 
-
-def _describe(spec) -> str:
-    if isinstance(spec, TensorSpec):
-        return f"{spec.name or '-'}: tensor {spec.dtype} {list(spec.shape)}"
-    opt = "" if spec.required else " (optional)"
-    return f"{spec.name or '-'}: {spec.type}{opt}"
+    def __repr__(self) -> str:
+        return "[" + ", ".join(repr(p) for p in self.params) + "]"
 
 
 @dataclass
@@ -230,15 +416,64 @@ class ModelSignature:
                    params=parse("params", ParamSchema))
 
     def __repr__(self) -> str:
-        parts = [f"inputs:\n  {self.inputs!r}".replace("\n", "\n  ") if self.inputs else "inputs: None"]
-        parts.append(f"outputs:\n  {self.outputs!r}".replace("\n", "\n  ") if self.outputs else "outputs: None")
-        if self.params:
-            parts.append("params: " + ", ".join(f"{p.name}: {p.type}={p.default!r}" for p in self.params.params))
-        return "\n".join(parts)
+        """MLflow's layout: each part on its own line, its schema indented below it."""
+        return "".join(f"{part}: \n  {getattr(self, part)!r}\n" for part in ("inputs", "outputs", "params"))
 
 
 # -- inference -------------------------------------------------------------------------------
-def _column_type(values) -> str:
+_NESTED = (list, tuple, np.ndarray, Mapping)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and v != v)
+
+
+def _nested_type(values: Sequence[Any]):
+    """The one MLflow type of Python values that may nest: lists become ``Array``, dicts ``Object``
+    (a key missing or None in some dict is an optional property), scalars a :class:`DataType`."""
+    present = [v for v in values if not _missing(v)]
+    if not present:
+        return AnyType()
+    if all(isinstance(v, (list, tuple, np.ndarray)) for v in present):
+        return Array(_nested_type([x for v in present for x in v]))
+    if all(isinstance(v, Mapping) for v in present):
+        keys = sorted({str(k) for v in present for k in v})
+        return Object([
+            Property(k, _nested_type([v.get(k) for v in present]),
+                     all(not _missing(v.get(k)) for v in present))
+            for k in keys])
+    kinds = set()
+    for v in present:
+        if isinstance(v, (bool, np.bool_)):
+            kinds.add(DataType.boolean)
+        elif isinstance(v, (int, np.integer)):
+            kinds.add(DataType.integer if isinstance(v, np.int32) else DataType.long)
+        elif isinstance(v, (np.float32,)):
+            kinds.add(DataType.float)
+        elif isinstance(v, (float, np.floating)):
+            kinds.add(DataType.double)
+        elif isinstance(v, str):
+            kinds.add(DataType.string)
+        elif isinstance(v, (bytes, bytearray)):
+            kinds.add(DataType.binary)
+        elif isinstance(v, (np.datetime64,)) or type(v).__name__ in ("datetime", "Timestamp", "date"):
+            kinds.add(DataType.datetime)
+        else:
+            kinds.add(type(v).__name__)
+    if len(kinds) == 1 and isinstance(next(iter(kinds)), DataType):
+        return kinds.pop()
+    if kinds and kinds <= {DataType.integer, DataType.long, DataType.float, DataType.double}:
+        return DataType.double
+    raise SchemaError(
+        f"Cannot infer one type for values of mixed or unsupported types ({sorted(map(repr, kinds))}); "
+        f"convert them to one type, or pass a signature built with mlnb.types.")
+
+
+def _is_sparse(data: Any) -> bool:
+    return type(data).__module__.startswith("scipy.sparse") and hasattr(data, "tocsr")
+
+
+def _column_type(values):
     """The MLflow column type of a pandas Series or 1-d array."""
     import pandas as pd
 
@@ -254,6 +489,8 @@ def _column_type(values) -> str:
         return "datetime"
     if kind in "OSU" or isinstance(dtype, pd.StringDtype) or str(dtype) == "str":
         sample = pd.Series(values).dropna()
+        if any(isinstance(v, _NESTED) for v in sample[:1000]):
+            return _nested_type(list(sample))
         if sample.empty or all(isinstance(v, str) for v in sample[:1000]):
             return "string"
         if all(isinstance(v, (bytes, bytearray)) for v in sample[:1000]):
@@ -281,23 +518,28 @@ def _infer_schema(data: Any) -> Schema:
     if isinstance(data, pd.Series):
         name = str(data.name) if data.name is not None else None
         return Schema([ColSpec(_column_type(data), name)])
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray) or _is_sparse(data):
         if data.dtype.kind in "OU" and data.ndim == 1:
             return Schema([ColSpec(_column_type(data))])
         return Schema([TensorSpec(data.dtype, (-1,) + data.shape[1:])])
     if isinstance(data, Mapping):
-        if all(isinstance(v, (np.ndarray, list)) for v in data.values()):
-            if all(isinstance(v, list) and v and not isinstance(v[0], (list, dict)) for v in data.values()):
-                return _infer_schema(pd.DataFrame(data))
-            return Schema([TensorSpec(np.asarray(v).dtype, (-1,) + np.asarray(v).shape[1:], str(k))
-                           for k, v in data.items()])
-        return _infer_schema(pd.DataFrame([data]))
+        if data and all(isinstance(v, np.ndarray) for v in data.values()):
+            return Schema([TensorSpec(v.dtype, (-1,) + v.shape[1:], str(k)) for k, v in data.items()])
+        # one example row, as MLflow reads a dict: lists are Array columns, dicts Object columns
+        return Schema([ColSpec(_column_type(v) if isinstance(v, pd.Series) else _nested_type([v]), str(k),
+                               required=not _missing(v)) for k, v in data.items()])
     if isinstance(data, (list, tuple)):
-        if data and all(isinstance(r, Mapping) for r in data):
-            return _infer_schema(pd.DataFrame(list(data)))
+        if data and all(isinstance(r, Mapping) for r in data):  # records: a key missing or None is optional
+            keys = list(dict.fromkeys(k for r in data for k in r))
+            return Schema([ColSpec(_nested_type([r.get(k) for r in data]), str(k),
+                                   required=all(not _missing(r.get(k)) for r in data)) for k in keys])
         if data and all(isinstance(r, str) for r in data):
             return Schema([ColSpec("string")])
-        return _infer_schema(np.asarray(data))
+        try:
+            return Schema([ColSpec(_nested_type(list(data)))])
+        except SchemaError as exc:  # MLflow's fallback: accept anything, check nothing
+            warnings.warn(f"{exc} The input schema is set to Any.", stacklevel=3)
+            return Schema([ColSpec(AnyType())])
     if isinstance(data, (str, bytes, bool, int, float, np.generic)):
         return _infer_schema(pd.Series([data]))
     raise SchemaError(
@@ -469,6 +711,8 @@ def _enforce_tensor(data, schema: Schema):
             out[spec.name] = _check_tensor(np.asarray(data[spec.name]), spec)
         return out
     spec = schema.inputs[0]
+    if _is_sparse(data):  # checked as is: densifying a sparse matrix could need far more memory
+        return _check_tensor(data, spec)
     if isinstance(data, pd.DataFrame):
         data = data.to_numpy()
     elif not isinstance(data, np.ndarray):
@@ -476,7 +720,7 @@ def _enforce_tensor(data, schema: Schema):
     return _check_tensor(data, spec)
 
 
-def _check_tensor(arr: np.ndarray, spec: TensorSpec) -> np.ndarray:
+def _check_tensor(arr, spec: TensorSpec):
     if arr.dtype != spec.dtype:
         if np.can_cast(arr.dtype, spec.dtype, casting="safe"):
             arr = arr.astype(spec.dtype)
@@ -501,7 +745,26 @@ def enforce_schema(data: Any, schema: Schema):
         return data
     if schema.is_tensor_spec:
         return _enforce_tensor(data, schema)
+    if isinstance(data, (list, tuple, Mapping)) and any(
+            isinstance(s.type, (Array, Object, Map, AnyType)) for s in schema.inputs):
+        return _enforce_nested(data, schema)
     return _enforce_columns(data, schema)
+
+
+def _enforce_nested(data, schema: Schema):
+    """Lists and dicts for a schema with Array, Object, Map or Any columns reach the model as they
+    came (a frame would split the lists); required names must be present."""
+    rows = [data] if isinstance(data, Mapping) else list(data)
+    if schema.has_input_names:
+        for row in rows:
+            if not isinstance(row, Mapping):
+                raise SchemaError(f"The model expects records with fields {schema.input_names()}; "
+                                  f"received {type(row).__name__}.")
+            missing = [n for n in schema._required if _missing(row.get(n))]
+            if missing:
+                raise SchemaError(f"Missing required field{'s' if len(missing) > 1 else ''} {missing}. "
+                                  f"The model expects {schema.input_names()}.")
+    return data
 
 
 _PARAM_CASTS = {"boolean": bool, "long": int, "integer": int, "double": float, "float": float, "string": str}
@@ -541,6 +804,7 @@ def enforce_params(params: Mapping[str, Any] | None, schema: ParamSchema | None)
 
 
 __all__ = [
+    "DataType", "Array", "Object", "Property", "Map", "AnyType",
     "ColSpec", "TensorSpec", "ParamSpec", "Schema", "ParamSchema", "ModelSignature",
     "infer_signature", "enforce_schema", "enforce_params",
 ]

@@ -82,8 +82,30 @@ class MlnbClient:
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         return self.store.get_experiment_by_name(name)
 
-    def search_experiments(self, view_type: Any = ACTIVE_ONLY) -> list[Experiment]:
-        return self.store.search_experiments(run_view(view_type))
+    def search_experiments(self, view_type: Any = ACTIVE_ONLY, max_results: int | None = None,
+                           filter_string: str | None = None, order_by: Sequence[str] | None = None,
+                           page_token: str | None = None) -> "PagedList[Experiment]":
+        """Experiments matching ``filter_string`` (``name``, ``tags.<key>``, ``creation_time``,
+        ``last_update_time``), in ``order_by`` order (default: newest first), one page at a time."""
+        from mlnb.tracking.experiment_search import filter_experiments, order_experiments
+
+        found = self.store.search_experiments(run_view(view_type))
+        found = order_experiments(filter_experiments(found, filter_string), order_by)
+        return _page(found, max_results, page_token)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        v.check_experiment_name(new_name)
+        self.store.rename_experiment(str(experiment_id), new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark an experiment and its runs deleted (``restore_experiment`` undoes it)."""
+        self.store.delete_experiment(str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.restore_experiment(str(experiment_id))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.store.set_experiment_tag(str(experiment_id), v.check_key(key, "Tag"), v.tag_value(key, value))
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id: str, start_time: int | None = None,
@@ -125,6 +147,10 @@ class MlnbClient:
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.log_batch(run_id, tags=[RunTag(key, value)])
 
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag from a run; a tag the run does not have is an error, as in MLflow."""
+        self.store.delete_tag(v.check_run_id(run_id), key)
+
     def log_batch(self, run_id: str, metrics: Iterable[Metric] = (), params: Iterable[Param] | Mapping = (),
                   tags: Iterable[RunTag] | Mapping = ()) -> None:
         """Log many values in one store transaction (one HTTP request on a tracking server)."""
@@ -141,11 +167,18 @@ class MlnbClient:
 
     def search_runs(self, experiment_ids: str | Sequence[str], filter_string: str = "",
                     run_view_type: Any = ACTIVE_ONLY, max_results: int = 1000,
-                    order_by: Sequence[str] | None = None) -> list[Run]:
+                    order_by: Sequence[str] | None = None, page_token: str | None = None) -> "PagedList[Run]":
+        """Runs matching ``filter_string``, ``max_results`` per page; ``.token`` of the answer asks
+        for the next page (None on the last one)."""
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
-        table = self.store.search_runs([str(i) for i in ids], filter_string, order_by, max_results,
+        if not isinstance(max_results, int) or max_results < 1:
+            raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}.")
+        offset = _offset(page_token)
+        table = self.store.search_runs([str(i) for i in ids], filter_string, order_by, offset + max_results + 1,
                                        run_view(run_view_type))
-        return table.to_runs()
+        runs = table.to_runs()
+        more = len(runs) > offset + max_results
+        return PagedList(runs[offset:offset + max_results], _token(offset + max_results) if more else None)
 
     # -- logged models and datasets ------------------------------------------------------------
     def get_logged_model(self, model_id: str):
@@ -195,6 +228,59 @@ class MlnbClient:
         """Log what a binary file-like object (``io.BytesIO``, an open file) holds as ``artifact_file``."""
         self._repo(run_id).log_bytes(stream.read(), artifact_file)
 
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str, *,
+                   save_kwargs: Mapping[str, Any] | None = None) -> None:
+        """Log a matplotlib figure (any format matplotlib writes) or a plotly figure (.html, .png...)."""
+        import io
+
+        buf = io.BytesIO()
+        suffix = artifact_file.rsplit(".", 1)[-1].lower() if "." in artifact_file else "png"
+        if hasattr(figure, "savefig"):
+            figure.savefig(buf, format=suffix, **(save_kwargs or {}))
+        elif hasattr(figure, "write_html"):
+            if suffix == "html":
+                buf.write(figure.to_html(**(save_kwargs or {})).encode("utf-8"))
+            else:
+                figure.write_image(buf, format=suffix, **(save_kwargs or {}))
+        else:
+            raise InvalidParameterError(f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}.")
+        self._repo(run_id).log_bytes(buf.getvalue(), artifact_file)
+
+    def log_image(self, run_id: str, image: Any, artifact_file: str | None = None, key: str | None = None,
+                  step: int | None = None, timestamp: int | None = None) -> None:
+        """Log a numpy array (HxW, HxWx3 or HxWx4; floats in [0, 1] or integers in [0, 255]) or a PIL
+        image as ``artifact_file`` (.png, .jpg...)."""
+        import io
+
+        if key is not None or step is not None or timestamp is not None:
+            raise InvalidParameterError(
+                "log_image(key=, step=, timestamp=) logs images as a time series, which mlnb does not "
+                "store yet; pass artifact_file='images/<name>.png' (one file per step) instead.")
+        if not artifact_file:
+            raise InvalidParameterError("log_image needs artifact_file, like artifact_file='image.png'.")
+        from mlnb.errors import require
+
+        pil = require("PIL.Image", "evaluate", "log_image")
+        if not isinstance(image, pil.Image):
+            import numpy as np
+
+            arr = np.asarray(image)
+            if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+                raise InvalidParameterError(
+                    f"log_image takes an image of shape HxW, HxWx1, HxWx3 or HxWx4; got {list(arr.shape)}.")
+            if arr.dtype.kind == "f":
+                if arr.size and (arr.min() < 0 or arr.max() > 1):
+                    raise InvalidParameterError("A floating-point image must hold values in [0, 1].")
+                arr = (arr * 255).round()
+            elif arr.dtype.kind in "iu" and arr.size and (arr.min() < 0 or arr.max() > 255):
+                raise InvalidParameterError("An integer image must hold values in [0, 255].")
+            image = pil.fromarray(arr.astype(np.uint8).squeeze(axis=2) if arr.ndim == 3 and arr.shape[2] == 1
+                                  else arr.astype(np.uint8))
+        buf = io.BytesIO()
+        fmt = artifact_file.rsplit(".", 1)[-1].upper() if "." in artifact_file else "PNG"
+        image.save(buf, format={"JPG": "JPEG"}.get(fmt, fmt))
+        self._repo(run_id).log_bytes(buf.getvalue(), artifact_file)
+
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._repo(run_id).list_artifacts(clean_artifact_path(path))
 
@@ -202,6 +288,46 @@ class MlnbClient:
         return str(self._repo(run_id).download_artifacts(clean_artifact_path(path), dst_path))
 
 
-Client = MlnbClient
+class PagedList(list):
+    """One page of results; ``token`` asks for the next page (None on the last one), as in MLflow."""
 
-__all__ = ["MlnbClient", "Client"]
+    def __init__(self, items: Iterable = (), token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+def _token(offset: int) -> str:
+    import base64
+
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset(page_token: str | None) -> int:
+    if not page_token:
+        return 0
+    import base64
+    import binascii
+
+    try:
+        offset = json.loads(base64.b64decode(page_token))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidParameterError(f"Invalid page_token {page_token!r}: pass the .token of a previous page.") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidParameterError(f"Invalid page_token {page_token!r}: pass the .token of a previous page.")
+    return offset
+
+
+def _page(items: list, max_results: int | None, page_token: str | None) -> PagedList:
+    if max_results is None:
+        return PagedList(items[_offset(page_token):])
+    if not isinstance(max_results, int) or max_results < 1:
+        raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}.")
+    start = _offset(page_token)
+    end = start + max_results
+    return PagedList(items[start:end], _token(end) if end < len(items) else None)
+
+
+Client = MlnbClient
+MlflowClient = MlnbClient  # MLflow's name for the same class
+
+__all__ = ["MlnbClient", "MlflowClient", "Client", "PagedList"]

@@ -23,6 +23,64 @@ TAG_NOTE = "mlflow.note.content"
 TAG_LOGGED_MODELS = "mlflow.log-model.history"
 
 
+class RunStatus:
+    """MLflow's run statuses as numbers, with its conversions (``run.info.status`` is the name)."""
+
+    RUNNING, SCHEDULED, FINISHED, FAILED, KILLED = 1, 2, 3, 4, 5
+    _NAMES = {1: RUNNING, 2: SCHEDULED, 3: FINISHED, 4: FAILED, 5: KILLED}
+
+    @staticmethod
+    def from_string(status_str: str) -> int:
+        try:
+            return RUN_STATUSES.index(status_str) + 1
+        except ValueError:
+            raise ValueError(f"Unknown run status {status_str!r}; expected one of {list(RUN_STATUSES)}.") from None
+
+    @staticmethod
+    def to_string(status: int) -> str:
+        if status not in range(1, len(RUN_STATUSES) + 1):
+            raise ValueError(f"Unknown run status {status!r}; expected 1 to {len(RUN_STATUSES)}.")
+        return RUN_STATUSES[status - 1]
+
+    @staticmethod
+    def is_terminated(status: int) -> bool:
+        return status in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+    @staticmethod
+    def all_status() -> list[int]:
+        return list(range(1, len(RUN_STATUSES) + 1))
+
+
+class ViewType:
+    """Which experiments or runs a search returns (MLflow's numbers: active, deleted, all)."""
+
+    ACTIVE_ONLY, DELETED_ONLY, ALL = 1, 2, 3
+    _STRINGS = {1: "active_only", 2: "deleted_only", 3: "all"}
+
+    @classmethod
+    def from_string(cls, view_str: str) -> int:
+        for number, name in cls._STRINGS.items():
+            if name == str(view_str).lower():
+                return number
+        raise ValueError(f"Unknown view type {view_str!r}; expected one of {list(cls._STRINGS.values())}.")
+
+    @classmethod
+    def to_string(cls, view_type: int) -> str:
+        if view_type not in cls._STRINGS:
+            raise ValueError(f"Unknown view type {view_type!r}; expected 1, 2 or 3.")
+        return cls._STRINGS[view_type]
+
+
+class LifecycleStage:
+    """Whether an experiment or run is active or deleted."""
+
+    ACTIVE, DELETED = ACTIVE, DELETED
+
+    @classmethod
+    def view_type_to_stages(cls, view_type: int = ViewType.ALL) -> list[str]:
+        return {ViewType.ACTIVE_ONLY: [ACTIVE], ViewType.DELETED_ONLY: [DELETED]}.get(view_type, [ACTIVE, DELETED])
+
+
 @dataclass(frozen=True)
 class Metric:
     key: str
@@ -39,6 +97,12 @@ class Param:
 
 @dataclass(frozen=True)
 class RunTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ExperimentTag:
     key: str
     value: str
 

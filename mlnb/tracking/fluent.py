@@ -20,9 +20,7 @@ import atexit
 import getpass
 import os
 import sys
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any, BinaryIO, Mapping, Sequence
 
 from mlnb.errors import InvalidParameterError, TrackingError
@@ -120,6 +118,31 @@ def get_experiment(experiment_id: str) -> Experiment:
 
 def create_experiment(name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None) -> str:
     return _client().create_experiment(name, artifact_location, tags)
+
+
+def search_experiments(view_type: Any = _store_mod.ACTIVE_ONLY, max_results: int | None = None,
+                       filter_string: str | None = None, order_by: Sequence[str] | None = None) -> list[Experiment]:
+    """Experiments matching ``filter_string`` (like ``"name LIKE 'churn%'"``), newest first."""
+    return list(_client().search_experiments(view_type, max_results, filter_string, order_by))
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Mark an experiment and its runs deleted."""
+    global _experiment_id
+    _client().delete_experiment(experiment_id)
+    if _experiment_id == str(experiment_id):
+        _experiment_id = None
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Tag the current experiment (the one ``set_experiment`` chose, else the default one)."""
+    _client().set_experiment_tag(_current_experiment_id(), key, value)
+
+
+def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    """Tag the current experiment with every key and value of ``tags``."""
+    for key, value in tags.items():
+        set_experiment_tag(key, value)
 
 
 def _current_experiment_id() -> str:
@@ -279,22 +302,13 @@ def log_stream(stream: BinaryIO, artifact_file: str, run_id: str | None = None) 
 
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None) -> None:
     """Log a matplotlib figure (any format matplotlib writes) or a plotly figure (.html, .png...)."""
-    run_id = _run_id()
-    name = Path(artifact_file).name
-    with tempfile.TemporaryDirectory(prefix="mlnb-") as tmp:
-        path = Path(tmp) / name
-        if hasattr(figure, "savefig"):
-            figure.savefig(path, **(save_kwargs or {}))
-        elif hasattr(figure, "write_html"):
-            if path.suffix == ".html":
-                figure.write_html(str(path), **(save_kwargs or {}))
-            else:
-                figure.write_image(str(path), **(save_kwargs or {}))
-        else:
-            raise InvalidParameterError(
-                f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}.")
-        folder = str(Path(artifact_file).parent)
-        _client().log_artifact(run_id, path, None if folder in ("", ".") else folder)
+    _client().log_figure(_run_id(), figure, artifact_file, save_kwargs=save_kwargs)
+
+
+def log_image(image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None,
+              timestamp: int | None = None) -> None:
+    """Log a numpy array or PIL image as ``artifact_file`` (.png, .jpg...)."""
+    _client().log_image(_run_id(), image, artifact_file, key=key, step=step, timestamp=timestamp)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -425,7 +439,8 @@ def _reset_for_tests() -> None:
 
 __all__ = [
     "ActiveRun", "set_tracking_uri", "get_tracking_uri", "set_experiment", "get_experiment_by_name",
-    "get_experiment", "create_experiment", "start_run", "end_run", "active_run", "last_active_run",
+    "get_experiment", "create_experiment", "search_experiments", "delete_experiment", "set_experiment_tag",
+    "set_experiment_tags", "log_image", "start_run", "end_run", "active_run", "last_active_run",
     "get_run", "delete_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
     "set_tags", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_stream", "log_figure",
     "get_artifact_uri", "download_artifacts", "search_runs", "last_logged_model", "get_logged_model",

@@ -40,6 +40,11 @@ class ModelInfo:
     saved_input_example_info: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = field(default=None)
     model_id: str = ""
+    # what the caller said about the logged model (MLflow 3's log_model keywords)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    model_type: str | None = None
+    step: int = 0
 
     @property
     def name(self) -> str:
@@ -57,12 +62,40 @@ def _model_name(name: str | None, artifact_path: str | None) -> str:
     return chosen
 
 
+def _logged_model_keywords(params, tags, model_type, step, model_id, registered_model_name) -> None:
+    """Check MLflow 3's log_model keywords; refuse the ones that need what this store lacks."""
+    if registered_model_name is not None:
+        raise InvalidParameterError(
+            f"registered_model_name='{registered_model_name}' needs a model registry, which this mlnb "
+            f"does not have yet. Log the model without it; its model_uri loads it.")
+    if model_id is not None:
+        raise InvalidParameterError(
+            "model_id= logs into an existing logged model, which this mlnb does not store yet; "
+            "log a new model instead.")
+    for what, value in (("params", params), ("tags", tags)):
+        if value is not None and not isinstance(value, dict):
+            raise InvalidParameterError(f"log_model {what}= must be a dict, got {type(value).__name__}.")
+    if model_type is not None and not isinstance(model_type, str):
+        raise InvalidParameterError(f"log_model model_type= must be a string, got {type(model_type).__name__}.")
+    if not isinstance(step, int) or isinstance(step, bool):
+        raise InvalidParameterError(f"log_model step= must be an integer, got {step!r}.")
+
+
 def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
-              artifact_path: str | None = None, **save_kwargs: Any) -> ModelInfo:
-    """Save ``model`` with ``save_fn(model, path, ..., mlmodel=...)`` as a logged model of the active run."""
+              artifact_path: str | None = None, *, registered_model_name: str | None = None,
+              await_registration_for: int | None = 300, params: dict[str, Any] | None = None,
+              tags: dict[str, Any] | None = None, model_type: str | None = None, step: int = 0,
+              model_id: str | None = None, **save_kwargs: Any) -> ModelInfo:
+    """Save ``model`` with ``save_fn(model, path, ..., mlmodel=...)`` as a logged model of the active run.
+
+    ``params``, ``tags``, ``model_type`` and ``step`` describe the logged model (MLflow 3) and come
+    back on the returned :class:`ModelInfo`; ``await_registration_for`` only matters with
+    ``registered_model_name``.
+    """
     from mlnb.models.mlmodel import Model
     from mlnb.tracking import fluent
 
+    _logged_model_keywords(params, tags, model_type, step, model_id, registered_model_name)
     model_name = _model_name(name, artifact_path)
     run_id = fluent._run_id()
     client = fluent._client()
@@ -107,6 +140,10 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         saved_input_example_info=written.saved_input_example_info,
         metadata=written.metadata,
         model_id=logged.model_id,
+        params={str(k): str(v) for k, v in (params or {}).items()},
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+        model_type=model_type,
+        step=step,
     )
 
 

@@ -119,6 +119,19 @@ class RestStore(Store):
         body = {"max_results": 1000, "view_type": view}
         return [_experiment(e) for e in self._pages("POST", "experiments/search", body, "experiments")]
 
+    def rename_experiment(self, experiment_id, new_name) -> None:
+        self._call("POST", "experiments/update", {"experiment_id": str(experiment_id), "new_name": new_name})
+
+    def delete_experiment(self, experiment_id) -> None:
+        self._call("POST", "experiments/delete", {"experiment_id": str(experiment_id)})
+
+    def restore_experiment(self, experiment_id) -> None:
+        self._call("POST", "experiments/restore", {"experiment_id": str(experiment_id)})
+
+    def set_experiment_tag(self, experiment_id, key, value) -> None:
+        self._call("POST", "experiments/set-experiment-tag",
+                   {"experiment_id": str(experiment_id), "key": key, "value": value})
+
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id, run_name, start_time, tags, user_id="") -> Run:
         body = {"experiment_id": str(experiment_id), "run_name": run_name, "start_time": start_time,
@@ -239,6 +252,9 @@ class RestStore(Store):
 
     def restore_run(self, run_id) -> None:
         self._call("POST", "runs/restore", {"run_id": run_id})
+
+    def delete_tag(self, run_id, key) -> None:
+        self._call("POST", "runs/delete-tag", {"run_id": run_id, "key": key})
 
 
 class MlflowArtifactsRepo(ArtifactRepo):

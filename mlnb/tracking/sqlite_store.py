@@ -363,6 +363,42 @@ class SqliteStore(Store):
         where, args = _stage_where("lifecycle_stage", view)
         return self._experiments(where, tuple(args))
 
+    def _experiment_row(self, c: sqlite3.Connection, experiment_id: str) -> int:
+        eid = _int_id(experiment_id, "experiment")
+        if c.execute("SELECT 1 FROM experiments WHERE experiment_id = ?", (eid,)).fetchone() is None:
+            raise ResourceNotFoundError(f"No experiment with id '{experiment_id}' in {self.path}.")
+        return eid
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        with self._write() as c:
+            eid = self._experiment_row(c, experiment_id)
+            other = c.execute("SELECT experiment_id FROM experiments WHERE name = ?", (new_name,)).fetchone()
+            if other is not None and other[0] != eid:
+                raise InvalidParameterError(f"An experiment named '{new_name}' already exists in {self.path}.")
+            c.execute("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+                      (new_name, _now(), eid))
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        """Delete or restore an experiment and its runs together, as MLflow does."""
+        with self._write() as c:
+            eid = self._experiment_row(c, experiment_id)
+            now = _now()
+            c.execute("UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+                      (stage, now, eid))
+            c.execute("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?",
+                      (stage, now if stage == DELETED else None, eid))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, ACTIVE)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        with self._write() as c:
+            eid = self._experiment_row(c, experiment_id)
+            c.execute("INSERT OR REPLACE INTO experiment_tags VALUES (?, ?, ?)", (eid, key, value))
+
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
                    user_id: str = "") -> Run:
@@ -471,6 +507,15 @@ class SqliteStore(Store):
         with self.write() as c:
             self._run_row(c, run_id)
             c.execute("UPDATE runs SET lifecycle_stage = ?, deleted_time = NULL WHERE run_uuid = ?", (ACTIVE, run_id))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._write() as c:
+            rid = self._run_row(c, run_id)[0]
+            tags = json.loads(c.execute("SELECT tags_json FROM runs WHERE id = ?", (rid,)).fetchone()[0])
+            if key not in tags:
+                raise ResourceNotFoundError(f"Run '{run_id}' has no tag '{key}'.")
+            del tags[key]
+            c.execute("UPDATE runs SET tags_json = ? WHERE id = ?", (json.dumps(tags), rid))
 
     # -- search --------------------------------------------------------------------------------
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",

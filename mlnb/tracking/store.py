@@ -149,6 +149,10 @@ class Store:
     def get_experiment(self, experiment_id: str) -> Experiment: raise NotImplementedError
     def get_experiment_by_name(self, name: str) -> Experiment | None: raise NotImplementedError
     def search_experiments(self, view: str = ACTIVE_ONLY) -> list[Experiment]: raise NotImplementedError
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: raise NotImplementedError
+    def delete_experiment(self, experiment_id: str) -> None: raise NotImplementedError
+    def restore_experiment(self, experiment_id: str) -> None: raise NotImplementedError
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: raise NotImplementedError
 
     # runs
     def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
@@ -164,6 +168,7 @@ class Store:
                     view: str = ACTIVE_ONLY) -> RunTable: raise NotImplementedError
     def delete_run(self, run_id: str) -> None: raise NotImplementedError
     def restore_run(self, run_id: str) -> None: raise NotImplementedError
+    def delete_tag(self, run_id: str, key: str) -> None: raise NotImplementedError
 
     # MLflow 3's logged models
     def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None,

@@ -1,0 +1,24 @@
+"""MLflow's entity names, for code written against ``mlflow.entities``.
+
+The classes live in :mod:`mlnb.tracking.entities` (and FileInfo in
+:mod:`mlnb.tracking.artifacts`); names added there later appear here too.
+"""
+
+from __future__ import annotations
+
+from mlnb.tracking import entities as _entities
+from mlnb.tracking.artifacts import FileInfo
+from mlnb.tracking.entities import (
+    Experiment, ExperimentTag, LifecycleStage, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag,
+    ViewType,
+)
+
+__all__ = ["Experiment", "ExperimentTag", "FileInfo", "LifecycleStage", "Metric", "Param", "Run",
+           "RunData", "RunInfo", "RunStatus", "RunTag", "ViewType"]
+
+
+def __getattr__(name: str):
+    """Entities the tracking package defines beyond this list (datasets, logged models...)."""
+    if not name.startswith("_") and name[:1].isupper() and hasattr(_entities, name):
+        return getattr(_entities, name)
+    raise AttributeError(f"module 'mlnb.entities' has no attribute {name!r}")
