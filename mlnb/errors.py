@@ -84,6 +84,8 @@ class UnsafeModelError(MlnbError, ValueError):
     """Loading a model would run code from it (a pickle, its ``code/``, a loader module mlnb does
     not register, a Keras Lambda layer) without the caller's consent; the message says how to consent."""
 
+    error_code = "PERMISSION_DENIED"
+
 
 class UntrustedTypesError(UnsafeModelError):
     """A skops file (or a torch.export archive) holds types mlnb's trust policy does not allow
