@@ -18,6 +18,7 @@ Trust policy
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from pathlib import Path
