@@ -52,9 +52,14 @@ def confusion(y_true: Any, y_pred: Any, sample_weight: Any = None,
     return labels, matrix
 
 
-def _class_sums(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray, w: np.ndarray | None):
-    """Per label: true positives, predicted count and true count (weighted), as scikit-learn sums them."""
-    ct, cp = _codes(y_true, labels), _codes(y_pred, labels)
+def _class_sums(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray | None, w: np.ndarray | None):
+    """Per label: true positives, predicted count and true count (weighted), as scikit-learn sums them.
+    Without ``labels``, the sorted labels of both arrays (found in one pass)."""
+    if labels is None:
+        labels, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
+        ct, cp = codes[: len(y_true)], codes[len(y_true):]
+    else:
+        ct, cp = _codes(y_true, labels), _codes(y_pred, labels)
     k = len(labels)
     hit = (ct == cp) & (ct >= 0)
     tp = np.bincount(ct[hit], weights=None if w is None else w[hit], minlength=k)
@@ -76,11 +81,9 @@ def precision_recall_f1(y_true: Any, y_pred: Any, average: str = "weighted", pos
     label against the rest, with the (weighted) counts: ``support``, ``true_positives``, ``predicted``).
     ``labels`` defaults to the sorted labels of both arrays."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
-    if labels is None:
-        labels = np.unique(np.concatenate([t, p]))
     if average == "binary":
-        labels = np.asarray([pos_label])
-    tp, pred, true = _class_sums(t, p, np.asarray(labels), weights(sample_weight, len(t)))
+        labels = [pos_label]
+    tp, pred, true = _class_sums(t, p, None if labels is None else np.asarray(labels), weights(sample_weight, len(t)))
     if average == "micro":
         tp, pred, true = np.array([tp.sum()]), np.array([pred.sum()]), np.array([true.sum()])
     precision, recall = _divide(tp, pred), _divide(tp, true)
@@ -88,12 +91,14 @@ def precision_recall_f1(y_true: Any, y_pred: Any, average: str = "weighted", pos
     if average is None:
         return {"precision": precision, "recall": recall, "f1": f1, "support": true, "true_positives": tp,
                 "predicted": pred}
+    # np.average's own arithmetic, without its argument checks (this runs on every autologged fit)
     if average == "weighted":
-        if true.sum() == 0:
+        scale = true.sum()
+        if scale == 0:
             return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-        avg = lambda v: float(np.average(v, weights=true))  # noqa: E731
+        avg = lambda v: float(np.multiply(v, true).sum() / scale)  # noqa: E731
     else:
-        avg = lambda v: float(np.average(v))  # noqa: E731
+        avg = lambda v: float(v.mean())  # noqa: E731
     return {"precision": avg(precision), "recall": avg(recall), "f1": avg(f1)}
 
 
@@ -140,7 +145,7 @@ def _binary_counts(y_true: Any, score: Any, pos_label: Any, sample_weight: Any):
     score, positive = score[order], positive[order]
     w = weights(sample_weight, len(score))
     w = 1.0 if w is None else w[order]
-    last = np.r_[np.where(np.diff(score))[0], positive.size - 1]
+    last = np.append(np.flatnonzero(np.diff(score)), positive.size - 1)
     tps = np.cumsum(positive * w, dtype=np.float64)[last]
     if sample_weight is None:
         fps = 1 + last - tps
@@ -149,21 +154,16 @@ def _binary_counts(y_true: Any, score: Any, pos_label: Any, sample_weight: Any):
     return fps, tps, score[last]
 
 
-def _one_class_check(y_true: Any, pos_label: Any) -> None:
-    positive = np.asarray(y_true) == pos_label
-    if positive.all() or not positive.any():
-        raise ValueError("Only one class present in y_true. ROC AUC score is not defined in that case.")
-
-
 def roc_curve(y_true: Any, score: Any, pos_label: Any = 1,
               sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fpr, tpr, thresholds)`` of a binary problem, collinear points dropped as scikit-learn does."""
     fps, tps, thresholds = _binary_counts(y_true, score, pos_label, sample_weight)
     if len(fps) > 2:
-        keep = np.where(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])[0]
+        keep = np.ones(len(fps), dtype=bool)
+        keep[1:-1] = np.logical_or(np.diff(fps, 2), np.diff(tps, 2))
         fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
-    tps, fps = np.r_[0, tps], np.r_[0, fps]
-    thresholds = np.r_[np.inf, thresholds]
+    tps, fps = np.concatenate([[0.0], tps]), np.concatenate([[0.0], fps])
+    thresholds = np.concatenate([[np.inf], thresholds])
     fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
     tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
     return fpr, tpr, thresholds
@@ -171,8 +171,9 @@ def roc_curve(y_true: Any, score: Any, pos_label: Any = 1,
 
 def roc_auc(y_true: Any, score: Any, pos_label: Any = 1, sample_weight: Any = None) -> float:
     """Area under the ROC curve of a binary problem (ValueError when only one class is present)."""
-    _one_class_check(y_true, pos_label)
     fpr, tpr, _ = roc_curve(y_true, score, pos_label, sample_weight)
+    if np.isnan(fpr[-1]) or np.isnan(tpr[-1]):
+        raise ValueError("Only one class present in y_true. ROC AUC score is not defined in that case.")
     return roc_area(fpr, tpr)
 
 
