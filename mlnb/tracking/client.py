@@ -17,7 +17,7 @@ from mlnb.errors import InvalidParameterError
 from mlnb.tracking import validation as v
 from mlnb.tracking.artifacts import FileInfo, clean_artifact_path
 from mlnb.tracking.entities import (
-    FINISHED, RUN_STATUSES, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
+    ACTIVE, DELETED, FINISHED, RUN_STATUSES, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
 )
 from mlnb.tracking.store import ACTIVE_ONLY, Store, get_store, run_view
 
@@ -84,6 +84,17 @@ class MlnbClient:
 
     def search_experiments(self, view_type: Any = ACTIVE_ONLY) -> list[Experiment]:
         return self.store.search_experiments(run_view(view_type))
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        v.check_experiment_name(new_name)
+        self.store.update_experiment(str(experiment_id), name=new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark an experiment and its runs deleted; ``restore_experiment`` brings them back."""
+        self.store.update_experiment(str(experiment_id), lifecycle_stage=DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.update_experiment(str(experiment_id), lifecycle_stage=ACTIVE)
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id: str, start_time: int | None = None,

@@ -20,7 +20,7 @@ from mlnb.tracking.artifacts import (
     ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, download_root, join_uri,
 )
 from mlnb.tracking.entities import (
-    Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
+    DELETED, Experiment, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
 from mlnb.tracking.httpclient import HttpClient
 from mlnb.tracking.store import ACTIVE_ONLY, RunTable, Store
@@ -103,6 +103,13 @@ class RestStore(Store):
     def search_experiments(self, view=ACTIVE_ONLY) -> list[Experiment]:
         body = {"max_results": 1000, "view_type": view}
         return [_experiment(e) for e in self._pages("POST", "experiments/search", body, "experiments")]
+
+    def update_experiment(self, experiment_id, name=None, lifecycle_stage=None) -> None:
+        if name is not None:
+            self._call("POST", "experiments/update", {"experiment_id": str(experiment_id), "new_name": name})
+        if lifecycle_stage is not None:
+            endpoint = "experiments/delete" if lifecycle_stage == DELETED else "experiments/restore"
+            self._call("POST", endpoint, {"experiment_id": str(experiment_id)})
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id, run_name, start_time, tags, user_id="") -> Run:

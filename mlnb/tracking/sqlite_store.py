@@ -299,6 +299,24 @@ class SqliteStore(Store):
         found = self._experiment_where("name = ?", (name,))
         return found[0] if found else None
 
+    def update_experiment(self, experiment_id: str, name: str | None = None,
+                          lifecycle_stage: str | None = None) -> None:
+        """Rename an experiment, or delete/restore it together with its runs (as MLflow does)."""
+        eid = _int_id(experiment_id, "experiment")
+        with self._write() as c:
+            if not c.execute("SELECT 1 FROM experiments WHERE experiment_id = ?", (eid,)).fetchone():
+                raise ResourceNotFoundError(f"No experiment with id '{experiment_id}' in {self.path}.")
+            if name is not None:
+                if c.execute("SELECT 1 FROM experiments WHERE name = ? AND experiment_id != ?", (name, eid)).fetchone():
+                    raise InvalidParameterError(f"An experiment named '{name}' already exists in {self.path}.")
+                c.execute("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+                          (name, _now(), eid))
+            if lifecycle_stage is not None:
+                c.execute("UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+                          (lifecycle_stage, _now(), eid))
+                c.execute("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?",
+                          (lifecycle_stage, _now() if lifecycle_stage == DELETED else None, eid))
+
     def search_experiments(self, view: str = ACTIVE_ONLY) -> list[Experiment]:
         where, args = _stage_where("lifecycle_stage", view)
         return self._experiment_where(where, args)

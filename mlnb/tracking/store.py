@@ -147,6 +147,8 @@ class Store:
     def get_experiment(self, experiment_id: str) -> Experiment: raise NotImplementedError
     def get_experiment_by_name(self, name: str) -> Experiment | None: raise NotImplementedError
     def search_experiments(self, view: str = ACTIVE_ONLY) -> list[Experiment]: raise NotImplementedError
+    def update_experiment(self, experiment_id: str, name: str | None = None,
+                          lifecycle_stage: str | None = None) -> None: raise NotImplementedError
 
     # runs
     def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
