@@ -12,8 +12,12 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import inspect
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pytest depends on tomli there
+    import tomli as tomllib
 
 import pytest
 

@@ -3,6 +3,7 @@
     python -m tests.compat.record                 # every script whose record is missing or stale
     python -m tests.compat.record NAME [NAME...]  # these scripts, always
     python -m tests.compat.record --all           # every script
+    python -m tests.compat.record --verify [NAME...]  # re-run MLflow, report records that no longer reproduce
 
 MLflow takes 5 to 20 s of CPU per script (its import, requirement inference in a subprocess,
 plots), so its records are kept with the scripts, each stamped with the script's SHA-256 and the
@@ -42,7 +43,23 @@ def stale(stored: dict, name: str) -> bool:
     return entry is None or entry["sha256"] != digest(name) or stored["mlflow_version"] != version("mlflow")
 
 
+def verify(names: list[str]) -> int:
+    """Re-run MLflow on ``names``; print each stored record that the live run does not reproduce."""
+    stored, bad = load(), 0
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"compat-mlflow-{name}-") as folder:
+            outcome = harness.run(name, "mlflow", Path(folder))
+        entry = stored["records"].get(name) or {}
+        diffs = harness.differences(entry.get("record"), outcome.record) if outcome.record is not None \
+            else [outcome.failure]
+        bad += bool(diffs)
+        print(f"{name}: {'reproduces' if not diffs else '; '.join(diffs[:5])}", flush=True)
+    return 1 if bad else 0
+
+
 def main(argv: list[str]) -> int:
+    if "--verify" in argv:
+        return verify([a for a in argv if not a.startswith("-")] or harness.scripts())
     stored = load()
     if stored["mlflow_version"] != version("mlflow"):
         stored = {"mlflow_version": version("mlflow"), "records": {}}
