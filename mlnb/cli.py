@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mlnb.commands.environments import check_env_manager, env_manager_option, install_mlflow_option
+from mlnb.commands.environments import check_environment, environment_options
 from mlnb.errors import MlnbError
 
 
@@ -77,12 +77,11 @@ def serve_command(model_uri: str, port: int, host: str, workers: int, timeout: f
 @click.option("-o", "--output-path", default=None, help="Output file (default: standard output).")
 @click.option("-t", "--content-type", default="json", show_default=True, type=click.Choice(["json", "csv"]),
               help="Input format: a JSON request body as /invocations takes, or CSV with a header row.")
-@env_manager_option
-@install_mlflow_option
+@environment_options()
 def predict_command(model_uri: str, input_path: str | None, output_path: str | None, content_type: str,
-                    env_manager: str, install_mlflow: bool) -> None:
+                    **environment) -> None:
     """Score a JSON or CSV file with a model; write {"predictions": ...} as JSON."""
-    check_env_manager(env_manager, install_mlflow)
+    check_environment(**environment)
     from mlnb.errors import ServingError
     from mlnb.serving.parsing import CSV, JSON
     from mlnb.serving.responses import predictions_body

@@ -251,6 +251,29 @@ def test_env_managers_other_than_local_say_they_are_not_available_yet(saved_mode
         f"Use --env-manager local, after installing the model's requirements.txt.")
 
 
+@pytest.mark.parametrize("flags", [("--install-mlflow",), ("-r", "scikit-learn==1.0"), ("--env", "A=1")])
+def test_flags_for_a_restored_environment_are_refused_with_local(saved_model, flags, tmp_path):
+    request = tmp_path / "in.json"
+    request.write_text(json.dumps({"dataframe_records": [{"f0": 0.0}]}))
+    result = subprocess.run([sys.executable, "-m", "mlnb", "models", "predict", "-m", str(saved_model),
+                             "-i", str(request), *flags], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {flags[0].replace('-r', '--pip-requirements-override')} "
+                                                   "needs a restored environment"), result.stderr
+
+
+def test_predict_and_prepare_env_take_mlflows_flags():
+    def flags(*command: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-m", "mlnb", *command, "--help"], capture_output=True, text=True,
+                             timeout=60).stdout
+        return set(re.findall(r"(--[a-z-]+)", out))
+
+    assert {"--model-uri", "--input-path", "--output-path", "--content-type", "--env-manager", "--install-mlflow",
+            "--pip-requirements-override", "--env"} <= flags("models", "predict")
+    assert {"--model-uri", "--env-manager", "--install-mlflow"} <= flags("models", "prepare-env")
+
+
 def test_prepare_env_local_checks_the_current_environment(saved_model):
     result = subprocess.run([sys.executable, "-m", "mlnb", "models", "prepare-env", "-m", str(saved_model),
                              "--env-manager", "local"], capture_output=True, text=True, timeout=120)
