@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from mlnb.commands.environments import check_environment, environment_options
 from mlnb.errors import MlnbError
 from mlnb.serving.limits import Limits
 
@@ -105,11 +106,11 @@ def serve_command(model_uri: str, port: int, host: str, workers: int, timeout: f
 @click.option("-o", "--output-path", default=None, help="Output file (default: standard output).")
 @click.option("-t", "--content-type", default="json", show_default=True, type=click.Choice(["json", "csv"]),
               help="Input format: a JSON request body as /invocations takes, or CSV with a header row.")
-@click.option("--env-manager", default="local", type=click.Choice(["local"]),
-              help="Accepted for MLflow compatibility: mlnb predicts in the current environment.")
+@environment_options()
 def predict_command(model_uri: str, input_path: str | None, output_path: str | None, content_type: str,
-                    env_manager: str) -> None:
+                    **environment) -> None:
     """Score a JSON or CSV file with a model; write {"predictions": ...} as JSON."""
+    check_environment(**environment)
     from mlnb.errors import ServingError
     from mlnb.serving.parsing import CSV, JSON
     from mlnb.serving.responses import predictions_body
@@ -163,6 +164,15 @@ def db_convert_command(source: str, destination: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Converted '{source}' into the MLflow store '{out}' (the old file is unchanged).")
 
+# MLflow's other command groups, each in its own module under mlnb/commands/
+from mlnb.commands.artifacts import artifacts  # noqa: E402
+from mlnb.commands.environments import prepare_env  # noqa: E402
+from mlnb.commands.experiments import experiments  # noqa: E402
+from mlnb.commands.runs import runs  # noqa: E402
+
+models.add_command(prepare_env)
+for _group in (runs, experiments, artifacts):
+    main.add_command(_group)
 
 if __name__ == "__main__":
     main()
