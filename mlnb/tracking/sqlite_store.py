@@ -370,7 +370,7 @@ class SqliteStore(Store):
         return eid
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        with self._write() as c:
+        with self.write() as c:
             eid = self._experiment_row(c, experiment_id)
             other = c.execute("SELECT experiment_id FROM experiments WHERE name = ?", (new_name,)).fetchone()
             if other is not None and other[0] != eid:
@@ -380,7 +380,7 @@ class SqliteStore(Store):
 
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
         """Delete or restore an experiment and its runs together, as MLflow does."""
-        with self._write() as c:
+        with self.write() as c:
             eid = self._experiment_row(c, experiment_id)
             now = _now()
             c.execute("UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
@@ -395,9 +395,10 @@ class SqliteStore(Store):
         self._set_experiment_stage(experiment_id, ACTIVE)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        with self._write() as c:
+        with self.write() as c:
             eid = self._experiment_row(c, experiment_id)
-            c.execute("INSERT OR REPLACE INTO experiment_tags VALUES (?, ?, ?)", (eid, key, value))
+            c.execute("INSERT OR REPLACE INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?)",
+                      (key, value, eid))
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
@@ -509,13 +510,10 @@ class SqliteStore(Store):
             c.execute("UPDATE runs SET lifecycle_stage = ?, deleted_time = NULL WHERE run_uuid = ?", (ACTIVE, run_id))
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        with self._write() as c:
-            rid = self._run_row(c, run_id)[0]
-            tags = json.loads(c.execute("SELECT tags_json FROM runs WHERE id = ?", (rid,)).fetchone()[0])
-            if key not in tags:
+        with self.write() as c:
+            self._run_row(c, run_id)
+            if c.execute("DELETE FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key)).rowcount == 0:
                 raise ResourceNotFoundError(f"Run '{run_id}' has no tag '{key}'.")
-            del tags[key]
-            c.execute("UPDATE runs SET tags_json = ? WHERE id = ?", (json.dumps(tags), rid))
 
     # -- search --------------------------------------------------------------------------------
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
