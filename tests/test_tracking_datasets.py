@@ -37,6 +37,7 @@ def test_pandas_and_numpy_datasets_match_mlflows():
 def test_log_input_is_read_back_by_mlflow_and_by_mlnb(tmp_path):
     import mlflow
 
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")   # the per-test store, for MLflow too
     df = _frame()
     with mlnb.start_run() as run:
         mlnb.log_input(mlnb.data.from_pandas(df, name="train"), context="training", tags={"split": "a"})

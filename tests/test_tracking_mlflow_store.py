@@ -39,6 +39,9 @@ def test_mlflow_reads_everything_mlnb_logged(tmp_path, fitted):
         mlnb.log_text("hello", "notes/hello.txt")
         info = mlnb.sklearn.log_model(model, name="clf")
     assert info.model_id.startswith("m-") and len(info.model_id) == 34
+    from mlnb.models.mlmodel import Model
+
+    assert Model.load(mlnb.download_artifacts(f"models:/{info.model_id}")).model_id == info.model_id
     mlflow = _mlflow(tmp_path)
     client = mlflow.MlflowClient()
     theirs = client.get_run(run.info.run_id)

@@ -50,7 +50,8 @@ def test_mlflow_opens_a_store_mlnb_created_without_an_upgrade(tmp_path):
     mlnb.set_tracking_uri(tmp_path / "mlflow.db")
     with mlnb.start_run(run_name="from-mlnb") as run:
         mlnb.log_metric("m", 1.0)
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")   # MLflow's own global, not another test's
+    client = mlflow.MlflowClient()
     assert client.get_run(run.info.run_id).info.run_name == "from-mlnb"
     with mlflow.start_run(experiment_id="0") as theirs:   # MLflow writes to it as its own
         mlflow.log_param("p", "v")

@@ -11,14 +11,17 @@ a store mlnb may not write is searched without it.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
 TABLE = "mlnb_run_cache"
+#: a metric as a JSON value: NaN as null, infinities as 9e999 (SQLite would write Inf, which its own
+#: JSON functions then refuse to read)
+_METRIC = ("CASE WHEN {r}is_nan THEN NULL WHEN {r}value > 1.7976931348623157e308 THEN json('9e999') "
+           "WHEN {r}value < -1.7976931348623157e308 THEN json('-9e999') ELSE {r}value END")
 _DOCS = {
     "params": "json_group_object(key, value)",
     "tags": "json_group_object(key, value)",
-    "latest_metrics": "json_group_object(key, CASE WHEN is_nan THEN NULL ELSE value END)",
+    "latest_metrics": f"json_group_object(key, {_METRIC.format(r='')})",
 }
 _COLUMN = {"params": "params", "tags": "tags", "latest_metrics": "metrics"}
 
@@ -32,7 +35,7 @@ def _triggers() -> dict[str, str]:
     ``_ - . space : /``) make ``$."<key>"`` a safe JSON path."""
     out = {}
     for table, column in _COLUMN.items():
-        value = "CASE WHEN {r}.is_nan THEN NULL ELSE {r}.value END" if table == "latest_metrics" else "{r}.value"
+        value = _METRIC.format(r="{r}.") if table == "latest_metrics" else "{r}.value"
         ensure = f"INSERT INTO {TABLE} (run_uuid) VALUES ({{r}}.run_uuid) ON CONFLICT DO NOTHING; "
         put = (f"UPDATE {TABLE} SET {column} = json_set({column}, '$.\"' || {{r}}.key || '\"', {value}) "
                f"WHERE run_uuid = {{r}}.run_uuid; ")
@@ -88,9 +91,3 @@ def packed(selected: str) -> str:
         f"FROM ({selected}) s LEFT JOIN {TABLE} c ON c.run_uuid = s.run_uuid")
 
 
-_INF = re.compile(r'(?<!\\)":(-?)Inf([,}])')
-
-
-def metrics_json(text: str) -> str:
-    """SQLite writes infinite values as ``Inf``, which is not JSON; Python reads ``Infinity``."""
-    return _INF.sub(r'":\1Infinity\2', text) if "Inf" in text else text

@@ -841,7 +841,7 @@ def _unpack(packed: tuple) -> RunTable:
     info["user_id"] = [x or "" for x in info["user_id"]]
     info["lifecycle_stage"] = [x or ACTIVE for x in info["lifecycle_stage"]]
     params, tags = json.loads(packed[10]), json.loads(packed[11])
-    metrics = json.loads(run_cache.metrics_json(packed[12]))
+    metrics = json.loads(packed[12])
     table = RunTable(info=info)
     table.params = {k: list(map(dict.get, params, itertools.repeat(k)))
                     for k in dict.fromkeys(itertools.chain.from_iterable(params))}
