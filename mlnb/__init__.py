@@ -26,6 +26,7 @@ _EXPORTS = {
             "log_text", "log_dict", "log_figure", "get_run", "search_runs", "delete_run",
             "get_artifact_uri", "download_artifacts",
             "log_stream",
+            "register_model", "set_registry_uri", "get_registry_uri",
         ],
         "mlnb.tracking.fluent",
     ),

@@ -1,6 +1,6 @@
 """Model and artifact URIs, resolved to local paths.
 
-Plain and ``file://`` paths are handled here. Other schemes (``runs:/``, ``s3://``,
+Plain and ``file://`` paths are handled here. Other schemes (``runs:/``, ``models:/``, ``s3://``,
 ``mlflow-artifacts:/``) are plug-ins: a scheme maps to ``"module:function"``, imported only when a
 URI of that scheme is opened, so the format core never imports the tracking layer or boto3.
 """
@@ -20,6 +20,7 @@ _SCHEMES: dict[str, str | Callable[[str, str | None], str]] = {
     "runs": "mlnb.tracking.artifacts:download_runs_uri",
     "s3": "mlnb.tracking.s3:download_s3_uri",
     "mlflow-artifacts": "mlnb.tracking.artifacts:download_mlflow_artifacts_uri",
+    "models": "mlnb.tracking.model_uris:download_models_uri",
 }
 
 

@@ -33,6 +33,7 @@ class ModelInfo:
     mlflow_version: str = ""
     saved_input_example_info: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = field(default=None)
+    registered_model_version: int | None = None
 
     @property
     def name(self) -> str:
@@ -51,12 +52,18 @@ def _model_name(name: str | None, artifact_path: str | None) -> str:
 
 
 def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
-              artifact_path: str | None = None, **save_kwargs: Any) -> ModelInfo:
-    """Save ``model`` with ``save_fn(model, path, ..., mlmodel=...)`` into the active run."""
+              artifact_path: str | None = None, registered_model_name: str | None = None,
+              await_registration_for: int = 300, **save_kwargs: Any) -> ModelInfo:
+    """Save ``model`` with ``save_fn(model, path, ..., mlmodel=...)`` into the active run; with
+    ``registered_model_name``, register it as a new version of that model too."""
     from mlnb.models.mlmodel import Model
     from mlnb.tracking import fluent
 
     model_name = _model_name(name, artifact_path)
+    if registered_model_name is not None:  # a bad name fails before anything is written
+        from mlnb.tracking.registry_validation import check_model_name
+
+        check_model_name(registered_model_name)
     run_id = fluent._run_id()
     client = fluent._client()
     repo = client.store.artifact_repo(client.get_run(run_id).info.artifact_uri)
@@ -77,7 +84,7 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
             written = save_fn(model, local, mlmodel=mlmodel, **save_kwargs)
             written = written if isinstance(written, Model) else Model.load(local)
             repo.log_artifacts(local, model_name)
-    return ModelInfo(
+    info = ModelInfo(
         model_uri=f"runs:/{run_id}/{model_name}",
         run_id=run_id,
         artifact_path=model_name,
@@ -89,6 +96,9 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         saved_input_example_info=written.saved_input_example_info,
         metadata=written.metadata,
     )
+    if registered_model_name is not None:
+        info.registered_model_version = int(fluent.register_model(info.model_uri, registered_model_name).version)
+    return info
 
 
 __all__ = ["ModelInfo", "log_model"]
