@@ -61,6 +61,10 @@ def _describe_uri(uri: str) -> str:
         from mlnb.tracking.store import get_tracking_uri
 
         return f"a run's artifacts in the tracking store '{get_tracking_uri()}'"
+    if scheme == "models":
+        from mlnb.tracking.registry_store import get_registry_uri
+
+        return f"the model registry '{get_registry_uri()}'"
     return f"a {scheme}:// location"
 
 
