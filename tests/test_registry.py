@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,6 +197,7 @@ def test_model_versions_search_update_stage_alias_delete(registry, tmp_path):
         c.create_model_version("m", str(tmp_path / f"v{i}"), run_id=f"run{i % 2}", tags={"parity": str(i % 2)})
     versions = lambda f, **kw: [v.version for v in c.search_model_versions(f, **kw)]  # noqa: E731
     assert versions("name = 'm' AND version_number > 2") == ["4", "3"]
+    assert versions("version_number = '2'") == ["2"]
     assert versions("run_id IN ('run1')") == ["3", "1"]
     assert versions("tags.parity = '0'", order_by=["version_number ASC"]) == ["2", "4"]
     assert versions(f"source_path = '{tmp_path / 'v2'}'") == ["2"]
@@ -326,6 +326,7 @@ def test_an_alias_pointing_at_a_deleted_version_is_a_clear_error(registry, tmp_p
     lambda c: c.search_registered_models("version_number > 1"),
     lambda c: c.search_model_versions("name > 'a'"),
     lambda c: c.search_model_versions("version_number = 'x'"),
+    lambda c: c.search_model_versions("version_number = 1.5"),
     lambda c: c.search_model_versions("name = 'a' OR name = 'b'"),
     lambda c: c.search_model_versions(order_by=["run_id"]),
     lambda c: c.search_registered_models(max_results=5000),
@@ -391,3 +392,36 @@ def test_two_processes_registering_one_name_get_distinct_versions(registry, tmp_
     assert sorted(int(v) for vs in got for v in vs) == list(range(1, 31))
     assert len(rows(registry, "registered_models")) == 1
     assert sorted(r["version"] for r in rows(registry, "model_versions")) == list(range(1, 31))
+
+
+def test_mlnb_models_serve_answers_for_an_alias(registry, tmp_path, port):
+    import urllib.request
+
+    from tests._serving import COLUMNS, mlnb_serve_cmd, save_logistic_model, start, stop
+
+    model_dir = save_logistic_model(tmp_path / "logistic")
+    mlnb.register_model(model_dir, "served")
+    MlnbClient().set_registered_model_alias("served", "champion", 1)
+    expected = mlnb.pyfunc.load_model(model_dir)
+    # the server process finds the registry through MLNB_REGISTRY_URI (set by the fixture)
+    proc = start(mlnb_serve_cmd("models:/served@champion", port), f"http://127.0.0.1:{port}", tmp_path / "serve.log")
+    try:
+        rows_in = [[0.1 * i + j for j in range(len(COLUMNS))] for i in range(4)]
+        body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": rows_in}}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            got = json.loads(resp.read())["predictions"]
+    finally:
+        stop(proc)
+    import pandas as pd
+
+    assert got == expected.predict(pd.DataFrame(rows_in, columns=COLUMNS)).tolist()
+
+
+def test_mlnb_models_serve_names_a_missing_alias_in_one_line(registry, tmp_path, port):
+    MlnbClient().create_registered_model("served")
+    proc = subprocess.run([sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", "models:/served@champion",
+                           "-p", str(port)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "has no alias 'champion'" in proc.stderr and "Traceback" not in proc.stderr

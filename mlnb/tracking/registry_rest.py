@@ -102,6 +102,17 @@ class RestRegistryStore(RegistryStore):
             self._model_or_error(name)
             raise version_not_found(name, version, self._live_versions(name)) from None
 
+    def _search(self, kind: str, filter_string, max_results, order_by, page_token) -> PagedList:
+        """One page of a search; the filter is parsed here first, for mlnb's error messages."""
+        parse_registry_filter(filter_string, kind)
+        parse_registry_order_by(order_by, kind)
+        endpoint, items, entity = (("registered-models/search", "registered_models", _model) if kind == MODELS
+                                   else ("model-versions/search", "model_versions", _version))
+        body = {"filter": filter_string or None, "max_results": max_results,
+                "order_by": list(order_by or []) or None, "page_token": page_token}
+        page = self._call("GET", endpoint, body)
+        return PagedList([entity(x) for x in page.get(items, [])], page.get("next_page_token"))
+
     # -- registered models ---------------------------------------------------------------------
     def create_registered_model(self, name, tags, description) -> RegisteredModel:
         body: dict[str, Any] = {"name": name, "tags": _kv(tags)}
@@ -135,12 +146,7 @@ class RestRegistryStore(RegistryStore):
 
     def search_registered_models(self, filter_string=None, max_results=100, order_by=None,
                                  page_token=None) -> PagedList:
-        parse_registry_filter(filter_string, MODELS)
-        parse_registry_order_by(order_by, MODELS)
-        body = {"filter": filter_string or None, "max_results": max_results,
-                "order_by": list(order_by or []) or None, "page_token": page_token}
-        page = self._call("GET", "registered-models/search", body)
-        return PagedList([_model(rm) for rm in page.get("registered_models", [])], page.get("next_page_token"))
+        return self._search(MODELS, filter_string, max_results, order_by, page_token)
 
     def set_registered_model_tag(self, name, key, value) -> None:
         with self._explained(name):
@@ -189,12 +195,7 @@ class RestRegistryStore(RegistryStore):
 
     def search_model_versions(self, filter_string=None, max_results=1000, order_by=None,
                               page_token=None) -> PagedList:
-        parse_registry_filter(filter_string, VERSIONS)
-        parse_registry_order_by(order_by, VERSIONS)
-        body = {"filter": filter_string or None, "max_results": max_results,
-                "order_by": list(order_by or []) or None, "page_token": page_token}
-        page = self._call("GET", "model-versions/search", body)
-        return PagedList([_version(mv) for mv in page.get("model_versions", [])], page.get("next_page_token"))
+        return self._search(VERSIONS, filter_string, max_results, order_by, page_token)
 
     def set_model_version_tag(self, name, version, key, value) -> None:
         with self._explained(name, version):

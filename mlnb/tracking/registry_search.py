@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from mlnb.errors import InvalidParameterError
-from mlnb.tracking.search import ATTRIBUTE, NUMERIC_OPS, TAG, Clause, OrderBy, _parse_list, _tokens, _unquote
+from mlnb.tracking.search import ATTRIBUTE, NUMERIC_OPS, TAG, Clause, OrderBy, _tokens, _unquote, parse_clauses
 
 MODELS, VERSIONS = "registered models", "model versions"
 _ATTRIBUTES = {MODELS: ("name",), VERSIONS: ("name", "version_number", "run_id", "source_path")}
@@ -47,47 +47,7 @@ def _identifier(text: str, kind: str) -> tuple[str, str]:
 
 def parse_registry_filter(filter_string: str | None, kind: str) -> list[Clause]:
     """Parse a registry filter (``kind`` is MODELS or VERSIONS); clear errors name the bad part."""
-    if not filter_string or not filter_string.strip():
-        return []
-    toks = _tokens(filter_string)
-    clauses: list[Clause] = []
-    i = 0
-    while i < len(toks):
-        if toks[i][0] != "ident":
-            raise InvalidParameterError(f"Expected a name like name or tags.team in the filter, found {toks[i][1]!r}.")
-        entity, key = _identifier(toks[i][1], kind)
-        i += 1
-        if i >= len(toks):
-            raise InvalidParameterError(f"The filter ends after '{key}': add a comparison like \"= 'value'\".")
-        op_kind, text = toks[i]
-        if op_kind == "op":
-            op = {"<>": "!=", "==": "="}.get(text, text)
-        elif op_kind == "ident" and text.upper() in ("LIKE", "ILIKE", "IN"):
-            op = text.upper()
-        elif op_kind == "ident" and text.upper() == "NOT" and i + 1 < len(toks) and toks[i + 1][1].upper() == "IN":
-            op, i = "NOT IN", i + 1
-        else:
-            raise InvalidParameterError(f"Expected a comparison after '{key}' in the filter, found {text!r}.")
-        i += 1
-        if op in ("IN", "NOT IN"):
-            value, i = _parse_list(toks, i, key)
-        else:
-            if i >= len(toks):
-                raise InvalidParameterError(f"The filter ends after '{key} {op}': add a value.")
-            value_kind, raw = toks[i]
-            if value_kind not in ("str", "num"):
-                raise InvalidParameterError(f"Expected a value after '{key} {op}', found {raw!r}.")
-            value = _unquote(raw) if value_kind == "str" else raw
-            i += 1
-        clauses.append(_checked(Clause(entity, key, op, value)))
-        if i < len(toks):
-            if toks[i][0] != "ident" or toks[i][1].upper() != "AND":
-                raise InvalidParameterError(
-                    f"Expected AND between filter clauses, found {toks[i][1]!r} (OR is not supported, as in MLflow).")
-            i += 1
-            if i >= len(toks):
-                raise InvalidParameterError("The filter ends with AND: add another clause.")
-    return clauses
+    return parse_clauses(filter_string, lambda text: _identifier(text, kind), _checked, example="name or tags.team")
 
 
 def _checked(c: Clause) -> Clause:
@@ -95,17 +55,19 @@ def _checked(c: Clause) -> Clause:
         if c.op not in NUMERIC_OPS:
             raise InvalidParameterError(
                 f"version_number is a number: compare it with one of {', '.join(NUMERIC_OPS)}, not {c.op}.")
-        try:
-            return Clause(c.entity, c.key, c.op, int(str(c.value)))
-        except ValueError:
-            raise InvalidParameterError(f"version_number must be compared with a whole number, not {c.value!r}.") from None
+        raw = c.value
+        if isinstance(raw, float) and raw.is_integer():
+            return Clause(c.entity, c.key, c.op, int(raw))
+        if isinstance(raw, str) and raw.strip().isdigit():  # MLflow takes version_number = '3' too
+            return Clause(c.entity, c.key, c.op, int(raw))
+        raise InvalidParameterError(f"version_number must be compared with a whole number, not {raw!r}.")
     allowed = ("=", "!=", "LIKE", "ILIKE")
     if c.entity == ATTRIBUTE and c.key in _LIST_ATTRIBUTES:
         allowed += ("IN", "NOT IN")
     if c.op not in allowed:
         raise InvalidParameterError(f"'{c.key}' compares with one of {', '.join(allowed)}, not {c.op}.")
     if not isinstance(c.value, (str, tuple)):
-        raise InvalidParameterError(f"'{c.key}' is a string: quote the value, e.g. {c.key} {c.op} '{c.value}'.")
+        raise InvalidParameterError(f"'{c.key}' is a string: quote the value, e.g. {c.key} {c.op} '{c.value:g}'.")
     return c
 
 

@@ -5,24 +5,22 @@ Rows are written exactly as MLflow's own store writes them (times in ms, ``curre
 its row with stage ``Deleted_Internal`` and redacted fields, so its number is never reused), so
 MLflow reads what mlnb registers and the other way round.
 
-The store has its own connection (WAL, 30 s busy timeout). Every write is one ``BEGIN IMMEDIATE``
-transaction: two processes registering the same name at once get distinct version numbers.
+The store has its own connection (:class:`~mlnb.tracking.sqlite_db.SqliteDb`: WAL, 30 s busy
+timeout). Every write is one ``BEGIN IMMEDIATE`` transaction: two processes registering the same
+name at once get distinct version numbers.
 When the file has MLflow's ``workspace`` columns, mlnb works in the ``default`` workspace.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import sqlite3
-import threading
 import time
-from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
-from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError
+from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 from mlnb.tracking.registry_entities import (
     READY, STAGE_ARCHIVED, STAGE_DELETED_INTERNAL, STAGE_NONE, STAGE_PRODUCTION, STAGE_STAGING, ModelVersion,
     RegisteredModel, canonical_stage,
@@ -32,9 +30,8 @@ from mlnb.tracking.registry_store import (
     PagedList, RegistryStore, alias_not_found, alias_to_missing_version, model_not_found, version_not_found,
 )
 from mlnb.tracking.search import ATTRIBUTE, Clause, OrderBy
+from mlnb.tracking.sqlite_db import SqliteDb, compare_sql
 
-_BUSY_TIMEOUT_S = 30.0
-_RETRIES = 5
 MAX_MODELS, MAX_VERSIONS = 1000, 200_000  # MLflow's limits on one page of a search
 _MV_COLUMNS = ("name, version, creation_time, last_updated_time, description, user_id, current_stage, source, "
                "run_id, status, status_message, run_link")
@@ -47,11 +44,6 @@ _PROMPT_TAG = "mlflow.prompt.is_prompt"  # MLflow keeps prompts in these tables 
 
 def _now() -> int:
     return int(time.time() * 1000)
-
-
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    msg = str(exc).lower()
-    return "locked" in msg or "busy" in msg
 
 
 def _token(offset: int) -> str:
@@ -76,76 +68,21 @@ def _max_results(n: Any, limit: int) -> int:
     return n
 
 
-def _compare(expr: str, op: str, value: Any) -> tuple[str, list]:
-    if op == "ILIKE":
-        return f"lower({expr}) LIKE lower(?)", [value]
-    if op in ("IN", "NOT IN"):
-        return f"{expr} {op} ({','.join('?' * len(value))})", list(value)
-    return f"{expr} {op} ?", [value]
-
-
 class SqliteRegistryStore(RegistryStore):
     """The registry tables of the MLflow-schema SQLite file at ``path``."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path).absolute()
+        self.db = SqliteDb(path, "the model registry", on_open=self._on_open)
+        self.path = self.db.path
         self.uri = f"sqlite:///{self.path}"
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
-        self._lock = threading.RLock()
         self._ws = ""  # " AND workspace = 'default'" when the schema has workspaces
 
-    # -- connection and transactions -----------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            try:
-                conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA case_sensitive_like=ON")  # LIKE is case-sensitive, as in MLflow
-                columns = {r[1] for r in conn.execute("PRAGMA table_info(registered_models)")}
-            except sqlite3.DatabaseError as exc:
-                raise TrackingError(f"Cannot open the model registry '{self.path}': {exc}") from None
-            self._ws = " AND workspace = 'default'" if "workspace" in columns else ""
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: other writers wait (busy timeout), readers go on."""
-        with self._lock:
-            conn = self._connection()
-            for attempt in range(_RETRIES):
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if not _locked(exc) or attempt == _RETRIES - 1:
-                        raise TrackingError(f"The model registry '{self.path}' is locked by another process: {exc}") from None
-                    time.sleep(0.05 * (attempt + 1))
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot across several SELECTs."""
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
+    def _on_open(self, conn: sqlite3.Connection) -> None:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(registered_models)")}
+        self._ws = " AND workspace = 'default'" if "workspace" in columns else ""
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+        self.db.close()
 
     # -- reading rows into entities ------------------------------------------------------------
     def _names(self, c: sqlite3.Connection) -> list[str]:
@@ -206,7 +143,7 @@ class SqliteRegistryStore(RegistryStore):
     # -- registered models ---------------------------------------------------------------------
     def create_registered_model(self, name, tags, description) -> RegisteredModel:
         now = _now()
-        with self._write() as c:
+        with self.db.write() as c:
             if c.execute(f"SELECT 1 FROM registered_models WHERE name = ?{self._ws}", (name,)).fetchone():
                 raise InvalidParameterError(
                     f"Registered model '{name}' already exists. Add a version with "
@@ -218,11 +155,11 @@ class SqliteRegistryStore(RegistryStore):
         return RegisteredModel(name, now, now, description, [], dict(tags), {})
 
     def get_registered_model(self, name) -> RegisteredModel:
-        with self._read() as c:
+        with self.db.read() as c:
             return self._model(c, self._require_model(c, name))
 
     def update_registered_model(self, name, description) -> RegisteredModel:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_model(c, name)
             c.execute(f"UPDATE registered_models SET description = ?, last_updated_time = ? WHERE name = ?{self._ws}",
                       (description, _now(), name))
@@ -230,7 +167,7 @@ class SqliteRegistryStore(RegistryStore):
 
     def rename_registered_model(self, name, new_name) -> RegisteredModel:
         now = _now()
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_model(c, name)
             if c.execute(f"SELECT 1 FROM registered_models WHERE name = ?{self._ws}", (new_name,)).fetchone():
                 raise InvalidParameterError(f"Cannot rename '{name}' to '{new_name}': a registered model of that name exists.")
@@ -243,7 +180,7 @@ class SqliteRegistryStore(RegistryStore):
             return self._model(c, self._require_model(c, new_name))
 
     def delete_registered_model(self, name) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_model(c, name)
             for table in ("model_version_tags", "registered_model_aliases", "registered_model_tags",
                           "model_versions", "registered_models"):
@@ -258,7 +195,7 @@ class SqliteRegistryStore(RegistryStore):
         if not any(o.key == "name" for o in orders):
             order = f"{order}, rm.name ASC" if order else "rm.name ASC"
         limit, offset = _max_results(max_results, MAX_MODELS), _offset(page_token)
-        with self._read() as c:
+        with self.db.read() as c:
             rows = c.execute(
                 f"SELECT name, creation_time, last_updated_time, description FROM registered_models AS rm "
                 f"WHERE 1 = 1{self._ws}{where} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit + 1, offset]).fetchall()
@@ -275,13 +212,13 @@ class SqliteRegistryStore(RegistryStore):
         wants_prompts = False
         for cl in clauses:
             if cl.entity == ATTRIBUTE:
-                cond, a = _compare(columns[cl.key], cl.op, cl.value)
+                cond, a = compare_sql(columns[cl.key], cl.op, cl.value)
             else:
                 if cl.key == _PROMPT_TAG:
                     wants_prompts = (cl.op == "=" and str(cl.value).lower() == "true") or (
                         cl.op == "!=" and str(cl.value).lower() == "false")
                     continue
-                inner, a = _compare("t.value", cl.op, cl.value)
+                inner, a = compare_sql("t.value", cl.op, cl.value)
                 cond = f"EXISTS (SELECT 1 FROM {tag_table} AS t WHERE {match} AND t.key = ? AND {inner})"
                 a = [cl.key, *a]
             parts.append(f" AND {cond}")
@@ -293,19 +230,19 @@ class SqliteRegistryStore(RegistryStore):
         return "".join(parts), args
 
     def set_registered_model_tag(self, name, key, value) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_model(c, name)
             c.execute(f"DELETE FROM registered_model_tags WHERE name = ? AND key = ?{self._ws}", (name, key))
             c.execute("INSERT INTO registered_model_tags (key, value, name) VALUES (?, ?, ?)", (key, value, name))
 
     def delete_registered_model_tag(self, name, key) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_model(c, name)
             c.execute(f"DELETE FROM registered_model_tags WHERE name = ? AND key = ?{self._ws}", (name, key))
 
     def get_latest_versions(self, name, stages=None) -> list[ModelVersion]:
         wanted = {canonical_stage(s) for s in stages} if stages else None
-        with self._read() as c:
+        with self.db.read() as c:
             self._require_model(c, name)
             aliases = self._aliases(c, name)
             return [self._version(c, r, aliases) for r in self._latest_rows(c, name)
@@ -315,7 +252,7 @@ class SqliteRegistryStore(RegistryStore):
     def create_model_version(self, name, source, run_id=None, tags=None, run_link=None, description=None,
                              model_id=None, storage_location=None) -> ModelVersion:
         tags = tags or {}
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_model(c, name)
             now = _now()
             version = c.execute(f"SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?{self._ws}",
@@ -334,11 +271,11 @@ class SqliteRegistryStore(RegistryStore):
                             tags=dict(tags), run_link=run_link, model_id=model_id)
 
     def get_model_version(self, name, version) -> ModelVersion:
-        with self._read() as c:
+        with self.db.read() as c:
             return self._version(c, self._require_version(c, name, version))
 
     def update_model_version(self, name, version, description) -> ModelVersion:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_version(c, name, version)
             c.execute(f"UPDATE model_versions SET description = ?, last_updated_time = ? "
                       f"WHERE name = ? AND version = ?{self._ws}", (description, _now(), name, version))
@@ -350,7 +287,7 @@ class SqliteRegistryStore(RegistryStore):
             raise InvalidParameterError(
                 f"archive_existing_versions only applies to the Staging and Production stages, not {stage}.")
         now = _now()
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_version(c, name, version)
             if archive_existing_versions:
                 c.execute(f"UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
@@ -365,7 +302,7 @@ class SqliteRegistryStore(RegistryStore):
         """MLflow's soft delete: the row stays (so the number is never reused), redacted; its
         aliases go; its tags stay, as MLflow keeps them."""
         now = _now()
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM registered_model_aliases WHERE name = ? AND version = ?{self._ws}", (name, version))
             c.execute(
@@ -387,7 +324,7 @@ class SqliteRegistryStore(RegistryStore):
                                   {k: f"mv.{col}" for k, col in _MV_ATTRS.items()})
         order = ", ".join(f"mv.{_MV_ORDER[o.key]} {'ASC' if o.ascending else 'DESC'}" for o in orders)
         limit, offset = _max_results(max_results, MAX_VERSIONS), _offset(page_token)
-        with self._read() as c:
+        with self.db.read() as c:
             rows = c.execute(
                 f"SELECT {_MV_COLUMNS} FROM model_versions AS mv WHERE current_stage != ?{self._ws}{where} "
                 f"ORDER BY {order} LIMIT ? OFFSET ?", [STAGE_DELETED_INTERNAL, *args, limit + 1, offset]).fetchall()
@@ -395,7 +332,7 @@ class SqliteRegistryStore(RegistryStore):
         return PagedList(versions, _token(offset + limit) if len(rows) > limit else None)
 
     def set_model_version_tag(self, name, version, key, value) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?{self._ws}",
                       (name, version, key))
@@ -403,13 +340,13 @@ class SqliteRegistryStore(RegistryStore):
                       (key, value, name, version))
 
     def delete_model_version_tag(self, name, version, key) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?{self._ws}",
                       (name, version, key))
 
     def get_model_version_download_uri(self, name, version) -> str:
-        with self._read() as c:
+        with self.db.read() as c:
             self._require_version(c, name, version)
             row = c.execute(f"SELECT storage_location, source FROM model_versions WHERE name = ? AND version = ?"
                             f"{self._ws}", (name, version)).fetchone()
@@ -417,7 +354,7 @@ class SqliteRegistryStore(RegistryStore):
 
     # -- aliases -------------------------------------------------------------------------------
     def set_registered_model_alias(self, name, alias, version) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?{self._ws}", (name, alias))
             c.execute("INSERT INTO registered_model_aliases (alias, version, name) VALUES (?, ?, ?)",
@@ -425,12 +362,12 @@ class SqliteRegistryStore(RegistryStore):
             # MLflow's own store leaves last_updated_time alone here; so does mlnb
 
     def delete_registered_model_alias(self, name, alias) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             self._require_model(c, name)
             c.execute(f"DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?{self._ws}", (name, alias))
 
     def get_model_version_by_alias(self, name, alias) -> ModelVersion:
-        with self._read() as c:
+        with self.db.read() as c:
             self._require_model(c, name)
             aliases = self._aliases(c, name)
             if alias not in aliases:
