@@ -143,3 +143,24 @@ def test_server_not_found_errors_list_what_exists(on_server, logged, request):
         c.set_registered_model_alias(name, "latest", 1)
     with pytest.raises(InvalidParameterError, match="cannot contain"):
         c.create_registered_model("a/b")
+
+
+def test_a_runs_uri_of_a_model_mlflow_3_logged_registers_as_its_logged_model(on_server, fitted, request):
+    import mlflow
+    from mlflow import MlflowClient
+
+    model, X = fitted
+    name = f"logged-{request.node.name}"
+    mlflow.set_tracking_uri(on_server)
+    mlflow.set_experiment(name)
+    with mlflow.start_run() as run:
+        logged = mlflow.sklearn.log_model(model, name="model")  # kept outside the run's artifacts
+    mv = mlnb.register_model(f"runs:/{run.info.run_id}/model", name)
+    assert (mv.version, mv.run_id) == ("1", run.info.run_id)
+    theirs = MlflowClient(on_server).get_model_version(name, 1)
+    assert theirs.source == mv.source
+    np.testing.assert_array_equal(mlflow.pyfunc.load_model(f"models:/{name}/1").predict(X.head(5)),
+                                  model.predict(X.head(5)))
+    np.testing.assert_array_equal(mlnb.pyfunc.load_model(f"models:/{name}/1").predict(X.head(5)),
+                                  model.predict(X.head(5)))
+    assert logged.model_id

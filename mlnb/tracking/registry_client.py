@@ -56,13 +56,16 @@ def resolve_source(model_uri: str, tracking_store: Any, registry: RegistryStore)
         repo = tracking_store.artifact_repo(run.info.artifact_uri)
         if repo.exists(f"{path}/MLmodel" if path else "MLmodel"):
             return ModelSource(join_uri(run.info.artifact_uri, path), run_id=run_id)
-        name, _, rest = path.partition("/")
-        logged = tracking_store.logged_model_uri(run, name) if name else None
+        logged = tracking_store.logged_model_uri(run, path) if path else None
         if logged is None:
             raise ResourceNotFoundError(
                 f"'{uri}' holds no model: run '{run_id}' has no MLmodel under '{path}'. Register the URI "
                 f"log_model returned (ModelInfo.model_uri).")
-        return ModelSource(join_uri(logged, rest), run_id=run_id)
+        # an MLflow 3 logged model: recorded as models:/<model_id>, as MLflow records it
+        model_id = _logged_model_id(tracking_store, logged)
+        if model_id is None:
+            return ModelSource(logged, run_id=run_id)
+        return ModelSource(f"models:/{model_id}", logged, run_id, model_id)
     if scheme == "models":
         ref = parse_models_uri(uri)
         if ref.model_id is not None:
@@ -79,6 +82,17 @@ def resolve_source(model_uri: str, tracking_store: Any, registry: RegistryStore)
     if scheme == "":
         return ModelSource(str(Path(uri).expanduser().absolute()))
     return ModelSource(uri)
+
+
+def _logged_model_id(tracking_store: Any, artifact_uri: str) -> str | None:
+    """The ``model_id`` a logged model's MLmodel records (one small file read)."""
+    import tempfile
+
+    from mlnb.models.mlmodel import Model
+
+    with tempfile.TemporaryDirectory(prefix="mlnb-mlmodel-") as tmp:
+        local = tracking_store.artifact_repo(artifact_uri).download_artifacts("MLmodel", tmp)
+        return Model.load(local).model_id or None
 
 
 class RegistryClientMixin:

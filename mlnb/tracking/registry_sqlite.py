@@ -112,18 +112,28 @@ class SqliteRegistryStore(RegistryStore):
         return {a: str(v) for a, v in c.execute(
             f"SELECT alias, version FROM registered_model_aliases WHERE name = ?{self._ws} ORDER BY alias", (name,))}
 
-    def _version(self, c: sqlite3.Connection, row: tuple, aliases: dict[str, str] | None = None) -> ModelVersion:
-        name, version = row[0], row[1]
-        tags = dict(c.execute(f"SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?{self._ws}",
-                              (name, version)))
-        if aliases is None:
-            aliases = self._aliases(c, name)
-        return ModelVersion(
-            name=name, version=str(version), creation_timestamp=row[2], last_updated_timestamp=row[3],
-            description=row[4], user_id=row[5], current_stage=row[6], source=row[7], run_id=row[8],
-            status=row[9] or READY, status_message=row[10], tags=tags, run_link=row[11],
-            aliases=[a for a, v in aliases.items() if v == str(version)],
-        )
+    def _versions(self, c: sqlite3.Connection, rows: list[tuple]) -> list[ModelVersion]:
+        """Entities for model_versions rows, their tags and aliases read in one query each."""
+        names = sorted({r[0] for r in rows})
+        tags: dict[tuple, dict[str, str]] = {}
+        aliases: dict[tuple, list[str]] = {}
+        for i in range(0, len(names), 500):
+            chunk = names[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for n, v, k, val in c.execute(f"SELECT name, version, key, value FROM model_version_tags "
+                                          f"WHERE name IN ({marks}){self._ws}", chunk):
+                tags.setdefault((n, v), {})[k] = val
+            for n, v, a in c.execute(f"SELECT name, version, alias FROM registered_model_aliases "
+                                     f"WHERE name IN ({marks}){self._ws} ORDER BY alias", chunk):
+                aliases.setdefault((n, v), []).append(a)
+        return [ModelVersion(
+            name=r[0], version=str(r[1]), creation_timestamp=r[2], last_updated_timestamp=r[3], description=r[4],
+            user_id=r[5], current_stage=r[6], source=r[7], run_id=r[8], status=r[9] or READY, status_message=r[10],
+            tags=tags.get((r[0], r[1]), {}), run_link=r[11], aliases=aliases.get((r[0], r[1]), []),
+        ) for r in rows]
+
+    def _version(self, c: sqlite3.Connection, row: tuple) -> ModelVersion:
+        return self._versions(c, [row])[0]
 
     def _latest_rows(self, c: sqlite3.Connection, name: str) -> list[tuple]:
         """The newest live version in each stage (MLflow's ``latest_versions``)."""
@@ -136,7 +146,7 @@ class SqliteRegistryStore(RegistryStore):
         name = row[0]
         aliases = self._aliases(c, name)
         tags = dict(c.execute(f"SELECT key, value FROM registered_model_tags WHERE name = ?{self._ws}", (name,)))
-        latest = [self._version(c, r, aliases) for r in self._latest_rows(c, name)]
+        latest = self._versions(c, self._latest_rows(c, name))
         return RegisteredModel(name=name, creation_timestamp=row[1], last_updated_timestamp=row[2],
                                description=row[3], latest_versions=latest, tags=tags, aliases=aliases)
 
@@ -244,9 +254,7 @@ class SqliteRegistryStore(RegistryStore):
         wanted = {canonical_stage(s) for s in stages} if stages else None
         with self.db.read() as c:
             self._require_model(c, name)
-            aliases = self._aliases(c, name)
-            return [self._version(c, r, aliases) for r in self._latest_rows(c, name)
-                    if wanted is None or r[6] in wanted]
+            return self._versions(c, [r for r in self._latest_rows(c, name) if wanted is None or r[6] in wanted])
 
     # -- model versions ------------------------------------------------------------------------
     def create_model_version(self, name, source, run_id=None, tags=None, run_link=None, description=None,
@@ -328,7 +336,7 @@ class SqliteRegistryStore(RegistryStore):
             rows = c.execute(
                 f"SELECT {_MV_COLUMNS} FROM model_versions AS mv WHERE current_stage != ?{self._ws}{where} "
                 f"ORDER BY {order} LIMIT ? OFFSET ?", [STAGE_DELETED_INTERNAL, *args, limit + 1, offset]).fetchall()
-            versions = [self._version(c, r) for r in rows[:limit]]
+            versions = self._versions(c, rows[:limit])
         return PagedList(versions, _token(offset + limit) if len(rows) > limit else None)
 
     def set_model_version_tag(self, name, version, key, value) -> None:
@@ -374,7 +382,7 @@ class SqliteRegistryStore(RegistryStore):
                 raise alias_not_found(name, alias, aliases)
             version = int(aliases[alias])
             try:
-                return self._version(c, self._require_version(c, name, version), aliases)
+                return self._version(c, self._require_version(c, name, version))
             except ResourceNotFoundError:
                 raise alias_to_missing_version(name, alias, version, self._live_versions(c, name)) from None
 

@@ -1,7 +1,8 @@
 """One SQLite file used by several processes at once: the connection and transaction rules.
 
-* one connection per process (re-opened after fork), ``journal_mode=WAL``: readers never block
-  writers;
+* one connection per process (re-opened after fork), ``journal_mode=WAL`` with
+  ``synchronous=NORMAL``: readers never block writers, and a commit is a log append (a crash
+  never corrupts the file; a power loss may lose the last commits);
 * every write is one ``BEGIN IMMEDIATE`` transaction: writers queue on the file's lock (30 s busy
   timeout, then a few retries), so read-then-write sequences (the next version number) are atomic
   across processes;
@@ -57,6 +58,7 @@ class SqliteDb:
                 conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                        check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # a commit appends to the log; no fsync each time
                 conn.execute("PRAGMA case_sensitive_like=ON")
                 if self._on_open is not None:
                     self._on_open(conn)
