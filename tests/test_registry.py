@@ -350,6 +350,9 @@ def test_a_registry_uri_that_is_not_an_mlflow_store_is_named(tmp_path):
     mlnb.set_registry_uri(other)
     with pytest.raises(TrackingError, match="holds no MLflow model registry.*set_registry_uri"):
         mlnb.register_model(str(tmp_path), "m")
+    with pytest.raises(ResourceNotFoundError, match="the file does not exist"):
+        MlnbClient(registry_uri=tmp_path / "missing.db").get_registered_model("m")
+    assert not (tmp_path / "missing.db").exists()
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(TrackingError, match="not an MLflow store"):

@@ -154,7 +154,7 @@ def registry_tables(path: Path) -> set[str]:
 
 def get_registry_store(uri: str | os.PathLike | None = None) -> RegistryStore:
     """The (cached) registry store for ``uri`` or the current registry URI."""
-    from mlnb.tracking.store import get_store, resolve_uri
+    from mlnb.tracking.store import resolve_uri
 
     key = resolve_uri(os.fspath(uri) if uri is not None else get_registry_uri())
     cache_key = (os.getpid(), key)
@@ -171,7 +171,10 @@ def get_registry_store(uri: str | os.PathLike | None = None) -> RegistryStore:
             else:
                 path = Path(key[len("sqlite:///"):])
                 if not path.exists():
-                    get_store(key).get_experiment("0")  # the tracking store creates a new file's schema
+                    raise ResourceNotFoundError(
+                        f"No model registry at '{path}': the file does not exist. Point mlnb at an SQLite file "
+                        f"with MLflow's schema (MLflow creates one on first use of sqlite:///{path.name}), or at "
+                        f"an MLflow Tracking Server: mlnb.set_registry_uri('http://host:port').")
                 found = registry_tables(path)
                 if len(found) < len(REGISTRY_TABLES):
                     raise TrackingError(
