@@ -163,4 +163,11 @@ def test_a_runs_uri_of_a_model_mlflow_3_logged_registers_as_its_logged_model(on_
                                   model.predict(X.head(5)))
     np.testing.assert_array_equal(mlnb.pyfunc.load_model(f"models:/{name}/1").predict(X.head(5)),
                                   model.predict(X.head(5)))
-    assert logged.model_id
+    # models:/<model_id> and models:/<name>/<version> sources: the server works out where the files are
+    by_id = mlnb.register_model(f"models:/{logged.model_id}", name)
+    by_version = MlnbClient().create_model_version(name, f"models:/{name}/1")
+    assert (by_id.version, by_id.run_id, by_id.model_id) == ("2", run.info.run_id, logged.model_id)
+    assert by_version.version == "3"
+    for version in ("2", "3"):
+        np.testing.assert_array_equal(mlnb.pyfunc.load_model(f"models:/{name}/{version}").predict(X.head(5)),
+                                      model.predict(X.head(5)))

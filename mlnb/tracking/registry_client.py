@@ -68,6 +68,8 @@ def resolve_source(model_uri: str, tracking_store: Any, registry: RegistryStore)
         return ModelSource(f"models:/{model_id}", logged, run_id, model_id)
     if scheme == "models":
         ref = parse_models_uri(uri)
+        if registry.resolves_sources:  # an MLflow server resolves models:/ sources itself
+            return ModelSource(uri, model_id=ref.model_id)
         if ref.model_id is not None:
             lookup = getattr(tracking_store, "get_logged_model", None)
             if lookup is None:
@@ -77,8 +79,7 @@ def resolve_source(model_uri: str, tracking_store: Any, registry: RegistryStore)
             logged = lookup(ref.model_id)
             return ModelSource(uri, logged.artifact_location, getattr(logged, "source_run_id", None), ref.model_id)
         version = version_of(registry, ref)
-        return ModelSource(uri, registry.get_model_version_download_uri(ref.name, int(version.version)),
-                           version.run_id)
+        return ModelSource(uri, registry.get_model_version_download_uri(ref.name, int(version.version)))
     if scheme == "":
         return ModelSource(str(Path(uri).expanduser().absolute()))
     return ModelSource(uri)

@@ -56,6 +56,8 @@ def _kv(d: dict[str, str]) -> list[dict[str, str]]:
 class RestRegistryStore(RegistryStore):
     """The registry of the MLflow Tracking Server at ``uri``."""
 
+    resolves_sources = True
+
     def __init__(self, uri: str) -> None:
         self.uri = uri.rstrip("/")
         self.http = HttpClient(self.uri)

@@ -35,6 +35,8 @@ class RegistryStore:
     """What every registry store does. Versions are ints in, strings out; times are epoch ms."""
 
     uri: str
+    #: True when the store works out a ``models:/`` source's files itself (an MLflow server does)
+    resolves_sources: bool = False
 
     # registered models
     def create_registered_model(self, name: str, tags: dict[str, str], description: str | None) -> RegisteredModel: raise NotImplementedError
