@@ -141,7 +141,7 @@ class MlnbMagics(Magics):
             raise MagicFailed(f"The cell raised {type(error).__name__}; run {run_id} ended {status}.")
 
     @magic_arguments()
-    @argument("uri", help="A model URI: runs:/<run_id>/<name>, a path, file://, s3://...")
+    @argument("uri", help="A model URI: runs:/<run_id>/<name>, models:/<name>@<alias>, a path, file://, s3://...")
     @argument("--flavor", "-f", metavar="NAME",
               help="Load with this flavor's loader (e.g. sklearn for the estimator itself); default: pyfunc.")
     @line_magic
