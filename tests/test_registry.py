@@ -294,6 +294,15 @@ def test_unknown_name_version_and_alias_list_what_exists(registry, tmp_path):
         MlnbClient(registry_uri=mlflow_schema_db(tmp_path / "empty.db", tmp_path)).get_registered_model("x")
 
 
+def test_registering_a_missing_path_or_run_registers_nothing(registry, tmp_path, fitted):
+    with pytest.raises(ResourceNotFoundError, match="No model at 'no/such/model'"):
+        mlnb.register_model("no/such/model", "m")
+    info = _log(fitted[0])
+    with pytest.raises(ResourceNotFoundError, match="holds no model"):
+        mlnb.register_model(f"runs:/{info.run_id}/not-a-model", "m")
+    assert rows(registry, "registered_models") == [] and rows(registry, "model_versions") == []
+
+
 def test_an_alias_pointing_at_a_deleted_version_is_a_clear_error(registry, tmp_path):
     c = MlnbClient()
     c.create_registered_model("alpha")

@@ -81,7 +81,10 @@ def resolve_source(model_uri: str, tracking_store: Any, registry: RegistryStore)
         version = version_of(registry, ref)
         return ModelSource(uri, registry.get_model_version_download_uri(ref.name, int(version.version)))
     if scheme == "":
-        return ModelSource(str(Path(uri).expanduser().absolute()))
+        path = Path(uri).expanduser().absolute()
+        if not path.exists():
+            raise ResourceNotFoundError(f"No model at '{uri}' (resolved to '{path}'): nothing was registered.")
+        return ModelSource(str(path))
     return ModelSource(uri)
 
 
