@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -386,18 +387,29 @@ import json, os, sys, time
 from mlnb.tracking.client import MlnbClient
 db, go, source = sys.argv[1:4]
 client = MlnbClient(registry_uri="sqlite:///" + db)
-client.registry_store.get_registered_model  # opened before the race starts
+client.search_registered_models()  # the file is open before the race starts
+open(go + f".ready-{os.getpid()}", "w").close()
 while not os.path.exists(go):
     time.sleep(0.005)
 print(json.dumps([client.register_model_version(source, "race").version for _ in range(15)]))
 """
 
 
+def _start_together(cmds: list[list[str]], go: Path) -> list[subprocess.Popen]:
+    """Start processes, wait until each says it is ready, then let them all go at once."""
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in cmds]
+    deadline = time.monotonic() + 120
+    while len(list(go.parent.glob(f"{go.name}.ready-*"))) < len(procs):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.poll() for p in procs]
+        time.sleep(0.02)
+    go.touch()
+    return procs
+
+
 def test_two_processes_registering_one_name_get_distinct_versions(registry, tmp_path):
     go = tmp_path / "go"
-    env_cmd = [sys.executable, "-c", _RACER, str(registry), str(go), str(tmp_path)]
-    procs = [subprocess.Popen(env_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    go.touch()
+    cmd = [sys.executable, "-c", _RACER, str(registry), str(go), str(tmp_path)]
+    procs = _start_together([cmd, cmd], go)
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
     got = [json.loads(out) for out, _ in outs]
@@ -437,3 +449,33 @@ def test_mlnb_models_serve_names_a_missing_alias_in_one_line(registry, tmp_path,
                            "-p", str(port)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "has no alias 'champion'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+_MLFLOW_RACER = """
+import logging, os, sys, time
+logging.disable(logging.WARNING)
+from mlflow import MlflowClient
+db, go, source = sys.argv[1:4]
+client = MlflowClient(tracking_uri="sqlite:///" + db, registry_uri="sqlite:///" + db)
+client.get_registered_model("race")
+open(go + f".ready-{os.getpid()}", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.005)
+for _ in range(40):
+    client.create_model_version("race", source)
+"""
+
+
+def test_mlnb_and_mlflow_registering_one_name_at_once_lose_nothing(registry, tmp_path):
+    go = tmp_path / "go"
+    (tmp_path / "mlnb").mkdir()
+    MlnbClient().create_registered_model("race")
+    cmds = [[sys.executable, "-c", _RACER.replace("range(15)", "range(200)"), str(registry), str(go),
+             str(tmp_path / "mlnb")],
+            [sys.executable, "-c", _MLFLOW_RACER, str(registry), str(go), "/elsewhere/mlflow"]]
+    procs = _start_together(cmds, go)
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
+    found = rows(registry, "model_versions")
+    assert sorted(r["version"] for r in found) == list(range(1, 241))
+    assert sum(r["source"] == "/elsewhere/mlflow" for r in found) == 40
