@@ -119,7 +119,6 @@ def test_mlnb_reads_what_mlflow_registered(registry, fitted):
     from mlflow import MlflowClient
 
     model, X, _ = fitted
-    mlflow.set_tracking_uri(f"sqlite:///{registry}")
     with mlflow.start_run() as run:
         logged = mlflow.sklearn.log_model(model, name="model", registered_model_name="churn")
     theirs = MlflowClient()

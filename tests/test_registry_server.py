@@ -76,7 +76,6 @@ def test_mlflow_registers_on_the_server_and_mlnb_reads_and_loads_it(on_server, f
 
     model, X = fitted
     name = f"fraud-{request.node.name}"
-    mlflow.set_tracking_uri(on_server)
     mlflow.set_experiment(name)
     with mlflow.start_run():
         logged = mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
@@ -151,7 +150,6 @@ def test_a_runs_uri_of_a_model_mlflow_3_logged_registers_as_its_logged_model(on_
 
     model, X = fitted
     name = f"logged-{request.node.name}"
-    mlflow.set_tracking_uri(on_server)
     mlflow.set_experiment(name)
     with mlflow.start_run() as run:
         logged = mlflow.sklearn.log_model(model, name="model")  # kept outside the run's artifacts
