@@ -28,6 +28,7 @@ _EXPORTS = {
             "log_stream",
             "get_experiment", "create_experiment", "search_experiments", "delete_experiment",
             "set_experiment_tag", "set_experiment_tags", "log_image",
+            "register_model", "set_registry_uri", "get_registry_uri",
         ],
         "mlnb.tracking.fluent",
     ),

@@ -38,7 +38,7 @@ def _load_or_exit(model_uri: str):
 
 
 @models.command("serve")
-@click.option("-m", "--model-uri", required=True, help="Model URI or path (path, file://, runs:/, s3://).")
+@click.option("-m", "--model-uri", required=True, help="Model URI or path (path, file://, runs:/, models:/, s3://).")
 @click.option("-p", "--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option("-h", "--host", default="127.0.0.1", show_default=True,
               help="Address to bind; 0.0.0.0 makes the server reachable from the network.")

@@ -18,9 +18,9 @@ from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 # scheme -> "module:function(uri: str, dst: str | None) -> local path"
 _SCHEMES: dict[str, str | Callable[[str, str | None], str]] = {
     "runs": "mlnb.tracking.artifacts:download_runs_uri",
-    "models": "mlnb.tracking.logged_models:download_models_uri",
     "s3": "mlnb.tracking.s3:download_s3_uri",
     "mlflow-artifacts": "mlnb.tracking.artifacts:download_mlflow_artifacts_uri",
+    "models": "mlnb.tracking.model_uris:download_models_uri",
 }
 
 

@@ -61,6 +61,10 @@ def _describe_uri(uri: str) -> str:
         from mlnb.tracking.store import get_tracking_uri
 
         return f"a run's artifacts in the tracking store '{get_tracking_uri()}'"
+    if scheme == "models":
+        from mlnb.tracking.registry_store import get_registry_uri
+
+        return f"the model registry '{get_registry_uri()}'"
     return f"a {scheme}:// location"
 
 
@@ -137,7 +141,7 @@ class MlnbMagics(Magics):
             raise MagicFailed(f"The cell raised {type(error).__name__}; run {run_id} ended {status}.")
 
     @magic_arguments()
-    @argument("uri", help="A model URI: runs:/<run_id>/<name>, a path, file://, s3://...")
+    @argument("uri", help="A model URI: runs:/<run_id>/<name>, models:/<name>@<alias>, a path, file://, s3://...")
     @argument("--flavor", "-f", metavar="NAME",
               help="Load with this flavor's loader (e.g. sklearn for the estimator itself); default: pyfunc.")
     @line_magic

@@ -19,6 +19,7 @@ from mlnb.tracking.artifacts import FileInfo, clean_artifact_path
 from mlnb.tracking.entities import (
     FINISHED, RUN_STATUSES, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
 )
+from mlnb.tracking.registry_client import RegistryClientMixin
 from mlnb.tracking.store import ACTIVE_ONLY, Store, get_store, run_view
 
 _ADJECTIVES = ("agile", "bold", "bright", "calm", "clever", "crisp", "daring", "eager", "fair", "gentle",
@@ -55,11 +56,14 @@ def _pairs(items: Any, cls) -> list:
     return out
 
 
-class MlnbClient:
-    """Explicit-id access to a run store (``tracking_uri`` defaults to the current one)."""
+class MlnbClient(RegistryClientMixin):
+    """Explicit-id access to a run store (``tracking_uri`` defaults to the current one) and a model
+    registry (``registry_uri`` defaults to the current registry URI, else the tracking URI)."""
 
-    def __init__(self, tracking_uri: str | os.PathLike | None = None) -> None:
+    def __init__(self, tracking_uri: str | os.PathLike | None = None,
+                 registry_uri: str | os.PathLike | None = None) -> None:
         self._uri = os.fspath(tracking_uri) if tracking_uri is not None else None
+        self._registry_uri = os.fspath(registry_uri) if registry_uri is not None else None
 
     @property
     def store(self) -> Store:

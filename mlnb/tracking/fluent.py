@@ -435,6 +435,7 @@ def _reset_for_tests() -> None:
     _experiment_id = None
     _store_mod.set_tracking_uri(None)
     _store_mod.forget_stores()
+    _forget_registry()
 
 
 __all__ = [
@@ -446,3 +447,39 @@ __all__ = [
     "get_artifact_uri", "download_artifacts", "search_runs", "last_logged_model", "get_logged_model",
     "search_logged_models", "log_input",
 ]
+
+
+# -- model registry ------------------------------------------------------------------------------
+def set_registry_uri(uri: str | os.PathLike | None) -> None:
+    """Keep registered models at ``uri``: an SQLite file with MLflow's schema (``sqlite:///mlflow.db``)
+    or ``http(s)://host:port`` (an MLflow Tracking Server). By default the registry is the tracking URI."""
+    from mlnb.tracking.registry_store import set_registry_uri as _set
+
+    _set(uri)
+
+
+def get_registry_uri() -> str:
+    """The registry URI in force: set_registry_uri, else $MLNB_REGISTRY_URI, else the tracking URI."""
+    from mlnb.tracking.registry_store import get_registry_uri as _get
+
+    return _get()
+
+
+def register_model(model_uri: str | os.PathLike, name: str, await_registration_for: int = 300, *,
+                   tags: Mapping[str, Any] | None = None):
+    """Register the model at ``model_uri`` (``runs:/<run_id>/model``, ``models:/...``, a path, s3://...)
+    as a new version of ``name``, creating the registered model if needed; return the ModelVersion.
+
+    Load it back anywhere a model URI is taken: ``models:/<name>/<version>``, ``models:/<name>@<alias>``
+    or ``models:/<name>/latest``.
+    """
+    return _client().register_model_version(model_uri, name, tags)
+
+
+def _forget_registry() -> None:
+    from mlnb.tracking.registry_store import forget_registry_stores
+
+    forget_registry_stores()
+
+
+__all__ += ["set_registry_uri", "get_registry_uri", "register_model"]

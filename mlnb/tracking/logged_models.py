@@ -45,6 +45,7 @@ class ModelInfo:
     tags: dict[str, str] = field(default_factory=dict)
     model_type: str | None = None
     step: int = 0
+    registered_model_version: int | None = None
 
     @property
     def name(self) -> str:
@@ -64,10 +65,6 @@ def _model_name(name: str | None, artifact_path: str | None) -> str:
 
 def _logged_model_keywords(params, tags, model_type, step, model_id, registered_model_name) -> None:
     """Check MLflow 3's log_model keywords; refuse the ones that need what this store lacks."""
-    if registered_model_name is not None:
-        raise InvalidParameterError(
-            f"registered_model_name='{registered_model_name}' needs a model registry, which this mlnb "
-            f"does not have yet. Log the model without it; its model_uri loads it.")
     if model_id is not None:
         raise InvalidParameterError(
             "model_id= logs into an existing logged model, which this mlnb does not store yet; "
@@ -97,6 +94,10 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
 
     _logged_model_keywords(params, tags, model_type, step, model_id, registered_model_name)
     model_name = _model_name(name, artifact_path)
+    if registered_model_name is not None:  # a bad name fails before anything is written
+        from mlnb.tracking.registry_validation import check_model_name
+
+        check_model_name(registered_model_name)
     run_id = fluent._run_id()
     client = fluent._client()
     store = client.store
@@ -128,7 +129,7 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         store.finalize_logged_model(logged.model_id, "FAILED")
         raise
     store.finalize_logged_model(logged.model_id, "READY")
-    return ModelInfo(
+    info = ModelInfo(
         model_uri=f"runs:/{run_id}/{model_name}",
         run_id=run_id,
         artifact_path=model_name,
@@ -145,6 +146,9 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         model_type=model_type,
         step=step,
     )
+    if registered_model_name is not None:
+        info.registered_model_version = int(fluent.register_model(info.model_uri, registered_model_name).version)
+    return info
 
 
 #: a staging directory untouched this long belongs to a save that was killed
@@ -171,18 +175,4 @@ def remove_stale_staging(folder: Path) -> list[Path]:
     return removed
 
 
-def download_models_uri(uri: str, dst: str | None = None) -> Path:
-    """Resolve ``models:/<model_id>[/path]`` (an MLflow 3 logged model) through the current store."""
-    from mlnb.tracking.store import get_store
-
-    rest = uri[len("models:"):].lstrip("/")
-    ident, _, path = rest.partition("/")
-    if not ident.startswith("m-"):
-        raise InvalidParameterError(
-            f"'{uri}' does not name a logged model: write models:/<model_id> (ids look like m-<32 hex>).")
-    store = get_store()
-    model = store.get_logged_model(ident)
-    return store.artifact_repo(model.artifact_location).download_artifacts(clean_artifact_path(path) or None, dst)
-
-
-__all__ = ["ModelInfo", "log_model", "download_models_uri"]
+__all__ = ["ModelInfo", "log_model", "remove_stale_staging"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from mlnb.errors import InvalidParameterError
 
@@ -114,6 +114,13 @@ def _literal(kind: str, text: str, clause: str) -> Any:
 
 def parse_filter(filter_string: str | None) -> list[Clause]:
     """Parse a filter string into clauses; raise InvalidParameterError naming the bad part."""
+    return parse_clauses(filter_string, parse_identifier, _checked)
+
+
+def parse_clauses(filter_string: str | None, identify: Callable[[str], tuple[str, str]],
+                  check: Callable[[Clause], Clause], example: str = "metrics.x") -> list[Clause]:
+    """The grammar every MLflow filter shares (``<identifier> <op> <value>`` joined by AND);
+    ``identify`` maps an identifier to (entity, key), ``check`` validates each clause."""
     if not filter_string or not filter_string.strip():
         return []
     toks = _tokens(filter_string)
@@ -121,8 +128,8 @@ def parse_filter(filter_string: str | None) -> list[Clause]:
     i = 0
     while i < len(toks):
         if toks[i][0] != "ident":
-            raise InvalidParameterError(f"Expected an identifier like metrics.x in the filter, found {toks[i][1]!r}.")
-        entity, key = parse_identifier(toks[i][1])
+            raise InvalidParameterError(f"Expected an identifier like {example} in the filter, found {toks[i][1]!r}.")
+        entity, key = identify(toks[i][1])
         i += 1
         if i >= len(toks):
             raise InvalidParameterError(f"The filter ends after '{key}': add a comparison like \"= 'value'\".")
@@ -144,7 +151,7 @@ def parse_filter(filter_string: str | None) -> list[Clause]:
                 raise InvalidParameterError(f"The filter ends after '{key} {op}': add a value.")
             value = _literal(*toks[i], clause=f"{key} {op}")
             i += 1
-        clauses.append(_checked(Clause(entity, key, op, value)))
+        clauses.append(check(Clause(entity, key, op, value)))
         if i < len(toks):
             if toks[i][0] != "ident" or toks[i][1].upper() != "AND":
                 raise InvalidParameterError(
