@@ -61,7 +61,7 @@ def test_mlnb_registers_on_the_server_and_mlflow_reads_and_loads_it(on_server, f
     mv = theirs.get_model_version_by_alias(name, "champion")
     assert (str(mv.version), mv.run_id, mv.description, mv.tags, mv.status, mv.current_stage) == (
         "1", run.info.run_id, "first", {"validated": "yes"}, "READY", "None")
-    assert mv.source == f"{mlnb.get_run(run.info.run_id).info.artifact_uri}/model"
+    assert mv.source == f"models:/{info.model_id}"  # MLflow 3 registers a logged model by its id
     assert theirs.get_registered_model(name).tags == {"team": "ml"}
     loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     np.testing.assert_array_equal(loaded.predict(X.head(10)), model.predict(X.head(10)))

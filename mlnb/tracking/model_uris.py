@@ -101,6 +101,15 @@ def download_models_uri(uri: str, dst: str | None = None) -> Path:
     return local_path(location, dst)
 
 
+def _registered_hint(name: str) -> str:
+    """A pointer to the registry's URI forms when ``name`` is a registered model's name."""
+    try:
+        get_registry_store().get_registered_model(name)
+    except Exception:  # no registry here, or no model of that name: nothing to add
+        return ""
+    return f" A registered model '{name}' exists: load models:/{name}/latest or models:/{name}@<alias>."
+
+
 def logged_model_location(model_id: str, uri: str) -> str:
     """Where an MLflow 3 logged model's files are, from the tracking store (its ``get_logged_model``)."""
     from mlnb.tracking.store import get_store
@@ -108,17 +117,13 @@ def logged_model_location(model_id: str, uri: str) -> str:
     store = get_store()
     lookup = getattr(store, "get_logged_model", None)
     if lookup is not None:
-        return lookup(model_id).artifact_location
-    hint = ""
-    try:
-        registry = get_registry_store()
-        registry.get_registered_model(model_id)
-        hint = f" A registered model '{model_id}' exists: load models:/{model_id}/latest or models:/{model_id}@<alias>."
-    except Exception:  # no registry here, or no model of that name: the plain message stands
-        pass
+        try:
+            return lookup(model_id).artifact_location
+        except ResourceNotFoundError as exc:
+            raise ResourceNotFoundError(f"{exc}{_registered_hint(model_id)}") from None
     raise ResourceNotFoundError(
         f"'{uri}' names a logged model by id, and the tracking store {store.uri} keeps no logged models. "
-        f"Write {_FORMS}.{hint}")
+        f"Write {_FORMS}.{_registered_hint(model_id)}")
 
 
 __all__ = ["ModelsRef", "parse_models_uri", "version_of", "download_models_uri", "logged_model_location"]

@@ -173,7 +173,9 @@ def get_registry_store(uri: str | os.PathLike | None = None) -> RegistryStore:
             else:
                 from mlnb.tracking.store import get_store
 
-                path = Path(get_store(key).path)  # the run store opens (or creates) MLflow's schema there
+                run_store = get_store(key)
+                run_store.connection()  # opens the file, or creates it with MLflow's whole schema
+                path = Path(run_store.path)
                 found = registry_tables(path)
                 if len(found) < len(REGISTRY_TABLES):
                     raise TrackingError(
