@@ -106,6 +106,9 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         raise ModelExistsError(
             f"Run '{run_id}' already has a model or artifact '{model_name}'. Log the model under another name.")
     logged = store.create_logged_model(run.info.experiment_id, model_name, source_run_id=run_id,
+                                       tags={str(k): str(v) for k, v in (tags or {}).items()},
+                                       params={str(k): str(v) for k, v in (params or {}).items()},
+                                       model_type=model_type,
                                        artifact_location=join_uri(run.info.artifact_uri, model_name))
     fluent._remember_logged_model(logged.model_id)
     mlmodel = Model(run_id=run_id, artifact_path=model_name, model_id=logged.model_id)
