@@ -19,7 +19,6 @@ import os
 import pathlib
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time

@@ -14,10 +14,11 @@ import warnings
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
-from tests._serving import (COLUMNS, mlflow_serve_cmd, mlnb_serve_cmd, read_response, save_logistic_model,
-                            start, stop)
+from tests._serving import (COLUMNS, mlflow_serve_cmd, mlnb_serve_cmd, output_when_ready, read_response,
+                            save_logistic_model, start, stop)
 from tests.conftest import free_port
 
 JSON = "application/json"
@@ -208,7 +209,8 @@ def test_ping_answers_while_a_large_body_is_read_and_scored(tmp_path):
         gate.release.set()
         thread.join(120)
     assert answer["status"] == 200
-    assert len(json.loads(answer["body"])["predictions"]) == len(rows)
+    expected = gate.inner.predict(pd.DataFrame(rows, columns=COLUMNS)).tolist()
+    assert json.loads(answer["body"])["predictions"] == expected  # read piecewise, answered as a whole parse would be
     assert events[0] == "sent" and events[-1] == "answered"
     assert "ping" in events[:events.index("predict")]
     assert events[events.index("predict") + 1] == "ping in predict"
@@ -220,8 +222,6 @@ def test_binding_every_interface_prints_the_addresses_and_a_warning(tmp_path):
     port = free_port()
     proc = start(mlnb_serve_cmd(model, port, "-h", "0.0.0.0"), f"http://127.0.0.1:{port}", tmp_path / "server.log")
     try:
-        from tests._serving import output_when_ready
-
         out = output_when_ready(proc, "Try it:")
     finally:
         stop(proc)
@@ -237,8 +237,6 @@ def test_local_serving_prints_no_warning(tmp_path):
     port = free_port()
     proc = start(mlnb_serve_cmd(model, port), f"http://127.0.0.1:{port}", tmp_path / "server.log")
     try:
-        from tests._serving import output_when_ready
-
         out = output_when_ready(proc, "Try it:")
     finally:
         stop(proc)

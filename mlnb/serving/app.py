@@ -12,10 +12,12 @@ Content-Length), arriving within ``body_timeout`` seconds (408). Every refusal i
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from typing import Any
 
 from mlnb.errors import ServingError
+from mlnb.serving.bulk import LARGE
 from mlnb.serving.limits import Limits
 from mlnb.serving.parsing import media_type
 from mlnb.serving.responses import error_body
@@ -62,9 +64,10 @@ class ScoringApp:
         self.in_flight = 0  # POST /invocations being read or scored
         self._version = mlnb.__version__.encode()
         self.placement = Placement()
+        self._handover = _QuickHandover() if own_process else None
         if own_process:
             _freeze_heap()
-            _tune_for_large_bodies()
+            _map_large_blocks()
 
     async def __call__(self, scope: dict, receive, send) -> None:
         kind = scope["type"]
@@ -123,36 +126,59 @@ class ScoringApp:
             if length is not None and length > self.max_body:
                 raise self._too_large()
             mime = media_type(content_type)
-            body = await asyncio.wait_for(self._read_body(receive), self.limits.body_timeout)
+            body = await self._read_body_in_time(receive)
         except ServingError as exc:
             return exc.status, error_body(exc.error_code, str(exc))
-        except asyncio.TimeoutError:
-            return _CLOSE, error_body(
-                "DEADLINE_EXCEEDED",
-                f"The request body did not arrive within this server's limit of {self.limits.body_timeout:g} s. "
-                f"Send it faster or in smaller batches, or start the server with a longer --body-timeout.")
         if body is None:
             return 499, b""  # the client went away
-        if self.placement.on_loop(len(body)):
-            status, answer, seconds = self._timed_score(body, mime)
-            self.placement.record(len(body), seconds)
+        size, box = len(body), [body]
+        del body  # the scorer takes it out of the box: freed once parsed, before the model runs
+        if self.placement.on_loop(size):
+            status, answer, seconds = self._timed_score(box, mime)
+            self.placement.record(size, seconds)
             return status, answer
-        work = asyncio.get_running_loop().run_in_executor(None, self._timed_score, body, mime)
+        work = asyncio.get_running_loop().run_in_executor(None, self._timed_score, box, mime)
         try:
-            status, answer, seconds = await asyncio.wait_for(work, self.timeout)
-            self.placement.record(len(body), seconds)
+            if self._handover is not None and size > LARGE:
+                with self._handover:
+                    status, answer, seconds = await asyncio.wait_for(work, self.timeout)
+            else:
+                status, answer, seconds = await asyncio.wait_for(work, self.timeout)
+            self.placement.record(size, seconds)
             return status, answer
         except asyncio.TimeoutError:
-            self.placement.record(len(body), self.timeout)
+            self.placement.record(size, self.timeout)
             return 504, error_body(
                 "DEADLINE_EXCEEDED",
                 f"The prediction did not finish within the server's timeout of {self.timeout:g} s. "
                 f"Send smaller batches, or start the server with a longer --timeout.")
 
-    def _timed_score(self, body: bytes, mime: str) -> tuple[int, bytes, float]:
+    def _timed_score(self, box: list, mime: str) -> tuple[int, bytes, float]:
         start = time.perf_counter()
-        status, answer = self.scorer.score(body, mime)
+        status, answer = self.scorer.score_taking(box, mime)
         return status, answer, time.perf_counter() - start
+
+    async def _read_body_in_time(self, receive) -> bytes | bytearray | None:
+        """The body, or a 408 ServingError when it has not all arrived within the body timeout.
+
+        One timer cancels this task when the time is up (``asyncio.wait_for`` would wrap the read
+        in a task of its own, an extra turn of the event loop for every request).
+        """
+        task, expired = asyncio.current_task(), []
+        timer = asyncio.get_running_loop().call_later(self.limits.body_timeout, _expire, task, expired)
+        try:
+            return await self._read_body(receive)
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            if hasattr(task, "uncancel"):
+                task.uncancel()
+            raise ServingError(
+                f"The request body did not arrive within this server's limit of {self.limits.body_timeout:g} s. "
+                f"Send it faster or in smaller batches, or start the server with a longer --body-timeout.",
+                _CLOSE, "DEADLINE_EXCEEDED") from None
+        finally:
+            timer.cancel()
 
     async def _read_body(self, receive) -> bytes | bytearray | None:
         """The whole body: a one-chunk body as it came, a longer one appended into one bytearray.
@@ -186,6 +212,11 @@ class ScoringApp:
             f"smaller batches, or start the server with a larger --max-body-size.", 413, "REQUEST_LIMIT_EXCEEDED")
 
 
+def _expire(task: asyncio.Task, expired: list) -> None:
+    expired.append(True)
+    task.cancel()
+
+
 def _freeze_heap() -> None:
     """Move everything loaded so far (the model, pandas, scikit-learn) out of the garbage collector's reach.
 
@@ -199,25 +230,47 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _tune_for_large_bodies() -> None:
-    """Process-wide settings that keep a large body from costing memory twice or stalling ``/ping``.
+class _QuickHandover:
+    """While a large body is scored in a worker thread, threads hand over the GIL after 1 ms, not 5.
 
-    glibc gives blocks of 1 MiB and more their own mapping (its default threshold rises to 32 MiB
-    as large blocks come and go): a growing body is then resized in place instead of copied, and a
-    freed body goes back to the system at once rather than staying in the heap. And threads
-    hand over the GIL after 1 ms instead of 5, so the event loop answers ``/ping`` within a few
-    milliseconds while a worker thread parses. Only for a process that does nothing but serve.
+    The event loop then answers ``/ping`` within milliseconds while the worker parses. Only for a
+    while: GIL hand-overs cost CPU when several threads are busy, so small requests keep the
+    interval Python set. Used from the event loop only, and only in a process that just serves
+    (the interval is process-wide).
     """
-    import sys
 
-    sys.setswitchinterval(0.001)
+    def __init__(self) -> None:
+        self.active = 0
+        self.normal = sys.getswitchinterval()
+
+    def __enter__(self) -> None:
+        if not self.active:
+            sys.setswitchinterval(0.001)
+        self.active += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        self.active -= 1
+        if not self.active:
+            sys.setswitchinterval(self.normal)
+
+
+def _map_large_blocks() -> None:
+    """glibc: blocks from 8 MiB up get their own mapping, so a large body does not cost memory twice.
+
+    glibc's default threshold rises to 32 MiB as large blocks come and go. With a fixed one, a
+    growing body is resized in place instead of copied, and a freed body goes back to the system
+    at once rather than staying in the heap. Smaller blocks stay in the heap, which keeps up to
+    twice that free for the next request. Only for a process that does nothing but serve.
+    """
     if sys.platform.startswith("linux"):
         import ctypes
 
         try:
-            ctypes.CDLL(None).mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD; a no-op outside glibc
+            mallopt = ctypes.CDLL(None).mallopt  # a no-op outside glibc
         except (OSError, AttributeError):
-            pass
+            return
+        mallopt(-3, 8 * 1024 * 1024)  # M_MMAP_THRESHOLD: its own mapping from 8 MiB up
+        mallopt(-1, 16 * 1024 * 1024)  # M_TRIM_THRESHOLD: twice that, as glibc's own tuning would set
 
 
 async def _respond(send, status: int, body: bytes) -> None:

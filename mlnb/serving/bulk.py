@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-LARGE = 1024 * 1024  # bodies above this many bytes are read in pieces
+LARGE = 4 * 1024 * 1024  # bodies above this many bytes are read in pieces (below, a whole parse is quicker)
 JSON_PIECE = 256 * 1024
 CSV_PIECE = 1024 * 1024
 _WINDOW = 64 * 1024  # the longest single row a piece boundary is searched for

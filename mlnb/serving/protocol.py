@@ -4,7 +4,8 @@ uvicorn bounds none of these for httptools: a client may send headers forever, o
 open a connection and send nothing. ``HeadLimitedProtocol`` counts the bytes that arrive while a
 request head is incomplete (431 past ``max_header_bytes``), the header lines (431 past
 ``max_headers``), and gives each head ``header_timeout`` seconds from the connection, or from the
-first byte of a later request on the same connection, to arrive whole (408). Refusals are MLflow-style JSON and close the
+first piece of a later request on the same connection, to arrive whole (408). A head that arrives
+in one piece (the usual case) never starts a timer. Refusals are MLflow-style JSON and close the
 connection. The class plugs into uvicorn through its public ``http=`` option.
 """
 
@@ -37,6 +38,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.limits = limits
         self._in_head = True
+        self._head_begun = False  # the parser is inside a request head
         self._head_bytes = 0
         self._head_lines = 0
         self._head_timer: asyncio.TimerHandle | None = None
@@ -61,12 +63,13 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                 self._refuse(431, "Request Header Fields Too Large", self._too_large_message())
                 return
         super().data_received(data)
+        if self._head_begun and self._head_timer is None and self._refusal is None:
+            self._start_timer()  # a head is incomplete after this piece: it has header_timeout to finish
 
     # httptools callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:
-            self._start_timer()
+        self._head_begun = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_lines += 1
@@ -79,7 +82,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self._in_head = self._head_begun = False
         self._stop_timer()
         super().on_headers_complete()
 

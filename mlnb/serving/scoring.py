@@ -78,7 +78,12 @@ class Scorer:
 
     def predict(self, body: bytes, mime: str) -> Any:
         """Raw predictions for a request body; raises ServingError for anything the client got wrong."""
-        data, params = parse_request(body, mime, self.plan)
+        return self.predict_taking([body], mime)
+
+    def predict_taking(self, box: list, mime: str) -> Any:
+        """``predict`` for a body handed over in a one-item list, which is emptied: nothing else holds
+        the body, so its memory goes as soon as it is parsed, before the model runs."""
+        data, params = parse_request(box.pop(), mime, self.plan)
         if type(data) is FloatRows:
             data = data.view(self._ndarray)
             if self._array_fn is not None and params is None:
@@ -94,8 +99,12 @@ class Scorer:
 
     def score(self, body: bytes, mime: str) -> tuple[int, bytes]:
         """``(status, JSON body)`` for one request; never raises."""
+        return self.score_taking([body], mime)
+
+    def score_taking(self, box: list, mime: str) -> tuple[int, bytes]:
+        """``score`` for a body handed over in a one-item list (see ``predict_taking``)."""
         try:
-            raw = self.predict(body, mime)
+            raw = self.predict_taking(box, mime)
         except ServingError as exc:
             return exc.status, error_body(exc.error_code, str(exc))
         except Exception as exc:  # the model itself failed: MLflow answers 400 (always with the stack trace)
