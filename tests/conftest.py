@@ -12,6 +12,17 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
+def _main_module_kept():
+    """An IPython shell made by a test swaps ``sys.modules['__main__']`` for its namespace, which
+    has no ``__spec__``; later tests in the worker (pyspark's connect check, MLflow's inference)
+    must see the interpreter's own ``__main__`` again."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None and sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
 def _isolated(tmp_path, tmp_path_factory, monkeypatch):
     """A fresh tracking store and working directory per test; nothing leaks between tests."""
     # mlnb and MLflow share one store per test: MLflow's default file, in the test's own directory
