@@ -206,4 +206,5 @@ def as_dataset_input(dataset: Any, context: str | None = None, tags: Mapping[str
                         dataset.profile_json, tuple(all_tags.items()))
 
 
-__all__ = ["Dataset", "TensorDatasetSchema", "from_pandas", "from_numpy", "pandas_digest", "numpy_digest", "as_dataset_input"]
+__all__ = ["Dataset", "TensorDatasetSchema", "from_pandas", "from_numpy", "pandas_digest", "numpy_digest",
+           "as_dataset_input"]

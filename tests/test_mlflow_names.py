@@ -85,7 +85,8 @@ def test_types_module_builds_the_schemas_mlflow_builds():
     assert tensor.input_types() == tensor.numpy_types() == [np.dtype("float32")]
     assert params.to_dict() == mt.ParamSchema([mt.ParamSpec("k", "long", 3)]).to_dict()
     spec = {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}
-    assert TensorSpec.from_json_dict(**spec) == TensorSpec(np.dtype("int64"), (-1,)) and TensorSpec.from_json_dict(**spec).required
+    assert TensorSpec.from_json_dict(**spec) == TensorSpec(np.dtype("int64"), (-1,))
+    assert TensorSpec.from_json_dict(**spec).required
     assert ColSpec.from_json_dict(type="long", name="n").to_dict() == {"type": "long", "name": "n", "required": True}
 
 

@@ -85,7 +85,8 @@ def test_log_model_with_registered_model_name_registers_each_time(registry, fitt
     versions = MlnbClient().search_model_versions("name = 'clf'")
     assert [(v.version, v.run_id) for v in versions] == [(2, second.run_id), (1, first.run_id)]
     # as MLflow 3 records it: the logged model's models:/<model_id> is the source
-    assert [(v.source, v.model_id) for v in versions] == [(f"models:/{i.model_id}", i.model_id) for i in (second, first)]
+    assert [(v.source, v.model_id) for v in versions] == [
+        (f"models:/{i.model_id}", i.model_id) for i in (second, first)]
     with pytest.raises(InvalidParameterError, match="cannot contain '/'"):
         _log(model, registered_model_name="a/b")
 
