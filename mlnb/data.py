@@ -23,20 +23,55 @@ TAG_CONTEXT = "mlflow.data.context"
 
 @dataclass
 class Dataset:
-    """A dataset: ``name``, ``digest``, ``source_type`` and ``source`` (JSON), ``schema``, ``profile``."""
+    """A dataset: ``name``, ``digest``, ``source_type`` and ``source`` (JSON), and its schema and
+    profile as the store keeps them (``schema_json``, ``profile_json``); ``schema`` and ``profile``
+    read them as MLflow's dataset objects do."""
 
     name: str
     digest: str
     source_type: str
     source: str
-    schema: str | None = None
-    profile: str | None = None
+    schema_json: str | None = None
+    profile_json: str | None = None
     data: Any = field(default=None, repr=False, compare=False)
     targets: Any = field(default=None, repr=False, compare=False)
 
+    @property
+    def profile(self) -> dict[str, Any] | None:
+        """Sizes of the data (rows and elements, or array shapes), as a dict."""
+        return json.loads(self.profile_json) if self.profile_json else None
+
+    @property
+    def schema(self) -> Any:
+        """A pandas dataset's column :class:`~mlnb.models.signature.Schema`; a numpy dataset's
+        :class:`TensorDatasetSchema` (features and targets); None when none could be inferred."""
+        if not self.schema_json:
+            return None
+        from mlnb.models.signature import Schema
+
+        parsed = json.loads(self.schema_json)
+        if "mlflow_colspec" in parsed:
+            return Schema.from_json(parsed["mlflow_colspec"])
+        tensors = parsed.get("mlflow_tensorspec") or {}
+        return TensorDatasetSchema(Schema.from_json(tensors["features"]),
+                                   Schema.from_json(tensors["targets"]) if tensors.get("targets") else None)
+
     def to_dict(self) -> dict[str, str | None]:
         return {"name": self.name, "digest": self.digest, "source": self.source, "source_type": self.source_type,
-                "schema": self.schema, "profile": self.profile}
+                "schema": self.schema_json, "profile": self.profile_json}
+
+
+@dataclass
+class TensorDatasetSchema:
+    """The schema of a numpy dataset: a tensor schema for its features and one for its targets."""
+
+    features: Any
+    targets: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form the store keeps: each part's schema as JSON text under ``mlflow_tensorspec``."""
+        return {"mlflow_tensorspec": {"features": self.features.to_json(),
+                                      "targets": self.targets.to_json() if self.targets is not None else None}}
 
 
 def _md5(parts: list) -> str:
@@ -122,8 +157,8 @@ def from_pandas(df, source: Any = None, targets: str | None = None, name: str | 
     cols = _schema_json(df)
     return Dataset(
         name=name or "dataset", digest=digest or pandas_digest(df), source_type=source_type, source=source_json,
-        schema=json.dumps({"mlflow_colspec": json.loads(cols)}) if cols else None,
-        profile=json.dumps({"num_rows": len(df), "num_elements": int(df.size)}), data=df, targets=targets)
+        schema_json=json.dumps({"mlflow_colspec": json.loads(cols)}) if cols else None,
+        profile_json=json.dumps({"num_rows": len(df), "num_elements": int(df.size)}), data=df, targets=targets)
 
 
 def from_numpy(features, source: Any = None, targets=None, name: str | None = None,
@@ -147,7 +182,7 @@ def from_numpy(features, source: Any = None, targets=None, name: str | None = No
             "features": features_schema, "targets": _schema_json(targets) if targets is not None else None}})
     source_type, source_json = _source(source)
     return Dataset(name=name or "dataset", digest=digest or numpy_digest(features, targets),
-                   source_type=source_type, source=source_json, schema=schema, profile=json.dumps(profile),
+                   source_type=source_type, source=source_json, schema_json=schema, profile_json=json.dumps(profile),
                    data=features, targets=targets)
 
 
@@ -167,8 +202,9 @@ def as_dataset_input(dataset: Any, context: str | None = None, tags: Mapping[str
         d = to_dict()
         dataset = Dataset(d["name"], d["digest"], d["source_type"], d["source"], d.get("schema"), d.get("profile"))
     all_tags = {**({TAG_CONTEXT: context} if context else {}), **{k: str(v) for k, v in (tags or {}).items()}}
-    return DatasetInput(dataset.name, dataset.digest, dataset.source_type, dataset.source, dataset.schema,
-                        dataset.profile, tuple(all_tags.items()))
+    return DatasetInput(dataset.name, dataset.digest, dataset.source_type, dataset.source, dataset.schema_json,
+                        dataset.profile_json, tuple(all_tags.items()))
 
 
-__all__ = ["Dataset", "from_pandas", "from_numpy", "pandas_digest", "numpy_digest", "as_dataset_input"]
+__all__ = ["Dataset", "TensorDatasetSchema", "from_pandas", "from_numpy", "pandas_digest", "numpy_digest",
+           "as_dataset_input"]

@@ -110,13 +110,18 @@ class InvalidParameterError(MlnbError, ValueError):
     error_code = "INVALID_PARAMETER_VALUE"
 
 
-class ModelValidationFailedError(MlnbError):
-    """An evaluated model missed its metric thresholds; ``failures`` lists every failed check."""
+class ModelValidationFailedException(MlnbError):
+    """An evaluated model missed its metric thresholds; ``failures`` lists every failed check.
+
+    Named as MLflow names it; ``ModelValidationFailedError`` is the same class."""
 
     def __init__(self, message: str, failures: list | None = None, result=None) -> None:
         super().__init__(message)
         self.failures = list(failures or [])
         self.result = result
+
+
+ModelValidationFailedError = ModelValidationFailedException
 
 
 class ServingError(MlnbError, ValueError):

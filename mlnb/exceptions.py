@@ -9,11 +9,10 @@ names, accepted by ``MlflowException(message, error_code=...)``.
 from __future__ import annotations
 
 from mlnb.errors import (
-    HTTP_STATUS, MlnbError, ModelValidationFailedError, ResourceNotFoundError, TrackingError,
+    HTTP_STATUS, MlnbError, ModelValidationFailedException, ResourceNotFoundError, TrackingError,
 )
 
 MlflowException = MlnbError
-ModelValidationFailedException = ModelValidationFailedError
 ResourceDoesNotExistException = ResourceNotFoundError
 
 

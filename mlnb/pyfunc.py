@@ -173,7 +173,7 @@ class PyFuncModel:
         Otherwise (or when the flavor declines) None: use ``predict``.
         """
         schema = self._input_schema
-        if schema is None or self._param_schema is not None or schema.is_tensor_spec or not schema.has_input_names:
+        if schema is None or self._param_schema is not None or schema.is_tensor_spec() or not schema.has_input_names():
             return None
         if tuple(schema.input_names()) != tuple(columns) or any(
                 s.type != "double" or not s.required for s in schema.inputs):

@@ -105,8 +105,7 @@ def test_log_model_takes_mlflow3s_keywords_on_every_flavor_entry_point(linear):
         info = mlnb.sklearn.log_model(model, name="m", params={"alpha": 0.1}, tags={"stage": "dev"},
                                       model_type="regressor", step=3, metadata={"k": "v"},
                                       await_registration_for=0, conda_env=CONDA_ENV | {"dependencies": ["pip"]})
-        with pytest.raises(MlflowException, match="registered_model_name='prod'.*registry"):
-            mlnb.sklearn.log_model(model, name="m2", registered_model_name="prod")
+        assert mlnb.sklearn.log_model(model, name="m2", registered_model_name="prod").registered_model_version == 1
         with pytest.raises(MlflowException, match="model_id="):
             mlnb.sklearn.log_model(model, name="m3", model_id="m-123")
         with pytest.raises(MlflowException, match="step= must be an integer"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,7 +46,9 @@ def test_classifier_fit_logs_params_tags_metrics_model_and_plots(autolog):
         "training_score": model.score(X, Y),
     })
     assert artifacts(run.info.run_id) >= {"model", "training_confusion_matrix.png", "training_roc_curve.png",
-                                          "training_precision_recall_curve.png"}
+                                          "training_precision_recall_curve.png", "estimator.html"}
+    html = Path(mlnb.download_artifacts(run_id=run.info.run_id, artifact_path="estimator.html")).read_text()
+    assert "LogisticRegression" in html and html.startswith("<!DOCTYPE html>")
     loaded = mlnb.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     np.testing.assert_array_equal(loaded.predict(X), pred)
     signature = mlnb.pyfunc.load_model(f"runs:/{run.info.run_id}/model").metadata.get_signature()

@@ -117,3 +117,10 @@ def test_a_baseline_result_and_validate_evaluation_results():
 def test_thresholds_must_be_metric_thresholds():
     with pytest.raises(InvalidParameterError, match="MetricThreshold"):
         check_thresholds({"accuracy_score": 0.9}, {"accuracy_score": 0.95})
+
+
+def test_the_validation_error_carries_mlflows_class_name():
+    from mlnb.exceptions import ModelValidationFailedException
+
+    assert ModelValidationFailedError is ModelValidationFailedException
+    assert ModelValidationFailedError.__name__ == "ModelValidationFailedException"

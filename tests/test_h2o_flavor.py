@@ -148,10 +148,11 @@ def test_logged_model_loads_back_through_its_runs_uri(tmp_path):
     subject = CASES[1].make(tmp_path, "mlnb")
     with mlnb.start_run() as run:
         info = mlnb.h2o.log_model(subject.model, name="gbm", input_example=subject.X.iloc[:3])
-    assert info.model_uri == f"runs:/{run.info.run_id}/gbm"
+    assert info.model_uri == f"models:/{info.model_id}"
+    runs_uri = f"runs:/{run.info.run_id}/gbm"   # the run's path to the same model
     assert "h2o" in info.flavors and info.signature is not None
-    assert_same(_predict(mlnb.h2o.load_model(info.model_uri), subject.X), subject.expected)
-    assert_same(mlnb.pyfunc.load_model(info.model_uri).predict(subject.X), subject.expected)
+    assert_same(_predict(mlnb.h2o.load_model(runs_uri), subject.X), subject.expected)
+    assert_same(mlnb.pyfunc.load_model(runs_uri).predict(subject.X), subject.expected)
 
 
 def test_not_an_h2o_model_is_refused(tmp_path):

@@ -191,11 +191,12 @@ def test_log_model_then_load_from_runs_uri(tmp_path):
 
     model, X = fitted("classifier")
     expected = native_predict(model, X)
-    with mlnb.start_run():
+    with mlnb.start_run() as run:
         info = mlnb.keras.log_model(model, name="clf", input_example=X.iloc[:3])
-    assert info.model_uri.endswith("/clf") and info.flavors["keras"]["keras_backend"] == "torch"
-    assert_same(native_predict(mlnb.keras.load_model(info.model_uri), X), expected)
-    loaded = mlnb.pyfunc.load_model(info.model_uri)
+    assert info.model_uri == f"models:/{info.model_id}" and info.flavors["keras"]["keras_backend"] == "torch"
+    runs_uri = f"runs:/{run.info.run_id}/clf"   # the run's path to the same model
+    assert_same(native_predict(mlnb.keras.load_model(runs_uri), X), expected)
+    loaded = mlnb.pyfunc.load_model(runs_uri)
     assert_same(loaded.predict(X), expected)
     assert loaded.metadata.get_input_schema().input_names() == list(X.columns)
     # MLflow reads the logged directory too

@@ -73,6 +73,21 @@ def test_types_module_builds_the_schemas_mlflow_builds():
     from mlnb.types.schema import Array as SchemaArray  # MLflow's mlflow.types.schema path
 
     assert SchemaArray is Array
+    # MLflow's schema methods give MLflow's answers
+    assert [str(t) for t in ours.input_types()] == [str(t) for t in theirs.input_types()]
+    assert ours.optional_input_names() == theirs.optional_input_names() == ["s"]
+    assert (ours.has_input_names(), ours.is_tensor_spec()) == (theirs.has_input_names(), theirs.is_tensor_spec())
+    assert sorted(ours.input_dict()) == sorted(theirs.input_dict())
+    plain = Schema([ColSpec(DataType.double, "x"), ColSpec(DataType.long, "n")])
+    theirs_plain = mt.Schema([mt.ColSpec(mt.DataType.double, "x"), mt.ColSpec(mt.DataType.long, "n")])
+    assert plain.numpy_types() == theirs_plain.numpy_types()
+    assert plain.pandas_types() == theirs_plain.pandas_types()
+    assert tensor.input_types() == tensor.numpy_types() == [np.dtype("float32")]
+    assert params.to_dict() == mt.ParamSchema([mt.ParamSpec("k", "long", 3)]).to_dict()
+    spec = {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}
+    assert TensorSpec.from_json_dict(**spec) == TensorSpec(np.dtype("int64"), (-1,))
+    assert TensorSpec.from_json_dict(**spec).required
+    assert ColSpec.from_json_dict(type="long", name="n").to_dict() == {"type": "long", "name": "n", "required": True}
 
 
 def test_entities_carry_mlflows_names_and_enums():

@@ -231,11 +231,12 @@ def test_log_model_and_load_through_runs_uri():
     proto = converted("linear")
     with mlnb.start_run() as run:
         info = mlnb.onnx.log_model(proto, name="onnx-model", input_example=X.iloc[:3])
-    assert info.model_uri == f"runs:/{run.info.run_id}/onnx-model"
-    assert mlnb.onnx.load_model(info.model_uri) == proto
-    out = mlnb.pyfunc.load_model(info.model_uri).predict(X)
+    assert info.model_uri == f"models:/{info.model_id}"
+    runs_uri = f"runs:/{run.info.run_id}/onnx-model"   # the run's path to the same model
+    assert mlnb.onnx.load_model(runs_uri) == proto
+    out = mlnb.pyfunc.load_model(runs_uri).predict(X)
     assert_same(out, ONNX_CASE.predict_native(proto, X))
-    local = mlnb.download_artifacts(info.model_uri)
+    local = mlnb.download_artifacts(runs_uri)
     assert yaml.safe_load((Path(local) / "MLmodel").read_text())["run_id"] == run.info.run_id
     assert mlflow.onnx.load_model(str(local)) == proto
 

@@ -148,6 +148,9 @@ def test_model_utilities_answer_as_mlflows(tmp_path, classification_data):
     got = mlnb.models.get_model_info(info.model_uri)
     assert (got.run_id, got.artifact_path, got.model_uuid) == (info.run_id, "clf", info.model_uuid)
     assert got.signature == info.signature
+    for uri in (f"runs:/{info.run_id}/clf", f"models:/{info.model_id}"):   # MLmodel read through any model URI
+        assert mlnb.models.get_model_info(uri).model_uuid == info.model_uuid
+        assert mlnb.models.Model.load(uri).model_uuid == info.model_uuid
 
     payload = mlnb.models.convert_input_example_to_serving_input(X.iloc[:2])
     assert json.loads(payload) == json.loads(mlflow.models.convert_input_example_to_serving_input(X.iloc[:2]))

@@ -83,10 +83,11 @@ def test_logged_model_loads_back_through_its_runs_uri():
     model, X = trained("regression")
     with mlnb.start_run() as run:
         info = mlnb.pytorch.log_model(model, name="net", input_example=X.iloc[:3])
-    assert info.model_uri == f"runs:/{run.info.run_id}/net" and "pytorch" in info.flavors
+    assert info.model_uri == f"models:/{info.model_id}" and "pytorch" in info.flavors
+    runs_uri = f"runs:/{run.info.run_id}/net"   # the run's path to the same model
     assert info.signature is not None
-    assert_same(native_predict(mlnb.pytorch.load_model(info.model_uri), X), native_predict(model, X))
-    predicted = mlnb.pyfunc.load_model(info.model_uri).predict(X)
+    assert_same(native_predict(mlnb.pytorch.load_model(runs_uri), X), native_predict(model, X))
+    predicted = mlnb.pyfunc.load_model(runs_uri).predict(X)
     assert isinstance(predicted, pd.DataFrame) and predicted.shape == (len(X), 1)
     assert_same(predicted, native_predict(model, X))
 
@@ -198,7 +199,7 @@ def test_pt2_models_cross_mlflow_without_pickle(tmp_path, monkeypatch):
     expected = native_predict(model, arr)
     meta = mlnb.pytorch.save_model(model, tmp_path / "ours", serialization_format="pt2", input_example=arr[:4])
     assert sorted(p.name for p in (tmp_path / "ours" / "data").iterdir()) == ["model.pt2"]
-    assert meta.get_signature().inputs.is_tensor_spec
+    assert meta.get_signature().inputs.is_tensor_spec()
     np.testing.assert_allclose(mlflow.pyfunc.load_model(str(tmp_path / "ours")).predict(arr), expected, rtol=1e-6)
     np.testing.assert_allclose(native_predict(mlflow.pytorch.load_model(str(tmp_path / "ours")), arr), expected,
                                rtol=1e-6)

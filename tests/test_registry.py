@@ -51,13 +51,14 @@ def _log(model, **kwargs):
 def test_register_model_writes_the_rows_mlflow_writes(registry, fitted):
     model, X, _ = fitted
     info = _log(model)
+    runs_uri = f"runs:/{info.run_id}/model"
     before = int(time.time() * 1000)
-    mv = mlnb.register_model(info.model_uri, "churn", tags={"data": "v1"})
+    mv = mlnb.register_model(runs_uri, "churn", tags={"data": "v1"})
     after = int(time.time() * 1000)
     run = mlnb.get_run(info.run_id)
     source = f"{run.info.artifact_uri}/model"
     assert (mv.name, mv.version, mv.source, mv.run_id, mv.status, mv.current_stage) == (
-        "churn", "1", source, info.run_id, "READY", "None")
+        "churn", 1, source, info.run_id, "READY", "None")
     assert mv.tags == {"data": "v1"} and mv.aliases == [] and mv.model_id is None
     [rm] = rows(registry, "registered_models")
     assert rm["name"] == "churn" and rm["workspace"] == "default" and rm["description"] is None
@@ -73,7 +74,7 @@ def test_register_model_writes_the_rows_mlflow_writes(registry, fitted):
     assert rows(registry, "model_version_tags") == [
         {"key": "data", "value": "v1", "name": "churn", "version": 1, "workspace": "default"}]
     # a second registration of the same name is version 2
-    assert mlnb.register_model(info.model_uri, "churn").version == "2"
+    assert mlnb.register_model(runs_uri, "churn").version == 2
 
 
 def test_log_model_with_registered_model_name_registers_each_time(registry, fitted):
@@ -82,7 +83,10 @@ def test_log_model_with_registered_model_name_registers_each_time(registry, fitt
     second = _log(model, registered_model_name="clf")
     assert (first.registered_model_version, second.registered_model_version) == (1, 2)
     versions = MlnbClient().search_model_versions("name = 'clf'")
-    assert [(v.version, v.run_id) for v in versions] == [("2", second.run_id), ("1", first.run_id)]
+    assert [(v.version, v.run_id) for v in versions] == [(2, second.run_id), (1, first.run_id)]
+    # as MLflow 3 records it: the logged model's models:/<model_id> is the source
+    assert [(v.source, v.model_id) for v in versions] == [
+        (f"models:/{i.model_id}", i.model_id) for i in (second, first)]
     with pytest.raises(InvalidParameterError, match="cannot contain '/'"):
         _log(model, registered_model_name="a/b")
 
@@ -95,8 +99,9 @@ def test_mlflow_reads_what_mlnb_registered(registry, fitted):
     info = _log(model)
     client = MlnbClient()
     client.create_registered_model("churn", tags={"team": "ml"}, description="the churn model")
-    mv = client.create_model_version("churn", info.model_uri, run_id=info.run_id)
-    mlnb.register_model(info.model_uri, "churn")
+    runs_uri = f"runs:/{info.run_id}/model"
+    mv = client.create_model_version("churn", runs_uri, run_id=info.run_id)
+    mlnb.register_model(runs_uri, "churn")
     client.set_registered_model_alias("churn", "champion", 2)
     client.set_model_version_tag("churn", 2, "validated", "yes")
     client.update_model_version("churn", 2, description="best so far")
@@ -105,11 +110,11 @@ def test_mlflow_reads_what_mlnb_registered(registry, fitted):
     rm = theirs.get_registered_model("churn")
     assert (rm.name, rm.description, rm.tags, rm.aliases) == ("churn", "the churn model", {"team": "ml"}, {"champion": 2})
     got = theirs.get_model_version_by_alias("churn", "champion")
-    assert (str(got.version), got.description, got.tags, got.aliases) == ("2", "best so far", {"validated": "yes"},
+    assert (got.version, got.description, got.tags, got.aliases) == (2, "best so far", {"validated": "yes"},
                                                                            ["champion"])
     assert got.source == f"{mlnb.get_run(info.run_id).info.artifact_uri}/model" and got.run_id == info.run_id
-    assert mv.version == "1" and mv.source == info.model_uri  # create_model_version keeps the source as given
-    assert [str(v.version) for v in theirs.search_model_versions("name = 'churn'")] == ["2", "1"]
+    assert mv.version == 1 and mv.source == runs_uri  # create_model_version keeps the source as given
+    assert [v.version for v in theirs.search_model_versions("name = 'churn'")] == [2, 1]
     loaded = mlflow.pyfunc.load_model("models:/churn@champion")
     np.testing.assert_array_equal(loaded.predict(X.head(20)), model.predict(X.head(20)))
 
@@ -129,13 +134,13 @@ def test_mlnb_reads_what_mlflow_registered(registry, fitted):
 
     ours = MlnbClient()
     rm = ours.get_registered_model("churn")
-    assert (rm.tags, rm.aliases, [v.version for v in rm.latest_versions]) == ({"team": "ml"}, {"champion": "1"}, ["1"])
+    assert (rm.tags, rm.aliases, [v.version for v in rm.latest_versions]) == ({"team": "ml"}, {"champion": 1}, [1])
     mv = ours.get_model_version_by_alias("churn", "champion")
     theirs_mv = theirs.get_model_version("churn", 1)
     for attr in ("name", "creation_timestamp", "last_updated_timestamp", "description", "user_id", "current_stage",
                  "source", "run_id", "status", "status_message", "tags", "run_link", "aliases"):
         assert getattr(mv, attr) == getattr(theirs_mv, attr), attr
-    assert mv.version == "1" and mv.source == f"models:/{logged.model_id}" and mv.run_id == run.info.run_id
+    assert mv.version == 1 and mv.source == f"models:/{logged.model_id}" and mv.run_id == run.info.run_id
     assert mv.model_id == logged.model_id  # MLflow 3's source: models:/<model_id>
     assert ours.get_model_version_download_uri("churn", 1) == theirs.get_model_version_download_uri("churn", 1)
     with pytest.raises(ResourceNotFoundError, match="Version 2 of registered model 'churn' was deleted"):
@@ -145,8 +150,8 @@ def test_mlnb_reads_what_mlflow_registered(registry, fitted):
         np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X.head(10)), model.predict(X.head(10)))
     # mlnb's next version of it is 3 (a deleted number is never reused), from a models:/ source
     mv3 = mlnb.register_model("models:/churn@champion", "churn")
-    assert (mv3.version, mv3.source, mv3.run_id) == ("3", "models:/churn@champion", None)  # as MLflow records it
-    assert [str(v.version) for v in theirs.search_model_versions("name = 'churn'")] == ["3", "1"]
+    assert (mv3.version, mv3.source, mv3.run_id) == (3, "models:/churn@champion", None)  # as MLflow records it
+    assert [v.version for v in theirs.search_model_versions("name = 'churn'")] == [3, 1]
     assert theirs.get_model_version_download_uri("churn", 3) == theirs.get_model_version_download_uri("churn", 1)
     loaded = mlflow.pyfunc.load_model("models:/churn/3")
     np.testing.assert_array_equal(loaded.predict(X.head(10)), model.predict(X.head(10)))
@@ -167,7 +172,7 @@ def test_registered_models_create_update_rename_tag_delete(registry, tmp_path):
     c.create_model_version("churn-b", str(tmp_path), tags={"k": "v"})
     c.set_registered_model_alias("churn-b", "champion", 1)
     renamed = c.rename_registered_model("churn-b", "churn-c")
-    assert renamed.name == "churn-c" and renamed.aliases == {"champion": "1"}
+    assert renamed.name == "churn-c" and renamed.aliases == {"champion": 1}
     assert c.get_model_version("churn-c", 1).tags == {"k": "v"}
     assert c.get_model_version_by_alias("churn-c", "champion").name == "churn-c"
     with pytest.raises(InvalidParameterError, match="exists"):
@@ -196,34 +201,34 @@ def test_model_versions_search_update_stage_alias_delete(registry, tmp_path):
     for i in range(1, 5):
         c.create_model_version("m", str(tmp_path / f"v{i}"), run_id=f"run{i % 2}", tags={"parity": str(i % 2)})
     versions = lambda f, **kw: [v.version for v in c.search_model_versions(f, **kw)]  # noqa: E731
-    assert versions("name = 'm' AND version_number > 2") == ["4", "3"]
-    assert versions("version_number = '2'") == ["2"]
-    assert versions("run_id IN ('run1')") == ["3", "1"]
-    assert versions("tags.parity = '0'", order_by=["version_number ASC"]) == ["2", "4"]
-    assert versions(f"source_path = '{tmp_path / 'v2'}'") == ["2"]
+    assert versions("name = 'm' AND version_number > 2") == [4, 3]
+    assert versions("version_number = '2'") == [2]
+    assert versions("run_id IN ('run1')") == [3, 1]
+    assert versions("tags.parity = '0'", order_by=["version_number ASC"]) == [2, 4]
+    assert versions(f"source_path = '{tmp_path / 'v2'}'") == [2]
     assert c.update_model_version("m", "3", "third").description == "third"
     assert c.get_model_version_download_uri("m", 2) == str(tmp_path / "v2")
     c.transition_model_version_stage("m", 2, "production")
     c.transition_model_version_stage("m", 3, "Production", archive_existing_versions=True)
     assert c.get_model_version("m", 2).current_stage == "Archived"
     latest = {v.current_stage: v.version for v in c.get_latest_versions("m")}
-    assert latest == {"None": "4", "Archived": "2", "Production": "3"}
-    assert [v.version for v in c.get_latest_versions("m", stages=["production"])] == ["3"]
+    assert latest == {"None": 4, "Archived": 2, "Production": 3}
+    assert [v.version for v in c.get_latest_versions("m", stages=["production"])] == [3]
     c.set_registered_model_alias("m", "champion", 3)
     c.set_registered_model_alias("m", "champion", 4)  # an alias moves
     c.set_registered_model_alias("m", "challenger", 1)
-    assert c.get_registered_model("m").aliases == {"challenger": "1", "champion": "4"}
+    assert c.get_registered_model("m").aliases == {"challenger": 1, "champion": 4}
     assert c.get_model_version("m", 4).aliases == ["champion"]
     c.delete_registered_model_alias("m", "challenger")
     c.delete_model_version_tag("m", 4, "parity")
     assert c.get_model_version("m", 4).tags == {}
     c.delete_model_version("m", 4)  # its alias goes with it, as in MLflow
     assert c.get_registered_model("m").aliases == {}
-    assert versions("name = 'm'") == ["3", "2", "1"]
+    assert versions("name = 'm'") == [3, 2, 1]
     deleted = [r for r in rows(registry, "model_versions") if r["version"] == 4][0]
     assert (deleted["current_stage"], deleted["source"], deleted["run_id"]) == (
         "Deleted_Internal", "REDACTED-SOURCE-PATH", "REDACTED-RUN-ID")
-    assert c.create_model_version("m", str(tmp_path)).version == "5"
+    assert c.create_model_version("m", str(tmp_path)).version == 5
 
 
 # -- models:/ wherever a URI is taken ----------------------------------------------------------------

@@ -87,7 +87,7 @@ def test_mlflow_registers_on_the_server_and_mlnb_reads_and_loads_it(on_server, f
     for attr in ("name", "creation_timestamp", "last_updated_timestamp", "current_stage", "source", "run_id",
                  "status", "tags", "aliases"):
         assert getattr(mv, attr) == getattr(expected, attr), attr
-    assert mv.version == "1" and mv.model_id == logged.model_id
+    assert mv.version == 1 and mv.model_id == logged.model_id
     assert ours.get_model_version_download_uri(name, 1) == theirs.get_model_version_download_uri(name, 1)
     for uri in (f"models:/{name}/1", f"models:/{name}@champion"):
         np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X.head(10)), model.predict(X.head(10)))
@@ -109,16 +109,16 @@ def test_registry_methods_through_the_rest_api(on_server, logged, request):
     assert [m.name for m in found] == [names[0]] and found.token
     assert [m.name for m in c.search_registered_models(f"name LIKE '{base}-%'", max_results=1,
                                                        page_token=found.token)] == [names[1]]
-    assert [v.version for v in c.search_model_versions(f"name = '{names[0]}' AND version_number >= 2")] == ["3", "2"]
+    assert [v.version for v in c.search_model_versions(f"name = '{names[0]}' AND version_number >= 2")] == [3, 2]
     c.transition_model_version_stage(names[0], 2, "Staging")
-    assert {v.current_stage: v.version for v in c.get_latest_versions(names[0])} == {"None": "3", "Staging": "2"}
+    assert {v.current_stage: v.version for v in c.get_latest_versions(names[0])} == {"None": 3, "Staging": 2}
     c.set_registered_model_alias(names[0], "champion", 3)
     c.delete_model_version_tag(names[0], 3, "k")
     assert c.get_model_version(names[0], 3).tags == {}
     c.delete_model_version(names[0], 3)
     assert c.get_registered_model(names[0]).aliases == {}
     renamed = c.rename_registered_model(names[0], f"{base}-c")
-    assert [v.version for v in c.search_model_versions(f"name = '{renamed.name}'")] == ["2", "1"]
+    assert [v.version for v in c.search_model_versions(f"name = '{renamed.name}'")] == [2, 1]
     c.delete_registered_model_tag(renamed.name, "team")
     assert c.get_registered_model(renamed.name).tags == {}
     c.delete_registered_model(renamed.name)
@@ -154,7 +154,7 @@ def test_a_runs_uri_of_a_model_mlflow_3_logged_registers_as_its_logged_model(on_
     with mlflow.start_run() as run:
         logged = mlflow.sklearn.log_model(model, name="model")  # kept outside the run's artifacts
     mv = mlnb.register_model(f"runs:/{run.info.run_id}/model", name)
-    assert (mv.version, mv.run_id) == ("1", run.info.run_id)
+    assert (mv.version, mv.run_id) == (1, run.info.run_id)
     theirs = MlflowClient(on_server).get_model_version(name, 1)
     assert theirs.source == mv.source
     np.testing.assert_array_equal(mlflow.pyfunc.load_model(f"models:/{name}/1").predict(X.head(5)),
@@ -164,8 +164,8 @@ def test_a_runs_uri_of_a_model_mlflow_3_logged_registers_as_its_logged_model(on_
     # models:/<model_id> and models:/<name>/<version> sources: the server works out where the files are
     by_id = mlnb.register_model(f"models:/{logged.model_id}", name)
     by_version = MlnbClient().create_model_version(name, f"models:/{name}/1")
-    assert (by_id.version, by_id.run_id, by_id.model_id) == ("2", run.info.run_id, logged.model_id)
-    assert by_version.version == "3"
+    assert (by_id.version, by_id.run_id, by_id.model_id) == (2, run.info.run_id, logged.model_id)
+    assert by_version.version == 3
     for version in ("2", "3"):
         np.testing.assert_array_equal(mlnb.pyfunc.load_model(f"models:/{name}/{version}").predict(X.head(5)),
                                       model.predict(X.head(5)))

@@ -88,7 +88,7 @@ def test_input_example_writes_the_example_and_infers_the_signature(tmp_path):
     meta = mlnb.sklearn.save_model(model, tmp_path / "m", input_example=X.iloc[:2], metadata={"owner": "me"})
     sig = meta.get_signature()
     assert sig.inputs.input_names() == list(X.columns)
-    assert sig.outputs.inputs[0].dtype == np.int64
+    assert sig.outputs.to_dict() == [{"type": "long", "required": True}]  # a 1-D prediction is a column, as in MLflow
     assert meta.metadata == {"owner": "me"}
     example = json.loads((tmp_path / "m" / "input_example.json").read_text())
     assert example["columns"] == list(X.columns) and len(example["data"]) == 2

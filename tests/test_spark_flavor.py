@@ -172,10 +172,11 @@ def test_logged_model_loads_back_through_its_runs_uri():
     expected = _predict_native(model, X)
     with mlnb.start_run() as run:
         info = mlnb.spark.log_model(model, name="spark-model")
-    assert info.model_uri == f"runs:/{run.info.run_id}/spark-model"
+    assert info.model_uri == f"models:/{info.model_id}"
+    runs_uri = f"runs:/{run.info.run_id}/spark-model"   # the run's path to the same model
     assert "spark" in info.flavors
-    assert_same(_predict_native(mlnb.spark.load_model(info.model_uri), X), expected)
-    loaded = mlnb.pyfunc.load_model(info.model_uri)
+    assert_same(_predict_native(mlnb.spark.load_model(runs_uri), X), expected)
+    loaded = mlnb.pyfunc.load_model(runs_uri)
     assert_same(loaded.predict(X), expected)
     assert loaded.predict(X.iloc[:0]).shape == (0,)
 

@@ -29,9 +29,10 @@ def test_pandas_and_numpy_datasets_match_mlflows():
     ours, theirs = mlnb.data.from_numpy(X, targets=y, source="s3://b/x.npy"), \
         mlflow.data.from_numpy(X, targets=y, source="s3://b/x.npy")
     assert ours.digest == theirs.digest
-    assert json.loads(ours.profile) == json.loads(theirs.to_dict()["profile"])
+    assert ours.profile == json.loads(theirs.to_dict()["profile"])   # a dict, as in MLflow
     assert (ours.source_type, json.loads(ours.source)) == (theirs.to_dict()["source_type"], json.loads(theirs.to_dict()["source"]))
-    assert ours.schema == theirs.to_dict()["schema"]
+    assert ours.to_dict()["schema"] == theirs.to_dict()["schema"]
+    assert ours.schema.to_dict() == theirs.schema.to_dict()
 
 
 def test_log_input_is_read_back_by_mlflow_and_by_mlnb(tmp_path):
@@ -52,3 +53,11 @@ def test_log_input_is_read_back_by_mlflow_and_by_mlnb(tmp_path):
     with mlflow.start_run() as other:   # and MLflow's datasets read in mlnb
         mlflow.log_input(mlflow.data.from_numpy(np.ones((3, 2)), name="ones"), context="eval")
     assert [(d.name, d.context) for d in mlnb.get_run(other.info.run_id).inputs.dataset_inputs] == [("ones", "eval")]
+
+
+def test_input_tags_read_back_with_mlflows_key_and_value_names():
+    X = np.arange(12.0).reshape(6, 2)
+    with mlnb.start_run() as run:
+        mlnb.log_input(mlnb.data.from_numpy(X, name="numbers"), context="evaluation", tags={"split": "test"})
+    tags = mlnb.get_run(run.info.run_id).inputs.dataset_inputs[0].tags
+    assert sorted((t.key, t.value) for t in tags) == [("mlflow.data.context", "evaluation"), ("split", "test")]

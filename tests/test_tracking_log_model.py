@@ -1,4 +1,4 @@
-"""log_model into runs and loading models back through runs:/ URIs (embedded store)."""
+"""log_model into runs and loading models back through models:/<model_id> and runs:/ URIs (embedded store)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,18 @@ def test_logged_sklearn_model_loads_back_through_its_runs_uri(fitted):
     model, X = fitted
     with mlnb.start_run() as run:
         info = mlnb.sklearn.log_model(model, name="clf", input_example=X.iloc[:3])
-    assert info.model_uri == f"runs:/{run.info.run_id}/clf"
+    assert info.model_uri == f"models:/{info.model_id}"
     assert info.run_id == run.info.run_id and info.artifact_path == "clf"
     assert "sklearn" in info.flavors and info.signature is not None
-    local = mlnb.download_artifacts(info.model_uri)
+    # as MLflow infers it: a 1-D prediction from column input is one column, not a tensor
+    assert info.signature.outputs.to_dict() == [{"type": "long", "required": True}]
+    runs_uri = f"runs:/{run.info.run_id}/clf"   # the run's path to the same model keeps working
+    local = mlnb.download_artifacts(runs_uri)
     meta = Model.load(local)
     assert meta.run_id == run.info.run_id and meta.artifact_path == "clf"
-    np.testing.assert_array_equal(mlnb.pyfunc.load_model(info.model_uri).predict(X), model.predict(X))
-    np.testing.assert_array_equal(mlnb.sklearn.load_model(info.model_uri).predict(X), model.predict(X))
+    for uri in (info.model_uri, runs_uri):
+        np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X), model.predict(X))
+        np.testing.assert_array_equal(mlnb.sklearn.load_model(uri).predict(X), model.predict(X))
 
 
 def test_artifact_path_is_accepted_as_mlflows_older_name(fitted):
@@ -39,7 +43,7 @@ def test_artifact_path_is_accepted_as_mlflows_older_name(fitted):
         info = mlnb.sklearn.log_model(model, artifact_path="older")
         with pytest.raises(InvalidParameterError, match="same thing"):
             mlnb.sklearn.log_model(model, name="a", artifact_path="b")
-    assert info.model_uri == f"runs:/{run.info.run_id}/older"
+    assert info.model_uri == f"models:/{info.model_id}"
 
 
 def test_log_model_without_a_run_starts_one(fitted):

@@ -87,7 +87,7 @@ def test_artifacts_and_models_logged_by_mlnb_load_in_mlflow(on_server, fitted, t
         mlnb.log_text("hello", "notes/hello.txt")
         mlnb.log_artifacts(tmp_path / "d", "tree")
         info = mlnb.sklearn.log_model(model, name="clf", input_example=X.iloc[:2])
-    assert info.model_uri == f"runs:/{run.info.run_id}/clf"
+    assert info.model_uri == f"models:/{info.model_id}"
     client = mlflow.MlflowClient(on_server)
     assert sorted(f.path for f in client.list_artifacts(run.info.run_id)) == ["notes", "tree"]
     theirs_model = client.get_logged_model(info.model_id)   # the server keeps it as an MLflow 3 logged model

@@ -385,6 +385,7 @@ def _after_fit(cfg: _Config, estimator: Any, method: str, result: Any, inputs: t
     if score is not None:
         metrics[M.PREFIX + "score"] = score
     run.add_metrics(metrics)
+    run.add_file_later("estimator.html", _estimator_html, estimator)
     if cfg.log_datasets is not False:
         patching.guard(INTEGRATION, "log the training dataset", log_training_dataset, X, y, run.run_id)
 
@@ -395,7 +396,7 @@ def _after_fit(cfg: _Config, estimator: Any, method: str, result: Any, inputs: t
     if cfg.log_models and _predict_fn(estimator):
         info = patching.guard(INTEGRATION, f"log the {run.estimator_name} model", _log_model,
                               cfg, estimator, run.artifact_name("model"), signature, example)
-        run.model_uri = info.model_uri if info is not None else None
+        run.model_uri = f"runs:/{info.run_id}/{info.artifact_path}" if info is not None else None
     if is_search(estimator):
         if cfg.log_models and hasattr(estimator, "best_estimator_"):
             patching.guard(INTEGRATION, "log the best estimator", _log_model, cfg, estimator.best_estimator_,
@@ -421,6 +422,16 @@ def _training_score(estimator: Any, X: Any, y: Any, sw: Any, metrics: dict[str, 
     if sw is not None and "sample_weight" in inspect.signature(estimator.score).parameters:
         return float(estimator.score(*args, sample_weight=sw))
     return float(estimator.score(*args))
+
+
+def _estimator_html(estimator: Any) -> bytes:
+    """The estimator's diagram (scikit-learn's ``estimator_html_repr``) as a standalone page, the
+    ``estimator.html`` MLflow's autolog logs."""
+    from sklearn.utils import estimator_html_repr
+
+    body = estimator_html_repr(estimator)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
+            f"<body>\n{body}\n</body>\n</html>\n").encode("utf-8")
 
 
 #: autolog draws with the fast backend of mlnb.evaluation.plots: about a millisecond a plot

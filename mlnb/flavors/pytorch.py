@@ -84,7 +84,7 @@ def _export(model: Any, example: Any, signature: Any, file: Path) -> None:
 
     to_dict = getattr(signature, "to_dict", None)  # mlnb's or MLflow's signature
     inputs = ModelSignature.from_dict(to_dict()).inputs if to_dict else None
-    if inputs is None or not inputs.is_tensor_spec or len(inputs.inputs) != 1:
+    if inputs is None or not inputs.is_tensor_spec() or len(inputs.inputs) != 1:
         raise InvalidParameterError(
             "serialization_format='pt2' needs a signature with one tensor input; leave signature=None "
             "to infer it from the input example."

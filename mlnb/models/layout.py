@@ -138,7 +138,7 @@ def write_model(
 
     from mlnb.models import environment, examples
     from mlnb.models.mlmodel import PYFUNC, Model
-    from mlnb.models.signature import infer_signature
+    from mlnb.models.signature import infer_signature_from_example
 
     mlmodel = mlmodel if mlmodel is not None else Model()
     with staged_dir(path) as tmp:
@@ -153,7 +153,7 @@ def write_model(
             if signature is None:
                 try:
                     output = predict(input_example) if predict is not None else None
-                    signature = infer_signature(input_example, output)
+                    signature = infer_signature_from_example(input_example, output)
                 except Exception as exc:  # a signature is a convenience; the save must go on
                     warnings.warn(f"Could not infer a signature from the input example: {exc}", stacklevel=3)
         if signature is not None and signature is not False:

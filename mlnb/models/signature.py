@@ -240,6 +240,11 @@ class ColSpec:
         required = d.pop("required", True)
         return cls(type=_bare(d), name=name, required=required)
 
+    @classmethod
+    def from_json_dict(cls, **kwargs: Any) -> "ColSpec":
+        """MLflow's spelling of :meth:`from_dict`, taking the entry's keys as keywords."""
+        return cls.from_dict(kwargs)
+
     def __repr__(self) -> str:
         desc = f"{_type_repr(self.type)} ({'required' if self.required else 'optional'})"
         return f"{self.name!r}: {desc}" if self.name is not None else desc
@@ -269,6 +274,16 @@ class TensorSpec:
         except (KeyError, TypeError) as exc:
             raise SchemaError(f"Malformed tensor spec {dict(d)!r}: {exc}") from None
         return cls(dtype=dtype, shape=tuple(spec.get("shape") or ()), name=d.get("name"))
+
+    @classmethod
+    def from_json_dict(cls, **kwargs: Any) -> "TensorSpec":
+        """MLflow's spelling of :meth:`from_dict`, taking the entry's keys as keywords."""
+        return cls.from_dict(kwargs)
+
+    @property
+    def required(self) -> bool:
+        """A tensor input is always required."""
+        return True
 
     @property
     def type(self) -> str:
@@ -303,6 +318,11 @@ class ParamSpec:
         return cls(name=d["name"], type=d["type"], default=d.get("default"),
                    shape=tuple(shape) if shape is not None else None)
 
+    @classmethod
+    def from_json_dict(cls, **kwargs: Any) -> "ParamSpec":
+        """MLflow's spelling of :meth:`from_dict`, taking the entry's keys as keywords."""
+        return cls.from_dict(kwargs)
+
     def __repr__(self) -> str:
         shape = f" (shape: {tuple(self.shape)!r})" if self.shape is not None else ""
         return f"{self.name!r}: {self.type} (default: {self.default}){shape}"
@@ -334,11 +354,9 @@ class Schema:
                  for s in self.inputs]
         self._exact_dtypes = exact if self._names and all(e is not None for e in exact) else None
 
-    @property
     def is_tensor_spec(self) -> bool:
         return bool(self.inputs) and isinstance(self.inputs[0], TensorSpec)
 
-    @property
     def has_input_names(self) -> bool:
         return bool(self._names)
 
@@ -347,6 +365,47 @@ class Schema:
 
     def required_input_names(self) -> list[str]:
         return list(self._required)
+
+    def optional_input_names(self) -> list[str | int]:
+        """Names of the optional columns (their positions when the schema has no names)."""
+        return [s.name if s.name is not None else i for i, s in enumerate(self.inputs) if not s.required]
+
+    def input_types(self) -> list[Any]:
+        """Each entry's type: a :class:`DataType` (or Array, Object...) per column, a numpy dtype per tensor."""
+        return [np.dtype(s.dtype) if isinstance(s, TensorSpec) else s.type for s in self.inputs]
+
+    def input_dict(self) -> dict[str, ColSpec | TensorSpec]:
+        """The entries by name; only for a schema whose entries have names."""
+        self._need_names("an input dict")
+        return {s.name: s for s in self.inputs}
+
+    def input_types_dict(self) -> dict[str, Any]:
+        """The entries' types by name (see :meth:`input_types`); only for a schema with names."""
+        self._need_names("input types as a dict")
+        return dict(zip(self._names, self.input_types()))
+
+    def numpy_types(self) -> list[np.dtype]:
+        """The numpy dtype of each entry; every column must have a plain :class:`DataType`."""
+        if self.is_tensor_spec():
+            return self.input_types()
+        self._need_plain_types("numpy")
+        return [s.type.to_numpy() for s in self.inputs]
+
+    def pandas_types(self) -> list[Any]:
+        """The pandas dtype of each column; tensors have numpy types only (see :meth:`numpy_types`)."""
+        if self.is_tensor_spec():
+            raise SchemaError("A tensor schema has numpy types only: call numpy_types() instead.")
+        self._need_plain_types("pandas")
+        return [s.type.to_pandas() for s in self.inputs]
+
+    def _need_names(self, what: str) -> None:
+        if not self.has_input_names():
+            raise SchemaError(f"Cannot get {what} for a schema without names.")
+
+    def _need_plain_types(self, kind: str) -> None:
+        if not all(isinstance(s.type, DataType) for s in self.inputs):
+            raise SchemaError(f"Cannot get {kind} types: some columns are Array, Object, Map or Any, "
+                              "which have no single dtype.")
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.inputs]
@@ -372,8 +431,12 @@ class ParamSchema:
     def __init__(self, params: Sequence[ParamSpec]) -> None:
         self.params = list(params)
 
+    def to_dict(self) -> list[dict[str, Any]]:
+        """The JSON-ready list of parameter specs."""
+        return [p.to_dict() for p in self.params]
+
     def to_json(self) -> str:
-        return json.dumps([p.to_dict() for p in self.params])
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str) -> "ParamSchema":
@@ -579,6 +642,21 @@ def infer_signature(model_input: Any = None, model_output: Any = None,
     )
 
 
+def infer_signature_from_example(input_example: Any, prediction: Any = None) -> ModelSignature:
+    """The signature a model gets when it is saved with an input example and no signature: the
+    example's schema, and the schema of the model's ``prediction`` on it. As in MLflow, a 1-D array
+    predicted from column input is one value per row, so it becomes a single column, not a tensor."""
+    signature = infer_signature(input_example, None)
+    if prediction is not None:
+        if (signature.inputs is not None and not signature.inputs.is_tensor_spec()
+                and isinstance(prediction, np.ndarray) and prediction.ndim == 1):
+            import pandas as pd
+
+            prediction = pd.Series(prediction)
+        signature.outputs = _infer_schema(prediction)
+    return signature
+
+
 # -- enforcement -----------------------------------------------------------------------------
 def _cast_column(values, spec: ColSpec):
     """Return ``values`` cast to the spec's type, or raise SchemaError if it would lose information."""
@@ -627,7 +705,7 @@ def _cast_column(values, spec: ColSpec):
 def _enforce_columns(data, schema: Schema):
     import pandas as pd
 
-    if isinstance(data, np.ndarray) and data.ndim == 2 and schema.has_input_names:
+    if isinstance(data, np.ndarray) and data.ndim == 2 and schema.has_input_names():
         if data.shape[1] != len(schema.inputs):
             raise SchemaError(
                 f"Input has {data.shape[1]} columns; the model expects {len(schema.inputs)}: "
@@ -641,7 +719,7 @@ def _enforce_columns(data, schema: Schema):
             data = pd.DataFrame(list(data))
         else:
             data = pd.DataFrame(np.asarray(data, dtype=object) if data and isinstance(data[0], str) else data)
-            if schema.has_input_names and data.shape[1] == len(schema.inputs):
+            if schema.has_input_names() and data.shape[1] == len(schema.inputs):
                 data.columns = schema.input_names()
     elif isinstance(data, pd.Series):
         data = data.to_frame()
@@ -650,7 +728,7 @@ def _enforce_columns(data, schema: Schema):
     if not isinstance(data, pd.DataFrame):
         raise SchemaError(f"Expected a DataFrame (or records, or a 2-d array), received {type(data).__name__}.")
 
-    if not schema.has_input_names:
+    if not schema.has_input_names():
         if data.shape[1] != len(schema.inputs):
             raise SchemaError(f"Input has {data.shape[1]} columns; the model expects {len(schema.inputs)}.")
         for i, spec in enumerate(schema.inputs):
@@ -701,7 +779,7 @@ def _enforce_columns(data, schema: Schema):
 def _enforce_tensor(data, schema: Schema):
     import pandas as pd
 
-    if len(schema.inputs) > 1 or schema.has_input_names and isinstance(data, Mapping):
+    if len(schema.inputs) > 1 or schema.has_input_names() and isinstance(data, Mapping):
         if not isinstance(data, Mapping):
             raise SchemaError(f"The model expects named tensors {schema.input_names()}; pass a dict of arrays.")
         out = {}
@@ -743,7 +821,7 @@ def enforce_schema(data: Any, schema: Schema):
     """Return ``data`` checked against ``schema`` and cast where that is safe."""
     if schema is None or not schema.inputs:
         return data
-    if schema.is_tensor_spec:
+    if schema.is_tensor_spec():
         return _enforce_tensor(data, schema)
     if isinstance(data, (list, tuple, Mapping)) and any(
             isinstance(s.type, (Array, Object, Map, AnyType)) for s in schema.inputs):
@@ -755,7 +833,7 @@ def _enforce_nested(data, schema: Schema):
     """Lists and dicts for a schema with Array, Object, Map or Any columns reach the model as they
     came (a frame would split the lists); required names must be present."""
     rows = [data] if isinstance(data, Mapping) else list(data)
-    if schema.has_input_names:
+    if schema.has_input_names():
         for row in rows:
             if not isinstance(row, Mapping):
                 raise SchemaError(f"The model expects records with fields {schema.input_names()}; "

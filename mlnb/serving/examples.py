@@ -17,7 +17,7 @@ def example_payload(model: Any) -> dict:
     schema = sig.inputs if sig is not None else None
     if schema is None or not schema.inputs:
         return {"inputs": [[0.0]]}
-    if schema.is_tensor_spec:
+    if schema.is_tensor_spec():
         spec = schema.inputs[0]
         width = [max(d, 1) for d in spec.shape[1:]]
         row: Any = 0.0 if spec.dtype.kind == "f" else 0
@@ -25,7 +25,7 @@ def example_payload(model: Any) -> dict:
             row = [row] * n
         return {"inputs": [row]}
     row = [_PLACEHOLDERS.get(s.type if isinstance(s.type, str) else "", None) for s in schema.inputs]
-    if not schema.has_input_names:
+    if not schema.has_input_names():
         return {"inputs": [row]}
     return {"dataframe_split": {"columns": schema.input_names(), "data": [row]}}
 

@@ -44,7 +44,7 @@ class InputPlan:
         if meta is not None and hasattr(meta, "get_signature"):
             sig = meta.get_signature()
             schema = sig.inputs if sig is not None else None
-        if schema is None or not schema.inputs or schema.is_tensor_spec or not schema.has_input_names:
+        if schema is None or not schema.inputs or schema.is_tensor_spec() or not schema.has_input_names():
             return cls()
         types = {s.name: s.type for s in schema.inputs if isinstance(s.type, str)}
         floats = all(getattr(s, "type", None) == "double" and s.required for s in schema.inputs)

@@ -7,7 +7,7 @@ against MLflow's entities reads mlnb's unchanged. Times are milliseconds since t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 RUNNING, SCHEDULED, FINISHED, FAILED, KILLED = "RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"
 RUN_STATUSES = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
@@ -142,6 +142,13 @@ class RunData:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+class InputTag(NamedTuple):
+    """A tag on a dataset input (MLflow's ``InputTag``: ``.key``, ``.value``); still a (key, value) pair."""
+
+    key: str
+    value: str
+
+
 @dataclass(frozen=True)
 class DatasetInput:
     """A dataset a run used, as the store keeps it (the fields of MLflow's ``DatasetInput``)."""
@@ -152,7 +159,10 @@ class DatasetInput:
     source: str
     schema: str | None = None
     profile: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
+    tags: tuple[InputTag, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", tuple(InputTag(str(k), str(v)) for k, v in self.tags))
 
     @property
     def context(self) -> str | None:

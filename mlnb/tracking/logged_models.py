@@ -9,7 +9,8 @@ downloads of a run keep showing its models. On an MLflow Tracking Server the ser
 renames it into place (local store) or it is uploaded from a temporary directory (tracking server,
 S3), so a crash never leaves a half-written model; the logged model is READY only once its files
 are complete (FAILED otherwise). MLmodel records ``run_id``, ``artifact_path`` and ``model_id``; the
-returned :class:`ModelInfo` carries ``model_uri == "runs:/<run_id>/<name>"`` and ``model_id``.
+returned :class:`ModelInfo` carries ``model_id`` and, as in MLflow 3, ``model_uri ==
+"models:/<model_id>"`` (``runs:/<run_id>/<name>`` loads the same model).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         raise
     store.finalize_logged_model(logged.model_id, "READY")
     info = ModelInfo(
-        model_uri=f"runs:/{run_id}/{model_name}",
+        model_uri=f"models:/{logged.model_id}",
         run_id=run_id,
         artifact_path=model_name,
         flavors=written.flavors,

@@ -245,7 +245,7 @@ class RegistryClientMixin:
         return version
 
 
-def _link_logged_model(tracking_store: Any, model_id: str, name: str, version: str) -> None:
+def _link_logged_model(tracking_store: Any, model_id: str, name: str, version: int) -> None:
     """Record the new version on its logged model (MLflow's ``mlflow.modelVersions`` tag), where
     the tracking store keeps logged models."""
     get, set_tags = getattr(tracking_store, "get_logged_model", None), getattr(tracking_store, "set_logged_model_tags", None)

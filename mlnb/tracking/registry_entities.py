@@ -2,7 +2,8 @@
 
 A registered model is a name with tags, a description and aliases (``champion`` -> version 3);
 each ``register_model`` call adds a numbered version pointing at a model's files (``source``).
-Times are milliseconds since the epoch; ``version`` is a string, as in MLflow's REST API.
+Times are milliseconds since the epoch; ``version`` is an int, as in MLflow's client entities
+(MLflow's REST API writes it as a string).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class ModelVersion:
     """One version of a registered model (MLflow's ``ModelVersion``)."""
 
     name: str
-    version: str
+    version: int
     creation_timestamp: int
     last_updated_timestamp: int | None = None
     description: str | None = None
@@ -49,7 +50,7 @@ class ModelVersion:
     model_id: str | None = None
 
     def __post_init__(self) -> None:
-        self.version = str(self.version)
+        self.version = int(self.version)
         if self.model_id is None and self.source and self.source.startswith("models:/"):
             ref = self.source[len("models:/"):].strip("/")
             if ref and "/" not in ref and "@" not in ref:  # models:/<model_id>: MLflow 3's logged model
@@ -66,7 +67,10 @@ class RegisteredModel:
     description: str | None = None
     latest_versions: list[ModelVersion] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.aliases = {a: int(v) for a, v in self.aliases.items()}
 
 
 __all__ = ["ModelVersion", "RegisteredModel", "canonical_stage", "STAGES", "READY"]

@@ -31,7 +31,7 @@ def _tags(items: list[dict] | None) -> dict[str, str]:
 
 def _version(mv: dict) -> ModelVersion:
     return ModelVersion(
-        name=mv["name"], version=str(mv["version"]), creation_timestamp=_int(mv.get("creation_timestamp")),
+        name=mv["name"], version=mv["version"], creation_timestamp=_int(mv.get("creation_timestamp")),
         last_updated_timestamp=_int(mv.get("last_updated_timestamp")), description=mv.get("description") or None,
         user_id=mv.get("user_id") or None, current_stage=mv.get("current_stage", "None"), source=mv.get("source"),
         run_id=mv.get("run_id") or None, status=mv.get("status", "READY"), status_message=mv.get("status_message"),
@@ -45,7 +45,7 @@ def _model(rm: dict) -> RegisteredModel:
         name=rm["name"], creation_timestamp=_int(rm.get("creation_timestamp")),
         last_updated_timestamp=_int(rm.get("last_updated_timestamp")), description=rm.get("description") or None,
         latest_versions=[_version(mv) for mv in rm.get("latest_versions", [])], tags=_tags(rm.get("tags")),
-        aliases={a["alias"]: str(a["version"]) for a in rm.get("aliases", [])},
+        aliases={a["alias"]: a["version"] for a in rm.get("aliases", [])},
     )
 
 

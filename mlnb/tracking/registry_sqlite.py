@@ -108,8 +108,8 @@ class SqliteRegistryStore(RegistryStore):
             raise version_not_found(name, version, self._live_versions(c, name), deleted=row is not None)
         return row
 
-    def _aliases(self, c: sqlite3.Connection, name: str) -> dict[str, str]:
-        return {a: str(v) for a, v in c.execute(
+    def _aliases(self, c: sqlite3.Connection, name: str) -> dict[str, int]:
+        return {a: int(v) for a, v in c.execute(
             f"SELECT alias, version FROM registered_model_aliases WHERE name = ?{self._ws} ORDER BY alias", (name,))}
 
     def _versions(self, c: sqlite3.Connection, rows: list[tuple]) -> list[ModelVersion]:
@@ -127,7 +127,7 @@ class SqliteRegistryStore(RegistryStore):
                                      f"WHERE name IN ({marks}){self._ws} ORDER BY alias", chunk):
                 aliases.setdefault((n, v), []).append(a)
         return [ModelVersion(
-            name=r[0], version=str(r[1]), creation_timestamp=r[2], last_updated_timestamp=r[3], description=r[4],
+            name=r[0], version=r[1], creation_timestamp=r[2], last_updated_timestamp=r[3], description=r[4],
             user_id=r[5], current_stage=r[6], source=r[7], run_id=r[8], status=r[9] or READY, status_message=r[10],
             tags=tags.get((r[0], r[1]), {}), run_link=r[11], aliases=aliases.get((r[0], r[1]), []),
         ) for r in rows]
@@ -274,7 +274,7 @@ class SqliteRegistryStore(RegistryStore):
             c.executemany("INSERT INTO model_version_tags (key, value, name, version) VALUES (?, ?, ?, ?)",
                           [(k, val, name, version) for k, val in tags.items()])
             c.execute(f"UPDATE registered_models SET last_updated_time = ? WHERE name = ?{self._ws}", (now, name))
-        return ModelVersion(name=name, version=str(version), creation_timestamp=now, last_updated_timestamp=now,
+        return ModelVersion(name=name, version=version, creation_timestamp=now, last_updated_timestamp=now,
                             description=description, current_stage=STAGE_NONE, source=source, run_id=run_id,
                             tags=dict(tags), run_link=run_link, model_id=model_id)
 
