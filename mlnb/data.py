@@ -121,10 +121,10 @@ def numpy_digest(features, targets=None) -> str:
 def _source(source: Any) -> tuple[str, str]:
     """(source_type, source JSON) as MLflow writes them: a path or URI, else the code that ran."""
     if source is None:
+        from mlnb.tracking.context import source_tags
         from mlnb.tracking.entities import TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER
-        from mlnb.tracking.fluent import _source_tags
 
-        tags = _source_tags()
+        tags = source_tags()
         return "code", json.dumps({"tags": {k: tags[k] for k in (TAG_USER, TAG_SOURCE_NAME, TAG_SOURCE_TYPE)}})
     text = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     if text.startswith(("http://", "https://")):

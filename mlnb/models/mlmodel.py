@@ -172,12 +172,10 @@ class Model:
     def load(cls, path: str | os.PathLike) -> "Model":
         """Read the MLmodel of a model directory (or the MLmodel file itself), or of a model URI
         (``runs:/``, ``models:/``, ``s3://``...)."""
-        from mlnb.models.uri import scheme_of
+        from mlnb.models.uri import local_path, scheme_of
 
         if scheme_of(os.fspath(path)) not in ("", "file") and not Path(path).exists():
-            from mlnb.models.reading import read_model
-
-            return read_model(path, warn_versions=False)[1]
+            path = local_path(path)  # the model's directory, fetched when it is remote
         p = Path(path)
         file = p / MLMODEL_FILE if p.is_dir() else p
         if not file.exists():

@@ -17,7 +17,6 @@ KeyboardInterrupt. Logging without an active run starts one, as MLflow does.
 from __future__ import annotations
 
 import atexit
-import getpass
 import os
 import sys
 import threading
@@ -26,9 +25,9 @@ from typing import Any, BinaryIO, Mapping, Sequence
 from mlnb.errors import InvalidParameterError, TrackingError
 from mlnb.tracking import store as _store_mod
 from mlnb.tracking.client import MlnbClient, now_ms
+from mlnb.tracking.context import source_tags
 from mlnb.tracking.entities import (
-    FAILED, FINISHED, KILLED, RUNNING, TAG_NOTE, TAG_PARENT_RUN_ID, TAG_SOURCE_NAME, TAG_SOURCE_TYPE,
-    TAG_USER, Experiment, Metric, Param, Run, RunTag,
+    FAILED, FINISHED, KILLED, RUNNING, TAG_NOTE, TAG_PARENT_RUN_ID, Experiment, Metric, Param, Run, RunTag,
 )
 
 ENV_EXPERIMENT_NAME = ("MLFLOW_EXPERIMENT_NAME", "MLNB_EXPERIMENT_NAME")
@@ -162,19 +161,6 @@ def _default_experiment_id() -> str:
 
 
 # -- runs --------------------------------------------------------------------------------------
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
-
-
-def _source_tags() -> dict[str, str]:
-    notebook = "ipykernel" in sys.modules
-    name = sys.argv[0] if sys.argv and sys.argv[0] else "<console>"
-    return {TAG_USER: _user(), TAG_SOURCE_NAME: name, TAG_SOURCE_TYPE: "NOTEBOOK" if notebook else "LOCAL"}
-
-
 def start_run(run_id: str | None = None, experiment_id: str | None = None, run_name: str | None = None,
               nested: bool = False, tags: Mapping[str, Any] | None = None,
               description: str | None = None, parent_run_id: str | None = None) -> ActiveRun:
@@ -196,7 +182,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
                 client.log_batch(run_id, tags=tags)
             run = client.get_run(run_id)
         else:
-            all_tags = {**_source_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
+            all_tags = {**source_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
             parent = parent_run_id or (_active[-1].info.run_id if _active else None)
             if parent:
                 all_tags[TAG_PARENT_RUN_ID] = parent
