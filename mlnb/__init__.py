@@ -29,6 +29,8 @@ _EXPORTS = {
             "get_experiment", "create_experiment", "search_experiments", "delete_experiment",
             "set_experiment_tag", "set_experiment_tags", "log_image",
             "register_model", "set_registry_uri", "get_registry_uri",
+            "restore_run", "restore_experiment", "delete_tag", "get_parent_run", "is_tracking_uri_set",
+            "search_registered_models", "search_model_versions", "set_model_version_tag", "ActiveRun",
         ],
         "mlnb.tracking.fluent",
     ),

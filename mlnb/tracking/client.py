@@ -17,7 +17,7 @@ from mlnb.errors import InvalidParameterError
 from mlnb.tracking import validation as v
 from mlnb.tracking.artifacts import FileInfo, clean_artifact_path
 from mlnb.tracking.entities import (
-    FINISHED, RUN_STATUSES, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
+    FINISHED, RUN_STATUSES, TAG_PARENT_RUN_ID, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
 )
 from mlnb.tracking.registry_client import RegistryClientMixin
 from mlnb.tracking.store import ACTIVE_ONLY, Store, get_store, run_view
@@ -150,6 +150,11 @@ class MlnbClient(RegistryClientMixin):
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.log_batch(run_id, tags=[RunTag(key, value)])
+
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The run that ``run_id`` is nested in (its ``mlflow.parentRunId`` tag), or None."""
+        parent = self.get_run(run_id).data.tags.get(TAG_PARENT_RUN_ID)
+        return self.get_run(parent) if parent else None
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run; a tag the run does not have is an error, as in MLflow."""

@@ -237,6 +237,31 @@ def set_terminated(run_id: str, status: str = FINISHED) -> None:
     _client().set_terminated(run_id, status)
 
 
+def restore_run(run_id: str) -> None:
+    """Bring back a deleted run."""
+    _client().restore_run(run_id)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    """Bring back a deleted experiment and its runs."""
+    _client().restore_experiment(experiment_id)
+
+
+def delete_tag(key: str) -> None:
+    """Remove a tag from the active run."""
+    _client().delete_tag(_run_id(), key)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The run that ``run_id`` is nested in, or None for a top-level run."""
+    return _client().get_parent_run(run_id)
+
+
+def is_tracking_uri_set() -> bool:
+    """True when a tracking URI was chosen rather than left at the default."""
+    return _store_mod.is_tracking_uri_set()
+
+
 # -- logging -----------------------------------------------------------------------------------
 def log_param(key: str, value: Any) -> Any:
     _client().log_batch(_run_id(), params=[Param(key, value)])
@@ -469,3 +494,34 @@ def _forget_registry() -> None:
 
 
 __all__ += ["set_registry_uri", "get_registry_uri", "register_model"]
+
+
+def _all_pages(search, max_results: int | None, filter_string: str | None, order_by) -> list:
+    """Every result of a paged registry search, or the first ``max_results`` (MLflow's fluent rule)."""
+    found: list = []
+    token = None
+    while max_results is None or len(found) < max_results:
+        page = search(filter_string, order_by=order_by, page_token=token,
+                      **({"max_results": max_results - len(found)} if max_results is not None else {}))
+        found.extend(page)
+        token = page.token
+        if not token:
+            break
+    return found
+
+
+def search_registered_models(max_results: int | None = None, filter_string: str | None = None,
+                             order_by: Sequence[str] | None = None) -> list:
+    """Registered models, filtered and ordered as MLflow's ``search_registered_models``: every page."""
+    return _all_pages(_client().search_registered_models, max_results, filter_string, order_by)
+
+
+def search_model_versions(max_results: int | None = None, filter_string: str | None = None,
+                          order_by: Sequence[str] | None = None) -> list:
+    """Model versions, filtered and ordered as MLflow's ``search_model_versions``: every page."""
+    return _all_pages(_client().search_model_versions, max_results, filter_string, order_by)
+
+
+def set_model_version_tag(name: str, version: str | int, key: str, value: Any) -> None:
+    """Set a tag on a registered model's version."""
+    _client().set_model_version_tag(name, version, key, value)

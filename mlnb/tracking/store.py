@@ -206,6 +206,12 @@ def set_tracking_uri(uri: str | os.PathLike | None) -> None:
     _override = os.fspath(uri) if uri is not None else None
 
 
+def is_tracking_uri_set() -> bool:
+    """True when the tracking URI was chosen (``set_tracking_uri`` or an environment variable)
+    rather than left at the default."""
+    return bool(_override or os.environ.get(ENV_TRACKING_URI) or os.environ.get(ENV_LEGACY_TRACKING_URI))
+
+
 def get_tracking_uri() -> str:
     """Where runs go: set_tracking_uri, else $MLFLOW_TRACKING_URI, else $MLNB_TRACKING_URI, else
     ``sqlite:///<working directory>/mlflow.db``."""
