@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 TIERS="${MLNB_TEST_TIERS:-core or java or browser or install}"
 
 # System packages: Chromium for the browser tier (Debian's build; test tools cannot download one),
-# Java 17 for the java tier.
+# Java 17 for the java tier, wrk for benchmarks/ (not used by the tests).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)  # the serving benchmarks' load generator
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
