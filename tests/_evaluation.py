@@ -68,21 +68,20 @@ def png_size(data: bytes) -> tuple[int, int]:
 def evaluate_in_own_store(folder, *args, **kwargs):
     """``mlnb.evaluate`` logging into a store of its own under ``folder`` (for module-scoped fixtures,
     which run outside the per-test store); the tracking state is reset afterwards."""
-    import os
+    import pytest
 
     import mlnb
     import mlnb.tracking.fluent as fluent
 
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
-    try:
-        return mlnb.evaluate(*args, **kwargs)
-    finally:
-        fluent._reset_for_tests()
-        if old is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old
+    with pytest.MonkeyPatch.context() as env:
+        # the tracking variables a test may have left in the process must not pick this store's experiment
+        for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLNB_TRACKING_URI"):
+            env.delenv(name, raising=False)
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+        try:
+            return mlnb.evaluate(*args, **kwargs)
+        finally:
+            fluent._reset_for_tests()
 
 
 def no_shap(**extra) -> dict:
