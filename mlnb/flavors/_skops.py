@@ -34,7 +34,8 @@ from mlnb.errors import ModelFormatError, UntrustedTypesError
 #: fitted estimator holds (trees, neighbour indexes, kernels, optimizers, splitters), not code.
 #: Like skops' own ``Tree`` and ``TreePredictor`` notes say, a crafted tree or index can still
 #: crash the process at predict time (scikit-learn indexes their arrays without bounds checks);
-#: it cannot choose code to run.
+#: it cannot choose code to run. The names are private scikit-learn classes because that is where
+#: fitted estimators keep them; mlnb only compares them with a file's schema, it imports none of them.
 REVIEWED: dict[str, str] = {
     "numpy.dtype": "DTypeNode",
     "scipy.interpolate._bsplines.BSpline": "ObjectNode",
