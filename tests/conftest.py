@@ -55,6 +55,12 @@ def _forget_mlflow_experiment() -> None:
     while fluent.active_run() is not None:
         fluent.end_run()
     fluent._active_experiment_id = None
+    # a test's mlflow.set_tracking_uri / set_registry_uri outlives it in MLflow's module state (and
+    # wins over $MLFLOW_TRACKING_URI): forget both, so the next test's MLflow reads its own store
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
 
 
 def free_port() -> int:
