@@ -45,6 +45,7 @@ def run_model_file(file: str | Path, config: Mapping[str, Any] | None = None) ->
     if not path.is_file() or path.suffix != ".py":
         raise InvalidParameterError(f"'{path}' is not a Python file; models from code are .py files.")
     _state.model, _state.config = None, dict(config or {})
+    _mlflow_set_model()  # forget a model MLflow's set_model kept from an earlier file: only this file counts
     name = f"mlnb_model_code_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
