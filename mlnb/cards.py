@@ -7,11 +7,12 @@ GitHub and in nbconvert as well as in JupyterLab. Every card has a text twin for
 
 from __future__ import annotations
 
-import datetime
 import html
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from mlnb.formatting import format_duration, format_number, format_size, format_time
 
 CARD_STYLE = (
     "font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;line-height:1.4;"
@@ -31,42 +32,6 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def format_value(value: Any) -> str:
-    """A param or metric value, short: floats to 6 significant digits."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def format_time(ms: int | None) -> str:
-    """Epoch milliseconds as local ``YYYY-MM-DD HH:MM:SS`` (empty for None)."""
-    if not ms:
-        return ""
-    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_duration(start_ms: int | None, end_ms: int | None) -> str:
-    """A run's duration as ``1.2s``, ``3m 4s`` or ``1h 2m``; empty while it has no end."""
-    if not start_ms or not end_ms:
-        return ""
-    s = max(0.0, (end_ms - start_ms) / 1000)
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m {int(s % 60)}s"
-    return f"{int(s // 3600)}h {int(s % 3600 // 60)}m"
-
-
-def format_size(n: int) -> str:
-    """A byte count in B, KB, MB or GB."""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def status_badge(status: str) -> str:
     """A run status as a small coloured HTML label."""
     color = STATUS_COLORS.get(status, "#555")
@@ -78,7 +43,7 @@ def kv_table(rows: Iterable[tuple[Any, Any]], limit: int = MAX_ROWS) -> str:
     """A two-column key/value table (escaped); says how many rows were left out."""
     rows = list(rows)
     body = "".join(
-        f'<tr><td style="{CELL_STYLE};{MUTED}">{esc(k)}</td><td style="{CELL_STYLE}">{esc(format_value(v))}</td></tr>'
+        f'<tr><td style="{CELL_STYLE};{MUTED}">{esc(k)}</td><td style="{CELL_STYLE}">{esc(format_number(v))}</td></tr>'
         for k, v in rows[:limit]
     )
     more = f'<tr><td colspan="2" style="{MUTED}">… {len(rows) - limit} more</td></tr>' if len(rows) > limit else ""
@@ -90,7 +55,7 @@ def chips(rows: Iterable[tuple[Any, Any]], limit: int = 60) -> str:
     rows = list(rows)
     items = "".join(
         f'<span style="display:inline-block;margin:0 14px 2px 0"><span style="{MUTED}">{esc(k)}</span> '
-        f'{esc(format_value(v))}</span>' for k, v in rows[:limit])
+        f'{esc(format_number(v))}</span>' for k, v in rows[:limit])
     more = f'<span style="{MUTED}">… {len(rows) - limit} more</span>' if len(rows) > limit else ""
     return f'<div style="margin:2px 0 6px 0">{items}{more}</div>'
 
@@ -263,9 +228,9 @@ def run_card_text(run: Any, model_uris: Sequence[str] | None = None) -> str:
     uris = list(model_uris) if model_uris is not None else run_model_uris(run)
     lines = [f"Run {_run_name(run)} [{info.status}] {info.run_id}"]
     if data.params:
-        lines.append("  params: " + ", ".join(f"{k}={format_value(v)}" for k, v in sorted(data.params.items())[:MAX_ROWS]))
+        lines.append("  params: " + ", ".join(f"{k}={format_number(v)}" for k, v in sorted(data.params.items())[:MAX_ROWS]))
     if data.metrics:
-        lines.append("  metrics: " + ", ".join(f"{k}={format_value(v)}" for k, v in sorted(data.metrics.items())[:MAX_ROWS]))
+        lines.append("  metrics: " + ", ".join(f"{k}={format_number(v)}" for k, v in sorted(data.metrics.items())[:MAX_ROWS]))
     lines += [f"  model: {u}" for u in uris]
     return "\n".join(lines)
 

@@ -10,6 +10,8 @@ import base64
 import html
 from typing import Any
 
+from mlnb.formatting import format_number
+
 #: Human titles of the plots, by artifact name (also the widget's tab titles).
 TITLES = {
     "confusion_matrix": "Confusion matrix",
@@ -33,16 +35,6 @@ def title_of(name: str) -> str:
     return TITLES.get(name, name.replace("_", " "))
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1e6 else f"{v:.4e}"
-    return html.escape(str(v))
-
-
 def _delta_cell(result, name: str, delta: float | None) -> str:
     if delta is None:
         return f'<td style="{_CELL}"></td>'
@@ -60,9 +52,9 @@ def metrics_table_html(result) -> str:
         f'<th style="{_HEAD}{";text-align:left" if i == 0 else ""}">{h}</th>' for i, h in enumerate(head)) + "</tr>"]
     for name, value in result.metrics.items():
         cells = [f'<td style="{_CELL};text-align:left;font-family:monospace">{html.escape(name)}</td>',
-                 f'<td style="{_CELL}">{_fmt(value)}</td>']
+                 f'<td style="{_CELL}">{html.escape(format_number(value))}</td>']
         if base is not None:
-            cells.append(f'<td style="{_CELL}">{_fmt(base.get(name))}</td>')
+            cells.append(f'<td style="{_CELL}">{html.escape(format_number(base.get(name)))}</td>')
             cells.append(_delta_cell(result, name, deltas.get(name)))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table style="border-collapse:collapse;font-size:13px">{"".join(rows)}</table>'

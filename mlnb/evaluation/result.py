@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from mlnb.formatting import format_number
+
 #: Built-in metrics where lower is better (for the colour of baseline deltas).
 LOWER_IS_BETTER = {
     "mean_absolute_error", "mean_squared_error", "root_mean_squared_error", "max_error",
@@ -108,7 +110,7 @@ class EvaluationResult:
         lines = [head]
         for k, v in self.metrics.items():
             d = f"  ({deltas[k]:+.4g} vs baseline)" if k in deltas else ""
-            lines.append(f"  {k}: {_fmt(v)}{d}")
+            lines.append(f"  {k}: {format_number(v)}{d}")
         if self.artifacts:
             lines.append(f"  artifacts: {', '.join(self.artifacts)}")
         if self.explanation is not None:
@@ -162,9 +164,3 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from mlnb.cards import MUTED, esc, format_duration, format_time, format_value, status_badge
+from mlnb.cards import MUTED, esc, status_badge
+from mlnb.formatting import format_duration, format_number, format_size, format_time
 
 MAX_KEY_COLUMNS = 8      # params and metrics columns shown in the table, each
 DIFF_STYLE = "background:rgba(255,193,7,.28)"
@@ -52,7 +53,7 @@ def run_rows_html(table: Any, offset: int = 0, preferred_params: Sequence[str] =
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else format_value(value)
+    return "" if value is None else format_number(value)
 
 
 def compare_html(runs: Sequence[Any]) -> str:
@@ -82,7 +83,6 @@ def artifacts_html(files: Sequence[Any]) -> str:
     """A run's artifact listing (``FileInfo`` rows: path, is_dir, file_size)."""
     if not files:
         return f'<div style="{MUTED}">No artifacts.</div>'
-    from mlnb.cards import format_size
 
     rows = "".join(
         f'<tr><td style="{TD}"><code>{esc(f.path)}{"/" if f.is_dir else ""}</code></td>'
