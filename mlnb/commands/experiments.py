@@ -6,7 +6,7 @@ import os
 
 import click
 
-from mlnb.commands.output import VIEW_OPTION, client, one_line_errors, table
+from mlnb.commands.output import VIEW_OPTION, client, client_call_command, one_line_errors, table
 
 EXPERIMENT_ID = click.option("--experiment-id", "-x", required=True, help="The experiment's id.")
 
@@ -54,22 +54,11 @@ def rename(experiment_id: str, new_name: str) -> None:
     click.echo(f"Experiment with id {experiment_id} has been renamed to '{new_name}'.")
 
 
-@experiments.command("delete")
-@EXPERIMENT_ID
-@one_line_errors
-def delete(experiment_id: str) -> None:
-    """Mark an experiment and its runs deleted (``restore`` brings them back)."""
-    client().delete_experiment(experiment_id)
-    click.echo(f"Experiment with ID {experiment_id} has been deleted.")
-
-
-@experiments.command("restore")
-@EXPERIMENT_ID
-@one_line_errors
-def restore(experiment_id: str) -> None:
-    """Restore a deleted experiment and its runs."""
-    client().restore_experiment(experiment_id)
-    click.echo(f"Experiment with id {experiment_id} has been restored.")
+client_call_command(experiments, "delete", EXPERIMENT_ID, "delete_experiment",
+                    "Experiment with ID {} has been deleted.",
+                    "Mark an experiment and its runs deleted (``restore`` brings them back).")
+client_call_command(experiments, "restore", EXPERIMENT_ID, "restore_experiment",
+                    "Experiment with id {} has been restored.", "Restore a deleted experiment and its runs.")
 
 
 @experiments.command("csv")

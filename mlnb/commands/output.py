@@ -52,6 +52,19 @@ def one_line_errors(command: Callable) -> Callable:
     return wrapper
 
 
+def client_call_command(group: click.Group, name: str, id_option: Callable, method: str, done: str,
+                        doc: str) -> click.Command:
+    """Register ``group name --<id>``: one client call on the id, then ``done`` (``{}`` is the id)."""
+    def command(**options: str) -> None:
+        (value,) = options.values()
+        getattr(client(), method)(value)
+        click.echo(done.format(value))
+
+    command.__doc__ = doc
+    command.__name__ = f"{group.name}_{name}"
+    return group.command(name)(id_option(one_line_errors(command)))
+
+
 def client():
     """The client of the tracking store in force."""
     from mlnb.tracking.client import MlnbClient

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from mlnb.commands.output import VIEW_OPTION, client, local_time, one_line_errors, table
+from mlnb.commands.output import VIEW_OPTION, client, client_call_command, local_time, one_line_errors, table
 
 RUN_ID = click.option("--run-id", required=True, help="The run's id.")
 
@@ -61,19 +61,6 @@ def _as_dict(entity, empty: dict) -> dict:
     return empty
 
 
-@runs.command("delete")
-@RUN_ID
-@one_line_errors
-def delete_run(run_id: str) -> None:
-    """Mark a run deleted (``restore`` brings it back)."""
-    client().delete_run(run_id)
-    click.echo(f"Run with ID {run_id} has been deleted.")
-
-
-@runs.command("restore")
-@RUN_ID
-@one_line_errors
-def restore_run(run_id: str) -> None:
-    """Restore a deleted run."""
-    client().restore_run(run_id)
-    click.echo(f"Run with id {run_id} has been restored.")
+client_call_command(runs, "delete", RUN_ID, "delete_run", "Run with ID {} has been deleted.",
+                    "Mark a run deleted (``restore`` brings it back).")
+client_call_command(runs, "restore", RUN_ID, "restore_run", "Run with id {} has been restored.", "Restore a deleted run.")
