@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
@@ -161,13 +162,7 @@ def save_model(
     )
 
 
-def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the estimator into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, sk_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "estimator")
 
 
 def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[str] | None = None,
@@ -260,12 +255,15 @@ class _SklearnPyfunc:
         return getattr(self.sklearn_model, predict_fn, None)
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
     p = Path(path)
     if p.is_file():  # MLflow passes the model file itself when the flavor has ``data``
         p = p.parent
     conf = Model.load(p).flavor(FLAVOR_NAME)
     return _SklearnPyfunc(_read_estimator(p, conf))
+
+
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
 #: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
@@ -278,4 +276,4 @@ def autolog(*args: Any, **kwargs: Any):
     return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "autolog", "SERIALIZATION_FORMATS"]
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "SERIALIZATION_FORMATS"]
