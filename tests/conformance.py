@@ -313,6 +313,43 @@ def xgboost_case(kind: str) -> FlavorCase:
     return FlavorCase(f"xgboost-{kind}", make, save, load_native, predict_native, mlflow_save, mlflow_load_native)
 
 
+def lightgbm_case(kind: str) -> FlavorCase:
+    """``kind``: "classifier" (LGBMClassifier, skops) or "booster" (a Booster, LightGBM's text format)."""
+    from _models import MLFLOW_PIP, classification
+
+    def make(directory: Path, library: str) -> Subject:
+        import lightgbm
+
+        X, y = classification()
+        clf = lightgbm.LGBMClassifier(n_estimators=5, num_leaves=7, random_state=0, n_jobs=1, verbose=-1).fit(X, y)
+        model = clf if kind == "classifier" else clf.booster_
+        return Subject(model, X, model.predict(X))
+
+    def save(subject, path, **kw):
+        import mlnb.lightgbm
+
+        return mlnb.lightgbm.save_model(subject.model, path, **kw)
+
+    def mlflow_save(subject, path, **kw):
+        import mlflow.lightgbm
+
+        mlflow.lightgbm.save_model(subject.model, str(path), pip_requirements=MLFLOW_PIP, **kw)
+
+    def load_native(path):
+        import mlnb.lightgbm
+
+        return mlnb.lightgbm.load_model(path)
+
+    def mlflow_load_native(path):
+        import mlflow.lightgbm
+
+        return mlflow.lightgbm.load_model(str(path))
+
+    return FlavorCase(f"lightgbm-{kind}", make, save, load_native, lambda m, X: m.predict(X), mlflow_save,
+                      mlflow_load_native)
+
+
 # Forests, gradient boosting and pipelines cross MLflow in every format in test_compat_mlflow.py;
 # here one estimator per flavor shape keeps the suite quick.
-CASES = [sklearn_case("random_forest"), pyfunc_case(), xgboost_case("classifier"), xgboost_case("booster")]
+CASES = [sklearn_case("random_forest"), pyfunc_case(), xgboost_case("classifier"), xgboost_case("booster"),
+         lightgbm_case("classifier"), lightgbm_case("booster")]

@@ -86,3 +86,4 @@ register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extr
 # no library=: Keras must see its backend choice before it is imported, so the flavor imports it
 register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))
 register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spark", library="pyspark"))
+register_flavor(Flavor("lightgbm", "mlnb.flavors.lightgbm", "mlflow.lightgbm", extra="lightgbm", library="lightgbm"))
