@@ -349,7 +349,47 @@ def lightgbm_case(kind: str) -> FlavorCase:
                       mlflow_load_native)
 
 
+def statsmodels_case(kind: str) -> FlavorCase:
+    """``kind``: "ols" (linear regression results) or "glm" (a Poisson GLM's results)."""
+    from _models import MLFLOW_PIP, regression
+
+    def make(directory: Path, library: str) -> Subject:
+        import statsmodels.api as sm
+
+        X, y = regression()
+        X = sm.add_constant(X)
+        if kind == "ols":
+            results = sm.OLS(y, X).fit()
+        else:
+            counts = np.random.default_rng(0).poisson(np.exp(0.3 * X["f0"]))
+            results = sm.GLM(counts, X, family=sm.families.Poisson()).fit()
+        return Subject(results, X, results.predict(X))
+
+    def save(subject, path, **kw):
+        import mlnb.statsmodels
+
+        return mlnb.statsmodels.save_model(subject.model, path, **kw)
+
+    def mlflow_save(subject, path, **kw):
+        import mlflow.statsmodels
+
+        mlflow.statsmodels.save_model(subject.model, str(path), pip_requirements=MLFLOW_PIP, **kw)
+
+    def load_native(path):
+        import mlnb.statsmodels
+
+        return mlnb.statsmodels.load_model(path)
+
+    def mlflow_load_native(path):
+        import mlflow.statsmodels
+
+        return mlflow.statsmodels.load_model(str(path))
+
+    return FlavorCase(f"statsmodels-{kind}", make, save, load_native, lambda m, X: m.predict(X), mlflow_save,
+                      mlflow_load_native)
+
+
 # Forests, gradient boosting and pipelines cross MLflow in every format in test_compat_mlflow.py;
 # here one estimator per flavor shape keeps the suite quick.
 CASES = [sklearn_case("random_forest"), pyfunc_case(), xgboost_case("classifier"), xgboost_case("booster"),
-         lightgbm_case("classifier"), lightgbm_case("booster")]
+         lightgbm_case("classifier"), lightgbm_case("booster"), statsmodels_case("ols"), statsmodels_case("glm")]

@@ -87,3 +87,5 @@ register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extr
 register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))
 register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spark", library="pyspark"))
 register_flavor(Flavor("lightgbm", "mlnb.flavors.lightgbm", "mlflow.lightgbm", extra="lightgbm", library="lightgbm"))
+register_flavor(Flavor("statsmodels", "mlnb.flavors.statsmodels", "mlflow.statsmodels", extra="statsmodels",
+                        library="statsmodels"))
