@@ -389,7 +389,51 @@ def statsmodels_case(kind: str) -> FlavorCase:
                       mlflow_load_native)
 
 
+def catboost_case(kind: str) -> FlavorCase:
+    """``kind``: "classifier" (CatBoostClassifier, cbm) or "regressor" (CatBoostRegressor, json)."""
+    from _models import MLFLOW_PIP, classification, regression
+
+    fmt = "cbm" if kind == "classifier" else "json"
+
+    def make(directory: Path, library: str) -> Subject:
+        import catboost
+
+        options = {"iterations": 5, "depth": 3, "random_seed": 0, "thread_count": 1, "verbose": 0,
+                   "allow_writing_files": False}
+        if kind == "classifier":
+            X, y = classification()
+            model = catboost.CatBoostClassifier(**options).fit(X, y)
+        else:
+            X, y = regression()
+            model = catboost.CatBoostRegressor(**options).fit(X, y)
+        return Subject(model, X, model.predict(X))
+
+    def save(subject, path, **kw):
+        import mlnb.catboost
+
+        return mlnb.catboost.save_model(subject.model, path, format=fmt, **kw)
+
+    def mlflow_save(subject, path, **kw):
+        import mlflow.catboost
+
+        mlflow.catboost.save_model(subject.model, str(path), format=fmt, pip_requirements=MLFLOW_PIP, **kw)
+
+    def load_native(path):
+        import mlnb.catboost
+
+        return mlnb.catboost.load_model(path)
+
+    def mlflow_load_native(path):
+        import mlflow.catboost
+
+        return mlflow.catboost.load_model(str(path))
+
+    return FlavorCase(f"catboost-{kind}", make, save, load_native, lambda m, X: m.predict(X), mlflow_save,
+                      mlflow_load_native)
+
+
 # Forests, gradient boosting and pipelines cross MLflow in every format in test_compat_mlflow.py;
 # here one estimator per flavor shape keeps the suite quick.
 CASES = [sklearn_case("random_forest"), pyfunc_case(), xgboost_case("classifier"), xgboost_case("booster"),
-         lightgbm_case("classifier"), lightgbm_case("booster"), statsmodels_case("ols"), statsmodels_case("glm")]
+         lightgbm_case("classifier"), lightgbm_case("booster"), statsmodels_case("ols"), statsmodels_case("glm"),
+         catboost_case("classifier"), catboost_case("regressor")]

@@ -89,3 +89,4 @@ register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spa
 register_flavor(Flavor("lightgbm", "mlnb.flavors.lightgbm", "mlflow.lightgbm", extra="lightgbm", library="lightgbm"))
 register_flavor(Flavor("statsmodels", "mlnb.flavors.statsmodels", "mlflow.statsmodels", extra="statsmodels",
                         library="statsmodels"))
+register_flavor(Flavor("catboost", "mlnb.flavors.catboost", "mlflow.catboost", extra="catboost", library="catboost"))
