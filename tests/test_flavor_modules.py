@@ -146,14 +146,15 @@ def test_star_import_does_not_import_model_libraries():
 def _conformance_case_flavors() -> dict[str, list[str]]:
     """Flavor name -> test modules that build a conformance case for it and run ``CHECKS`` on it
     (read statically, so no model library is imported). A case's name starts with its flavor's
-    registry name: ``FlavorCase("sklearn-random_forest", ...)``."""
+    registry name: ``FlavorCase("sklearn-random_forest", ...)``, ``library_case("xgboost-booster", ...)``."""
     found: dict[str, list[str]] = {}
     for path in [REPO / "tests" / "conformance.py", *sorted((REPO / "tests").glob("test_*.py"))]:
         tree = ast.parse(path.read_text())
         runs_checks = path.name == "conformance.py" or any(
             isinstance(n, ast.Name) and n.id == "CHECKS" for n in ast.walk(tree))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FlavorCase"
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("FlavorCase", "library_case")
                     and node.args and runs_checks):
                 first = node.args[0]
                 if isinstance(first, ast.JoinedStr):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import NativePyfunc, make_log_model, model_dir
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -119,25 +119,10 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, *, tru
     return _read_model(path, mlmodel.flavor(FLAVOR_NAME), resolve(trust_code))
 
 
-class _CatBoostPyfunc:
-    """The pyfunc face of a CatBoost model: its own ``predict`` on the input."""
-
-    def __init__(self, model: Any) -> None:
-        self.cb_model = model
-
-    def predict(self, data: Any, params: dict | None = None) -> Any:
-        return self.cb_model.predict(data)
-
-    def get_raw_model(self) -> Any:
-        return self.cb_model
-
-
-def load_pyfunc(path: str, model_config: dict | None = None) -> _CatBoostPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> NativePyfunc:
     """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
-    p = Path(path)
-    if p.is_file():
-        p = p.parent
-    return _CatBoostPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
+    directory = model_dir(path)
+    return NativePyfunc(_read_model(directory, Model.load(directory).flavor(FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import NativePyfunc, make_log_model, model_dir
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -140,25 +140,10 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
     return _read_model(path, mlmodel.flavor(FLAVOR_NAME), skops_trusted_types, resolve(trust_code, allow_pickle))
 
 
-class _LGBPyfunc:
-    """The pyfunc face of a LightGBM model: its own ``predict`` on the input."""
-
-    def __init__(self, model: Any) -> None:
-        self.lgb_model = model
-
-    def predict(self, data: Any, params: dict | None = None) -> Any:
-        return self.lgb_model.predict(data)
-
-    def get_raw_model(self) -> Any:
-        return self.lgb_model
-
-
-def load_pyfunc(path: str, model_config: dict | None = None) -> _LGBPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> NativePyfunc:
     """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
-    p = Path(path)
-    if p.is_file():
-        p = p.parent
-    return _LGBPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
+    directory = model_dir(path)
+    return NativePyfunc(_read_model(directory, Model.load(directory).flavor(FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)

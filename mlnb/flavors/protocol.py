@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 from mlnb.hooks import run_logger
@@ -31,6 +32,27 @@ class FlavorModule(Protocol):
     def load_model(self, model_uri: str | os.PathLike, dst_path: str | None = None, **kwargs: Any) -> Any: ...
 
     def load_pyfunc(self, path: str, model_config: Mapping[str, Any] | None = None) -> Any: ...
+
+
+class NativePyfunc:
+    """The pyfunc face of a model whose own ``predict(data)`` is its prediction (LightGBM, CatBoost,
+    statsmodels results...): what a flavor's ``load_pyfunc`` returns when it needs nothing more."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+        return self.model.predict(data)
+
+    def get_raw_model(self) -> Any:
+        return self.model
+
+
+def model_dir(path: str | os.PathLike) -> Path:
+    """The model directory behind ``load_pyfunc``'s path: MLflow passes the flavor's ``data`` file
+    when the pyfunc configuration names one, and the directory otherwise."""
+    p = Path(path)
+    return p.parent if p.is_file() else p
 
 
 #: MLflow 3's keywords that describe the logged model rather than its files (the tracking layer
@@ -90,4 +112,4 @@ def make_log_model(save_model: Callable[..., Any], what: str = "model") -> Calla
     return log_model
 
 
-__all__ = ["FlavorModule", "LOG_KEYWORDS", "log_signature", "make_log_model"]
+__all__ = ["FlavorModule", "NativePyfunc", "LOG_KEYWORDS", "log_signature", "make_log_model", "model_dir"]

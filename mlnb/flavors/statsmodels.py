@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, SchemaError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import NativePyfunc, make_log_model, model_dir
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -110,34 +110,26 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, *, tru
     return _read_model(path, mlmodel.flavor(FLAVOR_NAME), resolve(trust_code, allow_pickle))
 
 
-class _StatsmodelsPyfunc:
+class _StatsmodelsPyfunc(NativePyfunc):
     """The pyfunc face of statsmodels results: ``predict`` on the input; a time-series model takes
     one row with ``start`` and ``end`` columns, as MLflow's does."""
-
-    def __init__(self, model: Any) -> None:
-        self.statsmodels_model = model
 
     def predict(self, data: Any, params: dict | None = None) -> Any:
         from statsmodels.tsa.base.tsa_model import TimeSeriesModel
 
-        if isinstance(self.statsmodels_model.model, TimeSeriesModel):
+        if isinstance(self.model.model, TimeSeriesModel):
             columns = getattr(data, "columns", ())
             if getattr(data, "shape", (0,))[0] != 1 or "start" not in columns or "end" not in columns:
                 raise SchemaError("A time-series statsmodels model predicts from one row with columns "
                                   "'start' and 'end'.")
-            return self.statsmodels_model.predict(start=data["start"].iloc[0], end=data["end"].iloc[0])
-        return self.statsmodels_model.predict(data)
-
-    def get_raw_model(self) -> Any:
-        return self.statsmodels_model
+            return self.model.predict(start=data["start"].iloc[0], end=data["end"].iloc[0])
+        return self.model.predict(data)
 
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> _StatsmodelsPyfunc:
     """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
-    p = Path(path)
-    if p.is_file():
-        p = p.parent
-    return _StatsmodelsPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
+    directory = model_dir(path)
+    return _StatsmodelsPyfunc(_read_model(directory, Model.load(directory).flavor(FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
