@@ -12,6 +12,7 @@ or cloudpickle / pickle, which load only under the pickle policy (``mlnb.models.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -149,4 +150,15 @@ def load_pyfunc(path: str, model_config: dict | None = None) -> NativePyfunc:
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-__all__ = ["save_model", "log_model", "load_model", "load_pyfunc"]
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.lightgbm"
+
+
+def autolog(*args: Any, **kwargs: Any):
+    """Log every LightGBM training: params, per-iteration evaluation metrics, feature importance and the
+    model, under MLflow's names. See ``mlnb.autologging.lightgbm.autolog``."""
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog"]

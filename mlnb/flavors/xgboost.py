@@ -150,4 +150,15 @@ def load_pyfunc(path: str, model_config: dict | None = None) -> _XGBPyfunc:
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "MODEL_FORMATS"]
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.xgboost"
+
+
+def autolog(*args: Any, **kwargs: Any):
+    """Log every XGBoost training: params, per-iteration evaluation metrics, feature importance and the
+    model, under MLflow's names. See ``mlnb.autologging.xgboost.autolog``."""
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "MODEL_FORMATS"]
