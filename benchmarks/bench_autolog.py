@@ -2,9 +2,11 @@
 
     python benchmarks/bench_autolog.py        (or: python benchmarks/run.py autolog)
 
-In one process, on 1,000x10 data, alternating: each fit alone and under ``mlnb.sklearn.autolog()``
-(store: SQLite in a temp dir) and under ``mlflow.sklearn.autolog()`` (MLflow's SQLite store in a
-temp dir). Both log params, training metrics, plots and the model. The figure compared is the
+In one process, on 1,000x10 data, alternating: each fit alone and under ``mlnb.<library>.autolog()``
+(store: SQLite in a temp dir) and under ``mlflow.<library>.autolog()`` (MLflow's SQLite store in a
+temp dir), for scikit-learn fits and, when installed, XGBoost and LightGBM fits with an eval set
+(their per-iteration history, feature importance). Both log params, metrics, plots and the model.
+``MLNB_BENCH_AUTOLOG=XGBRegressor,LGBMRegressor`` measures only those fits. The figure compared is the
 median added time per fit; the ratio says how many times less mlnb adds.
 """
 
@@ -60,33 +62,57 @@ def _added(fit, enable, disable, repeat: int) -> dict[str, float]:
     }
 
 
+def _boosting_cases(Xr, yr) -> dict[str, tuple]:
+    """XGBoost and LightGBM fits with an eval set (their per-iteration history is logged), when installed."""
+    import importlib.util
+
+    cases = {}
+    if importlib.util.find_spec("xgboost") is not None:
+        import xgboost
+
+        cases["XGBRegressor"] = ("xgboost", lambda: xgboost.XGBRegressor(n_estimators=20, max_depth=3, n_jobs=1).fit(
+            Xr[:800], yr[:800], eval_set=[(Xr[800:], yr[800:])], verbose=False))
+    if importlib.util.find_spec("lightgbm") is not None:
+        import lightgbm
+
+        cases["LGBMRegressor"] = ("lightgbm", lambda: lightgbm.LGBMRegressor(n_estimators=20, n_jobs=1, verbose=-1).fit(
+            Xr[:800], yr[:800], eval_X=(Xr[800:],), eval_y=(yr[800:],)))
+    return cases
+
+
 def main() -> None:
     from sklearn.datasets import make_classification, make_regression
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     Xc, yc = make_classification(1000, 10, random_state=0)
     Xr, yr = make_regression(1000, 10, noise=1.0, random_state=0)
+    # name -> (the library whose autolog logs it, the fit)
     cases = {
-        "LinearRegression": lambda: LinearRegression().fit(Xr, yr),
-        "LogisticRegression": lambda: LogisticRegression().fit(Xc, yc),
+        "LinearRegression": ("sklearn", lambda: LinearRegression().fit(Xr, yr)),
+        "LogisticRegression": ("sklearn", lambda: LogisticRegression().fit(Xc, yc)),
+        **_boosting_cases(Xr, yr),
     }
+    chosen = [n for n in os.environ.get("MLNB_BENCH_AUTOLOG", "").split(",") if n]
+    cases = {name: case for name, case in cases.items() if not chosen or name in chosen}
     tmp = str(scratch_dir("mlnb-bench-autolog-"))
     os.chdir(tmp)
     os.environ["MLNB_TRACKING_URI"] = os.path.join(tmp, "mlnb.db")
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
 
-    import mlflow
-    import mlflow.sklearn
+    import importlib
 
-    import mlnb.sklearn
+    import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{os.path.join(tmp, 'mlflow.db')}")
-    ours = {name: _added(fit, mlnb.sklearn.autolog, lambda: mlnb.sklearn.autolog(disable=True), REPEAT_MLNB)
-            for name, fit in cases.items()}
-    theirs = {name: _added(fit, lambda: mlflow.sklearn.autolog(silent=True),
-                           lambda: mlflow.sklearn.autolog(disable=True, silent=True), REPEAT_MLFLOW)
-              for name, fit in cases.items()}
+    ours, theirs = {}, {}
+    for name, (library, fit) in cases.items():
+        mine = importlib.import_module(f"mlnb.{library}")
+        ours[name] = _added(fit, mine.autolog, lambda: mine.autolog(disable=True), REPEAT_MLNB)
+    for name, (library, fit) in cases.items():
+        other = importlib.import_module(f"mlflow.{library}")
+        theirs[name] = _added(fit, lambda: other.autolog(silent=True),
+                              lambda: other.autolog(disable=True, silent=True), REPEAT_MLFLOW)
 
     print("\nmedian fit: " + "; ".join(
         f"{k} alone {fmt_time(ours[k]['plain'])}, with mlnb autolog {fmt_time(ours[k]['logged'])}, "

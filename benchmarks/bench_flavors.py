@@ -3,7 +3,7 @@
     python benchmarks/run.py flavors
 
 Same fitted model, same default arguments (as a user would call them), one process, alternating
-mlnb and MLflow; the figure is the median of a few repeats. MLflow's saves infer the model's pip
+mlnb and MLflow; ``MLNB_BENCH_FLAVORS=lightgbm,catboost`` measures only those flavors. The figure is the median of a few repeats. MLflow's saves infer the model's pip
 requirements by default (in a subprocess); mlnb pins them from the modules the flavor names.
 PyTorch saves with an input example, so both write MLflow's default ``pt2`` format. Flavors whose
 library is not installed are skipped with a note.
@@ -33,6 +33,32 @@ def _xgboost():
 
     X, y = make_classification(n_samples=2000, n_features=10, random_state=0)
     return xgboost.XGBClassifier(n_estimators=50, max_depth=4, random_state=0).fit(X, y), {"input_example": X[:5]}
+
+
+def _lightgbm():
+    import lightgbm
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=2000, n_features=10, random_state=0)
+    model = lightgbm.LGBMClassifier(n_estimators=50, num_leaves=15, random_state=0, verbose=-1).fit(X, y)
+    return model, {"input_example": X[:5]}
+
+
+def _statsmodels():
+    import statsmodels.api as sm
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(n_samples=2000, n_features=10, noise=1.0, random_state=0)
+    return sm.OLS(y, sm.add_constant(X)).fit(), {}
+
+
+def _catboost():
+    import catboost
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=2000, n_features=10, random_state=0)
+    model = catboost.CatBoostClassifier(iterations=50, depth=4, random_seed=0, verbose=0, allow_writing_files=False)
+    return model.fit(X, y), {"input_example": X[:5]}
 
 
 def _pytorch():
@@ -67,6 +93,9 @@ def _keras():
 # flavor -> (library to check, model factory)
 CASES = {
     "xgboost": ("xgboost", _xgboost),
+    "lightgbm": ("lightgbm", _lightgbm),
+    "statsmodels": ("statsmodels", _statsmodels),
+    "catboost": ("catboost", _catboost),
     "pytorch": ("torch", _pytorch),
     "onnx": ("skl2onnx", _onnx),
     "keras": ("keras", _keras),
@@ -93,7 +122,10 @@ def main() -> None:
 
     counter = itertools.count()
     saves, loads = [], []
+    chosen = [n for n in os.environ.get("MLNB_BENCH_FLAVORS", "").split(",") if n] or list(CASES)
     for name, (library, make) in CASES.items():
+        if name not in chosen:
+            continue
         if importlib.util.find_spec(library) is None:
             print(f"{name}: skipped ({library} is not installed)")
             continue

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import importlib
 
+from mlnb import hooks as _hooks
+
 __version__ = "0.1.0"
+
+# flavors log models through a hook the tracking layer sets when imported; name the module that sets it
+_hooks.set_run_logger_provider("mlnb.tracking.logged_models")
 
 # public name -> module that defines it
 _EXPORTS = {

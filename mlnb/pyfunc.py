@@ -237,13 +237,14 @@ MLFLOW_CUSTOM_LOADERS = ("mlflow.pyfunc.loaders.code_model", "mlflow.pyfunc.load
 
 
 def _loader_for(loader_module: str, model_dir: Path, conf: Mapping[str, Any], consent):
-    """The module whose ``_load_pyfunc`` loads this model: a registered flavor's, MLflow's loader of
-    custom models, or (with the caller's trust in the model's code) any importable module."""
+    """The function that loads this model's pyfunc face: a registered flavor's ``load_pyfunc``, or the
+    ``_load_pyfunc`` of MLflow's loader of custom models or (with the caller's trust in the model's
+    code) of any importable module."""
     from mlnb.models import trust
 
     flavor = flavor_for_loader(loader_module)
     if flavor is not None:
-        return flavor.load()
+        return flavor.pyfunc_loader()
     if loader_module in MLFLOW_CUSTOM_LOADERS:
         trust.require_pickle(consent, f"'{model_dir}', a custom MLflow model loaded by '{loader_module}' (its "
                                       f"Python code or pickle runs)")
@@ -253,7 +254,7 @@ def _loader_for(loader_module: str, model_dir: Path, conf: Mapping[str, Any], co
                                     f"registered mlnb flavor")
         trust.add_code(model_dir, conf.get("code"), consent)
     try:
-        return importlib.import_module(loader_module)
+        return importlib.import_module(loader_module)._load_pyfunc
     except ImportError as exc:
         raise FlavorNotFoundError(
             f"The model's loader module '{loader_module}' is neither an mlnb flavor nor importable "
@@ -285,7 +286,7 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
     loader = _loader_for(conf["loader_module"], path, conf, consent)
     config = {**(conf.get("config") or {}), **(model_config or {})}
     with trust.granted(consent):
-        impl = loader._load_pyfunc(str(data_path), config) if config else loader._load_pyfunc(str(data_path))
+        impl = loader(str(data_path), config) if config else loader(str(data_path))
     return PyFuncModel(meta, impl, path, conf.get("predict_fn", "predict"))
 
 
@@ -474,13 +475,13 @@ def _local_path(uri: str) -> Path:
 def log_model(name: str | None = None, *, python_model: Any = None, artifact_path: str | None = None,
               registered_model_name: str | None = None, **kwargs: Any):
     """Save a custom model into the active run; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
+    from mlnb.hooks import run_logger
 
     def save(model, path, **kw):
         return save_model(path, python_model=model, **kw)
 
-    return _log(save, python_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+    return run_logger().log_model(save, python_model, name=name, artifact_path=artifact_path,
+                                  registered_model_name=registered_model_name, **kwargs)
 
 
 def get_model_dependencies(model_uri: str, format: str = "pip") -> str:

@@ -8,6 +8,7 @@ import pytest
 @pytest.fixture
 def autolog():
     """Enable sklearn autolog for one test (options via the returned function); always disabled after."""
+    import mlnb.autologging as mlnb_autologging
     import mlnb.autologging.sklearn as integration
     from mlnb.autologging import post_training, session
 
@@ -15,7 +16,7 @@ def autolog():
         integration.autolog(**options)
 
     yield enable
-    integration.autolog(disable=True)
+    mlnb_autologging.autolog(disable=True)   # every integration: a test may have enabled them all
     post_training._forget()
     session._forget()
 

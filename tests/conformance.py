@@ -271,48 +271,106 @@ def pyfunc_case() -> FlavorCase:
     return FlavorCase("python_function-custom", make, save, load_native, lambda m, X: m.predict(X), mlflow_save)
 
 
-def xgboost_case(kind: str) -> FlavorCase:
-    """``kind``: "classifier" (XGBClassifier, UBJSON) or "booster" (a Booster, JSON)."""
-    from _models import MLFLOW_PIP, classification
+def library_case(name: str, fit: Callable[[], tuple[Any, pd.DataFrame]],
+                 predict_native: Callable[[Any, pd.DataFrame], Any] = lambda m, X: m.predict(X),
+                 **save_kwargs: Any) -> FlavorCase:
+    """A case for a flavor that mlnb and MLflow both name after its library (``mlnb.<flavor>``,
+    ``mlflow.<flavor>``) and whose model is the library's own object: ``fit()`` returns the fitted
+    model and its input, ``save_kwargs`` go to both save functions."""
+    import importlib
 
-    fmt = "ubj" if kind == "classifier" else "json"
+    from _models import MLFLOW_PIP
 
-    def predict_native(model, X):
-        import xgboost
-
-        return model.predict(xgboost.DMatrix(X)) if isinstance(model, xgboost.Booster) else model.predict(X)
+    flavor = name.split("-")[0]
 
     def make(directory: Path, library: str) -> Subject:
-        import xgboost
-
-        X, y = classification()
-        clf = xgboost.XGBClassifier(n_estimators=5, max_depth=3, random_state=0, n_jobs=1).fit(X, y)
-        model = clf if kind == "classifier" else clf.get_booster()
+        model, X = fit()
         return Subject(model, X, predict_native(model, X))
 
     def save(subject, path, **kw):
-        import mlnb.xgboost
-
-        return mlnb.xgboost.save_model(subject.model, path, model_format=fmt, **kw)
+        return importlib.import_module(f"mlnb.{flavor}").save_model(subject.model, path, **save_kwargs, **kw)
 
     def mlflow_save(subject, path, **kw):
-        import mlflow.xgboost
-
-        mlflow.xgboost.save_model(subject.model, str(path), model_format=fmt, pip_requirements=MLFLOW_PIP, **kw)
+        importlib.import_module(f"mlflow.{flavor}").save_model(subject.model, str(path), pip_requirements=MLFLOW_PIP,
+                                                               **save_kwargs, **kw)
 
     def load_native(path):
-        import mlnb.xgboost
-
-        return mlnb.xgboost.load_model(path)
+        return importlib.import_module(f"mlnb.{flavor}").load_model(path)
 
     def mlflow_load_native(path):
-        import mlflow.xgboost
+        return importlib.import_module(f"mlflow.{flavor}").load_model(str(path))
 
-        return mlflow.xgboost.load_model(str(path))
+    return FlavorCase(name, make, save, load_native, predict_native, mlflow_save, mlflow_load_native)
 
-    return FlavorCase(f"xgboost-{kind}", make, save, load_native, predict_native, mlflow_save, mlflow_load_native)
+
+def _xgboost_predict(model, X):
+    import xgboost
+
+    return model.predict(xgboost.DMatrix(X)) if isinstance(model, xgboost.Booster) else model.predict(X)
+
+
+def _xgboost_fit(kind: str):
+    import xgboost
+
+    from _models import classification
+
+    X, y = classification()
+    clf = xgboost.XGBClassifier(n_estimators=5, max_depth=3, random_state=0, n_jobs=1).fit(X, y)
+    return (clf if kind == "classifier" else clf.get_booster()), X
+
+
+def _lightgbm_fit(kind: str):
+    import lightgbm
+
+    from _models import classification
+
+    X, y = classification()
+    clf = lightgbm.LGBMClassifier(n_estimators=5, num_leaves=7, random_state=0, n_jobs=1, verbose=-1).fit(X, y)
+    return (clf if kind == "classifier" else clf.booster_), X
+
+
+def _statsmodels_fit(kind: str):
+    import statsmodels.api as sm
+
+    from _models import regression
+
+    X, y = regression()
+    X = sm.add_constant(X)
+    if kind == "ols":
+        return sm.OLS(y, X).fit(), X
+    counts = np.random.default_rng(0).poisson(np.exp(0.3 * X["f0"]))
+    return sm.GLM(counts, X, family=sm.families.Poisson()).fit(), X
+
+
+def _catboost_fit(kind: str):
+    import catboost
+
+    from _models import classification, regression
+
+    options = {"iterations": 5, "depth": 3, "random_seed": 0, "thread_count": 1, "verbose": 0,
+               "allow_writing_files": False}
+    if kind == "classifier":
+        X, y = classification()
+        return catboost.CatBoostClassifier(**options).fit(X, y), X
+    X, y = regression()
+    return catboost.CatBoostRegressor(**options).fit(X, y), X
 
 
 # Forests, gradient boosting and pipelines cross MLflow in every format in test_compat_mlflow.py;
 # here one estimator per flavor shape keeps the suite quick.
-CASES = [sklearn_case("random_forest"), pyfunc_case(), xgboost_case("classifier"), xgboost_case("booster")]
+CASES = [
+    sklearn_case("random_forest"),
+    pyfunc_case(),
+    # XGBoost: a scikit-learn model in UBJSON, a Booster in JSON
+    library_case("xgboost-classifier", lambda: _xgboost_fit("classifier"), _xgboost_predict, model_format="ubj"),
+    library_case("xgboost-booster", lambda: _xgboost_fit("booster"), _xgboost_predict, model_format="json"),
+    # LightGBM: a scikit-learn model (skops), a Booster (LightGBM's text format)
+    library_case("lightgbm-classifier", lambda: _lightgbm_fit("classifier")),
+    library_case("lightgbm-booster", lambda: _lightgbm_fit("booster")),
+    # statsmodels: fitted results (pickled)
+    library_case("statsmodels-ols", lambda: _statsmodels_fit("ols")),
+    library_case("statsmodels-glm", lambda: _statsmodels_fit("glm")),
+    # CatBoost: a classifier in cbm, a regressor in json
+    library_case("catboost-classifier", lambda: _catboost_fit("classifier"), format="cbm"),
+    library_case("catboost-regressor", lambda: _catboost_fit("regressor"), format="json"),
+]

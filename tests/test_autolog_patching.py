@@ -123,9 +123,11 @@ def test_objects_that_only_look_like_estimators_are_skipped(autolog):
 def test_autolog_through_the_top_level_names(autolog):
     import mlnb.sklearn
 
-    assert mlnb.autolog(disable=True) == ["sklearn"]
+    every = ["sklearn", "xgboost", "lightgbm"]   # every integration whose library is installed
+    assert mlnb.autolog(disable=True) == every
     assert not patching.is_patched("sklearn")
-    assert mlnb.autolog(log_models=False) == ["sklearn"]
+    assert mlnb.autolog(log_models=False) == every
+    assert all(patching.is_patched(name) for name in every)
     LinearRegression().fit(X, Y)
     assert "model" not in {a.path for a in mlnb.MlnbClient().list_artifacts(only_run().info.run_id)}
     mlnb.sklearn.autolog(disable=True)

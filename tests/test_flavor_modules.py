@@ -90,6 +90,35 @@ def test_the_short_name_is_the_flavor_module_itself(name):
     assert sys.modules[f"mlnb.{name}"] is flavor_module
 
 
+@pytest.mark.parametrize("name", sorted(own_flavors()))
+def test_every_own_flavor_follows_the_public_protocol(name):
+    """save_model, load_model, a public load_pyfunc (``_load_pyfunc`` is the same function, under the
+    name MLflow calls), and a log_model built from save_model that takes every keyword it takes."""
+    import inspect
+
+    from mlnb.flavors.protocol import LOG_KEYWORDS, FlavorModule
+
+    module = importlib.import_module(get_flavor(name).module)
+    assert isinstance(module, FlavorModule)
+    assert module._load_pyfunc is module.load_pyfunc is get_flavor(name).pyfunc_loader()
+    assert "load_pyfunc" in module.__all__
+    logged = inspect.signature(module.log_model).parameters
+    saved = inspect.signature(module.save_model).parameters
+    assert list(logged)[:2] == [next(iter(saved)), "name"]
+    assert set(saved) - {"path", "mlmodel"} <= set(logged)
+    assert {p.name for p in LOG_KEYWORDS} <= set(logged)
+    assert module.log_model.__module__ == module.__name__ and module.log_model.__doc__
+
+
+def test_pyfunc_keeps_mlflow_meaning_of_its_names():
+    """``mlnb.pyfunc`` is the python_function flavor, but ``mlflow.pyfunc.load_pyfunc`` is MLflow's old
+    name of load_model: mlnb.pyfunc defines no load_pyfunc and loads through ``_load_pyfunc``."""
+    import mlnb.pyfunc
+
+    assert not hasattr(mlnb.pyfunc, "load_pyfunc")
+    assert get_flavor("python_function").pyfunc_loader() is mlnb.pyfunc._load_pyfunc
+
+
 def test_a_registered_flavor_is_reachable_as_mlnb_name(tmp_path, monkeypatch):
     """A plug-in registered at run time is ``mlnb.<name>`` (without a module file of its own)."""
     (tmp_path / "acme_flavor.py").write_text("FLAVOR_NAME = 'acme'\ndef save_model(*a, **k): pass\n")
@@ -108,7 +137,8 @@ def test_a_registered_flavor_is_reachable_as_mlnb_name(tmp_path, monkeypatch):
 
 
 def test_star_import_does_not_import_model_libraries():
-    code = "from mlnb import *; import sys; print(sorted({'torch', 'h2o', 'pyspark', 'keras'} & set(sys.modules)))"
+    libraries = {'torch', 'h2o', 'pyspark', 'keras', 'xgboost', 'lightgbm', 'statsmodels', 'catboost'}
+    code = f"from mlnb import *; import mlnb, sys; dir(mlnb); print(sorted({libraries!r} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
 
@@ -117,14 +147,15 @@ def test_star_import_does_not_import_model_libraries():
 def _conformance_case_flavors() -> dict[str, list[str]]:
     """Flavor name -> test modules that build a conformance case for it and run ``CHECKS`` on it
     (read statically, so no model library is imported). A case's name starts with its flavor's
-    registry name: ``FlavorCase("sklearn-random_forest", ...)``."""
+    registry name: ``FlavorCase("sklearn-random_forest", ...)``, ``library_case("xgboost-booster", ...)``."""
     found: dict[str, list[str]] = {}
     for path in [REPO / "tests" / "conformance.py", *sorted((REPO / "tests").glob("test_*.py"))]:
         tree = ast.parse(path.read_text())
         runs_checks = path.name == "conformance.py" or any(
             isinstance(n, ast.Name) and n.id == "CHECKS" for n in ast.walk(tree))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FlavorCase"
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("FlavorCase", "library_case")
                     and node.args and runs_checks):
                 first = node.args[0]
                 if isinstance(first, ast.JoinedStr):

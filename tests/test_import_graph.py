@@ -1,5 +1,6 @@
 """mlnb's import graph, read statically (ast) with every import counted, at module level or inside a
-function: no cycles, the layering the README states, and light modules that stay light.
+function: no cycles, the layering the README states (no flavor imports tracking), and light modules
+that stay light.
 
 The tracking package's store factory and backends still import each other; that cycle is listed in
 KNOWN_CYCLES until the store is reworked, and any other cycle fails.
@@ -149,6 +150,49 @@ def test_layers_point_one_way():
             upper = {m for m in _reaches(graph, module)
                      if m.startswith(("mlnb.autologging", "mlnb.evaluation", "mlnb.serving", "mlnb.notebook"))}
             assert upper == set(), f"{module} reaches {sorted(upper)}"
+
+
+def _saves_or_loads_models(module: str) -> bool:
+    """The layers below tracking: the format core, the flavors (and their ``mlnb.<name>`` modules),
+    pyfunc and the hooks that let tracking plug in."""
+    if module.startswith(("mlnb.models", "mlnb.flavors")) or module in ("mlnb.pyfunc", "mlnb.hooks"):
+        return True
+    path = PACKAGE / f"{module.removeprefix('mlnb.')}.py"
+    return module.count(".") == 1 and path.is_file() and "sys.modules[__name__] = _flavor" in path.read_text()
+
+
+def test_no_flavor_pyfunc_or_format_module_imports_tracking():
+    """Flavors log through the run logger tracking registers (mlnb.hooks), never by importing it:
+    not at module level, not inside a function, not through anything they import."""
+    graph = import_graph()
+    checked = [m for m in graph if _saves_or_loads_models(m)]
+    assert {"mlnb.flavors.sklearn", "mlnb.pyfunc", "mlnb.models.layout", "mlnb.xgboost"} <= set(checked)
+    for module in checked:
+        tracking = sorted(m for m in _reaches(graph, module) if m.startswith("mlnb.tracking"))
+        assert tracking == [], f"{module} reaches {tracking}"
+
+
+def test_a_lazy_import_of_tracking_in_a_flavor_is_seen():
+    source = "def log_model(m):\n    from mlnb.tracking.logged_models import log_model as _log\n    return _log(m)\n"
+    known = {"mlnb", "mlnb.tracking", "mlnb.tracking.logged_models", "mlnb.flavors", "mlnb.flavors.acme"}
+    assert "mlnb.tracking.logged_models" in _imports(ast.parse(source), "mlnb.flavors.acme", False, known)
+
+
+def test_saving_loading_and_serving_a_model_never_imports_tracking(tmp_path):
+    """At run time too: save, load natively and as pyfunc, with every flavor module imported."""
+    code = (
+        "import sys, importlib, numpy as np, mlnb, mlnb.pyfunc, mlnb.models\n"
+        "from mlnb.flavors import get_flavor, registered\n"
+        "for name in registered(): importlib.import_module(get_flavor(name).module)\n"
+        "from sklearn.linear_model import LinearRegression\n"
+        "X = np.arange(6.0).reshape(3, 2)\n"
+        f"path = {str(tmp_path / 'model')!r}\n"
+        "mlnb.sklearn.save_model(LinearRegression().fit(X, [0.0, 1.0, 2.0]), path)\n"
+        "mlnb.sklearn.load_model(path).predict(X); mlnb.pyfunc.load_model(path).predict(X)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mlnb.tracking')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
 
 
 def test_metric_threshold_and_the_scores_stay_light():

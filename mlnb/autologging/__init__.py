@@ -20,6 +20,8 @@ from mlnb.errors import InvalidParameterError
 #: library import name -> mlnb module holding its ``autolog(**options)`` and ``autolog_config()``
 INTEGRATIONS: dict[str, str] = {
     "sklearn": "mlnb.autologging.sklearn",
+    "xgboost": "mlnb.autologging.xgboost",
+    "lightgbm": "mlnb.autologging.lightgbm",
 }
 
 

@@ -175,6 +175,17 @@ def _user_stacklevel() -> int:
     return 2
 
 
+def call_nested(call: Callable, args: tuple, kwargs: dict) -> Any:
+    """Call a patched function without logging it: inside a logged fit it counts as a nested fit."""
+    if not state.depth:
+        return call(*args, **kwargs)
+    state.depth += 1
+    try:
+        return call(*args, **kwargs)
+    finally:
+        state.depth -= 1
+
+
 @contextlib.contextmanager
 def busy() -> Iterator[None]:
     """Mark autolog's own work on this thread (its predict and metric calls are not logged)."""

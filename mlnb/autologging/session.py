@@ -77,6 +77,7 @@ class FitRun:
         self.prefix = "" if n == 1 else f"{self.estimator_name}-{n}."
         self.params: dict[str, str] = {}
         self.metrics: dict[str, float] = {}
+        self.steps: list[tuple[str, float, int]] = []   # (key, value, step): per-iteration histories
         self.tags: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self.pending: dict[str, Future] = {}
@@ -114,6 +115,10 @@ class FitRun:
         """Queue metrics for the run, under this fit's keys."""
         self.metrics.update({self.key(k): float(v) for k, v in metrics.items()})
 
+    def add_metrics_at(self, metrics: dict[str, float], step: int) -> None:
+        """Queue metrics logged at ``step`` (a boosting iteration, an epoch), under this fit's keys."""
+        self.steps.extend((self.key(k), float(v), step) for k, v in metrics.items())
+
     def add_tags(self, tags: dict[str, Any]) -> None:
         """Queue tags for the run, under this fit's keys."""
         self.tags.update({self.key(k): str(v) for k, v in tags.items()})
@@ -141,13 +146,14 @@ class FitRun:
                 self.files[name] = future.result()
             except Exception as exc:  # the other files and values are still written
                 failed.append(f"{name} ({type(exc).__name__}: {exc})")
-        if self.params or self.metrics or self.tags:
+        if self.params or self.metrics or self.steps or self.tags:
             now = int(time.time() * 1000)
-            client.log_batch(self.run_id, metrics=[Metric(k, v, now, 0) for k, v in self.metrics.items()],
+            client.log_batch(self.run_id, metrics=[*(Metric(k, v, now, step) for k, v, step in self.steps),
+                                                   *(Metric(k, v, now, 0) for k, v in self.metrics.items())],
                              params=self.params, tags=self.tags)
         if self.files:
             self._write_files(client)
-        self.params, self.metrics, self.tags, self.files = {}, {}, {}, {}
+        self.params, self.metrics, self.steps, self.tags, self.files = {}, {}, [], {}, {}
         if failed:
             raise RuntimeError(f"could not draw {', '.join(failed)}")
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from mlnb.autologging import metrics as M
-from mlnb.autologging import patching, post_training
+from mlnb.autologging import boosting, patching, post_training
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.search import is_search, log_search
 from mlnb.autologging.session import FitRun
@@ -212,14 +212,9 @@ def _run_suspended(original, args, kwargs):
 
 def _fit_hook(method: str, estimator: Any, call, args: tuple, kwargs: dict) -> Any:
     st = patching.state
-    if st.depth or st.busy or _config is None or patching.is_suspended() or not _is_target(type(estimator)):
-        if not st.depth:
-            return call(*args, **kwargs)
-        st.depth += 1
-        try:
-            return call(*args, **kwargs)
-        finally:
-            st.depth -= 1
+    if (st.depth or st.busy or _config is None or patching.is_suspended() or not _is_target(type(estimator))
+            or boosting.enabled(type(estimator).__module__.partition(".")[0])):  # its library's own autolog logs it
+        return patching.call_nested(call, args, kwargs)
     st.depth = 1
     try:
         with patching.one_warning(INTEGRATION):

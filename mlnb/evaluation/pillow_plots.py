@@ -148,3 +148,21 @@ def roc_curve_png(fpr: np.ndarray, tpr: np.ndarray, auc: float) -> bytes:
 def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float) -> bytes:
     """A precision-recall curve with its average precision in the title."""
     return _curve_png(f"Precision recall curve (AP = {ap:.3f})", recall, precision, "Recall", "Precision", False)
+
+
+def feature_importance_png(names: Sequence[Any], values: np.ndarray, title: str) -> bytes:
+    """Horizontal bars, largest on top (the feature importance autolog logs for boosted trees)."""
+    img, draw = _canvas(title)
+    font = _font()
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values)[::-1][:20]
+    top = values[order[0]] if len(order) and values[order[0]] > 0 else 1.0
+    x0, width = LEFT + 40, WIDTH - LEFT - 40 - RIGHT - 30
+    row = (HEIGHT - TOP - 12) / max(len(order), 1)
+    for k, i in enumerate(order):
+        y = TOP + k * row
+        draw.text((x0 - 4, y + row / 2), _short(names[i], 14), fill=BLACK, font=font, anchor="rm")
+        draw.rectangle([x0, y + row * 0.15, x0 + max(1.0, width * values[i] / top), y + row * 0.85], fill=LINE)
+        draw.text((x0 + width * values[i] / top + 3, y + row / 2), f"{values[i]:.3g}", fill=BLACK, font=font,
+                  anchor="lm")
+    return _png(img)

@@ -101,6 +101,22 @@ def precision_recall_png(recall: np.ndarray, precision: np.ndarray, ap: float, b
                           f"Precision recall curve (AP = {ap:.3f})", "Recall", "Precision", chance=False)
 
 
+def feature_importance_png(names: Sequence[Any], values: np.ndarray, title: str, backend: str = "matplotlib") -> bytes:
+    """PNG of one importance value per feature as horizontal bars, largest on top."""
+    fast = _backend(backend)
+    if fast is not None:
+        return fast.feature_importance_png(names, values, title)
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values)[::-1][:20][::-1]
+    fig, ax = _figure(6.0, max(3.0, 0.3 * len(order) + 1.2))
+    ax.barh(range(len(order)), values[order], height=0.7)
+    shown = [_label(names[i]) for i in order]
+    ax.set_yticks(range(len(order)), shown, fontsize=9)
+    ax.set_title(title)
+    _margins(fig, left_chars=max(map(len, shown), default=4) - 4)
+    return render_png(fig)
+
+
 def _one_curve_png(backend: str, name: str, args: tuple, title: str, xlabel: str, ylabel: str, chance: bool) -> bytes:
     """The fast backend's function ``name``, or the curve ``args[:2]`` drawn with matplotlib."""
     fast = _backend(backend)

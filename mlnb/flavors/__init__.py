@@ -1,8 +1,10 @@
 """The flavor registry: every model library mlnb supports is a plug-in listed here.
 
 A flavor is a module exposing ``FLAVOR_NAME``, ``save_model``, ``log_model``, ``load_model`` and
-``_load_pyfunc(path, model_config=None)`` (MLflow's loader-module contract, so a model can name the
-module in its MLmodel and MLflow loads it too). Registering is data: the flavor's MLmodel key, the
+``load_pyfunc(path, model_config=None)`` (:class:`mlnb.flavors.protocol.FlavorModule`), with
+``_load_pyfunc`` as the same function under MLflow's loader-module name, so a model can name the
+module in its MLmodel and MLflow loads it too. ``log_model`` is built from ``save_model`` by
+:func:`mlnb.flavors.protocol.make_log_model`. Registering is data: the flavor's MLmodel key, the
 mlnb module that implements it, the loader module written into MLmodel for MLflow, the loader modules
 of MLflow's own that it reads, and the pip extra it needs. Nothing is imported until used.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any, Callable
 
 from mlnb.errors import FlavorNotFoundError
 
@@ -35,6 +38,13 @@ class Flavor:
 
             require(self.library, self.extra or self.name, f"The '{self.name}' flavor")
         return importlib.import_module(self.module)
+
+    def pyfunc_loader(self) -> Callable[..., Any]:
+        """``load_pyfunc(path, model_config=None)`` of the flavor's module (the protocol in
+        :mod:`mlnb.flavors.protocol`); a plug-in written for MLflow offers only ``_load_pyfunc``, and
+        so does ``mlnb.pyfunc``, where ``load_pyfunc`` is MLflow's old name of ``load_model``."""
+        module = self.load()
+        return getattr(module, "load_pyfunc", None) or module._load_pyfunc
 
 
 _FLAVORS: dict[str, Flavor] = {}
@@ -76,3 +86,7 @@ register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extr
 # no library=: Keras must see its backend choice before it is imported, so the flavor imports it
 register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))
 register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spark", library="pyspark"))
+register_flavor(Flavor("lightgbm", "mlnb.flavors.lightgbm", "mlflow.lightgbm", extra="lightgbm", library="lightgbm"))
+register_flavor(Flavor("statsmodels", "mlnb.flavors.statsmodels", "mlflow.statsmodels", extra="statsmodels",
+                        library="statsmodels"))
+register_flavor(Flavor("catboost", "mlnb.flavors.catboost", "mlflow.catboost", extra="catboost", library="catboost"))

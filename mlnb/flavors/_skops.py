@@ -37,6 +37,12 @@ from mlnb.errors import ModelFormatError, UntrustedTypesError
 #: it cannot choose code to run. The names are private scikit-learn classes because that is where
 #: fitted estimators keep them; mlnb only compares them with a file's schema, it imports none of them.
 REVIEWED: dict[str, str] = {
+    # a defaultdict's factory in a LightGBM Booster's state: the class itself, handed over as a value
+    "collections.OrderedDict": "TypeNode",
+    # LightGBM's scikit-learn API and the Booster it holds, whose state is the model's text format
+    # (parsed by LightGBM, no Python code); MLflow's lightgbm flavor trusts the same four
+    "lightgbm.basic.Booster": "ObjectNode",
+    **{f"lightgbm.sklearn.LGBM{kind}": "ObjectNode" for kind in ("Classifier", "Regressor", "Ranker")},
     "numpy.dtype": "DTypeNode",
     "scipy.interpolate._bsplines.BSpline": "ObjectNode",
     "sklearn._loss.loss.HalfTweedieLoss": "ObjectNode",

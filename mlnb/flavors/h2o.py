@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -93,13 +94,7 @@ def save_model(
     )
 
 
-def log_model(h2o_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, h2o_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "model")
 
 
 def _free_port() -> int:
@@ -207,7 +202,7 @@ class _H2OPyfunc:
         return self.h2o_model
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _H2OPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _H2OPyfunc:
     from mlnb.models import trust
 
     data_dir = Path(path)
@@ -218,4 +213,7 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _H2OPyfunc:
     return _H2OPyfunc(_read_model(data_dir))
 
 
-__all__ = ["save_model", "log_model", "load_model", "LOCAL_CLUSTER"]
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "LOCAL_CLUSTER"]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -109,13 +110,7 @@ def save_model(
     )
 
 
-def log_model(model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "model")
 
 
 def _read_model(model_dir: Path, conf: dict, custom_objects: dict | None = None,
@@ -193,11 +188,14 @@ class _KerasPyfunc:
         return self.keras_model
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _KerasPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _KerasPyfunc:
     p = Path(path)
     if p.is_file() or not (p / "MLmodel").is_file():  # a pyfunc ``data`` path inside the model
         p = p.parent
     return _KerasPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
 
 
-__all__ = ["save_model", "log_model", "load_model"]
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc"]

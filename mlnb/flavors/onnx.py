@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, SchemaError, require
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -170,13 +171,7 @@ def save_model(
     )
 
 
-def log_model(onnx_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, onnx_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "model")
 
 
 # -- load ------------------------------------------------------------------------------------
@@ -419,7 +414,7 @@ class _OnnxPyfunc:
         return self.rt
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _OnnxPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _OnnxPyfunc:
     p = Path(path)
     model_dir = p if p.is_dir() else p.parent  # MLflow's layout: the pyfunc ``data`` is model.onnx
     conf = Model.load(model_dir).flavor(FLAVOR_NAME)
@@ -432,4 +427,7 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _OnnxPyfunc:
     return _OnnxPyfunc(_session(file, providers, _checked_session_options(conf.get("onnx_session_options"), consent)))
 
 
-__all__ = ["save_model", "log_model", "load_model", "DEFAULT_PROVIDERS"]
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "DEFAULT_PROVIDERS"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -203,13 +204,7 @@ def _saving_pickle_module(pickle_module: Any) -> Any:
     return pickle_module
 
 
-def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the module into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, pytorch_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "module")
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -337,7 +332,7 @@ class _TorchPyfunc:
         return self.pytorch_model
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _TorchPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _TorchPyfunc:
     """Loader-module entry point: ``path`` is the model's ``data`` directory (MLflow's contract)."""
     p = Path(path)
     model_dir = p if (p / "MLmodel").is_file() else p.parent
@@ -347,6 +342,9 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _TorchPyfunc:
     device = (model_config or {}).get("device") or "cpu"
     module = _read_module(p, code=(model_dir, conf.get("code")), map_location=device)
     return _TorchPyfunc(module.to(device), device)
+
+
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
 # -- state dicts -----------------------------------------------------------------------------
@@ -368,11 +366,11 @@ def log_state_dict(state_dict: dict, artifact_path: str, **kwargs: Any) -> None:
     directory: load it back with ``load_state_dict("runs:/<run_id>/<artifact_path>")``)."""
     import tempfile
 
-    from mlnb.tracking.fluent import log_artifacts
+    from mlnb.hooks import run_logger
 
     with tempfile.TemporaryDirectory(prefix="mlnb-state-dict-") as tmp:
         save_state_dict(state_dict, tmp, **kwargs)
-        log_artifacts(tmp, artifact_path)
+        run_logger().log_artifacts(tmp, artifact_path)
 
 
 def load_state_dict(state_dict_uri: str | os.PathLike, **kwargs: Any) -> dict:
@@ -391,5 +389,5 @@ def load_state_dict(state_dict_uri: str | os.PathLike, **kwargs: Any) -> dict:
     return torch.load(file, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "save_state_dict", "log_state_dict", "load_state_dict",
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "save_state_dict", "log_state_dict", "load_state_dict",
            "SERIALIZATION_FORMATS"]

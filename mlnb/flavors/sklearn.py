@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
@@ -82,6 +83,34 @@ def _skops_dump(model: Any, file: Path, trusted: Sequence[str] | None, explicit:
     return passed
 
 
+def write_estimator(model: Any, model_dir: Path, serialization_format: str | None,
+                    skops_trusted_types: Sequence[str] | None) -> tuple[str, str, list[str] | None]:
+    """Write a scikit-learn-API model into ``model_dir`` in MLflow's sklearn formats; return the format
+    used, the file name and, for skops, the types that passed the policy. Left at None, the format is
+    skops, falling back to cloudpickle (with a warning) for types the policy does not trust."""
+    fmt = serialization_format or "skops"
+    trusted = None
+    if fmt == "skops":
+        trusted = _skops_dump(model, model_dir / _FILES["skops"], skops_trusted_types,
+                              explicit=serialization_format == "skops")
+        if trusted is None:
+            fmt = "cloudpickle"
+            warnings.warn(
+                f"{type(model).__name__} holds types mlnb's skops policy does not trust; "
+                f"saved with cloudpickle. Pass serialization_format='skops' with "
+                f"skops_trusted_types=[...] to use skops.",
+                stacklevel=5,
+            )
+    if fmt != "skops":
+        if fmt == "cloudpickle":
+            import cloudpickle as pickler
+        else:
+            import pickle as pickler
+        with open(model_dir / _FILES[fmt], "wb") as f:
+            pickler.dump(model, f)
+    return fmt, _FILES[fmt], trusted
+
+
 def save_model(
     sk_model: Any,
     path: str | os.PathLike,
@@ -115,29 +144,9 @@ def save_model(
         )
 
     def write_payload(model_dir: Path, code: str | None):
-        fmt = serialization_format or "skops"
-        trusted = None
-        if fmt == "skops":
-            trusted = _skops_dump(sk_model, model_dir / _FILES["skops"], skops_trusted_types,
-                                  explicit=serialization_format == "skops")
-            if trusted is None:
-                fmt = "cloudpickle"
-                warnings.warn(
-                    f"{type(sk_model).__name__} holds types mlnb's skops policy does not trust; "
-                    f"saved with cloudpickle. Pass serialization_format='skops' with "
-                    f"skops_trusted_types=[...] to use skops.",
-                    stacklevel=4,
-                )
-        if fmt != "skops":
-            if fmt == "cloudpickle":
-                import cloudpickle as pickler
-            else:
-                import pickle as pickler
-            with open(model_dir / _FILES[fmt], "wb") as f:
-                pickler.dump(sk_model, f)
+        fmt, file, trusted = write_estimator(sk_model, model_dir, serialization_format, skops_trusted_types)
         import sklearn
 
-        file = _FILES[fmt]
         flavor = {
             "pickled_model": file,
             "sklearn_version": sklearn.__version__,
@@ -161,30 +170,33 @@ def save_model(
     )
 
 
-def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the estimator into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, sk_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "estimator")
 
 
 def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[str] | None = None,
                     consent: Consent | None = None) -> Any:
     """Check the caller's consent for what the model holds, then deserialize the estimator."""
+    return read_estimator(model_dir, conf.get("pickled_model") or "model.pkl",
+                          conf.get("serialization_format") or "pickle", conf.get("code"),
+                          skops_trusted_types, consent)
+
+
+def read_estimator(model_dir: Path, file_name: str, fmt: str, code: str | None,
+                   skops_trusted_types: Sequence[str] | None = None, consent: Consent | None = None,
+                   flavor: str = FLAVOR_NAME) -> Any:
+    """Read a scikit-learn-API model written by :func:`write_estimator` (or MLflow) under the trust
+    policy: skops through mlnb's type policy, a pickle only with the caller's consent."""
     from mlnb.models import trust
 
     consent = consent or trust.current()
-    file = trust.inside(model_dir, conf.get("pickled_model") or "model.pkl", "the sklearn flavor's pickled_model")
-    fmt = conf.get("serialization_format") or "pickle"
+    file = trust.inside(model_dir, file_name, f"the {flavor} flavor's model file")
     if fmt not in SERIALIZATION_FORMATS:
-        raise ModelFormatError(f"Unknown sklearn serialization_format '{fmt}' in '{model_dir}'.")
+        raise ModelFormatError(f"Unknown {flavor} serialization_format '{fmt}' in '{model_dir}'.")
     if fmt != "skops":
         trust.require_pickle(consent, f"'{file}' (serialization_format: {fmt})")
-    trust.add_code(model_dir, conf.get("code"), consent, pickled=fmt != "skops")
+    trust.add_code(model_dir, code, consent, pickled=fmt != "skops")
     if not file.is_file():
-        raise ModelFormatError(f"The sklearn flavor names '{file.name}', which is missing from '{model_dir}'.")
+        raise ModelFormatError(f"The {flavor} flavor names '{file.name}', which is missing from '{model_dir}'.")
     if fmt == "skops":
         import skops.io
 
@@ -195,7 +207,7 @@ def _read_estimator(model_dir: Path, conf: dict, skops_trusted_types: Sequence[s
         except Refused as exc:
             raise UntrustedTypesError(
                 f"Refused to load '{file}': {exc}. If you trust this model, load it with "
-                f"skops_trusted_types={exc.types!r} (mlnb.sklearn.load_model), or {trust.CONSENT_CODE} "
+                f"skops_trusted_types={exc.types!r} (mlnb.{flavor}.load_model), or {trust.CONSENT_CODE} "
                 f"to trust every type it names."
             ) from None
         return skops.io.load(file, trusted=passed)
@@ -260,12 +272,15 @@ class _SklearnPyfunc:
         return getattr(self.sklearn_model, predict_fn, None)
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
     p = Path(path)
     if p.is_file():  # MLflow passes the model file itself when the flavor has ``data``
         p = p.parent
     conf = Model.load(p).flavor(FLAVOR_NAME)
     return _SklearnPyfunc(_read_estimator(p, conf))
+
+
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
 #: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
@@ -278,4 +293,4 @@ def autolog(*args: Any, **kwargs: Any):
     return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "autolog", "SERIALIZATION_FORMATS"]
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "SERIALIZATION_FORMATS"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import MLMODEL_FILE, PYFUNC, Model
 
@@ -153,13 +154,7 @@ def save_model(
     )
 
 
-def log_model(spark_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, spark_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "model")
 
 
 #: Class name prefixes Spark's ML persistence may name in a model's metadata without consent.
@@ -321,7 +316,7 @@ class _SparkPyfunc:
         return self.spark_model
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _SparkPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _SparkPyfunc:
     p = Path(path)
     if not (p / MLMODEL_FILE).is_file() and (p.parent / MLMODEL_FILE).is_file():
         p = p.parent  # MLflow's layout: the pyfunc ``data`` is the sparkml directory itself
@@ -329,4 +324,7 @@ def _load_pyfunc(path: str, model_config: dict | None = None) -> _SparkPyfunc:
     return _SparkPyfunc(_session(), pipeline)
 
 
-__all__ = ["save_model", "log_model", "load_model"]
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc"]

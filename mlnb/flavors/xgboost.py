@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
+from mlnb.flavors.protocol import make_log_model
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -81,13 +82,7 @@ def save_model(
     )
 
 
-def log_model(xgb_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any):
-    """Save the model into the active run's artifacts; returns a ``ModelInfo`` with ``model_uri``."""
-    from mlnb.tracking.logged_models import log_model as _log
-
-    return _log(save_model, xgb_model, name=name, artifact_path=artifact_path,
-                registered_model_name=registered_model_name, **kwargs)
+log_model = make_log_model(save_model, "model")
 
 
 def _model_class(name: str, consent: Any):
@@ -145,11 +140,25 @@ class _XGBPyfunc:
         return self.xgb_model
 
 
-def _load_pyfunc(path: str, model_config: dict | None = None) -> _XGBPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> _XGBPyfunc:
     p = Path(path)
     if p.is_file():  # MLflow's layout: the pyfunc ``data`` is the model file itself
         p = p.parent
     return _XGBPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
 
 
-__all__ = ["save_model", "log_model", "load_model", "MODEL_FORMATS"]
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
+
+
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.xgboost"
+
+
+def autolog(*args: Any, **kwargs: Any):
+    """Log every XGBoost training: params, per-iteration evaluation metrics, feature importance and the
+    model, under MLflow's names. See ``mlnb.autologging.xgboost.autolog``."""
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "MODEL_FORMATS"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mlnb import hooks
 from mlnb.errors import InvalidParameterError, ModelExistsError
 from mlnb.tracking.artifacts import LocalArtifactRepo, clean_artifact_path, join_uri
 
@@ -178,5 +179,14 @@ def remove_stale_staging(folder: Path) -> list[Path]:
             removed.append(entry)
     return removed
 
+
+def _log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> None:
+    from mlnb.tracking.fluent import log_artifacts
+
+    log_artifacts(local_dir, artifact_path)
+
+
+# flavors log through this hook, so they never import tracking (mlnb/__init__ names this module)
+hooks.set_run_logger(hooks.RunLogger(log_model=log_model, log_artifacts=_log_artifacts))
 
 __all__ = ["ModelInfo", "log_model", "remove_stale_staging"]

@@ -1,0 +1,164 @@
+"""The LightGBM flavor: ``mlnb.lightgbm.save_model / log_model / load_model``.
+
+Files and MLmodel keys are MLflow's (``loader_module: mlflow.lightgbm``; flavor keys ``data``,
+``lgb_version``, ``model_class``, ``serialization_format``, ``skops_trusted_types``, ``code``), so
+MLflow loads these models and mlnb loads MLflow's.
+
+Trust policy: a ``lightgbm.Booster`` is written in LightGBM's text format (``model.lgb``), data that
+loads without any consent. A scikit-learn-API model (``LGBMClassifier``, ...) is written as the
+sklearn flavor writes estimators: skops by default (LightGBM's classes are on mlnb's reviewed list),
+or cloudpickle / pickle, which load only under the pickle policy (``mlnb.models.trust``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from mlnb.errors import InvalidParameterError, ModelFormatError
+from mlnb.flavors.protocol import NativePyfunc, make_log_model, model_dir
+from mlnb.models.layout import write_model
+from mlnb.models.mlmodel import PYFUNC, Model
+
+FLAVOR_NAME = "lightgbm"
+LOADER_MODULE = "mlflow.lightgbm"
+BOOSTER_CLASS = "lightgbm.basic.Booster"
+BOOSTER_FILE = "model.lgb"
+#: what MLflow writes into MLmodel's skops_trusted_types (mlnb reads it, but trusts its own policy)
+SKOPS_TYPES = ("lightgbm.sklearn.LGBMRegressor", "collections.OrderedDict", "lightgbm.sklearn.LGBMClassifier",
+               BOOSTER_CLASS)
+
+
+def _class_name(model: Any) -> str:
+    cls = type(model)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def save_model(
+    lgb_model: Any,
+    path: str | os.PathLike,
+    signature=None,
+    input_example: Any = None,
+    pip_requirements=None,
+    extra_pip_requirements=None,
+    metadata: dict | None = None,
+    code_paths: Sequence[str] | None = None,
+    serialization_format: str | None = None,
+    skops_trusted_types: Sequence[str] | None = None,
+    conda_env=None,
+    extra_files=None,
+    mlmodel: Model | None = None,
+) -> Model:
+    """Save a ``lightgbm.Booster`` or a LightGBM scikit-learn model (``LGBMClassifier``, ...) at ``path``.
+
+    A Booster is written in LightGBM's text format; a scikit-learn model as ``serialization_format``
+    says (``"skops"``, the default, ``"cloudpickle"`` or ``"pickle"``). Returns the written Model.
+    """
+    import lightgbm
+
+    from mlnb.flavors.sklearn import SERIALIZATION_FORMATS, write_estimator
+
+    if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidParameterError(
+            f"Unknown serialization_format '{serialization_format}'; choose one of {SERIALIZATION_FORMATS}.")
+    is_booster = isinstance(lgb_model, lightgbm.Booster)
+    if not is_booster and not isinstance(lgb_model, lightgbm.LGBMModel):
+        raise InvalidParameterError(
+            f"lgb_model must be a lightgbm.Booster or a LightGBM scikit-learn model (LGBMClassifier, "
+            f"LGBMRegressor, LGBMRanker), got {type(lgb_model).__name__}. Save other models with their own flavor.")
+
+    def write_payload(model_dir: Path, code: str | None):
+        if is_booster:
+            lgb_model.save_model(str(model_dir / BOOSTER_FILE))
+            fmt, file = serialization_format or "skops", BOOSTER_FILE
+        else:
+            fmt, file, _ = write_estimator(lgb_model, model_dir, serialization_format, skops_trusted_types)
+        flavor = {
+            "lgb_version": lightgbm.__version__,
+            "data": file,
+            "model_class": _class_name(lgb_model),
+            "code": code,
+            "serialization_format": fmt,
+            "skops_trusted_types": sorted({*SKOPS_TYPES, *(skops_trusted_types or ())}) if fmt == "skops" else None,
+        }
+        pyfunc = {"loader_module": LOADER_MODULE, "data": file}
+        if code:
+            pyfunc["code"] = code
+        modules = {"lightgbm", "numpy", "scipy"}
+        if not is_booster:
+            modules |= {"sklearn", "skops" if fmt == "skops" else fmt}
+        return {PYFUNC: pyfunc, FLAVOR_NAME: flavor}, modules
+
+    return write_model(
+        path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
+        predict=lgb_model.predict, pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements, metadata=metadata, code_paths=code_paths,
+        conda_env=conda_env, extra_files=extra_files,
+    )
+
+
+log_model = make_log_model(save_model)
+
+
+def _read_model(model_dir: Path, conf: dict, skops_trusted_types: Sequence[str] | None = None,
+                consent: Any = None) -> Any:
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    model_class = str(conf.get("model_class") or BOOSTER_CLASS)
+    data = conf.get("data") or BOOSTER_FILE
+    if model_class != BOOSTER_CLASS:
+        from mlnb.flavors.sklearn import read_estimator
+
+        # MLflow reads a missing serialization_format as cloudpickle (models from before skops)
+        return read_estimator(model_dir, data, conf.get("serialization_format") or "cloudpickle", conf.get("code"),
+                              skops_trusted_types, consent, flavor=FLAVOR_NAME)
+    trust.add_code(model_dir, conf.get("code"), consent)
+    file = trust.inside(model_dir, data, "the lightgbm flavor's data")
+    if not file.is_file():
+        raise ModelFormatError(f"The lightgbm flavor names '{file.name}', which is missing from '{model_dir}'.")
+    import lightgbm
+
+    try:
+        return lightgbm.Booster(model_file=str(file))
+    except lightgbm.basic.LightGBMError as exc:
+        raise ModelFormatError(
+            f"LightGBM cannot read '{file}' ({exc}). The file is damaged or was written by a newer "
+            f"LightGBM than {lightgbm.__version__}; upgrade LightGBM or save the model again.") from None
+
+
+def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
+               skops_trusted_types: Sequence[str] | None = None, *, trust_code: bool | None = None,
+               allow_pickle: bool | None = None) -> Any:
+    """Load the LightGBM model of a model (path, ``runs:/``, ``s3://``, ...): a Booster, or the
+    scikit-learn model that was saved. ``trust_code`` / ``allow_pickle`` consent to code and pickles."""
+    from mlnb.models.reading import read_model
+    from mlnb.models.trust import resolve
+
+    path, mlmodel = read_model(model_uri, dst_path)
+    return _read_model(path, mlmodel.flavor(FLAVOR_NAME), skops_trusted_types, resolve(trust_code, allow_pickle))
+
+
+def load_pyfunc(path: str, model_config: dict | None = None) -> NativePyfunc:
+    """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
+    directory = model_dir(path)
+    return NativePyfunc(_read_model(directory, Model.load(directory).flavor(FLAVOR_NAME)))
+
+
+_load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
+
+
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.lightgbm"
+
+
+def autolog(*args: Any, **kwargs: Any):
+    """Log every LightGBM training: params, per-iteration evaluation metrics, feature importance and the
+    model, under MLflow's names. See ``mlnb.autologging.lightgbm.autolog``."""
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog"]
