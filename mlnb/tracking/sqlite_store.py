@@ -42,7 +42,7 @@ from mlnb.tracking import search as q
 from mlnb.tracking.entities import (
     ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, DatasetInput, Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
-from mlnb.tracking.store import ACTIVE_ONLY, ALL, DELETED_ONLY, RunTable, Store, paused_gc
+from mlnb.tracking.base import ACTIVE_ONLY, ALL, DELETED_ONLY, RunTable, Store, paused_gc
 
 _BUSY_TIMEOUT_S = 30.0
 _RETRIES = 8
@@ -78,8 +78,8 @@ class SqliteStore(Store):
 
     ``artifact_root`` is where new experiments keep their artifacts (default ``./mlruns`` in the
     working directory, as MLflow). ``connection()`` gives the process's sqlite3 connection (opened,
-    checked and schema-verified); ``write()`` / ``read()`` are the transaction helpers other
-    modules (the model registry) use on the same file.
+    checked and schema-verified); ``write()`` / ``read()`` are the transaction helpers, which the
+    model registry (:mod:`mlnb.tracking.registry_sqlite`) uses on the same file and connection.
     """
 
     def __init__(self, path: str | os.PathLike, artifact_root: str | os.PathLike | None = None,
@@ -777,7 +777,9 @@ _VALUE_TABLES = {q.METRIC: "latest_metrics", q.PARAM: "params", q.TAG: "tags"}
 _METRIC_VALUE = "CASE WHEN v.is_nan THEN NULL ELSE v.value END"
 
 
-def _compare(expr: str, op: str, value) -> tuple[str, list]:
+def compare_sql(expr: str, op: str, value) -> tuple[str, list]:
+    """One filter comparison (``=``, ``LIKE``, ``ILIKE``, ``IN``...) as SQL and its arguments
+    (``LIKE`` is case-sensitive on mlnb's connections, as in MLflow's filters)."""
     if op == "ILIKE":
         return f"lower({expr}) LIKE lower(?)", [value]
     if op in ("IN", "NOT IN"):
@@ -787,9 +789,9 @@ def _compare(expr: str, op: str, value) -> tuple[str, list]:
 
 def _clause_sql(clause: q.Clause) -> tuple[str, list]:
     if clause.entity == q.ATTRIBUTE:
-        return _compare(_ATTR_COLUMNS[clause.key], clause.op, clause.value)
+        return compare_sql(_ATTR_COLUMNS[clause.key], clause.op, clause.value)
     expr = _METRIC_VALUE if clause.entity == q.METRIC else "v.value"
-    cond, args = _compare(expr, clause.op, clause.value)
+    cond, args = compare_sql(expr, clause.op, clause.value)
     table = _VALUE_TABLES[clause.entity]
     return f"EXISTS (SELECT 1 FROM {table} v WHERE v.run_uuid = r.run_uuid AND v.key = ? AND {cond})", \
         [clause.key, *args]
