@@ -195,6 +195,10 @@ def _searches_agree(mlflow, experiment: str) -> "object":
     return ours
 
 
+#: a double whose 17-digit text SQLite 3.40 gets wrong in the last digit: read from latest_metrics
+HUGE = -1.0561264597023259e+303
+
+
 def test_search_agrees_with_mlflow_while_both_tools_write_the_same_runs_in_turn(tmp_path):
     mlflow = _mlflow(tmp_path)
     client = mlflow.MlflowClient()
@@ -208,18 +212,21 @@ def test_search_agrees_with_mlflow_while_both_tools_write_the_same_runs_in_turn(
     client.log_metric(run_id, "acc", float("inf"), step=3)      # a newer one replaces it
     client.log_metric(run_id, "nan", float("nan"))
     client.log_param(run_id, "c", "from-mlflow")
+    client.log_metric(run_id, "mlflow-huge", HUGE)
     client.set_tag(run_id, "who", "mlflow")
     frame = _searches_agree(mlflow, "turns")
     assert frame.loc[run_id, "metrics.acc"] == sys.float_info.max and frame.loc[run_id, "tags.who"] == "mlflow"
+    assert frame.loc[run_id, "metrics.mlflow-huge"] == HUGE
     with mlnb.start_run(run_id=run_id, run_name="renamed"):     # mlnb after MLflow, on the same run
         mlnb.log_metric("loss", 0.25, step=4)
         mlnb.log_metric("nan", 1.0, step=1)
-        mlnb.log_metrics({"third": 1 / 3, "low": float("-inf"), "tiny": 5e-324})
+        mlnb.log_metrics({"third": 1 / 3, "low": float("-inf"), "tiny": 5e-324, "huge": HUGE})
         mlnb.set_tag("who", "mlnb-again")
         mlnb.log_param("d", "late")
     frame = _searches_agree(mlflow, "turns")
     assert frame.loc[run_id, "metrics.loss"] == 0.25 and frame.loc[run_id, "tags.mlflow.runName"] == "renamed"
-    assert frame.loc[run_id, ["metrics.third", "metrics.low", "metrics.tiny"]].tolist() == [1 / 3, -math.inf, 5e-324]
+    assert frame.loc[run_id, ["metrics.third", "metrics.low", "metrics.tiny", "metrics.huge"]].tolist() == \
+        [1 / 3, -math.inf, 5e-324, HUGE]
     client.delete_tag(run_id, "who")
     client.set_tag(run_id, "gone", "soon")
     mlnb.MlnbClient().delete_tag(run_id, "gone")
