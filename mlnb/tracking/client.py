@@ -166,9 +166,7 @@ class MlnbClient(RegistryClientMixin):
                   tags: Iterable[RunTag] | Mapping = ()) -> None:
         """Log many values in one store transaction (one HTTP request on a tracking server)."""
         v.check_run_id(run_id)
-        ms = [Metric(v.check_key(m.key, "Metric"), v.metric_value(m.key, m.value),
-                     v.timestamp_value(m.key, m.timestamp), v.step_value(m.key, m.step))
-              for m in (metrics or ())]
+        ms = [_checked_metric(m) for m in (metrics or ())]
         ps = [Param(v.check_key(p.key, "Param"), v.param_value(p.key, p.value)) for p in _pairs(params, Param)]
         ts = [RunTag(v.check_key(t.key, "Tag"), v.tag_value(t.key, t.value)) for t in _pairs(tags, RunTag)]
         self.store.log_batch(run_id, ms, ps, ts)
@@ -297,6 +295,15 @@ class MlnbClient(RegistryClientMixin):
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | os.PathLike | None = None) -> str:
         return str(self._repo(run_id).download_artifacts(clean_artifact_path(path), dst_path))
+
+
+def _checked_metric(m: Metric) -> Metric:
+    """``m`` validated; the same object when nothing needed converting (the common case)."""
+    key = v.check_key(m.key, "Metric")
+    value, ts, step = v.metric_value(key, m.value), v.timestamp_value(key, m.timestamp), v.step_value(key, m.step)
+    if value is m.value and ts is m.timestamp and step is m.step:
+        return m
+    return Metric(key, value, ts, step)
 
 
 def _page(items: list, max_results: int | None, page_token: str | None) -> PagedList:
