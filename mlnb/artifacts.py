@@ -63,12 +63,12 @@ def list_artifacts(artifact_uri: str | None = None, run_id: str | None = None,
     """The files and folders directly under an artifact URI, or under ``artifact_path`` of a run."""
     _one_of(artifact_uri, run_id, artifact_path, "list_artifacts")
     if artifact_uri is not None and artifact_uri.startswith("runs:"):
-        from mlnb.tracking.artifacts import parse_runs_uri
+        from mlnb.tracking.run_uris import parse_runs_uri
 
         run_id, artifact_path = parse_runs_uri(artifact_uri)
     if run_id is not None:
         return _client(tracking_uri).list_artifacts(run_id, artifact_path or None)
-    from mlnb.tracking.artifacts import repo_for_uri
+    from mlnb.tracking.artifact_repos import repo_for_uri
 
     return repo_for_uri(artifact_uri, tracking_uri).list_artifacts(None)
 

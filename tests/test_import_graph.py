@@ -1,9 +1,6 @@
 """mlnb's import graph, read statically (ast) with every import counted, at module level or inside a
 function: no cycles, the layering the README states (no flavor imports tracking), and light modules
 that stay light.
-
-The tracking package's store factory and backends still import each other; that cycle is listed in
-KNOWN_CYCLES until the store is reworked, and any other cycle fails.
 """
 
 from __future__ import annotations
@@ -15,9 +12,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "mlnb"
-
-#: import cycles that exist today and are being reworked elsewhere: only modules of these packages
-KNOWN_CYCLES = ("mlnb.tracking",)
 
 
 def _module_name(path: Path) -> str:
@@ -134,10 +128,17 @@ def test_the_graph_sees_lazy_imports():
     assert "mlnb.flavors.sklearn" in graph["mlnb.sklearn"]
 
 
-def test_no_import_cycles_outside_the_known_one():
-    unknown = [sorted(c) for c in cycles(import_graph())
-               if not all(m.startswith(KNOWN_CYCLES) for m in c)]
-    assert unknown == []
+def test_no_import_cycles():
+    assert [sorted(c) for c in cycles(import_graph())] == []
+
+
+def test_tracking_backends_never_import_the_store_factory():
+    """The factory (mlnb.tracking.store) imports the backends; they see only the interfaces."""
+    graph = import_graph()
+    backends = ("mlnb.tracking.sqlite_store", "mlnb.tracking.rest_store", "mlnb.tracking.registry_sqlite",
+                "mlnb.tracking.registry_rest", "mlnb.tracking.base", "mlnb.tracking.registry_store")
+    for backend in backends:
+        assert "mlnb.tracking.store" not in _reaches(graph, backend), backend
 
 
 def test_layers_point_one_way():

@@ -17,9 +17,9 @@ from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 
 # scheme -> "module:function(uri: str, dst: str | None) -> local path"
 _SCHEMES: dict[str, str | Callable[[str, str | None], str]] = {
-    "runs": "mlnb.tracking.artifacts:download_runs_uri",
+    "runs": "mlnb.tracking.run_uris:download_runs_uri",
     "s3": "mlnb.tracking.s3:download_s3_uri",
-    "mlflow-artifacts": "mlnb.tracking.artifacts:download_mlflow_artifacts_uri",
+    "mlflow-artifacts": "mlnb.tracking.run_uris:download_mlflow_artifacts_uri",
     "models": "mlnb.tracking.model_uris:download_models_uri",
 }
 

@@ -1,7 +1,9 @@
-"""Artifact repositories: where a run's files live, and ``runs:/`` URIs resolved to local paths.
+"""Artifact repositories: the interface, the local-directory repository, and the path rules.
 
-A repository is named by a run's ``artifact_uri``: a local directory (the embedded store),
-``mlflow-artifacts:/`` (an MLflow Tracking Server's artifact proxy) or ``s3://`` (S3). Every
+A repository is named by a run's ``artifact_uri``: a local directory (the embedded store, here),
+``mlflow-artifacts:/`` (an MLflow Tracking Server's proxy, :mod:`mlnb.tracking.mlflow_artifacts`)
+or ``s3://`` (:mod:`mlnb.tracking.s3`); :mod:`mlnb.tracking.artifact_repos` picks one for a URI, and
+:mod:`mlnb.tracking.run_uris` resolves ``runs:/`` URIs through the tracking store. Every
 repository refuses artifact paths that would land outside the run: ``..`` parts, absolute paths,
 and local files or directories reached through symlinks pointing elsewhere.
 
@@ -24,6 +26,7 @@ from typing import Iterator
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 
 STAGING_PREFIX = ".mlnb-staging-"
+PROGRESS_THRESHOLD = 50 * 1024 * 1024  # show a progress bar for downloads bigger than this
 
 
 @dataclass(frozen=True)
@@ -233,75 +236,17 @@ def _atomic_write(dest: Path, write) -> None:
         raise
 
 
-def repo_for_uri(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepo:
-    """The repository for an artifact URI: a path / file://, mlflow-artifacts:/ or s3://."""
-    from urllib.parse import unquote, urlparse
+def copy_with_progress(src, dst, total: int, label: str, chunk: int = 1 << 20) -> None:
+    """Copy a stream, with a tqdm progress bar (notebook-aware) for large transfers."""
+    if total < PROGRESS_THRESHOLD:
+        shutil.copyfileobj(src, dst, chunk)
+        return
+    from tqdm.auto import tqdm
 
-    uri = str(artifact_uri)
-    if uri.startswith("s3://"):
-        from mlnb.tracking.s3 import S3ArtifactRepo
-
-        return S3ArtifactRepo(uri)
-    if uri.startswith("mlflow-artifacts:"):
-        from mlnb.tracking.rest_store import MlflowArtifactsRepo
-
-        return MlflowArtifactsRepo.from_uri(uri, tracking_uri)
-    if uri.startswith(("http://", "https://")):
-        raise InvalidParameterError(f"Artifact URI '{uri}' is plain HTTP; mlnb reads mlflow-artifacts:/, s3:// and paths.")
-    if uri.startswith("file:"):
-        return LocalArtifactRepo(unquote(urlparse(uri).path))
-    if "://" in uri:
-        raise InvalidParameterError(f"Unsupported artifact URI '{uri}': mlnb reads paths, file://, s3:// "
-                                    f"and mlflow-artifacts:/.")
-    return LocalArtifactRepo(uri)
-
-
-def parse_runs_uri(uri: str) -> tuple[str, str]:
-    """``runs:/<run_id>/<path>`` -> (run_id, path)."""
-    from mlnb.tracking.validation import check_run_id
-
-    rest = uri[len("runs:"):].lstrip("/")
-    run_id, _, path = rest.partition("/")
-    if not run_id:
-        raise InvalidParameterError(f"'{uri}' names no run: write runs:/<run_id>/<path>.")
-    check_run_id(run_id)
-    return run_id, clean_artifact_path(path)
-
-
-def download_runs_uri(uri: str, dst: str | None = None) -> Path:
-    """Resolve ``runs:/<run_id>/<path>`` through the current tracking store to a local path."""
-    from mlnb.tracking.store import get_store
-
-    run_id, path = parse_runs_uri(uri)
-    store = get_store()
-    run = store.get_run(run_id)
-    repo = store.artifact_repo(run.info.artifact_uri)
-    try:
-        return repo.download_artifacts(path, dst)
-    except ResourceNotFoundError:
-        name, _, rest = path.partition("/")
-        model_uri = store.logged_model_uri(run, name) if name else None
-        if model_uri is not None:
-            local = store.artifact_repo(model_uri).download_artifacts(rest, dst)
-            return local
-        hint = ""
-        if name == "artifacts" and rest:  # runs:/<id>/artifacts/model: the run's artifact root is implied
-            try:
-                return download_runs_uri(f"runs:/{run_id}/{rest}", dst)
-            except ResourceNotFoundError:
-                hint = (f" runs:/ paths start at the run's artifact root, so runs:/{run_id}/{rest} was tried "
-                        f"too; list what the run has with MlnbClient().list_artifacts('{run_id}').")
-        raise ResourceNotFoundError(
-            f"Run '{run_id}' has no artifact '{path}' (URI '{uri}', tracking URI {store.uri}).{hint}") from None
-
-
-def download_mlflow_artifacts_uri(uri: str, dst: str | None = None) -> Path:
-    """Download ``mlflow-artifacts:/path`` (or ``mlflow-artifacts://host:port/path``) to a local path."""
-    from mlnb.tracking.rest_store import MlflowArtifactsRepo
-    from mlnb.tracking.store import get_tracking_uri
-
-    parent, _, name = uri.rstrip("/").rpartition("/")
-    if not name or parent.endswith(":"):  # mlflow-artifacts:/x: the root holds x
-        parent, name = f"{parent}/", name
-    repo = MlflowArtifactsRepo.from_uri(parent, get_tracking_uri())
-    return repo.download_artifacts(name, dst)
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label.rsplit("/", 1)[-1]) as bar:
+        while True:
+            block = src.read(chunk)
+            if not block:
+                break
+            dst.write(block)
+            bar.update(len(block))

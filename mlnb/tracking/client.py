@@ -16,11 +16,13 @@ from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 from mlnb.errors import InvalidParameterError
 from mlnb.tracking import validation as v
 from mlnb.tracking.artifacts import FileInfo, clean_artifact_path
+from mlnb.tracking.base import ACTIVE_ONLY, Store, run_view
 from mlnb.tracking.entities import (
     FINISHED, RUN_STATUSES, TAG_PARENT_RUN_ID, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
 )
+from mlnb.tracking.paging import PagedList, offset_of, token_for
 from mlnb.tracking.registry_client import RegistryClientMixin
-from mlnb.tracking.store import ACTIVE_ONLY, Store, get_store, run_view
+from mlnb.tracking.store import get_store
 
 _ADJECTIVES = ("agile", "bold", "bright", "calm", "clever", "crisp", "daring", "eager", "fair", "gentle",
                "honest", "keen", "lucid", "merry", "nimble", "placid", "quick", "sharp", "steady", "witty")
@@ -164,9 +166,7 @@ class MlnbClient(RegistryClientMixin):
                   tags: Iterable[RunTag] | Mapping = ()) -> None:
         """Log many values in one store transaction (one HTTP request on a tracking server)."""
         v.check_run_id(run_id)
-        ms = [Metric(v.check_key(m.key, "Metric"), v.metric_value(m.key, m.value),
-                     v.timestamp_value(m.key, m.timestamp), v.step_value(m.key, m.step))
-              for m in (metrics or ())]
+        ms = [_checked_metric(m) for m in (metrics or ())]
         ps = [Param(v.check_key(p.key, "Param"), v.param_value(p.key, p.value)) for p in _pairs(params, Param)]
         ts = [RunTag(v.check_key(t.key, "Tag"), v.tag_value(t.key, t.value)) for t in _pairs(tags, RunTag)]
         self.store.log_batch(run_id, ms, ps, ts)
@@ -182,12 +182,12 @@ class MlnbClient(RegistryClientMixin):
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
         if not isinstance(max_results, int) or max_results < 1:
             raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}.")
-        offset = _offset(page_token)
+        offset = offset_of(page_token)
         table = self.store.search_runs([str(i) for i in ids], filter_string, order_by, offset + max_results + 1,
                                        run_view(run_view_type))
         runs = table.to_runs()
         more = len(runs) > offset + max_results
-        return PagedList(runs[offset:offset + max_results], _token(offset + max_results) if more else None)
+        return PagedList(runs[offset:offset + max_results], token_for(offset + max_results) if more else None)
 
     # -- logged models and datasets ------------------------------------------------------------
     def get_logged_model(self, model_id: str):
@@ -297,43 +297,23 @@ class MlnbClient(RegistryClientMixin):
         return str(self._repo(run_id).download_artifacts(clean_artifact_path(path), dst_path))
 
 
-class PagedList(list):
-    """One page of results; ``token`` asks for the next page (None on the last one), as in MLflow."""
-
-    def __init__(self, items: Iterable = (), token: str | None = None) -> None:
-        super().__init__(items)
-        self.token = token
-
-
-def _token(offset: int) -> str:
-    import base64
-
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset(page_token: str | None) -> int:
-    if not page_token:
-        return 0
-    import base64
-    import binascii
-
-    try:
-        offset = json.loads(base64.b64decode(page_token))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise InvalidParameterError(f"Invalid page_token {page_token!r}: pass the .token of a previous page.") from None
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidParameterError(f"Invalid page_token {page_token!r}: pass the .token of a previous page.")
-    return offset
+def _checked_metric(m: Metric) -> Metric:
+    """``m`` validated; the same object when nothing needed converting (the common case)."""
+    key = v.check_key(m.key, "Metric")
+    value, ts, step = v.metric_value(key, m.value), v.timestamp_value(key, m.timestamp), v.step_value(key, m.step)
+    if value is m.value and ts is m.timestamp and step is m.step:
+        return m
+    return Metric(key, value, ts, step)
 
 
 def _page(items: list, max_results: int | None, page_token: str | None) -> PagedList:
     if max_results is None:
-        return PagedList(items[_offset(page_token):])
+        return PagedList(items[offset_of(page_token):])
     if not isinstance(max_results, int) or max_results < 1:
         raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}.")
-    start = _offset(page_token)
+    start = offset_of(page_token)
     end = start + max_results
-    return PagedList(items[start:end], _token(end) if end < len(items) else None)
+    return PagedList(items[start:end], token_for(end) if end < len(items) else None)
 
 
 Client = MlnbClient

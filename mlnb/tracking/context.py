@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 
 from mlnb.tracking.entities import TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER
 
 
+_ENV_NAMES = ("LOGNAME", "USER", "LNAME", "USERNAME")   # where getpass looks before the password database
+_users: dict[tuple, str] = {}
+
+
 def user() -> str:
-    """The login name, or ``unknown`` where there is none (some containers)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
+    """The login name, or ``unknown`` where there is none (some containers). Looked up once per
+    value of the variables getpass reads, not at every run: the password database is slow to ask."""
+    env = tuple(os.environ.get(name) for name in _ENV_NAMES)
+    found = _users.get(env)
+    if found is None:
+        try:
+            found = getpass.getuser()
+        except Exception:  # no login name in some containers
+            found = "unknown"
+        _users[env] = found
+    return found
 
 
 def source_tags() -> dict[str, str]:

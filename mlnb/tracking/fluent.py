@@ -488,7 +488,7 @@ def register_model(model_uri: str | os.PathLike, name: str, await_registration_f
 
 
 def _forget_registry() -> None:
-    from mlnb.tracking.registry_store import forget_registry_stores
+    from mlnb.tracking.store import forget_registry_stores
 
     forget_registry_stores()
 

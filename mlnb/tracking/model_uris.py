@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 from mlnb.tracking.registry_entities import ModelVersion, canonical_stage
-from mlnb.tracking.registry_store import RegistryStore, get_registry_store, version_not_found
+from mlnb.tracking.registry_store import RegistryStore, version_not_found
+from mlnb.tracking.store import get_registry_store
 
 _FORMS = "models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest or models:/<model_id>"
 

@@ -22,7 +22,9 @@ from typing import Any, Mapping, Sequence
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 from mlnb.tracking import registry_validation as rv
 from mlnb.tracking.registry_entities import TAG_MODEL_VERSIONS, ModelVersion, RegisteredModel, canonical_stage
-from mlnb.tracking.registry_store import PagedList, RegistryStore, get_registry_store, registry_uri_for
+from mlnb.tracking.registry_store import PagedList, RegistryStore
+from mlnb.tracking.store import get_registry_store
+from mlnb.tracking.uris import registry_uri_for
 
 SEARCH_MODELS_DEFAULT = 100
 SEARCH_VERSIONS_DEFAULT = 10_000
@@ -49,7 +51,8 @@ def resolve_source(model_uri: str, tracking_store: Any, registry: RegistryStore)
     uri = os.fspath(model_uri)
     scheme = scheme_of(uri)
     if scheme == "runs":
-        from mlnb.tracking.artifacts import join_uri, parse_runs_uri
+        from mlnb.tracking.artifacts import join_uri
+        from mlnb.tracking.run_uris import parse_runs_uri
 
         run_id, path = parse_runs_uri(uri)
         run = tracking_store.get_run(run_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from mlnb.errors import InvalidParameterError
-from mlnb.tracking.search import ATTRIBUTE, NUMERIC_OPS, TAG, Clause, OrderBy, _tokens, _unquote, parse_clauses
+from mlnb.tracking.search import ATTRIBUTE, NUMERIC_OPS, TAG, Clause, OrderBy, _unquote, order_terms, parse_clauses
 
 MODELS, VERSIONS = "registered models", "model versions"
 _ATTRIBUTES = {MODELS: ("name",), VERSIONS: ("name", "version_number", "run_id", "source_path")}
@@ -73,26 +73,16 @@ def _checked(c: Clause) -> Clause:
 
 def parse_registry_order_by(order_by: Sequence[str] | str | None, kind: str) -> list[OrderBy]:
     """``["name ASC", "version_number DESC"]`` -> OrderBy entries (attributes only)."""
-    if not order_by:
-        return []
-    if isinstance(order_by, str):
-        order_by = [order_by]
     out: list[OrderBy] = []
-    for item in order_by:
-        toks = _tokens(item)
-        if not toks or toks[0][0] != "ident" or len(toks) > 2:
-            raise InvalidParameterError(f"Invalid order_by '{item}': use '<attribute> [ASC|DESC]'.")
-        direction = toks[1][1].upper() if len(toks) == 2 else "ASC"
-        if direction not in ("ASC", "DESC"):
-            raise InvalidParameterError(f"Invalid order_by '{item}': the direction must be ASC or DESC.")
-        raw = _unquote(toks[0][1].split(".", 1)[1] if toks[0][1].startswith(_ATTRIBUTE_PREFIXES) else toks[0][1])
+    for ident, ascending in order_terms(order_by, "<attribute>"):
+        raw = _unquote(ident.split(".", 1)[1] if ident.startswith(_ATTRIBUTE_PREFIXES) else ident)
         key = _ORDER_KEYS[kind].get(raw)
         if key is None:
             raise InvalidParameterError(
                 f"Invalid order_by key '{raw}' for {kind}; order by one of {', '.join(sorted(set(_ORDER_KEYS[kind])))}.")
         if any(o.key == key for o in out):
             raise InvalidParameterError(f"order_by names '{key}' twice: {list(order_by)}.")
-        out.append(OrderBy(ATTRIBUTE, key, direction == "ASC"))
+        out.append(OrderBy(ATTRIBUTE, key, ascending))
     return out
 
 

@@ -5,32 +5,31 @@ Rows are written exactly as MLflow's own store writes them (times in ms, ``curre
 its row with stage ``Deleted_Internal`` and redacted fields, so its number is never reused), so
 MLflow reads what mlnb registers and the other way round.
 
-The store has its own connection (:class:`~mlnb.tracking.sqlite_db.SqliteDb`: WAL, 30 s busy
-timeout). Every write is one ``BEGIN IMMEDIATE`` transaction: two processes registering the same
-name at once get distinct version numbers.
+The registry works on the run store's connection to the file (:class:`~mlnb.tracking.sqlite_store.
+SqliteStore`: WAL, 30 s busy timeout, the revision policy). Every write is one ``BEGIN IMMEDIATE``
+transaction: two processes registering the same name at once get distinct version numbers.
 When the file has MLflow's ``workspace`` columns, mlnb works in the ``default`` workspace.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import sqlite3
 import time
-from typing import Any
+from typing import Any, ContextManager
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
+from mlnb.tracking.paging import PagedList, offset_of, token_for
 from mlnb.tracking.registry_entities import (
     READY, STAGE_ARCHIVED, STAGE_DELETED_INTERNAL, STAGE_NONE, STAGE_PRODUCTION, STAGE_STAGING, ModelVersion,
     RegisteredModel, canonical_stage,
 )
 from mlnb.tracking.registry_search import MODELS, VERSIONS, parse_registry_filter, parse_registry_order_by
 from mlnb.tracking.registry_store import (
-    PagedList, RegistryStore, alias_not_found, alias_to_missing_version, model_not_found, version_not_found,
+    REGISTRY_TABLES, RegistryStore, alias_not_found, alias_to_missing_version, model_not_found,
+    version_not_found,
 )
 from mlnb.tracking.search import ATTRIBUTE, Clause, OrderBy
-from mlnb.tracking.sqlite_db import SqliteDb, compare_sql
+from mlnb.tracking.sqlite_store import SqliteStore, compare_sql
 
 MAX_MODELS, MAX_VERSIONS = 1000, 200_000  # MLflow's limits on one page of a search
 _MV_COLUMNS = ("name, version, creation_time, last_updated_time, description, user_id, current_stage, source, "
@@ -46,22 +45,6 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-def _token(offset: int) -> str:
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.b64decode(token))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidParameterError(f"Invalid page_token {token!r}: pass the token of a previous search's result.")
-
-
 def _max_results(n: Any, limit: int) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= limit:
         raise InvalidParameterError(f"max_results must be a whole number from 1 to {limit}, got {n!r}.")
@@ -69,20 +52,22 @@ def _max_results(n: Any, limit: int) -> int:
 
 
 class SqliteRegistryStore(RegistryStore):
-    """The registry tables of the MLflow-schema SQLite file at ``path``."""
+    """The registry tables of the MLflow-schema SQLite file that ``run_store`` keeps open."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.db = SqliteDb(path, "the model registry", on_open=self._on_open)
-        self.path = self.db.path
+    def __init__(self, run_store: SqliteStore) -> None:
+        self._file = run_store
+        self.path = run_store.path
         self.uri = f"sqlite:///{self.path}"
-        self._ws = ""  # " AND workspace = 'default'" when the schema has workspaces
-
-    def _on_open(self, conn: sqlite3.Connection) -> None:
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(registered_models)")}
+        with run_store.read() as c:
+            columns = {r[1] for r in c.execute("PRAGMA table_info(registered_models)")}
         self._ws = " AND workspace = 'default'" if "workspace" in columns else ""
 
-    def close(self) -> None:
-        self.db.close()
+    def _write(self) -> ContextManager[sqlite3.Connection]:
+        """One IMMEDIATE transaction on the file, as the run store writes it (revision policy included)."""
+        return self._file.write(REGISTRY_TABLES)
+
+    def _read(self) -> ContextManager[sqlite3.Connection]:
+        return self._file.read()
 
     # -- reading rows into entities ------------------------------------------------------------
     def _names(self, c: sqlite3.Connection) -> list[str]:
@@ -153,7 +138,7 @@ class SqliteRegistryStore(RegistryStore):
     # -- registered models ---------------------------------------------------------------------
     def create_registered_model(self, name, tags, description) -> RegisteredModel:
         now = _now()
-        with self.db.write() as c:
+        with self._write() as c:
             if c.execute(f"SELECT 1 FROM registered_models WHERE name = ?{self._ws}", (name,)).fetchone():
                 raise InvalidParameterError(
                     f"Registered model '{name}' already exists. Add a version with "
@@ -165,11 +150,11 @@ class SqliteRegistryStore(RegistryStore):
         return RegisteredModel(name, now, now, description, [], dict(tags), {})
 
     def get_registered_model(self, name) -> RegisteredModel:
-        with self.db.read() as c:
+        with self._read() as c:
             return self._model(c, self._require_model(c, name))
 
     def update_registered_model(self, name, description) -> RegisteredModel:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_model(c, name)
             c.execute(f"UPDATE registered_models SET description = ?, last_updated_time = ? WHERE name = ?{self._ws}",
                       (description, _now(), name))
@@ -177,7 +162,7 @@ class SqliteRegistryStore(RegistryStore):
 
     def rename_registered_model(self, name, new_name) -> RegisteredModel:
         now = _now()
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_model(c, name)
             if c.execute(f"SELECT 1 FROM registered_models WHERE name = ?{self._ws}", (new_name,)).fetchone():
                 raise InvalidParameterError(f"Cannot rename '{name}' to '{new_name}': a registered model of that name exists.")
@@ -190,7 +175,7 @@ class SqliteRegistryStore(RegistryStore):
             return self._model(c, self._require_model(c, new_name))
 
     def delete_registered_model(self, name) -> None:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_model(c, name)
             for table in ("model_version_tags", "registered_model_aliases", "registered_model_tags",
                           "model_versions", "registered_models"):
@@ -204,13 +189,13 @@ class SqliteRegistryStore(RegistryStore):
         order = ", ".join(f"rm.{_RM_ORDER[o.key]} {'ASC' if o.ascending else 'DESC'}" for o in orders)
         if not any(o.key == "name" for o in orders):
             order = f"{order}, rm.name ASC" if order else "rm.name ASC"
-        limit, offset = _max_results(max_results, MAX_MODELS), _offset(page_token)
-        with self.db.read() as c:
+        limit, offset = _max_results(max_results, MAX_MODELS), offset_of(page_token)
+        with self._read() as c:
             rows = c.execute(
                 f"SELECT name, creation_time, last_updated_time, description FROM registered_models AS rm "
                 f"WHERE 1 = 1{self._ws}{where} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit + 1, offset]).fetchall()
             models = [self._model(c, r) for r in rows[:limit]]
-        return PagedList(models, _token(offset + limit) if len(rows) > limit else None)
+        return PagedList(models, token_for(offset + limit) if len(rows) > limit else None)
 
     def _where(self, clauses: list[Clause], tag_table: str, keys: tuple[str, ...],
                columns: dict[str, str]) -> tuple[str, list]:
@@ -240,19 +225,19 @@ class SqliteRegistryStore(RegistryStore):
         return "".join(parts), args
 
     def set_registered_model_tag(self, name, key, value) -> None:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_model(c, name)
             c.execute(f"DELETE FROM registered_model_tags WHERE name = ? AND key = ?{self._ws}", (name, key))
             c.execute("INSERT INTO registered_model_tags (key, value, name) VALUES (?, ?, ?)", (key, value, name))
 
     def delete_registered_model_tag(self, name, key) -> None:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_model(c, name)
             c.execute(f"DELETE FROM registered_model_tags WHERE name = ? AND key = ?{self._ws}", (name, key))
 
     def get_latest_versions(self, name, stages=None) -> list[ModelVersion]:
         wanted = {canonical_stage(s) for s in stages} if stages else None
-        with self.db.read() as c:
+        with self._read() as c:
             self._require_model(c, name)
             return self._versions(c, [r for r in self._latest_rows(c, name) if wanted is None or r[6] in wanted])
 
@@ -260,7 +245,7 @@ class SqliteRegistryStore(RegistryStore):
     def create_model_version(self, name, source, run_id=None, tags=None, run_link=None, description=None,
                              model_id=None, storage_location=None) -> ModelVersion:
         tags = tags or {}
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_model(c, name)
             now = _now()
             version = c.execute(f"SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?{self._ws}",
@@ -279,11 +264,11 @@ class SqliteRegistryStore(RegistryStore):
                             tags=dict(tags), run_link=run_link, model_id=model_id)
 
     def get_model_version(self, name, version) -> ModelVersion:
-        with self.db.read() as c:
+        with self._read() as c:
             return self._version(c, self._require_version(c, name, version))
 
     def update_model_version(self, name, version, description) -> ModelVersion:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_version(c, name, version)
             c.execute(f"UPDATE model_versions SET description = ?, last_updated_time = ? "
                       f"WHERE name = ? AND version = ?{self._ws}", (description, _now(), name, version))
@@ -295,7 +280,7 @@ class SqliteRegistryStore(RegistryStore):
             raise InvalidParameterError(
                 f"archive_existing_versions only applies to the Staging and Production stages, not {stage}.")
         now = _now()
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_version(c, name, version)
             if archive_existing_versions:
                 c.execute(f"UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
@@ -310,7 +295,7 @@ class SqliteRegistryStore(RegistryStore):
         """MLflow's soft delete: the row stays (so the number is never reused), redacted; its
         aliases go; its tags stay, as MLflow keeps them."""
         now = _now()
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM registered_model_aliases WHERE name = ? AND version = ?{self._ws}", (name, version))
             c.execute(
@@ -331,16 +316,16 @@ class SqliteRegistryStore(RegistryStore):
         where, args = self._where(clauses, "model_version_tags", ("name", "version"),
                                   {k: f"mv.{col}" for k, col in _MV_ATTRS.items()})
         order = ", ".join(f"mv.{_MV_ORDER[o.key]} {'ASC' if o.ascending else 'DESC'}" for o in orders)
-        limit, offset = _max_results(max_results, MAX_VERSIONS), _offset(page_token)
-        with self.db.read() as c:
+        limit, offset = _max_results(max_results, MAX_VERSIONS), offset_of(page_token)
+        with self._read() as c:
             rows = c.execute(
                 f"SELECT {_MV_COLUMNS} FROM model_versions AS mv WHERE current_stage != ?{self._ws}{where} "
                 f"ORDER BY {order} LIMIT ? OFFSET ?", [STAGE_DELETED_INTERNAL, *args, limit + 1, offset]).fetchall()
             versions = self._versions(c, rows[:limit])
-        return PagedList(versions, _token(offset + limit) if len(rows) > limit else None)
+        return PagedList(versions, token_for(offset + limit) if len(rows) > limit else None)
 
     def set_model_version_tag(self, name, version, key, value) -> None:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?{self._ws}",
                       (name, version, key))
@@ -348,13 +333,13 @@ class SqliteRegistryStore(RegistryStore):
                       (key, value, name, version))
 
     def delete_model_version_tag(self, name, version, key) -> None:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?{self._ws}",
                       (name, version, key))
 
     def get_model_version_download_uri(self, name, version) -> str:
-        with self.db.read() as c:
+        with self._read() as c:
             self._require_version(c, name, version)
             row = c.execute(f"SELECT storage_location, source FROM model_versions WHERE name = ? AND version = ?"
                             f"{self._ws}", (name, version)).fetchone()
@@ -362,7 +347,7 @@ class SqliteRegistryStore(RegistryStore):
 
     # -- aliases -------------------------------------------------------------------------------
     def set_registered_model_alias(self, name, alias, version) -> None:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_version(c, name, version)
             c.execute(f"DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?{self._ws}", (name, alias))
             c.execute("INSERT INTO registered_model_aliases (alias, version, name) VALUES (?, ?, ?)",
@@ -370,12 +355,12 @@ class SqliteRegistryStore(RegistryStore):
             # MLflow's own store leaves last_updated_time alone here; so does mlnb
 
     def delete_registered_model_alias(self, name, alias) -> None:
-        with self.db.write() as c:
+        with self._write() as c:
             self._require_model(c, name)
             c.execute(f"DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?{self._ws}", (name, alias))
 
     def get_model_version_by_alias(self, name, alias) -> ModelVersion:
-        with self.db.read() as c:
+        with self._read() as c:
             self._require_model(c, name)
             aliases = self._aliases(c, name)
             if alias not in aliases:

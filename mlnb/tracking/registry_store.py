@@ -1,34 +1,26 @@
-"""The model registry interface, the registry URI, and the errors that list what exists.
+"""The model registry interface, and the errors that list what exists.
 
-Two registries exist: MLflow's registry tables in an SQLite file with MLflow's schema
+Two registries implement it: MLflow's registry tables in an SQLite file with MLflow's schema
 (:mod:`mlnb.tracking.registry_sqlite`) and an MLflow Tracking Server's registry API
-(:mod:`mlnb.tracking.registry_rest`). The registry URI is ``set_registry_uri(...)``, else
-``$MLNB_REGISTRY_URI``, else the tracking URI: MLflow's default, one file or server for both.
+(:mod:`mlnb.tracking.registry_rest`). Which one serves a registry URI is decided in
+:mod:`mlnb.tracking.store`; the URI itself is kept in :mod:`mlnb.tracking.uris` (its functions are
+re-exported here).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from mlnb.errors import ResourceNotFoundError, TrackingError
+from mlnb.tracking.paging import PagedList
 from mlnb.tracking.registry_entities import ModelVersion, RegisteredModel
+from mlnb.tracking.uris import ENV_REGISTRY_URI, get_registry_uri, registry_uri_for, set_registry_uri
 
-ENV_REGISTRY_URI = "MLNB_REGISTRY_URI"
 REGISTRY_TABLES = ("registered_models", "registered_model_tags", "registered_model_aliases",
                    "model_versions", "model_version_tags")
 _LISTED = 20  # names shown in an error message
-
-
-class PagedList(list):
-    """A page of search results; ``token`` fetches the next page (None on the last one)."""
-
-    def __init__(self, items: Iterable = (), token: str | None = None) -> None:
-        super().__init__(items)
-        self.token = token
 
 
 class RegistryStore:
@@ -115,32 +107,6 @@ def alias_to_missing_version(name: str, alias: str, version: int | str,
         f"with delete_registered_model_alias.")
 
 
-# -- the registry URI ----------------------------------------------------------------------------
-_override: str | None = None
-_stores: dict[tuple[int, str], RegistryStore] = {}
-_lock = threading.Lock()
-
-
-def set_registry_uri(uri: str | os.PathLike | None) -> None:
-    """Keep the registry at ``uri`` (None: follow the tracking URI again)."""
-    from mlnb.tracking.store import resolve_uri
-
-    global _override
-    _override = resolve_uri(os.fspath(uri)) if uri is not None else None
-
-
-def get_registry_uri() -> str:
-    """The registry URI in force: set_registry_uri, else $MLNB_REGISTRY_URI, else the tracking URI."""
-    return registry_uri_for(None)
-
-
-def registry_uri_for(tracking_uri: str | None) -> str:
-    """The registry for a client of ``tracking_uri`` (None: the current one), as MLflow chooses it."""
-    from mlnb.tracking.store import get_tracking_uri
-
-    return _override or os.environ.get(ENV_REGISTRY_URI) or tracking_uri or get_tracking_uri()
-
-
 def registry_tables(path: Path) -> set[str]:
     """The registry tables an SQLite file holds; a clear error if it is no SQLite database."""
     try:
@@ -154,48 +120,9 @@ def registry_tables(path: Path) -> set[str]:
     return names & set(REGISTRY_TABLES)
 
 
-def get_registry_store(uri: str | os.PathLike | None = None) -> RegistryStore:
-    """The (cached) registry store for ``uri`` or the current registry URI."""
-    from mlnb.tracking.store import resolve_uri
-
-    key = resolve_uri(os.fspath(uri) if uri is not None else get_registry_uri())
-    cache_key = (os.getpid(), key)
-    store = _stores.get(cache_key)
-    if store is not None:
-        return store
-    with _lock:
-        store = _stores.get(cache_key)
-        if store is None:
-            if key.startswith(("http://", "https://")):
-                from mlnb.tracking.registry_rest import RestRegistryStore
-
-                store = RestRegistryStore(key)
-            else:
-                from mlnb.tracking.store import get_store
-
-                run_store = get_store(key)
-                run_store.connection()  # opens the file, or creates it with MLflow's whole schema
-                path = Path(run_store.path)
-                found = registry_tables(path)
-                if len(found) < len(REGISTRY_TABLES):
-                    raise TrackingError(
-                        f"'{path}' holds no MLflow model registry (it is not an SQLite file with MLflow's "
-                        f"schema). Keep the registry in an MLflow store: mlnb.set_registry_uri('sqlite:///mlflow.db') "
-                        f"for a file MLflow created, or mlnb.set_registry_uri('http://host:port') for an MLflow "
-                        f"Tracking Server.")
-                from mlnb.tracking.registry_sqlite import SqliteRegistryStore
-
-                store = SqliteRegistryStore(path)
-            _stores[cache_key] = store
-    return store
-
-
-def forget_registry_stores() -> None:
-    """Close and forget every cached registry store and the registry URI (tests)."""
-    global _override
-    with _lock:
-        for (pid, _), store in list(_stores.items()):
-            if pid == os.getpid():
-                store.close()
-        _stores.clear()
-    _override = None
+__all__ = [
+    "RegistryStore", "REGISTRY_TABLES", "registry_tables", "model_not_found", "version_not_found",
+    "alias_not_found", "alias_to_missing_version",
+    # re-exported from paging and uris
+    "PagedList", "ENV_REGISTRY_URI", "get_registry_uri", "registry_uri_for", "set_registry_uri",
+]

@@ -15,9 +15,8 @@ from urllib.parse import urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError, require
 from mlnb.tracking.artifacts import (
-    ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, download_root,
+    PROGRESS_THRESHOLD, STAGING_PREFIX, ArtifactRepo, FileInfo, artifact_file_path, clean_artifact_path, download_root,
 )
-from mlnb.tracking.rest_store import PROGRESS_THRESHOLD
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

@@ -72,6 +72,7 @@ class StoreSchema:
 
     revision: str | None
     columns: dict[str, dict[str, tuple[bool, bool]]] = field(default_factory=dict)  # col -> (notnull, default)
+    _verdicts: dict[tuple[str, ...], str | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def known(self) -> bool:
@@ -92,7 +93,14 @@ class StoreSchema:
         return next(filter(None, (self._lacking(t, cols) for t, cols in READS.items())), None)
 
     def unwritable(self, tables=WRITES) -> str | None:
-        """Why mlnb must not write this store's ``tables``, or None (the revision policy)."""
+        """Why mlnb must not write this store's ``tables``, or None (the revision policy). Asked
+        before every write, so each answer is kept: the columns are fixed while the store is open."""
+        key = tuple(tables)
+        if key not in self._verdicts:
+            self._verdicts[key] = self._unwritable(key)
+        return self._verdicts[key]
+
+    def _unwritable(self, tables: tuple[str, ...]) -> str | None:
         for table in tables:
             why = self._lacking(table, WRITES.get(table, ()))
             if why:

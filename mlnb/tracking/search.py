@@ -204,7 +204,9 @@ def _checked(c: Clause) -> Clause:
     return c
 
 
-def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderBy]:
+def order_terms(order_by: Sequence[str] | str | None, form: str) -> list[tuple[str, bool]]:
+    """``order_by`` entries (``"<identifier> [ASC|DESC]"``) as (identifier, ascending); an entry
+    that is not of that ``form`` (e.g. ``<entity>.<key>``) is an error saying so."""
     if not order_by:
         return []
     if isinstance(order_by, str):
@@ -213,13 +215,18 @@ def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderBy]:
     for item in order_by:
         toks = _tokens(item)
         if not toks or toks[0][0] != "ident" or len(toks) > 2:
-            raise InvalidParameterError(f"Invalid order_by '{item}': use '<entity>.<key> [ASC|DESC]'.")
+            raise InvalidParameterError(f"Invalid order_by '{item}': use '{form} [ASC|DESC]'.")
         direction = toks[1][1].upper() if len(toks) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
             raise InvalidParameterError(f"Invalid order_by '{item}': the direction must be ASC or DESC.")
-        entity, key = parse_identifier(toks[0][1], context="order_by")
-        out.append(OrderBy(entity, key, direction == "ASC"))
+        out.append((toks[0][1], direction == "ASC"))
     return out
+
+
+def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderBy]:
+    """Runs' ``order_by`` entries (``metrics.loss DESC``, ``start_time``...) as OrderBy entries."""
+    return [OrderBy(*parse_identifier(ident, context="order_by"), ascending)
+            for ident, ascending in order_terms(order_by, "<entity>.<key>")]
 
 
 def like_to_regex(pattern: str, case_sensitive: bool = True) -> re.Pattern:

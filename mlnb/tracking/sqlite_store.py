@@ -42,7 +42,7 @@ from mlnb.tracking import search as q
 from mlnb.tracking.entities import (
     ACTIVE, DELETED, RUNNING, TAG_RUN_NAME, DatasetInput, Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag,
 )
-from mlnb.tracking.store import ACTIVE_ONLY, ALL, DELETED_ONLY, RunTable, Store, paused_gc
+from mlnb.tracking.base import ACTIVE_ONLY, ALL, DELETED_ONLY, RunTable, Store, paused_gc
 
 _BUSY_TIMEOUT_S = 30.0
 _RETRIES = 8
@@ -78,8 +78,8 @@ class SqliteStore(Store):
 
     ``artifact_root`` is where new experiments keep their artifacts (default ``./mlruns`` in the
     working directory, as MLflow). ``connection()`` gives the process's sqlite3 connection (opened,
-    checked and schema-verified); ``write()`` / ``read()`` are the transaction helpers other
-    modules (the model registry) use on the same file.
+    checked and schema-verified); ``write()`` / ``read()`` are the transaction helpers, which the
+    model registry (:mod:`mlnb.tracking.registry_sqlite`) uses on the same file and connection.
     """
 
     def __init__(self, path: str | os.PathLike, artifact_root: str | os.PathLike | None = None,
@@ -419,8 +419,9 @@ class SqliteStore(Store):
                       "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
                       "VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, NULL, '', 'active', ?, ?)",
                       (run_uuid, run_name, user_id, RUNNING, start_time, artifact_uri, eid))
-            c.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
-                          [(k, v, run_uuid) for k, v in tags.items()])
+            with self._documents(c, run_uuid, ("tags",)):
+                c.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                              [(k, v, run_uuid) for k, v in tags.items()])
         info = RunInfo(run_uuid, str(eid), run_name, RUNNING, start_time, None, artifact_uri, ACTIVE, user_id)
         return Run(info, RunData(tags=tags))
 
@@ -464,32 +465,50 @@ class SqliteStore(Store):
                 raise ResourceNotFoundError(f"No run with id '{run_id}' in {self.path}.")
             if row[0] == DELETED:
                 raise InvalidParameterError(f"Run '{run_id}' is deleted; restore it before logging to it.")
-            if params:
-                keys = list(dict.fromkeys(p.key for p in params))
-                current = dict(c.execute(f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN "
-                                         f"({','.join('?' * len(keys))})", (run_id, *keys)).fetchall())
-                _check_params(current, run_id, params)
-                c.executemany("INSERT OR IGNORE INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-                              [(p.key, p.value, run_id) for p in params])
-            if tags:
-                c.executemany("INSERT OR REPLACE INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
-                              [(t.key, t.value, run_id) for t in tags])
-                names = [t.value for t in tags if t.key == TAG_RUN_NAME]
-                if names:
-                    c.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (names[-1], run_id))
-            if metrics:
-                rows = [(m.key, 0.0 if m.value != m.value else m.value, m.timestamp, run_id, m.step,
-                         int(m.value != m.value)) for m in metrics]
-                c.executemany("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                              "VALUES (?, ?, ?, ?, ?, ?)", rows)
-                # the latest value is the one of the highest step, then timestamp, then value (MLflow's rule)
-                c.executemany(
-                    "INSERT INTO latest_metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, "
-                    "timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan "
-                    "WHERE (excluded.step, excluded.timestamp, CASE WHEN excluded.is_nan THEN -9e999 "
-                    "ELSE excluded.value END) >= (latest_metrics.step, latest_metrics.timestamp, "
-                    "CASE WHEN latest_metrics.is_nan THEN -9e999 ELSE latest_metrics.value END)", rows)
+            touched = ("params",) * bool(params) + ("tags",) * bool(tags) + ("latest_metrics",) * bool(metrics)
+            with self._documents(c, run_id, touched):
+                self._insert_batch(c, run_id, metrics, params, tags)
+
+    def _insert_batch(self, c: sqlite3.Connection, run_id: str, metrics: list[Metric], params: list[Param],
+                      tags: list[RunTag]) -> None:
+        """MLflow's rows for one ``log_batch``, in the caller's write transaction."""
+        if params:
+            keys = list(dict.fromkeys(p.key for p in params))
+            current = dict(c.execute(f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN "
+                                     f"({','.join('?' * len(keys))})", (run_id, *keys)).fetchall())
+            _check_params(current, run_id, params)
+            c.executemany("INSERT OR IGNORE INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
+                          [(p.key, p.value, run_id) for p in params])
+        if tags:
+            c.executemany("INSERT OR REPLACE INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                          [(t.key, t.value, run_id) for t in tags])
+            names = [t.value for t in tags if t.key == TAG_RUN_NAME]
+            if names:
+                c.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (names[-1], run_id))
+        if metrics:
+            rows = [(m.key, 0.0 if m.value != m.value else m.value, m.timestamp, run_id, m.step,
+                     int(m.value != m.value)) for m in metrics]
+            c.executemany("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            # the latest value is the one of the highest step, then timestamp, then value (MLflow's rule)
+            c.executemany(
+                "INSERT INTO latest_metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, "
+                "timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan "
+                "WHERE (excluded.step, excluded.timestamp, CASE WHEN excluded.is_nan THEN -9e999 "
+                "ELSE excluded.value END) >= (latest_metrics.step, latest_metrics.timestamp, "
+                "CASE WHEN latest_metrics.is_nan THEN -9e999 ELSE latest_metrics.value END)", rows)
+
+    @contextlib.contextmanager
+    def _documents(self, c: sqlite3.Connection, run_id: str, tables: Sequence[str]) -> Iterator[None]:
+        """Write one run's rows of ``tables`` with the search cache's triggers paused, then rebuild
+        that run's documents once (:mod:`run_cache`): one statement per call, not per row."""
+        if not self._cached:
+            yield
+            return
+        run_cache.hold(c)
+        yield
+        run_cache.refresh(c, run_id, tables)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self.read() as c:
@@ -533,18 +552,25 @@ class SqliteStore(Store):
         if self._cached:
             with paused_gc():
                 with self.read() as c:   # unpacked inside: a bad document is a TrackingError naming the store
-                    return _unpack(c.execute(run_cache.packed(selected), sel_args).fetchone())
+                    packed = c.execute(run_cache.packed(selected), sel_args).fetchone()
+                    table = _unpack(packed)
+                    if packed[0] and run_cache.has_inexact(packed[12]):
+                        _exact_metrics(c, table)
+                    return table
         values = (f"WITH sel AS MATERIALIZED (SELECT run_uuid FROM ({selected})) "
                   "SELECT 0, key, json_group_object(run_uuid, value) FROM params WHERE run_uuid IN sel GROUP BY key "
                   "UNION ALL SELECT 1, key, json_group_object(run_uuid, value) FROM tags "
                   "WHERE run_uuid IN sel GROUP BY key "
-                  "UNION ALL SELECT 2, key, json_group_object(run_uuid, CASE WHEN is_nan THEN NULL ELSE value END) "
+                  f"UNION ALL SELECT 2, key, json_group_object(run_uuid, {run_cache.metric_json()}) "
                   "FROM latest_metrics WHERE run_uuid IN sel GROUP BY key")
         with paused_gc():
             with self.read() as c:
                 rows = c.execute(selected, sel_args).fetchall()
                 grouped = c.execute(values, sel_args).fetchall() if rows else []
-                return _table(rows, grouped)
+                table = _table(rows, grouped)
+                if any(kind == 2 and run_cache.has_inexact(doc) for kind, _, doc in grouped):
+                    _exact_metrics(c, table)
+                return table
 
     def count_runs(self, experiment_ids: Sequence[str], filter_string: str = "", view: str = ACTIVE_ONLY) -> int:
         """How many runs ``search_runs`` would find, counted in SQL (for paging)."""
@@ -751,7 +777,9 @@ _VALUE_TABLES = {q.METRIC: "latest_metrics", q.PARAM: "params", q.TAG: "tags"}
 _METRIC_VALUE = "CASE WHEN v.is_nan THEN NULL ELSE v.value END"
 
 
-def _compare(expr: str, op: str, value) -> tuple[str, list]:
+def compare_sql(expr: str, op: str, value) -> tuple[str, list]:
+    """One filter comparison (``=``, ``LIKE``, ``ILIKE``, ``IN``...) as SQL and its arguments
+    (``LIKE`` is case-sensitive on mlnb's connections, as in MLflow's filters)."""
     if op == "ILIKE":
         return f"lower({expr}) LIKE lower(?)", [value]
     if op in ("IN", "NOT IN"):
@@ -761,9 +789,9 @@ def _compare(expr: str, op: str, value) -> tuple[str, list]:
 
 def _clause_sql(clause: q.Clause) -> tuple[str, list]:
     if clause.entity == q.ATTRIBUTE:
-        return _compare(_ATTR_COLUMNS[clause.key], clause.op, clause.value)
+        return compare_sql(_ATTR_COLUMNS[clause.key], clause.op, clause.value)
     expr = _METRIC_VALUE if clause.entity == q.METRIC else "v.value"
-    cond, args = _compare(expr, clause.op, clause.value)
+    cond, args = compare_sql(expr, clause.op, clause.value)
     table = _VALUE_TABLES[clause.entity]
     return f"EXISTS (SELECT 1 FROM {table} v WHERE v.run_uuid = r.run_uuid AND v.key = ? AND {cond})", \
         [clause.key, *args]
@@ -822,8 +850,6 @@ def _table(rows: list[tuple], grouped: list[tuple]) -> RunTable:
     targets = (table.params, table.tags, table.metrics)
     for kind, key, doc in grouped:
         if kind == 2:
-            if "Inf" in doc:  # SQLite writes infinities as Inf; keys are run ids, so this only hits values
-                doc = doc.replace(":Inf", ":Infinity").replace(":-Inf", ":-Infinity")
             values = json.loads(doc)
             table.metrics[key] = [nan if v is None else v for v in map(values.get, ids)]
         else:
@@ -851,6 +877,18 @@ def _unpack(packed: tuple) -> RunTable:
     table.metrics = {k: [nan if v is None else v for v in map(dict.get, metrics, itertools.repeat(k))]
                      for k in dict.fromkeys(itertools.chain.from_iterable(metrics))}
     return table
+
+
+def _exact_metrics(c: sqlite3.Connection, table: RunTable) -> None:
+    """Replace the metric values a JSON document could not hold exactly (run_cache.INEXACT) with the
+    doubles stored in latest_metrics."""
+    ids = table.info["run_id"]
+    for key, column in table.metrics.items():
+        for i, value in enumerate(column):
+            if type(value) is str:
+                row = c.execute("SELECT value FROM latest_metrics WHERE run_uuid = ? AND key = ?",
+                                (ids[i], key)).fetchone()
+                column[i] = row[0] if row else math.nan
 
 
 _MODEL_ATTRS = {"name": "m.name", "source_run_id": "m.source_run_id", "model_type": "m.model_type",

@@ -1,274 +1,71 @@
-"""The run store interface, and the choice of store from a tracking URI.
+"""Which store serves a URI: the run store for a tracking URI, the registry for a registry URI.
 
-A store keeps experiments and runs (params, metrics with history, tags); artifacts live in an
-artifact repository named by each run's ``artifact_uri``. Two stores exist: the embedded store
-(MLflow's own SQLite store, the default) and the MLflow Tracking Server (``http(s)://``). Stores
-are cached per process and URI, so each process keeps one connection.
+A tracking URI names the embedded store (MLflow's SQLite store, :mod:`mlnb.tracking.sqlite_store`)
+or an MLflow Tracking Server (:mod:`mlnb.tracking.rest_store`); a registry URI names the registry
+tables of such a file (:mod:`mlnb.tracking.registry_sqlite`, on the run store's connection) or the
+server's registry API (:mod:`mlnb.tracking.registry_rest`). Both kinds are cached in one place,
+per process and URI, so each process keeps one connection to a file.
 
-Tracking URIs, as MLflow's: ``sqlite:///path`` or a path (an MLflow SQLite store, created on first
-use; new experiments keep artifacts in ``./mlruns/``), or ``http(s)://host:port`` (an MLflow
-Tracking Server). The URI is ``set_tracking_uri(...)``, else ``$MLFLOW_TRACKING_URI``, else
-``$MLNB_TRACKING_URI`` (mlnb's older name), else ``sqlite:///mlflow.db`` in the working directory.
+This module only chooses and caches; the interfaces live in :mod:`mlnb.tracking.base` and
+:mod:`mlnb.tracking.registry_store`, the URIs in :mod:`mlnb.tracking.uris` (their names are
+re-exported here, where callers have long found them).
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable
 
-from mlnb.errors import InvalidParameterError
-from mlnb.tracking.entities import Experiment, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunTag
+from mlnb.errors import TrackingError
+from mlnb.tracking.base import ACTIVE_ONLY, ALL, DELETED_ONLY, INFO_COLUMNS, RunTable, Store, run_view
+from mlnb.tracking.registry_store import REGISTRY_TABLES, RegistryStore, registry_tables
+from mlnb.tracking.uris import (
+    DEFAULT_DB, ENV_LEGACY_TRACKING_URI, ENV_TRACKING_URI, get_registry_uri, get_tracking_uri, is_tracking_uri_set,
+    resolve_uri, set_registry_uri, set_tracking_uri,
+)
 
-DEFAULT_DB = "mlflow.db"
 LEGACY_DB = "mlnb.db"  # the store of mlnb before it kept runs in MLflow's schema
-ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
-ENV_LEGACY_TRACKING_URI = "MLNB_TRACKING_URI"
-ACTIVE_ONLY, DELETED_ONLY, ALL = "ACTIVE_ONLY", "DELETED_ONLY", "ALL"
-_VIEW_NAMES = {1: ACTIVE_ONLY, 2: DELETED_ONLY, 3: ALL}
-INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
-_INFO_KEYS = ("run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time",
-              "lifecycle_stage", "user_id")
+_RUNS, _REGISTRY = "runs", "registry"
 
-
-def run_view(view: Any) -> str:
-    """MLflow's ViewType (1/2/3 or its names) as ACTIVE_ONLY / DELETED_ONLY / ALL."""
-    if view is None:
-        return ACTIVE_ONLY
-    if isinstance(view, int):
-        return _VIEW_NAMES.get(view, ACTIVE_ONLY)
-    name = str(view).upper().rsplit(".", 1)[-1]
-    if name not in (ACTIVE_ONLY, DELETED_ONLY, ALL):
-        raise InvalidParameterError(f"run_view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL, got {view!r}.")
-    return name
-
-
-@dataclass
-class RunTable:
-    """Search results held column by column: cheap to build, cheap to turn into a DataFrame.
-
-    ``info`` maps each of ``run_id, experiment_id, run_name, status, artifact_uri, start_time,
-    end_time, lifecycle_stage, user_id`` to a list; ``metrics``/``params``/``tags`` map a key to a
-    list aligned with the runs (None where a run lacks the key).
-    """
-
-    info: dict[str, list] = field(default_factory=dict)
-    metrics: dict[str, list] = field(default_factory=dict)
-    params: dict[str, list] = field(default_factory=dict)
-    tags: dict[str, list] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.info.get("run_id", ()))
-
-    @classmethod
-    def empty(cls) -> "RunTable":
-        return cls(info={k: [] for k in _INFO_KEYS})
-
-    @classmethod
-    def from_runs(cls, runs: Sequence[Run]) -> "RunTable":
-        n = len(runs)
-        table = cls(info={k: [getattr(r.info, k) for r in runs] for k in _INFO_KEYS})
-        for attr in ("metrics", "params", "tags"):
-            cols: dict[str, list] = getattr(table, attr)
-            for i, run in enumerate(runs):
-                for k, v in getattr(run.data, attr).items():
-                    col = cols.get(k)
-                    if col is None:
-                        col = cols[k] = [None] * n
-                    col[i] = v
-        return table
-
-    def to_runs(self) -> list[Run]:
-        runs = []
-        info = self.info
-        names = list(info)
-        for i in range(len(self)):
-            ri = RunInfo(**{k: info[k][i] for k in names})
-            data = RunData(
-                params={k: v[i] for k, v in self.params.items() if v[i] is not None},
-                metrics={k: v[i] for k, v in self.metrics.items() if v[i] is not None},
-                tags={k: v[i] for k, v in self.tags.items() if v[i] is not None},
-            )
-            runs.append(Run(ri, data))
-        return runs
-
-    def to_frame(self):
-        """A DataFrame shaped like ``mlflow.search_runs``: info columns, then metrics., params., tags."""
-        with paused_gc():
-            return self._frame()
-
-    def _frame(self):
-        import numpy as np
-        import pandas as pd
-
-        n = len(self)
-        data: dict[str, Any] = {k: self.info[k] for k in ("run_id", "experiment_id", "status", "artifact_uri")}
-        for k in ("start_time", "end_time"):
-            ms = np.array([np.nan if v is None else v for v in self.info[k]], dtype="float64")
-            data[k] = pd.to_datetime(ms, unit="ms", utc=True)
-        for k, col in self.metrics.items():
-            data[f"metrics.{k}"] = np.array(col, dtype="float64")  # None becomes NaN
-        for k, col in self.params.items():
-            data[f"params.{k}"] = col
-        for k, col in self.tags.items():
-            data[f"tags.{k}"] = col
-        if not n:
-            return pd.DataFrame({k: pd.Series(dtype=object) for k in INFO_COLUMNS})
-        return pd.DataFrame(data, copy=False)
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Pause the cyclic garbage collector while a search builds thousands of small objects.
-
-    None of them can form a cycle, yet each allocation burst triggers full collection passes
-    that, in a process holding many objects (pandas, scikit-learn, MLflow loaded), cost more than
-    the work itself.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-class Store:
-    """What every run store does. Ids are strings; times are epoch milliseconds."""
-
-    uri: str
-
-    # experiments
-    def create_experiment(self, name: str, artifact_location: str | None = None,
-                          tags: dict[str, str] | None = None) -> str: raise NotImplementedError
-    def get_experiment(self, experiment_id: str) -> Experiment: raise NotImplementedError
-    def get_experiment_by_name(self, name: str) -> Experiment | None: raise NotImplementedError
-    def search_experiments(self, view: str = ACTIVE_ONLY) -> list[Experiment]: raise NotImplementedError
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None: raise NotImplementedError
-    def delete_experiment(self, experiment_id: str) -> None: raise NotImplementedError
-    def restore_experiment(self, experiment_id: str) -> None: raise NotImplementedError
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: raise NotImplementedError
-
-    # runs
-    def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
-                   user_id: str = "") -> Run: raise NotImplementedError
-    def get_run(self, run_id: str) -> Run: raise NotImplementedError
-    def update_run(self, run_id: str, status: str | None = None, end_time: int | None = None,
-                   run_name: str | None = None) -> None: raise NotImplementedError
-    def log_batch(self, run_id: str, metrics: Iterable[Metric] = (), params: Iterable[Param] = (),
-                  tags: Iterable[RunTag] = ()) -> None: raise NotImplementedError
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: raise NotImplementedError
-    def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
-                    order_by: Sequence[str] | None = None, max_results: int = 100_000,
-                    view: str = ACTIVE_ONLY) -> RunTable: raise NotImplementedError
-    def delete_run(self, run_id: str) -> None: raise NotImplementedError
-    def restore_run(self, run_id: str) -> None: raise NotImplementedError
-    def delete_tag(self, run_id: str, key: str) -> None: raise NotImplementedError
-
-    # MLflow 3's logged models
-    def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None,
-                            tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                            model_type: str | None = None, artifact_location: str | None = None
-                            ) -> LoggedModel: raise NotImplementedError
-    def finalize_logged_model(self, model_id: str, status: str = "READY") -> LoggedModel: raise NotImplementedError
-    def get_logged_model(self, model_id: str) -> LoggedModel: raise NotImplementedError
-    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
-                             max_results: int = 100_000, order_by: Sequence[str] | None = None
-                             ) -> list[LoggedModel]: raise NotImplementedError
-
-    # artifacts
-    def logged_model_uri(self, run: Run, name: str) -> str | None:
-        """Artifact URI of a model ``run`` logged outside its artifacts (MLflow 3's logged models)."""
-        return None
-
-    def artifact_repo(self, artifact_uri: str):
-        """The artifact repository holding artifacts under ``artifact_uri``."""
-        from mlnb.tracking.artifacts import repo_for_uri
-
-        return repo_for_uri(artifact_uri, tracking_uri=self.uri)
-
-    def close(self) -> None:
-        pass
-
-
-_override: str | None = None
-_stores: dict[tuple[int, str], Store] = {}
-_lock = threading.Lock()
-
-
-def set_tracking_uri(uri: str | os.PathLike | None) -> None:
-    global _override
-    _override = os.fspath(uri) if uri is not None else None
-
-
-def is_tracking_uri_set() -> bool:
-    """True when the tracking URI was chosen (``set_tracking_uri`` or an environment variable)
-    rather than left at the default."""
-    return bool(_override or os.environ.get(ENV_TRACKING_URI) or os.environ.get(ENV_LEGACY_TRACKING_URI))
-
-
-def get_tracking_uri() -> str:
-    """Where runs go: set_tracking_uri, else $MLFLOW_TRACKING_URI, else $MLNB_TRACKING_URI, else
-    ``sqlite:///<working directory>/mlflow.db``."""
-    return (_override or os.environ.get(ENV_TRACKING_URI) or os.environ.get(ENV_LEGACY_TRACKING_URI)
-            or resolve_uri(f"sqlite:///{DEFAULT_DB}"))
-
-
-def resolve_uri(uri: str) -> str:
-    """Canonical form used as the cache key: ``sqlite:///abs/path`` or the server's base URL."""
-    if uri.startswith(("http://", "https://")):
-        return uri.rstrip("/")
-    if uri.startswith("sqlite:///"):
-        path = uri[len("sqlite:///"):]  # sqlite:///rel.db is relative, sqlite:////abs.db absolute
-        return "sqlite:///" + str(Path(path).expanduser().absolute())
-    if uri.startswith("file://"):
-        raise InvalidParameterError(
-            f"Tracking URI '{uri}': mlnb keeps runs in SQLite. Use a path to a .db file, sqlite:///path, "
-            f"or http(s)://host:port for an MLflow Tracking Server.")
-    if "://" in uri or uri.startswith(("databricks", "postgresql", "mysql")):
-        raise InvalidParameterError(
-            f"Unsupported tracking URI '{uri}'. Use a path or sqlite:///path for the embedded store, or "
-            f"http(s)://host:port for an MLflow Tracking Server.")
-    p = Path(uri).expanduser()
-    if p.is_dir():
-        p = p / DEFAULT_DB
-    return "sqlite:///" + str(p.absolute())
-
-
+_stores: dict[tuple[int, str, str], Any] = {}   # (pid, kind, resolved URI) -> store
+_lock = threading.RLock()   # re-entrant: opening a registry opens (or finds) its file's run store
 _resolved: dict[tuple[str, str], str] = {}
 
 
-def get_store(uri: str | None = None) -> Store:
-    """The (cached) store for ``uri`` or the current tracking URI."""
+def _cached(kind: str, key: str, make: Callable[[str], Any]) -> Any:
+    """The store of ``kind`` for the resolved URI ``key``, made once per process."""
+    cache_key = (os.getpid(), kind, key)
+    store = _stores.get(cache_key)
+    if store is None:
+        with _lock:
+            store = _stores.get(cache_key)
+            if store is None:
+                store = _stores[cache_key] = make(key)
+    return store
+
+
+def get_store(uri: str | os.PathLike | None = None) -> Store:
+    """The (cached) run store for ``uri`` or the current tracking URI."""
     raw = os.fspath(uri) if uri is not None else get_tracking_uri()
     memo = (raw, os.getcwd())
     key = _resolved.get(memo)
     if key is None:
         key = _resolved[memo] = resolve_uri(raw)
-    cache_key = (os.getpid(), key)
-    store = _stores.get(cache_key)
-    if store is not None:
-        return store
-    with _lock:
-        store = _stores.get(cache_key)
-        if store is None:
-            if key.startswith(("http://", "https://")):
-                from mlnb.tracking.rest_store import RestStore
+    return _cached(_RUNS, key, _open_run_store)
 
-                store = RestStore(key)
-            else:
-                from mlnb.tracking.sqlite_store import SqliteStore
 
-                path = key[len("sqlite:///"):]
-                _convert_legacy_beside(path)
-                store = SqliteStore(path)
-            _stores[cache_key] = store
-    return store
+def _open_run_store(key: str) -> Store:
+    if key.startswith(("http://", "https://")):
+        from mlnb.tracking.rest_store import RestStore
+
+        return RestStore(key)
+    from mlnb.tracking.sqlite_store import SqliteStore
+
+    path = key[len("sqlite:///"):]
+    _convert_legacy_beside(path)
+    return SqliteStore(path)
 
 
 def _convert_legacy_beside(path: str) -> None:
@@ -282,11 +79,55 @@ def _convert_legacy_beside(path: str) -> None:
             convert_legacy_store(legacy, target)
 
 
+def get_registry_store(uri: str | os.PathLike | None = None) -> RegistryStore:
+    """The (cached) registry store for ``uri`` or the current registry URI."""
+    key = resolve_uri(os.fspath(uri) if uri is not None else get_registry_uri())
+    return _cached(_REGISTRY, key, _open_registry_store)
+
+
+def _open_registry_store(key: str) -> RegistryStore:
+    if key.startswith(("http://", "https://")):
+        from mlnb.tracking.registry_rest import RestRegistryStore
+
+        return RestRegistryStore(key)
+    from mlnb.tracking.registry_sqlite import SqliteRegistryStore
+
+    run_store = get_store(key)
+    run_store.connection()  # opens the file, or creates it with MLflow's whole schema
+    if len(registry_tables(run_store.path)) < len(REGISTRY_TABLES):
+        raise TrackingError(
+            f"'{run_store.path}' holds no MLflow model registry (it is not an SQLite file with MLflow's "
+            f"schema). Keep the registry in an MLflow store: mlnb.set_registry_uri('sqlite:///mlflow.db') "
+            f"for a file MLflow created, or mlnb.set_registry_uri('http://host:port') for an MLflow "
+            f"Tracking Server.")
+    return SqliteRegistryStore(run_store)
+
+
+def _forget(kinds: tuple[str, ...]) -> None:
+    with _lock:
+        for cache_key, store in list(_stores.items()):
+            if cache_key[1] in kinds:
+                if cache_key[0] == os.getpid():
+                    store.close()
+                del _stores[cache_key]
+
+
 def forget_stores() -> None:
     """Close and forget every cached store (tests; after fork the pid key already separates them)."""
-    with _lock:
-        for (pid, _), store in list(_stores.items()):
-            if pid == os.getpid():
-                store.close()
-        _stores.clear()
-        _resolved.clear()
+    _forget((_REGISTRY, _RUNS))   # registries first: an embedded one uses its run store's connection
+    _resolved.clear()
+
+
+def forget_registry_stores() -> None:
+    """Forget every cached registry store and the registry URI set in this process (tests)."""
+    _forget((_REGISTRY,))
+    set_registry_uri(None)
+
+
+__all__ = [
+    "get_store", "get_registry_store", "forget_stores", "forget_registry_stores", "LEGACY_DB",
+    # re-exported from base and uris
+    "ACTIVE_ONLY", "ALL", "DELETED_ONLY", "INFO_COLUMNS", "RunTable", "Store", "run_view", "DEFAULT_DB",
+    "ENV_LEGACY_TRACKING_URI", "ENV_TRACKING_URI", "get_registry_uri", "get_tracking_uri", "is_tracking_uri_set",
+    "resolve_uri", "set_registry_uri", "set_tracking_uri",
+]
