@@ -70,6 +70,7 @@ _configs: dict[str, Config] = {}
 
 class _Fits(threading.local):
     run: FitRun | None = None     # the run a scikit-learn-API fit opened; its ``train`` logs into it
+    library: str | None = None    # whose fit that is
 
 
 _fits = _Fits()
@@ -163,11 +164,11 @@ def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> 
                                  cfg.exclusive, cfg.extra_tags)
             if run is None:
                 return call(*args, **kwargs)
-            _fits.run = run
+            _fits.run, _fits.library = run, lib.integration
             try:
                 result = _finishing(run, lib, call, args, kwargs)
             finally:
-                _fits.run = None
+                _fits.run = _fits.library = None
             X = args[0] if args else kwargs.get("X")
             if cfg.log_models:
                 patching.guard(lib.integration, f"log the {type(estimator).__name__} model", _log_model,
@@ -181,7 +182,8 @@ def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> 
 def _train_hook(lib: Library, original, args: tuple, kwargs: dict) -> Any:
     st = patching.state
     cfg = _configs.get(lib.integration)
-    inside_fit = _fits.run if not st.busy else None   # the training of a scikit-learn-API fit being logged
+    # the training of this library's scikit-learn-API fit being logged
+    inside_fit = _fits.run if not st.busy and _fits.library == lib.integration else None
     if cfg is None or (inside_fit is None and (st.depth or st.busy or patching.is_suspended())):
         return patching.call_nested(original, args, kwargs)
     if inside_fit is not None:
