@@ -76,3 +76,5 @@ register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extr
 # no library=: Keras must see its backend choice before it is imported, so the flavor imports it
 register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))
 register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spark", library="pyspark"))
+# R functions (MLflow R's crate); needs Rscript (Debian r-base-core), not a pip extra
+register_flavor(Flavor("crate", "mlnb.flavors.crate", "mlnb.crate"))
