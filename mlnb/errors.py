@@ -124,6 +124,10 @@ class ModelValidationFailedException(MlnbError):
 ModelValidationFailedError = ModelValidationFailedException
 
 
+class PredictionError(MlnbError, RuntimeError):
+    """A model failed while predicting (its own code raised); the message carries the model's error."""
+
+
 class ServingError(MlnbError, ValueError):
     """A scoring request cannot be answered: carries the HTTP status and MLflow's ``error_code``."""
 

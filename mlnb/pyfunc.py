@@ -501,5 +501,16 @@ def get_model_dependencies(model_uri: str, format: str = "pip") -> str:
     return str(file)
 
 
+def spark_udf(spark, model_uri, result_type=None, env_manager: str | None = None, params=None, extra_env=None,
+              prebuilt_env_uri=None, model_config=None, *, trust_code: bool | None = None,
+              allow_pickle: bool | None = None):
+    """A Spark pandas UDF scoring a DataFrame with the model at ``model_uri``, as MLflow's ``spark_udf``
+    (``env_manager="local"`` only, for now); every executor process loads the model once. See docs/scale.md."""
+    from mlnb.spark_udf import build_udf
+
+    return build_udf(spark, model_uri, result_type, env_manager, params, extra_env, prebuilt_env_uri, model_config,
+                     load_model=load_model, trust_code=trust_code, allow_pickle=allow_pickle)
+
+
 __all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "save_model", "log_model",
-           "get_model_dependencies"]
+           "get_model_dependencies", "spark_udf"]

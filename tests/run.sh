@@ -11,11 +11,12 @@ cd "$(dirname "$0")/.."
 TIERS="${MLNB_TEST_TIERS:-core or java or browser or install}"
 
 # System packages: Chromium for the browser tier (Debian's build; test tools cannot download one),
-# Java 17 for the java tier, wrk for benchmarks/ (not used by the tests).
+# Java 17 for the java tier, R for crate models, wrk for benchmarks/ (not used by the tests).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)  # the serving benchmarks' load generator
+command -v Rscript >/dev/null 2>&1 || missing+=(r-base-core)  # R crate models (mlnb.crate)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq

@@ -19,39 +19,20 @@ import mlnb
 import mlnb.pyfunc
 import mlnb.spark
 from _models import MLFLOW_PIP, assert_same, classification, regression
+from _spark import QUICK_JVM, local_session, stop_session
 from conformance import CHECKS, FlavorCase, Subject
 from mlnb.errors import InvalidParameterError, ModelFormatError
 
 pytestmark = pytest.mark.java
 _FITTED: dict[str, object] = {}
-_QUICK_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def spark():
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
-    # a JVM tuned for short work on tiny data: the quick JIT tier, no whole-stage code generation
-    session = (
-        SparkSession.builder.master("local[1]").appName("mlnb-tests")
-        .config("spark.driver.memory", "512m").config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", _QUICK_JVM)
-        .config("spark.driver.host", "127.0.0.1").config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.codegen.wholeStage", "false").config("spark.sql.adaptive.enabled", "false")
-        .config("spark.log.level", "ERROR").getOrCreate()
-    )
+    session = local_session("local[1]")
     yield session
     _FITTED.clear()
-    gateway = SparkContext._gateway
-    session.stop()
-    gateway.shutdown()
-    gateway.proc.stdin.close()  # the JVM exits when its stdin closes
-    gateway.proc.wait(timeout=60)
-    SparkContext._gateway = SparkContext._jvm = None
-    assert gateway.proc.poll() is not None
+    stop_session(session)
 
 
 def _active():
@@ -257,7 +238,7 @@ def test_pyfunc_starts_a_small_local_session_when_none_is_active(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", _LOAD_WITHOUT_A_SESSION, str(tmp_path / "m"), str(tmp_path / "X.csv"),
          str(tmp_path / "pred.npy")], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "JDK_JAVA_OPTIONS": _QUICK_JVM},  # the java launcher's own variable
+        env={**os.environ, "JDK_JAVA_OPTIONS": QUICK_JVM},  # the java launcher's own variable
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["mlnb-spark-model", "local[1]"]

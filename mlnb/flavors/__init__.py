@@ -90,3 +90,5 @@ register_flavor(Flavor("lightgbm", "mlnb.flavors.lightgbm", "mlflow.lightgbm", e
 register_flavor(Flavor("statsmodels", "mlnb.flavors.statsmodels", "mlflow.statsmodels", extra="statsmodels",
                         library="statsmodels"))
 register_flavor(Flavor("catboost", "mlnb.flavors.catboost", "mlflow.catboost", extra="catboost", library="catboost"))
+# R functions (MLflow R's crate); needs Rscript (Debian r-base-core), not a pip extra
+register_flavor(Flavor("crate", "mlnb.flavors.crate", "mlnb.crate"))
