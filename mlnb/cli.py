@@ -167,12 +167,15 @@ def db_convert_command(source: str, destination: str | None) -> None:
 
 # MLflow's other command groups, each in its own module under mlnb/commands/
 from mlnb.commands.artifacts import artifacts  # noqa: E402
-from mlnb.commands.environments import env_command, prepare_env  # noqa: E402
+from mlnb.commands.environments import (  # noqa: E402
+    build_docker_command, env_command, generate_dockerfile_command, prepare_env)
 from mlnb.commands.experiments import experiments  # noqa: E402
 from mlnb.commands.runs import runs  # noqa: E402
 
 models.add_command(prepare_env)
 models.add_command(env_command)
+models.add_command(generate_dockerfile_command)
+models.add_command(build_docker_command)
 for _group in (runs, experiments, artifacts):
     main.add_command(_group)
 

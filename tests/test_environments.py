@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import sklearn
 
-from tests._tiers import WHEELHOUSE
+from tests._tiers import REPO, WHEELHOUSE
 
 pytestmark = [pytest.mark.install, pytest.mark.slow]
 
@@ -66,7 +66,7 @@ def cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def offline(cache) -> dict:
     """Process environment for mlnb commands: the wheelhouse as the only index, a cache of our own."""
-    return {**os.environ, "PYTHONPATH": os.getcwd(), "MLNB_ENV_CACHE": str(cache), "MLNB_ENV_NO_INDEX": "1",
+    return {**os.environ, "PYTHONPATH": str(REPO), "MLNB_ENV_CACHE": str(cache), "MLNB_ENV_NO_INDEX": "1",
             "MLNB_ENV_FIND_LINKS": str(WHEELHOUSE)}
 
 
@@ -240,3 +240,58 @@ def test_env_shows_what_would_be_installed_and_prune_removes_unused_entries(pinn
     assert pruned.returncode == 0, pruned.stderr
     assert not any((cache / "envs").iterdir())
     assert pruned.stdout.strip().splitlines()[-1].startswith("Pruned ")
+
+
+def test_the_dockerfile_recipe_builds_and_serves_outside_a_container(pinned_model, tmp_path, port):
+    """No container builder runs on this machine (no Docker daemon, no podman or buildah), so the
+    Dockerfile's steps run here: its RUN lines in a fresh venv standing in for the base image's
+    Python (indexes replaced by the wheelhouse), its ENTRYPOINT and HEALTHCHECK against the result."""
+    import re
+
+    context = tmp_path / "context"
+    done = subprocess.run(mlnb_cmd("models", "generate-dockerfile", "-m", str(pinned_model), "-d", str(context),
+                                   "--env-manager", "uv"), capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    lines = (context / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    steps = [(ln.split(" ", 1)[0], ln.split(" ", 1)[1].strip()) for ln in lines if ln and not ln.startswith("#")]
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    user = [arg for op, arg in steps if op == "USER"]
+    assert user == ["mlnb"] and ("RUN", "useradd --create-home --uid 10001 mlnb") in steps
+    copies = {dest.rstrip("/"): context / src for op, arg in steps if op == "COPY" for src, dest in [arg.split()]}
+    assert set(copies) == {"/opt/mlnb/dist", "/opt/ml/model"}
+    assert os.stat(context / "model_dir" / "MLmodel").st_mode & 0o004  # readable by the image's user, not only root
+
+    def here(text: str) -> str:
+        for dest, src in copies.items():
+            text = text.replace(dest, str(src))
+        return text.replace("8080", str(port))
+
+    root = tmp_path / "base-image-python"
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
+    image_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "MLNB_"))}
+    image_env["PATH"] = f"{root / 'bin'}{os.pathsep}{image_env['PATH']}"
+    offline = f"install --no-index --find-links {WHEELHOUSE}"
+    for op, arg in steps:
+        if op == "RUN" and not arg.startswith("useradd"):
+            command = re.sub(r"\b(pip|uv pip) install\b", lambda m: f"{m.group(1)} {offline}", here(arg))
+            ran = subprocess.run(["sh", "-c", command], env=image_env, cwd=tmp_path, capture_output=True, text=True,
+                                 timeout=900)
+            assert ran.returncode == 0, (command, ran.stderr)
+    assert not (root / "bin" / "uv").exists()  # the installer is not left in the image
+    [(_, entrypoint)] = [(op, arg) for op, arg in steps if op == "ENTRYPOINT"]
+    [(_, healthcheck)] = [(op, arg) for op, arg in steps if op == "HEALTHCHECK"]
+    probe = json.loads(here(healthcheck.split(" CMD ", 1)[1]))
+    server = subprocess.Popen([here(a) for a in json.loads(entrypoint)], env=image_env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(entrypoint)[:3] == ["mlnb", "models", "serve"]
+        from mlnb.serving.server import wait_until_ready
+
+        url = f"http://127.0.0.1:{port}"
+        assert wait_until_ready(url, time.monotonic() + 600, lambda: server.poll() is None), server.communicate()
+        assert subprocess.run(probe, env=image_env, timeout=60).returncode == 0  # the HEALTHCHECK passes
+        assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

@@ -203,3 +203,39 @@ def env_command(model_uri: str | None, env_manager: str | None, prune: bool, day
         click.echo("Constraints:" + "".join(f"\n  {c}" for c in spec.constraints))
     click.echo("mlnb's runtime:" + "".join(f"\n  {r}" for r in spec.runtime))
     click.echo(f"Environment: {entry} ({'built' if built else 'not built yet: mlnb models prepare-env builds it'})")
+
+
+def _docker_options(command):
+    for option in reversed([
+        click.option("-m", "--model-uri", required=True, help="Model URI or path."),
+        click.option("--env-manager", default="virtualenv", show_default=True, type=click.Choice(["virtualenv", "uv"]),
+                     help="Installer of the model's requirements in the image: pip, or uv (faster builds)."),
+        click.option("--install-mlflow", is_flag=True, default=False, help="Also install MLflow into the image."),
+    ]):
+        command = option(command)
+    return command
+
+
+@click.command("generate-dockerfile")
+@_docker_options
+@click.option("-d", "--output-directory", default="mlnb-dockerfile", show_default=True,
+              help="Folder to write the Dockerfile and its build context into.")
+@one_line_errors
+def generate_dockerfile_command(model_uri: str, env_manager: str, install_mlflow: bool, output_directory: str) -> None:
+    """Write a Dockerfile (and its context) that serves the model from its own environment."""
+    from mlnb.environments.docker import generate_dockerfile
+
+    dockerfile = generate_dockerfile(model_uri, output_directory, env_manager, install_mlflow)
+    click.echo(f"Wrote {dockerfile}; build it with: docker build -t mlnb-pyfunc-servable {dockerfile.parent}")
+
+
+@click.command("build-docker")
+@_docker_options
+@click.option("-n", "--name", default="mlnb-pyfunc-servable", show_default=True, help="Name of the image.")
+@one_line_errors
+def build_docker_command(model_uri: str, env_manager: str, install_mlflow: bool, name: str) -> None:
+    """Build a container image that serves the model on port 8080 (docker run -p 5001:8080 NAME)."""
+    from mlnb.environments.docker import build_docker
+
+    build_docker(model_uri, name, env_manager, install_mlflow)
+    click.echo(f"Built the image '{name}'; run it with: docker run -p 5001:8080 {name}")
