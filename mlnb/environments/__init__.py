@@ -9,9 +9,18 @@ prediction, a Spark UDF's workers) goes through ``prepare``.
 
 from __future__ import annotations
 
-from mlnb.environments.cache import Environment, cache_root, entries, entry_path, prepare, prune, size_on_disk
-from mlnb.environments.installers import MANAGERS, default_manager
-from mlnb.environments.spec import EnvironmentSpec, spec_of
+import importlib
 
-__all__ = ["Environment", "EnvironmentSpec", "prepare", "spec_of", "cache_root", "entry_path", "entries", "prune",
-           "size_on_disk", "default_manager", "MANAGERS"]
+_EXPORTS = {
+    "Environment": "cache", "prepare": "cache", "cache_root": "cache", "entry_path": "cache", "entries": "cache",
+    "prune": "cache", "size_on_disk": "cache", "MANAGERS": "installers", "default_manager": "installers",
+    "EnvironmentSpec": "spec", "spec_of": "spec",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mlnb.environments' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mlnb.environments.{_EXPORTS[name]}"), name)

@@ -79,9 +79,10 @@ def _metadata_text() -> str:
         lines += [f"Provides-Extra: {e}" for e in meta.get_all("Provides-Extra") or []]
         lines += [f"Requires-Dist: {r}" for r in meta.get_all("Requires-Dist") or []]
     except md.PackageNotFoundError:
-        from mlnb.environments.spec import mlnb_requirements  # raises its clear error
+        from mlnb.errors import EnvironmentRestoreError
 
-        mlnb_requirements()
+        raise EnvironmentRestoreError("mlnb's package metadata is missing, so its dependencies are unknown; "
+                                      "install mlnb with pip (pip install 'mlnb[serve]') first.") from None
     return "\n".join(lines) + "\n"
 
 
