@@ -295,3 +295,15 @@ def test_the_dockerfile_recipe_builds_and_serves_outside_a_container(pinned_mode
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_the_python_predict_runs_in_the_restored_environment(pinned_model, offline, monkeypatch, tmp_path):
+    import pandas as pd
+
+    from mlnb.serving.offline import predict
+
+    for name in ("MLNB_ENV_CACHE", "MLNB_ENV_NO_INDEX", "MLNB_ENV_FIND_LINKS"):
+        monkeypatch.setenv(name, offline[name])
+    out = tmp_path / "out.json"
+    predict(str(pinned_model), pd.DataFrame({"x": [0.9, 0.1]}), output_path=out, env_manager="uv")
+    assert json.loads(out.read_text()) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
