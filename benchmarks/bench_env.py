@@ -6,7 +6,9 @@ default). Cold: no cached environment (each tool gets an empty environment folde
 own download caches are kept, alike for all). Warm: the same command again, the environment
 cached. Packages come from the machine's usual index for both tools (MLflow also installs itself
 into its environment; mlnb brings its code from this installation). Disk per environment is the
-folder's size on disk, hard links counted once.
+folder's size on disk, hard links counted once. The installers' download caches are shared by all
+runs: on a machine where they are empty, the first tool measured cold also pays for downloads, so
+run the benchmark twice and read the second run.
 """
 
 from __future__ import annotations
