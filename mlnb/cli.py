@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mlnb.commands.environments import check_environment, environment_options
+from mlnb.commands.environments import enter_environment, environment_options
 from mlnb.errors import MlnbError
 from mlnb.serving.limits import Limits
 
@@ -63,14 +63,15 @@ def _load_or_exit(model_uri: str):
 @click.option("--keep-alive-timeout", default=Limits.keep_alive, show_default=True, type=_SECONDS,
               help="Seconds an idle keep-alive connection stays open.")
 @click.option("--debug", is_flag=True, help="Put a model failure's stack trace in the answer (the log always has it).")
-@click.option("--env-manager", default="local", type=click.Choice(["local"]),
-              help="Accepted for MLflow compatibility: mlnb serves from the current environment.")
+@environment_options(overrides=False)
 def serve_command(model_uri: str, port: int, host: str, workers: int, timeout: float, max_body_size: int,
                   body_timeout: float, max_header_size: int, max_headers: int, header_timeout: float,
                   max_concurrency: int, max_connections: int, keep_alive_timeout: float, debug: bool,
-                  env_manager: str) -> None:
+                  **environment) -> None:
     """Serve a model over MLflow's scoring protocol (POST /invocations)."""
     from mlnb.errors import require
+
+    enter_environment(model_uri, **environment)  # with uv or virtualenv, serves from the restored environment
 
     try:
         require("uvicorn", "serve", "mlnb models serve")
@@ -110,7 +111,7 @@ def serve_command(model_uri: str, port: int, host: str, workers: int, timeout: f
 def predict_command(model_uri: str, input_path: str | None, output_path: str | None, content_type: str,
                     **environment) -> None:
     """Score a JSON or CSV file with a model; write {"predictions": ...} as JSON."""
-    check_environment(**environment)
+    enter_environment(model_uri, **environment)
     from mlnb.errors import ServingError
     from mlnb.serving.parsing import CSV, JSON
     from mlnb.serving.responses import predictions_body
@@ -166,11 +167,15 @@ def db_convert_command(source: str, destination: str | None) -> None:
 
 # MLflow's other command groups, each in its own module under mlnb/commands/
 from mlnb.commands.artifacts import artifacts  # noqa: E402
-from mlnb.commands.environments import prepare_env  # noqa: E402
+from mlnb.commands.environments import (  # noqa: E402
+    build_docker_command, env_command, generate_dockerfile_command, prepare_env)
 from mlnb.commands.experiments import experiments  # noqa: E402
 from mlnb.commands.runs import runs  # noqa: E402
 
 models.add_command(prepare_env)
+models.add_command(env_command)
+models.add_command(generate_dockerfile_command)
+models.add_command(build_docker_command)
 for _group in (runs, experiments, artifacts):
     main.add_command(_group)
 

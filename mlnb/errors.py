@@ -137,6 +137,13 @@ class ServingError(MlnbError, ValueError):
         self.error_code = error_code
 
 
+class EnvironmentRestoreError(MlnbError, RuntimeError):
+    """A model's Python environment cannot be restored: a requirement does not resolve or install,
+    or no interpreter matches the model's Python version."""
+
+    error_code = "INVALID_STATE"
+
+
 def require(module: str, extra: str, purpose: str):
     """Import an optional library, or raise a MissingDependencyError naming the extra to install."""
     import importlib

@@ -20,6 +20,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 #: wheels for the ``install`` tier's fresh environments, built by tests/run.sh (the only step that downloads)
 WHEELHOUSE = Path(os.environ.get("MLNB_WHEELHOUSE", Path.home() / ".cache" / "mlnb" / "wheelhouse"))
 STAMP = "READY"
+#: what the restored-environment tests install besides mlnb's own dependencies: a scikit-learn other
+#: than the test environment's, so a test can tell the restored environment from this one
+RESTORED_ENV_WHEELS = ("scikit-learn==1.6.1",)
 
 
 def wheelhouse_inputs() -> str:
@@ -66,7 +69,16 @@ def missing_prerequisite(tier: str) -> str | None:
         if stamp.read_text().strip() != wheelhouse_inputs():
             return (f"The local wheelhouse {WHEELHOUSE} was built for other requirements "
                     "(binder/requirements.txt or pyproject.toml changed since).")
+        lacking = [w for w in RESTORED_ENV_WHEELS if not list(WHEELHOUSE.glob(_wheel_glob(w)))]
+        if lacking:
+            return f"The local wheelhouse {WHEELHOUSE} lacks {', '.join(lacking)}; run python -m tests._tiers."
     return None
+
+
+def _wheel_glob(requirement: str) -> str:
+    """``scikit-learn==1.6.1`` -> ``scikit_learn-1.6.1-*.whl``."""
+    name, _, version = requirement.partition("==")
+    return f"{name.replace('-', '_')}-{version}-*.whl"
 
 
 def build_wheelhouse() -> None:
@@ -75,12 +87,14 @@ def build_wheelhouse() -> None:
     import sys
 
     stamp = WHEELHOUSE / STAMP
-    if stamp.exists() and stamp.read_text().strip() == wheelhouse_inputs():
+    if stamp.exists() and stamp.read_text().strip() == wheelhouse_inputs() and missing_prerequisite("install") is None:
         return
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
                     "--exists-action", "i", "-d", str(WHEELHOUSE), "-r", "binder/requirements.txt",
                     "setuptools>=70.1"], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary",
+                    ":all:", "--exists-action", "i", "-d", str(WHEELHOUSE), *RESTORED_ENV_WHEELS], cwd=REPO, check=True)
     stamp.write_text(wheelhouse_inputs() + "\n")
 
 

@@ -237,18 +237,17 @@ def saved_model(tmp_path_factory) -> Path:
     return save_logistic_model(tmp_path_factory.mktemp("cli-model") / "model")
 
 
-@pytest.mark.parametrize("manager", ["virtualenv", "uv", "conda"])
-@pytest.mark.parametrize("command", ["predict", "prepare-env"])
-def test_env_managers_other_than_local_say_they_are_not_available_yet(saved_model, command, manager, tmp_path):
+@pytest.mark.parametrize("command", ["predict", "prepare-env", "serve"])
+def test_env_manager_conda_is_refused_naming_the_ones_mlnb_has(saved_model, command, tmp_path):
     request = tmp_path / "in.json"
     request.write_text(json.dumps({"dataframe_records": [{"f0": 0.0}]}))
     extra = ["-i", str(request)] if command == "predict" else []
     result = subprocess.run([sys.executable, "-m", "mlnb", "models", command, "-m", str(saved_model), *extra,
-                             "--env-manager", manager], capture_output=True, text=True, timeout=120)
+                             "--env-manager", "conda"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip() == (
-        f"Error: --env-manager {manager} is not available yet: mlnb runs models in the current environment. "
-        f"Use --env-manager local, after installing the model's requirements.txt.")
+        "Error: --env-manager conda is not available: mlnb restores environments with uv or virtualenv "
+        "(venv + pip). Use --env-manager uv (or virtualenv, or local for the current environment).")
 
 
 @pytest.mark.parametrize("flags", [("--install-mlflow",), ("-r", "scikit-learn==1.0"), ("--env", "A=1")])

@@ -161,8 +161,8 @@ def test_model_utilities_answer_as_mlflows(tmp_path, classification_data):
     out = tmp_path / "pred.json"
     mlnb.models.predict(info.model_uri, input_data=payload, output_path=out, env_manager="local")
     assert json.loads(out.read_text()) == {"predictions": model.predict(X.iloc[:2]).tolist()}
-    with pytest.raises(MlflowException, match="env_manager='uv'"):
-        mlnb.models.predict(info.model_uri, input_data=payload, env_manager="uv")
+    with pytest.raises(MlflowException, match="env_manager must be one of uv, virtualenv .* got 'conda'"):
+        mlnb.models.predict(info.model_uri, input_data=payload, env_manager="conda")  # uv: tests/test_environments.py
 
     local = tmp_path / "local-model"
     mlnb.sklearn.save_model(model, local)

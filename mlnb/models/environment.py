@@ -185,8 +185,8 @@ def resolve_environment(default: Iterable[str], pip_requirements=None, extra_pip
     constraints: list[str] = []
     if extra_pip_requirements is not None:
         extra, constraints = expand_requirements(_read_requirements(extra_pip_requirements))
-        names = {_req_name(r) for r in extra}
-        reqs = [r for r in reqs if _req_name(r) not in names] + extra
+        names = {requirement_name(r) for r in extra}
+        reqs = [r for r in reqs if requirement_name(r) not in names] + extra
     return reqs, constraints
 
 
@@ -217,10 +217,11 @@ def conda_pip_requirements(conda_env) -> list[str]:
     return out
 
 
-def _req_name(req: str) -> str:
+def requirement_name(req: str) -> str:
+    """The normalized distribution name of a requirement line (``Scikit_Learn>=1`` -> ``scikit-learn``)."""
     import re
 
-    return re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower().replace("_", "-")
+    return re.split(r"[<>=!~\[;@ ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
 
 
 def write(model_dir: str | os.PathLike, requirements: Sequence[str], constraints: Sequence[str] = (),
@@ -279,7 +280,7 @@ def check_versions(model_dir: str | os.PathLike, flavors: dict | None = None) ->
             recorded[name.strip()] = want.strip()
     for conf in (flavors or {}).values():
         for key, dist in _FLAVOR_VERSION_KEYS.items():
-            if conf.get(key) and _req_name(dist) not in {_req_name(n) for n in recorded}:
+            if conf.get(key) and requirement_name(dist) not in {requirement_name(n) for n in recorded}:
                 recorded[dist] = str(conf[key])
     notes = []
     for name, want in recorded.items():
@@ -308,9 +309,9 @@ def update_model_requirements(model_uri: str | os.PathLike, operation: str, requ
             f"update_model_requirements changes a model in place, so it takes a local path or file:// URI; "
             f"got '{model_uri}'. Download the model (mlnb.artifacts.download_artifacts), update it, log it again.")
     model_dir = local_path(model_uri)
-    names = {_req_name(r) for r in requirement_list}
+    names = {requirement_name(r) for r in requirement_list}
     current = read_requirements(model_dir)
-    kept = [r for r in current if _req_name(r) not in names]
+    kept = [r for r in current if requirement_name(r) not in names]
     updated = kept + list(requirement_list) if operation == "add" else kept
     (model_dir / REQUIREMENTS_FILE).write_text("".join(f"{r}\n" for r in updated), encoding="utf-8")
     conda_file = model_dir / CONDA_FILE

@@ -73,13 +73,16 @@ class ServingHandle:
 
 
 def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", workers: int = 1,
-          timeout: float = DEFAULT_TIMEOUT, debug: bool = False, **limits: Any) -> ServingHandle:
+          timeout: float = DEFAULT_TIMEOUT, debug: bool = False, env_manager: str = "local",
+          allow_python_mismatch: bool = False, **limits: Any) -> ServingHandle:
     """Start a scoring server in the background and return its handle once it answers ``/ping``.
 
     ``model_or_uri`` is a model URI or path, a PyFuncModel, or any object with ``predict``.
     ``port=None`` picks a free port. ``debug=True`` puts the stack trace of a model failure in the
     answer (it is always in the log). Further keywords are the server's limits, by the names of
     :class:`mlnb.serving.limits.Limits` (``max_body``, ``max_concurrency``, ``header_timeout``, ...).
+    ``env_manager="uv"`` or ``"virtualenv"`` serves a saved model from its restored environment (its
+    Python and requirements, see :mod:`mlnb.environments`) in a child process; ``"local"`` from this one.
     """
     if workers < 1:
         raise InvalidParameterError(f"workers must be at least 1, got {workers}.")
@@ -87,7 +90,14 @@ def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", w
     warning = network_warning(host)
     if warning is not None:
         warnings.warn(warning, stacklevel=2)
-    if workers == 1:
+    if env_manager != "local":
+        if not isinstance(model_or_uri, (str, os.PathLike)):
+            raise InvalidParameterError(
+                f"env_manager='{env_manager}' runs the model in its own environment, so it needs a model URI or "
+                f"path. Save or log the model first, or serve it with env_manager='local'.")
+        handle = _serve_restored(os.fspath(model_or_uri), port, host, workers, config, env_manager,
+                                 allow_python_mismatch)
+    elif workers == 1:
         handle = _serve_in_thread(model_or_uri, port, host, config)
     elif isinstance(model_or_uri, (str, os.PathLike)):
         handle = _serve_in_process(os.fspath(model_or_uri), port, host, workers, config)
@@ -129,21 +139,38 @@ def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, limits: Lim
     return ServingHandle(server_url(host, bound), model, stop, thread.is_alive)
 
 
-def _serve_in_process(uri: str, port: int | None, host: str, workers: int, limits: Limits) -> ServingHandle:
+def _serve_restored(uri: str, port: int | None, host: str, workers: int, limits: Limits, env_manager: str,
+                    allow_python_mismatch: bool) -> ServingHandle:
+    """Serve from the model's restored environment: built (or found) here, then run there."""
+    from mlnb.environments import prepare
+    from mlnb.models.reading import read_model
+
+    path, mlmodel = read_model(uri, warn_versions=False)  # the model is loaded only in its own environment
+    env = prepare(path, env_manager, allow_python_mismatch=allow_python_mismatch)
+    from types import SimpleNamespace
+
+    described = SimpleNamespace(metadata=mlmodel)  # what the curl example reads: the signature
+    return _serve_in_process(str(path), port, host, workers, limits, model=described,
+                             command=env.mlnb_command, environ=env.environ())
+
+
+def _serve_in_process(uri: str, port: int | None, host: str, workers: int, limits: Limits, model: Any = None,
+                      command=None, environ: dict | None = None) -> ServingHandle:
     from mlnb.serving.scoring import load
     from mlnb.serving.server import wait_until_ready
 
-    model = load(uri)  # fails here, with a clear message, if the model cannot load
+    if model is None:
+        model = load(uri)  # fails here, with a clear message, if the model cannot load
     if port is None:
         import socket
 
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", uri, "-p", str(port), "-h", host,
-           "-w", str(workers), *limits.to_args()]
+    args = ["models", "serve", "-m", uri, "-p", str(port), "-h", host, "-w", str(workers), *limits.to_args()]
+    cmd = command(*args) if command is not None else [sys.executable, "-m", "mlnb.cli", *args]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=environ)
     url = server_url(host, port)
     alive = lambda: proc.poll() is None  # noqa: E731
     if not wait_until_ready(url, time.monotonic() + _STARTUP_SECONDS, alive):

@@ -53,15 +53,15 @@ def predict(model_uri: str, input_data: Any = None, input_path: str | os.PathLik
             env_manager: str = "local", install_mlflow: bool = False,
             pip_requirements_override: list[str] | None = None,
             extra_envs: Mapping[str, str] | None = None) -> None:
-    """Predict with a model in this Python environment and print the predictions as the scoring
-    server's JSON (or write them to ``output_path``). ``input_data`` is a serving payload (JSON text
-    or dict) or data; ``input_path`` a JSON or CSV file."""
+    """Predict with a model and print the predictions as the scoring server's JSON (or write them to
+    ``output_path``). ``input_data`` is a serving payload (JSON text or dict) or data; ``input_path``
+    a JSON or CSV file. ``env_manager="uv"`` or ``"virtualenv"`` predicts in the model's restored
+    environment (see :mod:`mlnb.environments`), ``"local"`` in this one."""
     from mlnb.serving.responses import predictions_body
 
     if env_manager not in ("local", None):
-        raise InvalidParameterError(
-            f"env_manager='{env_manager}' builds a separate environment, which mlnb does not do yet; "
-            f"use env_manager='local' to predict in this environment.")
+        return _predict_restored(model_uri, input_data, input_path, content_type, output_path, env_manager,
+                                 install_mlflow, pip_requirements_override, extra_envs)
     if install_mlflow or pip_requirements_override:
         raise InvalidParameterError(
             "install_mlflow and pip_requirements_override change a separate environment; with "
@@ -94,6 +94,42 @@ def predict(model_uri: str, input_data: Any = None, input_path: str | os.PathLik
         Path(output_path).write_bytes(out)
     else:
         sys.stdout.write(out.decode("utf-8") + "\n")
+
+
+def _predict_restored(model_uri, input_data, input_path, content_type, output_path, env_manager, install_mlflow,
+                      pip_requirements_override, extra_envs) -> None:
+    """``predict`` run by ``mlnb models predict`` in the model's restored environment."""
+    import subprocess
+    import tempfile
+
+    from mlnb.environments import prepare
+    from mlnb.models.uri import local_path
+
+    if content_type not in _CONTENT_TYPES or (input_data is None) == (input_path is None):
+        raise InvalidParameterError("Pass exactly one of input_data and input_path, and content_type 'json' or 'csv'.")
+    path = local_path(model_uri)
+    env = prepare(path, env_manager, extra_requirements=list(pip_requirements_override or []),
+                  install_mlflow=install_mlflow)
+    with tempfile.TemporaryDirectory(prefix="mlnb-predict-") as tmp:
+        if input_path is None:
+            input_path = Path(tmp) / f"input.{content_type}"
+            if isinstance(input_data, (str, bytes)):
+                data = input_data
+            elif isinstance(input_data, Mapping) and _is_payload(input_data):
+                data = json.dumps(input_data, default=_json_default)
+            else:
+                data = convert_input_example_to_serving_input(input_data)
+            input_path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        out = Path(output_path) if output_path is not None else Path(tmp) / "predictions.json"
+        done = subprocess.run(env.mlnb_command("models", "predict", "-m", str(path), "-i", str(input_path),
+                                               "-o", str(out), "-t", content_type),
+                              env=env.environ(extra={k: str(v) for k, v in (extra_envs or {}).items()}),
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ServingError(done.stderr.strip().splitlines()[-1].removeprefix("Error: ") if done.stderr.strip()
+                               else f"mlnb models predict exited with {done.returncode}", 400, "BAD_REQUEST")
+        if output_path is None:
+            sys.stdout.write(out.read_text(encoding="utf-8") + "\n")
 
 
 def _is_payload(data: Mapping[str, Any]) -> bool:

@@ -1,0 +1,116 @@
+"""A container image for a model: ``mlnb models generate-dockerfile`` and ``build-docker``.
+
+The image is the model's restored environment: a slim Python base of the model's Python version,
+mlnb installed from a wheel of this installation (written beside the Dockerfile, so the build
+never fetches mlnb), the model's requirements installed at build time, the model copied in, a
+non-root user, a HEALTHCHECK on ``/ping`` and ``mlnb models serve`` on port 8080 as entrypoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from mlnb.errors import EnvironmentRestoreError, InvalidParameterError
+
+MODEL_DIR = "/opt/ml/model"
+DIST_DIR = "/opt/mlnb/dist"
+PORT = 8080
+DEFAULT_DIRECTORY = "mlnb-dockerfile"
+DEFAULT_IMAGE = "mlnb-pyfunc-servable"
+MANAGERS = ("virtualenv", "uv")
+
+
+def dockerfile_text(python: str, wheel: str, env_manager: str = "virtualenv", constraints: bool = False) -> str:
+    """The Dockerfile for a context laid out by :func:`generate_dockerfile`."""
+    if env_manager not in MANAGERS:
+        raise InvalidParameterError(f"env_manager must be one of {', '.join(MANAGERS)}, got {env_manager!r}.")
+    targets = f'-r {DIST_DIR}/requirements.txt{f" -c {DIST_DIR}/constraints.txt" if constraints else ""} ' \
+              f'"{DIST_DIR}/{wheel}[serve]"'
+    install = (f"python -m pip install {targets}" if env_manager == "virtualenv"
+               else f'python -m pip install uv && uv pip install --python "$(command -v python)" {targets} '
+                    f"&& python -m pip uninstall -y uv")
+    ping = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/ping', timeout=4)"
+    serve = ["mlnb", "models", "serve", "-m", MODEL_DIR, "-h", "0.0.0.0", "-p", str(PORT), "--env-manager", "local"]
+    return f"""# A model served by mlnb: the image is the model's environment, restored at build time.
+FROM python:{python}-slim
+
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# mlnb comes from the wheel beside this file; the model's requirements are resolved with it.
+COPY mlnb-dist/ {DIST_DIR}/
+RUN {install}
+
+COPY model_dir/ {MODEL_DIR}/
+RUN useradd --create-home --uid 10001 mlnb
+USER mlnb
+
+EXPOSE {PORT}
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \\
+  CMD {json.dumps(["python", "-c", ping])}
+ENTRYPOINT {json.dumps(serve)}
+"""
+
+
+def generate_dockerfile(model_uri: str, output_directory: str | os.PathLike = DEFAULT_DIRECTORY,
+                        env_manager: str = "virtualenv", install_mlflow: bool = False) -> Path:
+    """Write a build context for ``model_uri`` into ``output_directory``: the Dockerfile, the model
+    (``model_dir/``), and mlnb's wheel with the requirements to install (``mlnb-dist/``). Returns
+    the Dockerfile's path. The folder is replaced as a whole, never left half-written."""
+    from mlnb.environments.package import write_wheel
+    from mlnb.environments.spec import spec_of
+    from mlnb.models.reading import read_model
+
+    path, _ = read_model(model_uri, warn_versions=False)
+    spec = spec_of(path, install_mlflow=install_mlflow)
+    out = Path(output_directory).absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        shutil.copytree(path, staging / "model_dir")
+        _readable(staging / "model_dir")  # the image's user is not the owner: it reads what root copied in
+        wheel = write_wheel(staging / "mlnb-dist")
+        (staging / "mlnb-dist" / "requirements.txt").write_text("".join(f"{r}\n" for r in spec.requirements))
+        if spec.constraints:
+            (staging / "mlnb-dist" / "constraints.txt").write_text("".join(f"{c}\n" for c in spec.constraints))
+        (staging / "Dockerfile").write_text(
+            dockerfile_text(spec.python, wheel.name, env_manager, constraints=bool(spec.constraints)))
+        os.chmod(staging, 0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "Dockerfile"
+
+
+def _readable(folder: Path) -> None:
+    for dirpath, _, files in os.walk(folder):
+        os.chmod(dirpath, 0o755)
+        for name in files:
+            os.chmod(os.path.join(dirpath, name), 0o644)
+
+
+def build_docker(model_uri: str, name: str = DEFAULT_IMAGE, env_manager: str = "virtualenv",
+                 install_mlflow: bool = False) -> None:
+    """Build the image of :func:`generate_dockerfile` as ``name`` with ``docker build``."""
+    docker = shutil.which("docker")
+    if docker is None:
+        raise EnvironmentRestoreError("build-docker needs the docker command, which is not installed. "
+                                      "Write the build context with `mlnb models generate-dockerfile` and build it "
+                                      "where a container builder runs.")
+    with tempfile.TemporaryDirectory(prefix="mlnb-docker-") as folder:
+        dockerfile = generate_dockerfile(model_uri, Path(folder) / "context", env_manager, install_mlflow)
+        done = subprocess.run([docker, "build", "-t", name, str(dockerfile.parent)])
+    if done.returncode != 0:
+        raise EnvironmentRestoreError(
+            f"docker build of '{name}' failed (exit code {done.returncode}; its output is above). If it says it "
+            f"cannot connect to the Docker daemon, start one, or build the context that "
+            f"`mlnb models generate-dockerfile` writes elsewhere.")
+
+
+__all__ = ["generate_dockerfile", "build_docker", "dockerfile_text", "DEFAULT_DIRECTORY", "DEFAULT_IMAGE"]

@@ -1,0 +1,309 @@
+"""Restored model environments (``--env-manager uv|virtualenv``), built from the local wheelhouse.
+
+A model pins a scikit-learn other than this environment's and answers with the version it runs
+under, so every test can tell the restored environment from the current one. Installers read only
+the wheelhouse tests/run.sh builds (MLNB_ENV_NO_INDEX, MLNB_ENV_FIND_LINKS): nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import sklearn
+
+from tests._tiers import REPO, WHEELHOUSE
+
+pytestmark = [pytest.mark.install, pytest.mark.slow]
+
+PINNED = "1.6.1"
+ROWS = {"dataframe_records": [{"x": 0.9}, {"x": 0.1}]}
+MAKE_MODEL = textwrap.dedent('''
+    """A model that answers with the scikit-learn version it runs under (a script: pickled by value)."""
+    import sys
+
+    import mlnb.pyfunc
+
+
+    class SklearnVersion(mlnb.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            import sklearn
+            from sklearn.linear_model import LogisticRegression
+
+            fitted = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+            return [f"{sklearn.__version__}:{int(fitted.predict([[float(x)]])[0])}" for x in model_input["x"]]
+
+
+    mlnb.pyfunc.save_model(sys.argv[1], python_model=SklearnVersion(), pip_requirements=sys.argv[2:])
+''')
+
+
+def make_model(folder: Path, *requirements: str, python: str | None = None) -> Path:
+    script = folder.parent / f"{folder.name}-make.py"
+    script.write_text(MAKE_MODEL)
+    subprocess.run([sys.executable, str(script), str(folder), *requirements], check=True, timeout=300)
+    if python is not None:
+        env_file = folder / "python_env.yaml"
+        env_file.write_text(env_file.read_text().replace(f"python: {'.'.join(map(str, sys.version_info[:3]))}",
+                                                         f"python: {python}"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("env-cache")
+
+
+@pytest.fixture(scope="module")
+def offline(cache) -> dict:
+    """Process environment for mlnb commands: the wheelhouse as the only index, a cache of our own."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "MLNB_ENV_CACHE": str(cache), "MLNB_ENV_NO_INDEX": "1",
+            "MLNB_ENV_FIND_LINKS": str(WHEELHOUSE)}
+
+
+@pytest.fixture(scope="module")
+def pinned_model(tmp_path_factory) -> Path:
+    assert sklearn.__version__ != PINNED  # the test environment must differ from the model's
+    return make_model(tmp_path_factory.mktemp("pinned") / "model", f"scikit-learn=={PINNED}")
+
+
+def mlnb_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mlnb.cli", *args]
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def test_served_with_uv_the_model_runs_under_its_pinned_scikit_learn(pinned_model, offline, port):
+    from mlnb.serving.server import wait_until_ready
+
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(mlnb_cmd("models", "serve", "-m", str(pinned_model), "-p", str(port),
+                                     "--env-manager", "uv"), env=offline, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until_ready(url, time.monotonic() + 900, lambda: proc.poll() is None), proc.communicate()
+        assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert "Restoring the model's environment with uv (Python 3.11, 1 requirements)" in err
+    assert f"mlnb is serving '{pinned_model}'" in out
+
+
+def test_predict_in_the_restored_environment_reuses_the_cached_one(pinned_model, offline, tmp_path):
+    request = tmp_path / "in.json"
+    request.write_text(json.dumps(ROWS))
+    done = subprocess.run(mlnb_cmd("models", "predict", "-m", str(pinned_model), "-i", str(request),
+                                   "--env-manager", "uv"), env=offline, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
+    assert "Restoring" not in done.stderr  # the serve test built it; the same requirements share it
+
+
+def test_notebook_serve_runs_a_saved_model_in_its_restored_environment(pinned_model, offline, monkeypatch):
+    import mlnb
+
+    for name in ("MLNB_ENV_CACHE", "MLNB_ENV_NO_INDEX", "MLNB_ENV_FIND_LINKS"):
+        monkeypatch.setenv(name, offline[name])
+    with mlnb.serve(str(pinned_model), env_manager="uv") as handle:
+        assert post(handle.url, ROWS)["predictions"] == [f"{PINNED}:1", f"{PINNED}:0"]
+    assert not handle.running
+
+
+def test_virtualenv_builds_with_venv_and_pip(tmp_path, offline):
+    model = make_model(tmp_path / "model", f"scikit-learn=={PINNED}")
+    env = {**offline, "MLNB_ENV_CACHE": str(tmp_path / "cache")}
+    request = tmp_path / "in.json"
+    request.write_text(json.dumps(ROWS))
+    done = subprocess.run(mlnb_cmd("models", "predict", "-m", str(model), "-i", str(request),
+                                   "--env-manager", "virtualenv"), env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["predictions"] == [f"{PINNED}:1", f"{PINNED}:0"]
+    assert "with virtualenv" in done.stderr
+    [root] = (tmp_path / "cache" / "envs").iterdir()
+    assert (root / "bin" / "pip").exists()  # venv's own pip, not uv
+
+
+def test_an_unresolvable_requirement_stops_the_server_naming_it_and_the_reason(tmp_path, offline, port):
+    model = make_model(tmp_path / "model", "scikit-learn==0.0.1")
+    done = subprocess.run(mlnb_cmd("models", "serve", "-m", str(model), "-p", str(port),
+                                   "--env-manager", "uv"), env=offline, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and "mlnb is serving" not in done.stdout
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: Cannot restore the environment of the model at ")
+    assert "the requirement 'scikit-learn==0.0.1' cannot be installed. uv says: " in error
+    reason = error.split("uv says: ", 1)[1]  # uv's own words: the model's pin conflicts with mlnb's scikit-learn>=1.3
+    assert "you require scikit-learn==0.0.1 and scikit-learn>=1.3" in reason and "unsatisfiable" in reason
+    assert "Traceback" not in done.stderr
+    envs = Path(offline["MLNB_ENV_CACHE"]) / "envs"
+    assert not any(p.name.startswith(".tmp-") for p in envs.iterdir())  # nothing half-built is left
+
+
+def test_a_corrupt_cache_entry_is_rebuilt(pinned_model, offline, monkeypatch):
+    from mlnb.environments import prepare
+
+    monkeypatch.setenv("MLNB_ENV_NO_INDEX", "1")
+    monkeypatch.setenv("MLNB_ENV_FIND_LINKS", str(WHEELHOUSE))
+    cache = Path(offline["MLNB_ENV_CACHE"])
+    logged: list[str] = []
+    env = prepare(pinned_model, "uv", cache=cache, log=logged.append)
+    assert logged == []  # built by an earlier test
+    (env.root / "mlnb-environment.json").write_text("{not json")
+    stale = env.root.parent / f".tmp-{env.spec.key}-killed"  # a build that was interrupted
+    stale.mkdir()
+    rebuilt = prepare(pinned_model, "uv", cache=cache, log=logged.append)
+    assert rebuilt.root == env.root and not stale.exists()
+    assert any("incomplete or corrupt; rebuilding" in line for line in logged)
+    out = subprocess.run([str(rebuilt.python), "-c", "import sklearn; print(sklearn.__version__)"],
+                         env=rebuilt.environ(), capture_output=True, text=True, check=True).stdout
+    assert out.strip() == PINNED
+
+
+def test_two_processes_preparing_one_environment_build_it_once(tmp_path, offline):
+    model = make_model(tmp_path / "model", f"scikit-learn=={PINNED}", "threadpoolctl")
+    env = {**offline, "MLNB_ENV_CACHE": str(tmp_path / "cache")}
+    from mlnb.environments import spec_of
+
+    lock = tmp_path / "cache" / "locks" / f"{spec_of(model).key}.lock"
+    lock.parent.mkdir(parents=True)
+    cmd = mlnb_cmd("models", "prepare-env", "-m", str(model), "--env-manager", "uv")
+    with open(lock, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # both processes find the build under way
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        logs = [tmp_path / f"err{i}" for i in range(2)]
+        waiting = [False, False]
+        deadline = time.monotonic() + 300
+        while not all(waiting) and time.monotonic() < deadline:
+            for i, proc in enumerate(procs):  # read the first line each prints: "Waiting for ..."
+                if not waiting[i]:
+                    line = proc.stderr.readline()
+                    logs[i].write_text(line)
+                    waiting[i] = line.startswith("Waiting for another process that is building the environment")
+        assert all(waiting), [p.read_text() for p in logs]
+        fcntl.flock(held, fcntl.LOCK_UN)
+    results = [(p.wait(timeout=900), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert sum("Restoring the model's environment" in err for _, _, err in results) == 1
+    paths = {out.strip().rsplit(": ", 1)[-1] for _, out, _ in results}
+    assert len(paths) == 1 and Path(paths.pop()).is_dir()
+
+
+def test_a_python_version_without_an_interpreter_is_an_error_or_with_consent_a_warning(tmp_path, offline):
+    model = make_model(tmp_path / "model", f"scikit-learn=={PINNED}", python="3.4.10")
+    cmd = mlnb_cmd("models", "prepare-env", "-m", str(model), "--env-manager", "uv")
+    refused = subprocess.run(cmd, env=offline, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"Error: The model at '{model}' was saved with Python 3.4 and no Python 3.4 interpreter is installed here "
+        f"(uv found none). Install one (for example `uv python install 3.4`), or pass --allow-python-mismatch "
+        f"(allow_python_mismatch=True) to run it with Python 3.11.")
+    allowed = subprocess.run([*cmd, "--allow-python-mismatch"], env=offline, capture_output=True, text=True,
+                             timeout=900)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "Warning: The model at" in allowed.stderr and "running it with Python 3.11" in allowed.stderr
+    assert "(uv, Python 3.11)" in allowed.stdout
+
+
+def test_env_shows_what_would_be_installed_and_prune_removes_unused_entries(pinned_model, offline, tmp_path):
+    shown = subprocess.run(mlnb_cmd("models", "env", "-m", str(pinned_model)), env=offline, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"Cache: {offline['MLNB_ENV_CACHE']}"
+    assert "Manager: uv" in lines and "Python: 3.11" in lines
+    assert f"Model requirements:\n  scikit-learn=={PINNED}\nmlnb's runtime:\n" in shown.stdout
+    assert "  uvicorn>=0.30" in lines
+    assert lines[-1].endswith("(built)")
+    cache = tmp_path / "cache"
+    shutil.copytree(Path(offline["MLNB_ENV_CACHE"]) / "envs", cache / "envs", symlinks=True)
+    env = {**offline, "MLNB_ENV_CACHE": str(cache)}
+    kept = subprocess.run(mlnb_cmd("models", "env", "--prune", "--days", "30"), env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert kept.stdout.strip().splitlines()[-1] == f"Pruned 0 entries unused for 30 days from {cache}."
+    pruned = subprocess.run(mlnb_cmd("models", "env", "--prune", "--days", "0"), env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert pruned.returncode == 0, pruned.stderr
+    assert not any((cache / "envs").iterdir())
+    assert pruned.stdout.strip().splitlines()[-1].startswith("Pruned ")
+
+
+def test_the_dockerfile_recipe_builds_and_serves_outside_a_container(pinned_model, tmp_path, port):
+    """No container builder runs on this machine (no Docker daemon, no podman or buildah), so the
+    Dockerfile's steps run here: its RUN lines in a fresh venv standing in for the base image's
+    Python (indexes replaced by the wheelhouse), its ENTRYPOINT and HEALTHCHECK against the result."""
+    import re
+
+    context = tmp_path / "context"
+    done = subprocess.run(mlnb_cmd("models", "generate-dockerfile", "-m", str(pinned_model), "-d", str(context),
+                                   "--env-manager", "uv"), capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    lines = (context / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    steps = [(ln.split(" ", 1)[0], ln.split(" ", 1)[1].strip()) for ln in lines if ln and not ln.startswith("#")]
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    user = [arg for op, arg in steps if op == "USER"]
+    assert user == ["mlnb"] and ("RUN", "useradd --create-home --uid 10001 mlnb") in steps
+    copies = {dest.rstrip("/"): context / src for op, arg in steps if op == "COPY" for src, dest in [arg.split()]}
+    assert set(copies) == {"/opt/mlnb/dist", "/opt/ml/model"}
+    assert os.stat(context / "model_dir" / "MLmodel").st_mode & 0o004  # readable by the image's user, not only root
+
+    def here(text: str) -> str:
+        for dest, src in copies.items():
+            text = text.replace(dest, str(src))
+        return text.replace("8080", str(port))
+
+    root = tmp_path / "base-image-python"
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
+    image_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "MLNB_"))}
+    image_env["PATH"] = f"{root / 'bin'}{os.pathsep}{image_env['PATH']}"
+    offline = f"install --no-index --find-links {WHEELHOUSE}"
+    for op, arg in steps:
+        if op == "RUN" and not arg.startswith("useradd"):
+            command = re.sub(r"\b(pip|uv pip) install\b", lambda m: f"{m.group(1)} {offline}", here(arg))
+            ran = subprocess.run(["sh", "-c", command], env=image_env, cwd=tmp_path, capture_output=True, text=True,
+                                 timeout=900)
+            assert ran.returncode == 0, (command, ran.stderr)
+    assert not (root / "bin" / "uv").exists()  # the installer is not left in the image
+    [(_, entrypoint)] = [(op, arg) for op, arg in steps if op == "ENTRYPOINT"]
+    [(_, healthcheck)] = [(op, arg) for op, arg in steps if op == "HEALTHCHECK"]
+    probe = json.loads(here(healthcheck.split(" CMD ", 1)[1]))
+    server = subprocess.Popen([here(a) for a in json.loads(entrypoint)], env=image_env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(entrypoint)[:3] == ["mlnb", "models", "serve"]
+        from mlnb.serving.server import wait_until_ready
+
+        url = f"http://127.0.0.1:{port}"
+        assert wait_until_ready(url, time.monotonic() + 600, lambda: server.poll() is None), server.communicate()
+        assert subprocess.run(probe, env=image_env, timeout=60).returncode == 0  # the HEALTHCHECK passes
+        assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def test_the_python_predict_runs_in_the_restored_environment(pinned_model, offline, monkeypatch, tmp_path):
+    import pandas as pd
+
+    from mlnb.serving.offline import predict
+
+    for name in ("MLNB_ENV_CACHE", "MLNB_ENV_NO_INDEX", "MLNB_ENV_FIND_LINKS"):
+        monkeypatch.setenv(name, offline[name])
+    out = tmp_path / "out.json"
+    predict(str(pinned_model), pd.DataFrame({"x": [0.9, 0.1]}), output_path=out, env_manager="uv")
+    assert json.loads(out.read_text()) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
