@@ -58,7 +58,16 @@ def test_missing_store_shows_only_its_message_and_does_not_create_it(tmp_path):
 def test_experiment_without_runs_says_how_to_create_runs():
     mlnb.set_experiment("empty")
     browser = mlnb.runs(experiment="empty")
-    assert "No runs in this experiment yet" in browser.table.html and "%%autolog" in browser.table.html
+    assert "No runs in this experiment yet" in browser.message.value and "%%autolog" in browser.message.value
+    assert browser.runs_panel.layout.display == "none" and browser.filter_box.layout.display == "none"
+    assert browser.experiment_box.layout.display != "none"   # to go to an experiment that has runs
+
+
+def test_no_match_keeps_the_controls_to_change_the_filter():
+    make_runs(3)
+    browser = mlnb.runs(filter_string="metrics.accuracy > 5")
+    assert "No runs match this filter" in browser.table.html
+    assert browser.filter_box.layout.display is None and browser.runs_panel.layout.display is None
 
 
 def test_table_pages_in_the_store_query_and_counts_runs_in_words():

@@ -111,7 +111,7 @@ class RunBrowser:
         from mlnb.notebook.html_view import HtmlView
 
         w = _widgets()
-        self.view_box = w.ToggleButtons(options=VIEWS, value=VIEWS[0], style={"button_width": "140px"})
+        self.view_box = w.ToggleButtons(options=VIEWS, value=VIEWS[0], style={"button_width": "160px"})
         self.experiment_box = w.Dropdown(description="Experiment", options=[], layout=w.Layout(width="300px"))
         self.filter_box = w.Text(value=self.filter_string, placeholder="metrics.accuracy > 0.9 and params.C = '1.0'",
                                  description="Filter", continuous_update=False, layout=w.Layout(width="420px"))
@@ -344,9 +344,16 @@ class RunBrowser:
 
     def _render_table(self) -> None:
         table = self._table
+        empty = table is not None and not len(table) and not self.filter_string
+        # an experiment without runs shows its message and the experiment picker, nothing else
+        self.runs_panel.layout.display = "none" if empty else None
+        self.filter_box.layout.display = self.columns_button.layout.display = "none" if empty else None
+        if empty:
+            self.message.value = _notice(f"No runs in this experiment yet. {HOW_TO_CREATE_RUNS}")
+        elif self.message.value.startswith('<div class="mlnb-notice"'):
+            self.message.value = ""
         if table is None or not len(table):
-            what = "match this filter" if self.filter_string else "in this experiment yet"
-            html = _notice(f"No runs {what}. " + ("" if self.filter_string else HOW_TO_CREATE_RUNS))
+            html = _notice("No runs match this filter.") if self.filter_string else ""
         else:
             html = tables.run_rows_html(table, self._columns(), self.page * self.page_size,
                                         _order_parts(self.order_by), self.selected)
@@ -609,6 +616,8 @@ class RunBrowser:
         if models:
             self.show_registered_models()
         else:
+            if self._table is not None:
+                self._render_table()
             self._changed()
 
     def show_registered_models(self) -> None:

@@ -21,7 +21,7 @@ SHORT_ID = 8
 DIFF_STYLE = "background:rgba(255,193,7,.28)"
 BG = "background:var(--jp-layout-color0,#fff)"
 TH = "padding:3px 8px;text-align:left;border-bottom:1px solid rgba(128,128,128,.5);white-space:nowrap"
-TD = "padding:2px 8px;border-bottom:1px solid rgba(128,128,128,.15);white-space:nowrap"
+TD = "padding:2px 8px;text-align:left;border-bottom:1px solid rgba(128,128,128,.15);white-space:nowrap"
 TABLE = "border-collapse:separate;border-spacing:0;font-size:12px;font-family:var(--jp-ui-font-family,system-ui,sans-serif)"
 BOX = "overflow-x:auto;max-width:100%"
 # the first three columns (tick, #, run) stay in view while the rest scroll sideways
@@ -81,7 +81,8 @@ def column_label(sort_key: str) -> str:
 def _pinned_style(index: int) -> str:
     left = sum(width for _, width in PINNED[:index])
     width = PINNED[index][1]
-    return (f"position:sticky;left:{left}px;z-index:1;{BG};min-width:{width}px;max-width:{width}px;"
+    return (f"position:sticky;left:{left}px;z-index:1;{BG};box-sizing:border-box;width:{width}px;"
+            f"min-width:{width}px;max-width:{width}px;"
             "overflow:hidden;text-overflow:ellipsis")
 
 
