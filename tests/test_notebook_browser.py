@@ -387,3 +387,27 @@ def test_opening_with_a_bad_filter_reports_it(bad):
 def test_plural_and_labels():
     assert tables.plural(1, "run") == "1 run" and tables.plural(1200, "run") == "1,200 runs"
     assert tables.run_label(None, "0123456789ab") == "01234567"
+
+
+def test_browser_reads_runs_and_registered_models_from_a_tracking_server(tmp_path, monkeypatch, classification_data):
+    """A real ``mlflow server``: MLflow logs and registers, the browser lists the run and the model."""
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from tests._tracking import mlflow_server
+
+    X, y = classification_data
+    with mlflow_server(tmp_path / "server") as url:
+        monkeypatch.setenv("MLNB_TRACKING_URI", url)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        mlflow.set_tracking_uri(url)
+        mlflow.set_experiment("served")
+        with mlflow.start_run(run_name="on-the-server") as run:
+            mlflow.log_metric("accuracy", 0.9)
+            mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model", registered_model_name="remote")
+        mlflow.MlflowClient(url).set_registered_model_alias("remote", "prod", 1)
+        browser = mlnb.runs(experiment="served")
+        assert rows(browser) == [run.info.run_id] and "1 run ·" in browser.page_label.value
+        browser.show_view("Registered models")
+        html = browser.models.value
+        assert "<b>remote</b>" in html and "@prod" in html and run.info.run_id[:8] in html
