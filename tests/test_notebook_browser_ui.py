@@ -75,13 +75,13 @@ def fill_store(db: Path) -> dict:
     return {"ids": ids, "mlflow": theirs.info.run_id}
 
 
-def write_notebook(path: Path, db: Path) -> None:
+def write_notebook(path: Path, db: Path, extra: str = "") -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(f"import mlnb\nSTORE = {f'sqlite:///{db}'!r}"),
         nbformat.v4.new_code_cell('browser = mlnb.runs(experiment="sweep", page_size=5, tracking_uri=STORE)\nbrowser'),
         nbformat.v4.new_code_cell('mlnb.runs(experiment="empty", tracking_uri=STORE)'),
-    ]
+    ] + ([nbformat.v4.new_code_cell(extra)] if extra else [])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
@@ -92,6 +92,8 @@ def root(tmp_path_factory):
     data = fill_store(root / "mlflow.db")
     for name in ("lab", "nb7", "export"):
         write_notebook(root / f"{name}.ipynb", root / "mlflow.db")
+    write_notebook(root / "nokernel.ipynb", root / "mlflow.db",
+                   "browser.select([run_id for run_id, _ in browser.page_runs[:2]])\nbrowser.compare()")
     return root, data
 
 
@@ -328,6 +330,26 @@ def test_notebook7_browser_ticks_compare_and_saved_notebook_reads(server, root, 
     open_notebook(reopened, server, "nb7.ipynb", "nb7")
     check_saved_snapshot(reopened, data, "nb7-reopened")
     reopened.evaluate(f"() => {NOTEBOOK_JS}.sessionContext.shutdown()")
+
+
+def test_jupyterlab_reopened_with_no_kernel_shows_the_snapshot(server, root, page):
+    """Saved from a live session (signed, no widget state), reopened with no kernel started."""
+    folder, data = root
+    open_notebook(page, server, "nokernel.ipynb", "lab")
+    run_all(page)
+    save_and_close(page)
+    page.close()
+    assert "widgets" not in json.loads((folder / "nokernel.ipynb").read_text())["metadata"]   # no widget state
+    reopened = page.context.new_page()
+    reopened.goto(f"{server}/lab/workspaces/nokernel-{os.getpid()}?reset&token={TOKEN}")
+    reopened.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('docmanager:open')",
+                               timeout=120_000)
+    reopened.evaluate("""() => window.jupyterapp.commands.execute('docmanager:open', {
+        path: 'nokernel.ipynb', factory: 'Notebook', kernelPreference: {shouldStart: false, canStart: false}})""")
+    reopened.wait_for_function(f"() => {NOTEBOOK_JS} && {NOTEBOOK_JS}.context && {NOTEBOOK_JS}.context.isReady",
+                               timeout=120_000)
+    check_saved_snapshot(reopened, data, "lab-reopened-no-kernel")
+    assert reopened.evaluate(f"() => !{NOTEBOOK_JS}.sessionContext.session")
 
 
 def test_nbconvert_html_opened_offline_shows_the_snapshot(root, chromium, tmp_path):
