@@ -201,7 +201,6 @@ def check_saved_snapshot(page, data: dict, name: str) -> None:
     """What a person sees in a reopened notebook: the table as it was, and no widget error."""
     snapshot = page.locator(".mlnb-snapshot").first
     snapshot.wait_for(state="visible", timeout=60_000)
-    page.wait_for_timeout(0)
     assert snapshot.locator("tr.mlnb-run-row").count() == 5
     text = page.locator(".jp-Notebook").inner_text()
     assert "Error displaying widget" not in text and "model not found" not in text
@@ -234,9 +233,9 @@ def test_jupyterlab_browser_clicks_then_saved_notebook_reads(server, root, page)
     filter_box = panel.locator(".widget-text input").first
     before = (run_cell.bounding_box()["x"], filter_box.bounding_box()["x"])
     box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
-    page.wait_for_timeout(200)
-    assert (run_cell.bounding_box()["x"], filter_box.bounding_box()["x"]) == before
+    box.evaluate("b => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     assert box.evaluate("b => b.scrollLeft > 0")
+    assert (run_cell.bounding_box()["x"], filter_box.bounding_box()["x"]) == before
     shot(panel, "lab-scrolled")
     box.evaluate("b => { b.scrollLeft = 0; }")
 

@@ -180,7 +180,8 @@ class RunBrowser:
             self.sweep_chart,
         ], layout=w.Layout(width="100%", min_width="0"))
         self.models.layout.display = "none"
-        self.widget = w.VBox([w.HBox([self.view_box, self.refresh_button]), self.controls, self.message, self.runs_panel, self.models],
+        self.widget = w.VBox([w.HBox([self.view_box, self.refresh_button]), self.controls, self.message,
+                              self.runs_panel, self.models],
                              layout=w.Layout(width="100%", min_width="0", overflow="hidden"))
         self.widget.add_class("mlnb-run-browser")
 
@@ -530,8 +531,7 @@ class RunBrowser:
         if len(self.compared) > 1 and differing:
             rows = {tables.run_label(r.info.run_name, r.info.run_id): {**r.data.params, key: r.data.metrics.get(key)}
                     for r in self.compared}
-            if len(differing) + 1 >= 2:
-                sweep += charts.parallel_coordinates_svg(rows, differing + [key], title=f"params and {key}")
+            sweep += charts.parallel_coordinates_svg(rows, differing + [key], title=f"params and {key}")
             param = self.param_box.value
             if param:
                 points = {label: (values.get(param), values.get(key)) for label, values in rows.items()}
