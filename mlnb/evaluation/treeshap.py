@@ -60,11 +60,11 @@ def _kernels():
 _compiled = None
 
 
-def _flatten_tree(left, right, feature, threshold, cover, P, out_feat, out_lo, out_hi, out_z, out_n, out_leaf,
-                  leaf_start):
+def _flatten_tree(left, right, feature, threshold, cover, P, max_depth, out_feat, out_lo, out_hi, out_z, out_n,
+                  out_leaf, leaf_start):
     """Write each leaf's path of one tree from ``leaf_start``; return the next free leaf slot."""
     n_nodes = left.shape[0]
-    depth_cap = n_nodes + 1
+    depth_cap = max_depth + 2
     st_feat = np.zeros((depth_cap, P), np.int64)
     st_lo = np.zeros((depth_cap, P))
     st_hi = np.zeros((depth_cap, P))
@@ -227,7 +227,8 @@ def _flatten(model: Any, n_features: int) -> _Paths | None:
     for tree, column, weight in trees:
         end = flatten(tree.children_left.astype(np.int64), tree.children_right.astype(np.int64),
                       tree.feature.astype(np.int64), tree.threshold.astype(float),
-                      tree.weighted_n_node_samples.astype(float), P, feat, lo, hi, z, n, leaf, slot)
+                      tree.weighted_n_node_samples.astype(float), P, int(tree.max_depth), feat, lo, hi, z, n,
+                      leaf, slot)
         leaves = leaf[slot:end]
         v = tree.value[leaves, 0, :].astype(float)
         if normalise:
