@@ -116,6 +116,7 @@ def _compare(ours, theirs) -> str:
 
 def main(argv: list[str]) -> None:
     full = "--full" in argv
+    os.environ.setdefault("TQDM_DISABLE", "1")   # progress bars (both tools') would fill the recorded output
     tmp = str(scratch_dir("mlnb-bench-evaluate-"))
     os.chdir(tmp)
     os.environ["MLNB_TRACKING_URI"] = str(Path(tmp) / "mlnb.db")
