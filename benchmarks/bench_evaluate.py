@@ -5,9 +5,11 @@
 
 Both evaluate the same MLflow-format model directory (logged once with mlflow.sklearn) on the same
 5,000 x 10 held-out frame. Imports are warmed up first, so the figures are steady-state calls.
-MLflow explains with a model-agnostic explainer on 2,000 rows, which takes minutes for the
-gradient-boosting regressor: by default its time is extrapolated from a run without SHAP plus a run
-explaining 200 rows (SHAP time scaled to 2,000 rows), and labelled as such.
+Both explain MLflow's default sample, 2,000 rows (each row says so; a row where the two explained
+different rows says "NOT same work" and does not count toward the goal). MLflow explains the
+gradient-boosting regressor with a model-agnostic explainer, which takes minutes: by default its
+time is extrapolated from a run without SHAP plus a run explaining 200 rows (SHAP time scaled to
+2,000 rows), and labelled as such.
 """
 
 from __future__ import annotations
@@ -80,6 +82,21 @@ def _mlnb_eval(path, data, model_type):
     return t, res
 
 
+def _median(runs):
+    """The run of median wall time."""
+    return sorted(runs, key=lambda r: r[0].wall)[len(runs) // 2]
+
+
+def _work(ours, mlflow_rows: int, extrapolated: bool = False) -> str:
+    """What a row compares: the rows each side explained, and whether that is the same work."""
+    rows = ours.explanation.rows
+    if rows != mlflow_rows:
+        return f"NOT same work (SHAP on {rows:,} rows by mlnb, {mlflow_rows:,} by MLflow; not counted)"
+    if extrapolated:
+        return f"same work, SHAP on {rows:,} rows each (MLflow time extrapolated*)"
+    return f"same work, SHAP on {rows:,} rows each"
+
+
 def _compare(ours, theirs) -> str:
     """Which MLflow metrics and artifacts mlnb also has, and the largest metric difference."""
     import numbers
@@ -99,6 +116,7 @@ def _compare(ours, theirs) -> str:
 
 def main(argv: list[str]) -> None:
     full = "--full" in argv
+    os.environ.setdefault("TQDM_DISABLE", "1")   # progress bars (both tools') would fill the recorded output
     tmp = str(scratch_dir("mlnb-bench-evaluate-"))
     os.chdir(tmp)
     os.environ["MLNB_TRACKING_URI"] = str(Path(tmp) / "mlnb.db")
@@ -116,10 +134,12 @@ def main(argv: list[str]) -> None:
     path = _log_mlflow_model(rf, X)
     _mlnb_eval(path, test.iloc[:300], "classifier")                      # warm imports
     _mlflow_eval(path, test.iloc[:300], "classifier", {"explainability_nsamples": 50})
-    ours = min((_mlnb_eval(path, test, "classifier") for _ in range(3)), key=lambda r: r[0].wall)
+    first = _mlnb_eval(path, test, "classifier")            # alternating: mlnb, MLflow, mlnb, mlnb
     theirs = _mlflow_eval(path, test, "classifier")
-    rows.append(("RandomForestClassifier(50) 5000x10 + SHAP", ours[0].wall, theirs[0].wall))
-    cpu_rows.append(("RandomForestClassifier(50) 5000x10 + SHAP", ours[0].cpu, theirs[0].cpu))
+    ours = _median([first] + [_mlnb_eval(path, test, "classifier") for _ in range(2)])
+    label = f"RandomForestClassifier(50) 5000x10, {_work(ours[1], min(MLFLOW_SHAP_ROWS, ROWS))}"
+    rows.append((label, ours[0].wall, theirs[0].wall))
+    cpu_rows.append((label, ours[0].cpu, theirs[0].cpu))
     notes.append(f"classifier: mlnb {ours[1].explanation.summary()}; MLflow explained "
                  f"{min(MLFLOW_SHAP_ROWS, ROWS)} rows. {_compare(ours[1], theirs[1])}")
 
@@ -128,11 +148,11 @@ def main(argv: list[str]) -> None:
     gb = GradientBoostingRegressor(random_state=0).fit(X, y)
     path = _log_mlflow_model(gb, X)
     _mlnb_eval(path, test.iloc[:300], "regressor")
-    ours = min((_mlnb_eval(path, test, "regressor") for _ in range(3)), key=lambda r: r[0].wall)
+    ours = _median([_mlnb_eval(path, test, "regressor") for _ in range(3)])
     if full:
         t, theirs = _mlflow_eval(path, test, "regressor")
         theirs_wall, theirs_cpu = t.wall, t.cpu
-        label = "GradientBoostingRegressor 5000x10 + SHAP"
+        label = f"GradientBoostingRegressor 5000x10, {_work(ours[1], min(MLFLOW_SHAP_ROWS, ROWS))}"
     else:
         base, theirs = _mlflow_eval(path, test, "regressor", {"log_model_explainability": False})
         probe, probe_res = _mlflow_eval(path, test, "regressor", {"explainability_nsamples": PROBE_SHAP_ROWS})
@@ -140,7 +160,7 @@ def main(argv: list[str]) -> None:
         theirs_wall = base.wall + (probe.wall - base.wall) * scale
         theirs_cpu = base.cpu + (probe.cpu - base.cpu) * scale
         theirs.artifacts.update(probe_res.artifacts)
-        label = "GradientBoostingRegressor 5000x10 + SHAP*"
+        label = f"GradientBoostingRegressor 5000x10, {_work(ours[1], min(MLFLOW_SHAP_ROWS, ROWS), True)}"
         notes.append(f"* MLflow regressor time extrapolated: {fmt_time(base.wall)} without SHAP + "
                      f"({fmt_time(probe.wall)} - {fmt_time(base.wall)}) x {MLFLOW_SHAP_ROWS}/{PROBE_SHAP_ROWS} "
                      "SHAP rows (MLflow's default 2,000). Run with --full to measure it (minutes).")
@@ -153,10 +173,12 @@ def main(argv: list[str]) -> None:
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for n in notes:
         print(n)
-    wall_goal = all(r[1] <= 3.0 for r in rows)
-    cpu_goal = all(r[1] <= 3.0 for r in cpu_rows)
-    print(f"goal (each mlnb evaluation within 3 s): wall {'met' if wall_goal else 'NOT met'}, "
-          f"CPU {'met' if cpu_goal else 'NOT met'}")
+    counted = [r for r in rows if "NOT same work" not in r[0]]
+    wall_goal = bool(counted) and all(r[1] <= 3.0 for r in counted)
+    cpu_goal = bool(counted) and all(r[1] <= 3.0 for r in cpu_rows if "NOT same work" not in r[0])
+    print(f"goal (each mlnb evaluation, SHAP on MLflow's rows included, within 3 s): "
+          f"wall {'met' if wall_goal else 'NOT met'}, CPU {'met' if cpu_goal else 'NOT met'} "
+          f"({len(counted)} of {len(rows)} rows are the same work and count)")
 
 
 if __name__ == "__main__":

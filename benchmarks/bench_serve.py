@@ -80,13 +80,45 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _wrk(url: str, script: pathlib.Path, connections: int, seconds: int) -> dict:
+def _wrk(url: str, script: pathlib.Path, connections: int, seconds: int, path: str = "/invocations") -> dict:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), f"{url}/invocations"],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), f"{url}{path}"],
         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
     requests, duration_us, p50, p99, errors = map(int, line.split()[1:])
     return {"rps": requests / (duration_us / 1e6), "p50": p50 / 1e6, "p99": p99 / 1e6, "errors": errors}
+
+
+_PING_LUA = """
+wrk.method = "GET"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
+           latency:percentile(50), latency:percentile(99), summary.errors.status))
+end
+"""
+
+
+def _goals(rows, details, ping_rate: float, raw_one_row: float) -> list[tuple[str, bool, str]]:
+    """(goal, met, figure) for each of the serving goals."""
+    rate = {name: (ours["rps"], theirs["rps"]) for name, ours, theirs, _, _ in details}
+    p99_4 = next(ours["p99"] for name, ours, _, _, conns in details if name.startswith("1-row") and conns == 4)
+    one, one_mlflow = rate["1-row JSON (dataframe_split)"]
+    single = rate["1-row JSON, one connection"][0]
+    limit = 1 / raw_one_row
+    budget = 1.5 * (raw_one_row + 1 / ping_rate)      # 1.5 x (raw predict + HTTP alone)
+    ratio = {name: ours / theirs for name, ours, theirs in rows}
+    return [
+        ("1-row requests >= 20x MLflow", one / one_mlflow >= 20, f"{one / one_mlflow:.1f}x"),
+        ("1-row requests >= 50% of the raw predict rate on one core", one >= 0.5 * limit,
+         f"{one:,.0f} req/s = {100 * one / limit:.0f}% of {limit:,.0f}/s"),
+        ("1-row request <= 1.5x (raw predict + HTTP alone), one connection", 1 / single <= budget,
+         f"{fmt_time(1 / single)} per request; budget {fmt_time(budget)} = 1.5 x ({fmt_time(raw_one_row)} "
+         f"+ {fmt_time(1 / ping_rate)} for GET /ping)"),
+        ("1-row p99 < 5 ms at 4 connections", p99_4 < 0.005, fmt_time(p99_4)),
+        ("10,000-row CSV >= 4x MLflow", ratio["10,000-row CSV rows/s"] >= 4, f"{ratio['10,000-row CSV rows/s']:.1f}x"),
+        ("100 records >= 10x MLflow", ratio["100-record JSON (dataframe_records) rows/s"] >= 10,
+         f"{ratio['100-record JSON (dataframe_records) rows/s']:.1f}x"),
+    ]
 
 
 def _median(results) -> dict:
@@ -165,13 +197,27 @@ def main() -> int:
             rows.append((f"{name} {unit}", ours["rps"] * n_rows, theirs["rps"] * n_rows))
             details.append((name, ours, theirs, predict, conns))
 
-        report(f"scoring server, {WORKERS} worker(s), wrk on 127.0.0.1 (median of {ROUNDS} alternating "
-               f"rounds of {SECONDS} s per case)", rows, unit="rate")
+        ping = work / "ping.lua"
+        ping.write_text(_PING_LUA)
+        _wrk(urls[0], ping, 1, 1, "/ping")
+        ping_rate = _median(_wrk(urls[0], ping, 1, SECONDS, "/ping") for _ in range(ROUNDS))["rps"]
+        raw_one_row = best_of(lambda: estimator.predict(big.iloc[:1].to_numpy()), repeat=200)
+
+        report(f"scoring server, same model directory, request body and connections for both, {WORKERS} "
+               f"worker(s), wrk on 127.0.0.1 (median of {ROUNDS} alternating rounds of {SECONDS} s per case)",
+               rows, unit="rate")
         print(f"\n{'case':<38} {'conns':>5} {'mlnb p50/p99':>20} {'mlflow p50/p99':>20} {'pyfunc / raw predict':>22} {'errors':>8}")
         for name, ours, theirs, predict, conns in details:
             print(f"{name:<38} {conns:>5} {fmt_time(ours['p50']) + ' / ' + fmt_time(ours['p99']):>20} "
                   f"{fmt_time(theirs['p50']) + ' / ' + fmt_time(theirs['p99']):>20} {fmt_time(predict[0]) + ' / ' + fmt_time(predict[1]):>22} "
                   f"{ours['errors']:>3}/{theirs['errors']:<3}")
+        print(f"\nraw estimator predict of 1 row: {fmt_time(raw_one_row)}, so the limit on one core is "
+              f"{1 / raw_one_row:,.0f} predicts/s; mlnb GET /ping alone (HTTP only, one connection): "
+              f"{ping_rate:,.0f} req/s")
+        print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+        print("\n## goals")
+        for goal, met, figure in _goals(rows, details, ping_rate, raw_one_row):
+            print(f"{'met' if met else 'NOT met':<8} {goal}: {figure}")
         return 0
     finally:
         for proc in procs:

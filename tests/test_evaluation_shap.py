@@ -37,23 +37,89 @@ def _explain(model, df, kind, **config):
     (RandomForestRegressor(n_estimators=10, random_state=0), regression_frame, "regressor"),
     (GradientBoostingRegressor(n_estimators=20, random_state=0), regression_frame, "regressor"),
 ])
-def test_tree_ensembles_use_tree_explainer(model, frame, kind):
+def test_scikit_learn_tree_ensembles_get_exact_tree_shap_equal_to_shaps(model, frame, kind):
+    import shap
+
     df = frame()
-    exp = _explain(fitted(model, df), df, kind)
-    assert exp.explainer == "TreeExplainer", exp.reason
+    model = fitted(model, df)
+    exp = _explain(model, df, kind)
+    assert exp.explainer == "TreeSHAP", exp.reason
     assert exp.values.shape == (len(df), 6)
     assert exp.rows == len(df)
+    theirs = np.asarray(shap.TreeExplainer(model).shap_values(features(df), check_additivity=False))
+    if theirs.ndim == 3:     # classifier forests: probability of the positive class
+        theirs = theirs[:, :, 1]
+    np.testing.assert_allclose(exp.values, theirs, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("model", [
+    RandomForestClassifier(n_estimators=8, random_state=0),
+    GradientBoostingClassifier(n_estimators=10, random_state=0),
+])
+def test_multiclass_tree_shap_adds_up_to_each_class_output(model):
+    from mlnb.evaluation.treeshap import tree_shap
+
+    df = multiclass_frame()
+    X = features(df)
+    model = fitted(model, df)
+    values = tree_shap(model, X.to_numpy())
+    out = model.predict_proba(X) if isinstance(model, RandomForestClassifier) else model.decision_function(X)
+    assert values.shape == (len(df), X.shape[1], 3)
+    totals = values.sum(axis=1)
+    np.testing.assert_allclose(totals - totals.mean(axis=0), out - out.mean(axis=0), atol=1e-9)
+
+
+def test_tree_shap_splits_rows_across_threads_with_the_same_values(monkeypatch):
+    from mlnb.evaluation import treeshap
+
+    df = binary_frame()
+    model = fitted(RandomForestClassifier(n_estimators=10, random_state=0), df)
+    X = features(df).to_numpy()
+    one = treeshap.tree_shap(model, X)
+    monkeypatch.setattr(treeshap, "PARALLEL_WORK", 0)
+    done = []
+    many = treeshap.tree_shap(model, X, progress=done.append)
+    np.testing.assert_array_equal(one, many)
+    assert sum(done) == len(X)
+
+
+def test_tree_shap_leaves_missing_values_and_other_models_to_shap():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from mlnb.evaluation.treeshap import tree_shap
+
+    df = binary_frame()
+    X = features(df).to_numpy().copy()
+    forest = fitted(RandomForestClassifier(n_estimators=3, random_state=0), df)
+    X[0, 0] = np.nan
+    assert tree_shap(forest, X) is None
+    hist = fitted(HistGradientBoostingClassifier(max_iter=5), df)
+    assert tree_shap(hist, features(df).to_numpy()) is None
+    assert _explain(hist, df, "classifier").explainer == "TreeExplainer"
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
-def test_xgboost_uses_tree_explainer(kind):
+def test_xgboost_is_explained_by_its_own_pred_contribs(kind):
+    import shap
     import xgboost
 
     df = binary_frame() if kind == "classifier" else regression_frame()
     cls = xgboost.XGBClassifier if kind == "classifier" else xgboost.XGBRegressor
-    exp = _explain(fitted(cls(n_estimators=20, max_depth=3), df), df, kind)
-    assert exp.explainer == "TreeExplainer", exp.reason
+    model = fitted(cls(n_estimators=20, max_depth=3), df)
+    exp = _explain(model, df, kind)
+    assert exp.explainer == "XGBoost pred_contribs", exp.reason
     assert exp.values.shape == (len(df), 6)
+    theirs = shap.TreeExplainer(model).shap_values(features(df))
+    np.testing.assert_allclose(exp.values, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_multiclass_xgboost_keeps_one_slice_per_class():
+    import xgboost
+
+    df = multiclass_frame()
+    exp = _explain(fitted(xgboost.XGBClassifier(n_estimators=5, max_depth=3), df), df, "classifier")
+    assert exp.explainer == "XGBoost pred_contribs"
+    assert exp.values.shape == (len(df), 8, 3)
 
 
 def test_tree_shap_values_add_up_to_the_prediction():
@@ -83,7 +149,7 @@ def test_pipeline_is_explained_through_its_final_step_on_transformed_features():
     assert exp.feature_names == [f"f{i}" for i in range(6)]      # StandardScaler keeps the names
     np.testing.assert_allclose(exp.data, pipe[:-1].transform(features(df)))
     tree_pipe = fitted(make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=0)), df)
-    assert _explain(tree_pipe, df, "classifier").explainer == "TreeExplainer"
+    assert _explain(tree_pipe, df, "classifier").explainer == "TreeSHAP"
 
 
 def test_other_models_and_functions_get_the_bounded_model_agnostic_explainer():
@@ -100,28 +166,28 @@ def test_other_models_and_functions_get_the_bounded_model_agnostic_explainer():
     totals = exp.values.sum(axis=1)
     np.testing.assert_allclose(totals - totals.mean(), pred - pred.mean(), atol=1e-8)
     fn = _explain(lambda X: X["f0"].to_numpy() * 2.0, reg, "regressor")
-    assert fn.explainer == "PermutationSHAP" and fn.rows == 200     # the default bound
+    assert fn.explainer == "PermutationSHAP" and fn.rows == len(reg)     # all rows: fewer than 2,000
     assert np.abs(fn.values[:, 1:]).max() == 0 and np.abs(fn.values[:, 0]).max() > 0
 
 
 def test_multiclass_values_keep_one_slice_per_class():
     df = multiclass_frame()
     exp = _explain(fitted(RandomForestClassifier(n_estimators=10, random_state=0), df), df, "classifier")
-    assert exp.explainer == "TreeExplainer"
+    assert exp.explainer == "TreeSHAP"
     assert exp.values.shape == (len(df), 8, 3)
     assert exp.class_names == [0, 1, 2]
 
 
-def test_large_forests_are_explained_on_fewer_rows_unless_told_otherwise():
+def test_mlflows_default_sample_of_2000_rows_is_explained_unless_told_otherwise():
     from sklearn.datasets import make_classification
     import pandas as pd
 
-    X, y = make_classification(n_samples=2000, n_features=10, n_informative=8, flip_y=0.2, random_state=0)
+    X, y = make_classification(n_samples=2500, n_features=10, n_informative=8, flip_y=0.2, random_state=0)
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)])
     df["y"] = y
     model = fitted(RandomForestClassifier(n_estimators=30, random_state=0), df)
     exp = _explain(model, df, "classifier")
-    assert 200 <= exp.rows < 1000
+    assert exp.rows == 2000 and len(set(exp.index)) == 2000
     assert _explain(model, df.iloc[:300], "classifier", explainability_nsamples=250).rows == 250
 
 
@@ -131,8 +197,8 @@ def test_evaluate_draws_the_three_shap_plots_and_reports_the_explainer():
                         targets="y", model_type="classifier")
     assert SHAP_PLOTS <= set(res.artifacts)
     assert all(is_png(res.artifacts[n].content) for n in SHAP_PLOTS)
-    assert res.explanation.explainer == "TreeExplainer"
-    assert "SHAP by TreeExplainer" in repr(res)
+    assert res.explanation.explainer == "TreeSHAP"
+    assert "SHAP by TreeSHAP" in repr(res)
 
 
 def test_skipped_shap_says_why_in_result_and_html():

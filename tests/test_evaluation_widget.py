@@ -40,7 +40,7 @@ def test_widget_has_the_metric_table_and_a_tab_per_plot(evaluated):
     for metric in evaluated.metrics:
         assert f">{metric}<" in table.value
     assert ">Δ<" in table.value and ">baseline<" in table.value
-    assert "SHAP by TreeExplainer" in table.value
+    assert "SHAP by TreeSHAP" in table.value
 
 
 def test_widget_shows_a_shap_tab_with_the_reason_when_skipped():

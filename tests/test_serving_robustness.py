@@ -247,6 +247,22 @@ def test_placement_moves_small_requests_to_the_loop_only_after_a_quick_streak():
     assert placement.on_loop(10)
 
 
+def test_placement_judges_quickness_by_cpu_time_so_a_busy_machine_keeps_quick_models_on_the_loop():
+    from mlnb.serving.app import Placement
+
+    placement = Placement(small=1000, budget=0.002, streak=2, slack=10)
+    for _ in range(2):
+        placement.record(10, 0.008, cpu_seconds=0.0004)  # preempted by other processes: 8 ms wall, 0.4 ms CPU
+    assert placement.on_loop(10)
+    placement.record(10, 0.05, cpu_seconds=0.0001)  # waited (I/O, sleep) far past the wall bound
+    assert not placement.on_loop(10)
+    for _ in range(2):
+        placement.record(10, 0.001, cpu_seconds=0.0009)
+    assert placement.on_loop(10)
+    placement.record(10, 0.003, cpu_seconds=0.003)  # the scoring itself is over the budget
+    assert not placement.on_loop(10)
+
+
 def test_a_model_that_turns_slow_is_bounded_by_the_timeout_again():
     """Quick small requests run on the event loop; once the model turns slow, the timeout holds again.
 

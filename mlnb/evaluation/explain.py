@@ -1,7 +1,10 @@
 """SHAP explanations with the explainer that fits the model, on a bounded sample.
 
-* Tree ensembles (scikit-learn forests, gradient boosting and trees, XGBoost, LightGBM, CatBoost),
-  classifiers and regressors alike: ``shap.TreeExplainer`` (exact, fast).
+* Tree ensembles, classifiers and regressors alike, by the fastest exact tree SHAP for the model:
+  scikit-learn trees, forests and gradient boosting by mlnb's compiled tree SHAP
+  (:mod:`mlnb.evaluation.treeshap`, split across cores); XGBoost by its own ``pred_contribs``;
+  LightGBM, CatBoost and other tree models by ``shap.TreeExplainer``. All give the values of shap's
+  path-dependent tree SHAP, exactly.
 * Linear models (``sklearn.linear_model``): ``shap.LinearExplainer``.
 * A scikit-learn ``Pipeline`` is explained through its final step on the transformed features when
   that step is a tree or linear model; otherwise, and for any other model or a plain function, a
@@ -10,10 +13,9 @@
   exactly additive) runs on a smaller sample against 50 background rows. ``explainability_algorithm``
   = ``"exact"``, ``"partition"`` or ``"kernel"`` uses the shap library's explainer of that name.
 
-Rows explained: ``explainability_nsamples`` (default 1,000; 200 for model-agnostic explainers). For
-very large forests mlnb lowers the default so tree SHAP stays near a second (never below 200 rows);
-an explicit ``explainability_nsamples`` is always honoured. A progress bar appears when explaining
-takes more than a second. When SHAP is skipped or fails, ``Explanation.reason`` says why, a warning
+Rows explained: ``explainability_nsamples``, by default MLflow's 2,000 (all rows when there are
+fewer), for every explainer; no approximation is used unless asked for. A progress bar appears
+when explaining takes more than a second. When SHAP is skipped or fails, ``Explanation.reason`` says why, a warning
 is issued, and the result and widget show it: nothing is dropped silently.
 """
 
@@ -27,12 +29,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-DEFAULT_NSAMPLES = 1000
-AGNOSTIC_NSAMPLES = 200
-MIN_TREE_ROWS = 200
+#: MLflow's default explainability_nsamples, for every explainer: the same rows as MLflow.
+DEFAULT_NSAMPLES = 2000
 BACKGROUND_ROWS = 50
-#: Tree SHAP work budget, in (rows x leaves x depth) units; about a second here.
-TREE_WORK_BUDGET = 6e7
 _TREE_MODULES = ("sklearn.ensemble", "sklearn.tree", "xgboost", "lightgbm", "catboost")
 _ALGORITHMS = ("tree", "linear", "permutation", "exact", "partition", "kernel")
 
@@ -79,22 +78,6 @@ def _kind(model: Any) -> str | None:
     return None
 
 
-def _tree_work_per_row(model: Any) -> float | None:
-    """Leaves x depth summed over a scikit-learn ensemble's trees (tree SHAP's cost per row)."""
-    trees = getattr(model, "estimators_", None)
-    if trees is None and hasattr(model, "tree_"):
-        trees = [model]
-    if trees is None:
-        return None
-    total = 0.0
-    for est in np.ravel(np.asarray(trees, dtype=object)):
-        tree = getattr(est, "tree_", None)
-        if tree is None:
-            return None
-        total += tree.n_leaves * max(tree.max_depth, 1)
-    return total
-
-
 def _sample_index(n: int, size: int) -> np.ndarray:
     if n <= size:
         return np.arange(n)
@@ -102,7 +85,8 @@ def _sample_index(n: int, size: int) -> np.ndarray:
 
 
 def _pipeline_parts(model: Any, X: pd.DataFrame):
-    """(final step, transformed X, names) of a fitted Pipeline, or None when it cannot be split."""
+    """(final step, transformed X, names) of a fitted Pipeline, or None when it cannot be split.
+    ``X`` is the sample to explain: only its rows are transformed."""
     from sklearn.pipeline import Pipeline
 
     if not isinstance(model, Pipeline) or len(model.steps) < 2:
@@ -176,13 +160,14 @@ def _import_shap():
     return shap
 
 
-def _choose(adapter, X: pd.DataFrame, algorithm: str | None):
-    """(kind, model to explain, its input frame) — kind "tree", "linear" or None (model-agnostic)."""
+def _choose(adapter, X: pd.DataFrame, idx: np.ndarray, algorithm: str | None):
+    """(kind, model to explain, the sample rows as it takes them) — kind "tree", "linear" or None
+    (model-agnostic)."""
     raw = adapter.raw
-    target, Xe = raw, X
+    target, Xe = raw, X.iloc[idx]
     kind = None if raw is None else _kind(raw)
     if raw is not None and kind is None:
-        parts = _pipeline_parts(raw, X)
+        parts = _pipeline_parts(raw, Xe)
         if parts is not None and _kind(parts[0]) is not None:
             target, Xt, names = parts
             Xe = pd.DataFrame(Xt, columns=names)
@@ -195,29 +180,58 @@ def _choose(adapter, X: pd.DataFrame, algorithm: str | None):
     return kind, target, Xe
 
 
-def _model_aware(shap, kind: str, target, Xe: pd.DataFrame, explicit_n):
-    n = int(explicit_n or DEFAULT_NSAMPLES)
-    if kind == "tree" and not explicit_n:
-        work = _tree_work_per_row(target)
-        if work:
-            n = int(min(n, max(MIN_TREE_ROWS, TREE_WORK_BUDGET // work)))
-    idx = _sample_index(len(Xe), n)
-    data = Xe.iloc[idx].to_numpy(dtype=float)
+def _tree_values(shap, target, sample: pd.DataFrame, data: np.ndarray):
+    """(explainer name, values) by the fastest exact tree SHAP for ``target``."""
+    from mlnb.evaluation.treeshap import tree_shap
+
+    with _progress(len(data), "SHAP (TreeSHAP)") as bar:
+        values = tree_shap(target, data, bar.update)
+    if values is not None:
+        return "TreeSHAP", values
+    if type(target).__module__.startswith("xgboost"):
+        return "XGBoost pred_contribs", xgboost_contributions(target, sample)
+    if shap is None:
+        raise ImportError("explaining this tree model needs the 'shap' package (pip install 'mlnb[evaluate]')")
+    explainer = shap.TreeExplainer(target)
+    fn = lambda part: explainer.shap_values(part, check_additivity=False)  # noqa: E731
+    return "TreeExplainer", _in_chunks(fn, data, "SHAP (TreeExplainer)", 250)
+
+
+def xgboost_contributions(model: Any, sample: pd.DataFrame) -> np.ndarray:
+    """XGBoost's exact tree SHAP (``pred_contribs``) of ``sample``, without the bias column:
+    rows x features, or rows x features x outputs for multiclass and multi-target models."""
+    import xgboost
+
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    limit = getattr(model, "best_iteration", None) if hasattr(model, "get_booster") else None
+    kwargs = {"iteration_range": (0, limit + 1)} if isinstance(limit, int) else {}
+    contribs = booster.predict(xgboost.DMatrix(sample), pred_contribs=True, validate_features=False, **kwargs)
+    contribs = np.asarray(contribs)[..., :-1]
+    return np.moveaxis(contribs, 1, 2) if contribs.ndim == 3 else contribs
+
+
+def _native_tree(kind: str | None, target: Any) -> bool:
+    """True when a tree model is explained without the shap package (by mlnb's or XGBoost's tree SHAP)."""
+    if kind != "tree":
+        return False
+    from mlnb.evaluation.treeshap import supports
+
+    return type(target).__module__.startswith("xgboost") or supports(target)
+
+
+def _model_aware(shap, kind: str, target, Xe: pd.DataFrame, idx: np.ndarray):
+    data = Xe.to_numpy(dtype=float)
     if kind == "tree":
-        explainer = shap.TreeExplainer(target)
-        name = "TreeExplainer"
-        fn = lambda part: explainer.shap_values(part, check_additivity=False)  # noqa: E731
+        name, values = _tree_values(shap, target, Xe, data)
     else:
         bg = data[_sample_index(len(data), 100)]
         explainer = shap.LinearExplainer(target, shap.maskers.Independent(bg, max_samples=100))
         name = "LinearExplainer"
-        fn = explainer.shap_values
-    values = _in_chunks(fn, data, f"SHAP ({name})", 250)
+        values = _in_chunks(explainer.shap_values, data, f"SHAP ({name})", 250)
     return name, values, data, idx, [str(c) for c in Xe.columns], getattr(target, "classes_", None)
 
 
-def _model_agnostic(shap, adapter, X: pd.DataFrame, model_type: str, algorithm, explicit_n):
-    idx = _sample_index(len(X), int(explicit_n or AGNOSTIC_NSAMPLES))
+def _model_agnostic(shap, adapter, X: pd.DataFrame, model_type: str, algorithm, idx: np.ndarray):
     sample = X.iloc[idx]
     background = X.iloc[_sample_index(len(X), BACKGROUND_ROWS)]
     if background.isna().any().any() or sample.isna().any().any():
@@ -239,26 +253,27 @@ def _model_agnostic(shap, adapter, X: pd.DataFrame, model_type: str, algorithm, 
 
 def _explain(adapter, X, model_type, labels, config, algorithm) -> Explanation:
     start = time.perf_counter()
-    explicit_n = config.get("explainability_nsamples")
-    kind, target, Xe = _choose(adapter, X, algorithm)
+    idx = _sample_index(len(X), int(config.get("explainability_nsamples") or DEFAULT_NSAMPLES))
+    kind, target, Xe = _choose(adapter, X, idx, algorithm)
     library = algorithm not in (None, "permutation", "tree", "linear")
-    shap = _import_shap() if kind is not None or library else None
+    native = _native_tree(kind, target)
+    shap = _import_shap() if (kind is not None and not native) or library else None
     if shap is None and library:
         return _skip(f"explainability_algorithm={algorithm!r} needs the 'shap' package (pip install 'mlnb[evaluate]')")
     found = None
-    if kind is not None and shap is None:
+    if kind is not None and shap is None and not native:
         warnings.warn("mlnb.evaluate: the 'shap' package is not installed, so a model-agnostic explainer "
                       "is used (pip install 'mlnb[evaluate]' for fast tree and linear explainers).", UserWarning)
     elif kind is not None:
         try:
-            found = _model_aware(shap, kind, target, Xe, explicit_n)
+            found = _model_aware(shap, kind, target, Xe, idx)
         except Exception as exc:
             if algorithm is not None:
                 raise
             warnings.warn(f"mlnb.evaluate: the {kind} explainer failed ({exc!r}); using a model-agnostic "
                           "explainer instead.", UserWarning)
     if found is None:
-        found = _model_agnostic(shap, adapter, X, model_type, algorithm, explicit_n)
+        found = _model_agnostic(shap, adapter, X, model_type, algorithm, idx)
     name, values, data, idx, names, classes = found
     values = np.asarray(values, dtype=float)
     if values.ndim == 3 and values.shape[0] != len(data) and values.shape[1] == len(data):

@@ -185,14 +185,35 @@ class Model:
                 f"'{p}' is not a model directory: it has no MLmodel file. "
                 f"Point to the directory that save_model or log_model wrote."
             )
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ModelFormatError(f"'{file}' is not valid YAML: {exc}") from None
-        return cls.from_dict(safe_yaml(text, str(file)), source=str(file))
+        return cls.from_dict(_parsed(file), source=str(file))
 
     def __repr__(self) -> str:
         return f"Model(flavors={sorted(self.flavors)}, run_id={self.run_id!r}, model_uuid={self.model_uuid!r})"
+
+
+_PARSED: dict[str, Any] = {}   # MLmodel text -> its parsed data
+_PARSED_MAX = 64
+
+
+def _parsed(file: Path) -> Any:
+    """The parsed data of an MLmodel file (a fresh copy); the same text is parsed once.
+
+    A load reads MLmodel twice (to audit it, then in the flavor's loader). Reading the file is
+    cheap; parsing YAML is most of the cost of a small model's load, the copy a tenth of it.
+    Keyed by the text itself, so a file rewritten in place is never answered from an old parse."""
+    import copy
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelFormatError(f"'{file}' is not valid YAML: {exc}") from None
+    data = _PARSED.get(text)
+    if data is None:
+        data = safe_yaml(text, str(file))
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)), None)
+        _PARSED[text] = data
+    return copy.deepcopy(data)
 
 
 #: Bounds no MLmodel comes near (MLflow's nest about 6 deep and hold a few hundred nodes); past them

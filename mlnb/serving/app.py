@@ -32,23 +32,29 @@ class Placement:
     """Decides, per request, whether scoring runs on the event loop or in a worker thread.
 
     A request runs on the loop when its body is at most ``small`` bytes and the model's last
-    ``streak`` small requests each took under ``budget`` seconds to score. Every small request is
-    timed; one over the budget resets the streak, so later small requests go back to the thread
-    (and its timeout) until the model has been quick ``streak`` times again. Large bodies always
-    go to the thread. The price: the one request that breaks a streak is not bounded by the
-    timeout, since code running on the loop cannot be interrupted.
+    ``streak`` small requests were each quick: under ``budget`` seconds of CPU time, and under
+    ``slack`` times the budget of wall time. CPU time is what the scoring itself costs, so a busy
+    machine (other processes taking the cores) does not push a quick model off the loop, where it
+    would pay a thread hand-over on top; the wall-time bound still catches a model that waits
+    (I/O, a lock, sleep). One request that is not quick resets the streak, so later small requests
+    go back to the thread (and its timeout) until the model has been quick ``streak`` times again.
+    Large bodies always go to the thread. The price: the one request that breaks a streak is not
+    bounded by the timeout, since code running on the loop cannot be interrupted.
     """
 
-    def __init__(self, small: int = 64 * 1024, budget: float = 0.002, streak: int = 16) -> None:
-        self.small, self.budget, self.streak = small, budget, streak
+    def __init__(self, small: int = 64 * 1024, budget: float = 0.002, streak: int = 16, slack: float = 10.0) -> None:
+        self.small, self.budget, self.streak, self.slack = small, budget, streak, slack
         self.quick = 0  # consecutive small requests scored within the budget
 
     def on_loop(self, size: int) -> bool:
         return size <= self.small and self.quick >= self.streak
 
-    def record(self, size: int, seconds: float) -> None:
+    def record(self, size: int, seconds: float, cpu_seconds: float | None = None) -> None:
+        """Note one request's scoring time (wall, and CPU when known: the wall time otherwise)."""
         if size <= self.small:
-            self.quick = self.quick + 1 if seconds < self.budget else 0
+            cpu = seconds if cpu_seconds is None else cpu_seconds
+            quick = cpu < self.budget and seconds < self.budget * self.slack
+            self.quick = self.quick + 1 if quick else 0
 
 
 class ScoringApp:
@@ -134,17 +140,17 @@ class ScoringApp:
         size, box = len(body), [body]
         del body  # the scorer takes it out of the box: freed once parsed, before the model runs
         if self.placement.on_loop(size):
-            status, answer, seconds = self._timed_score(box, mime)
-            self.placement.record(size, seconds)
+            status, answer, seconds, cpu = self._timed_score(box, mime)
+            self.placement.record(size, seconds, cpu)
             return status, answer
         work = asyncio.get_running_loop().run_in_executor(None, self._timed_score, box, mime)
         try:
             if self._handover is not None and size > LARGE:
                 with self._handover:
-                    status, answer, seconds = await asyncio.wait_for(work, self.timeout)
+                    status, answer, seconds, cpu = await asyncio.wait_for(work, self.timeout)
             else:
-                status, answer, seconds = await asyncio.wait_for(work, self.timeout)
-            self.placement.record(size, seconds)
+                status, answer, seconds, cpu = await asyncio.wait_for(work, self.timeout)
+            self.placement.record(size, seconds, cpu)
             return status, answer
         except asyncio.TimeoutError:
             self.placement.record(size, self.timeout)
@@ -153,10 +159,11 @@ class ScoringApp:
                 f"The prediction did not finish within the server's timeout of {self.timeout:g} s. "
                 f"Send smaller batches, or start the server with a longer --timeout.")
 
-    def _timed_score(self, box: list, mime: str) -> tuple[int, bytes, float]:
-        start = time.perf_counter()
+    def _timed_score(self, box: list, mime: str) -> tuple[int, bytes, float, float]:
+        """(status, body, wall seconds, CPU seconds of this thread) of scoring one request."""
+        start, cpu = time.perf_counter(), time.thread_time()
         status, answer = self.scorer.score_taking(box, mime)
-        return status, answer, time.perf_counter() - start
+        return status, answer, time.perf_counter() - start, time.thread_time() - cpu
 
     async def _read_body_in_time(self, receive) -> bytes | bytearray | None:
         """The body, or a 408 ServingError when it has not all arrived within the body timeout.
