@@ -19,6 +19,7 @@ from mlnb.tracking.artifacts import FileInfo, clean_artifact_path
 from mlnb.tracking.entities import (
     FINISHED, RUN_STATUSES, TAG_PARENT_RUN_ID, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
 )
+from mlnb.tracking.logged_model_client import LoggedModelClientMixin
 from mlnb.tracking.registry_client import RegistryClientMixin
 from mlnb.tracking.store import ACTIVE_ONLY, Store, get_store, run_view
 
@@ -56,7 +57,7 @@ def _pairs(items: Any, cls) -> list:
     return out
 
 
-class MlnbClient(RegistryClientMixin):
+class MlnbClient(LoggedModelClientMixin, RegistryClientMixin):
     """Explicit-id access to a run store (``tracking_uri`` defaults to the current one) and a model
     registry (``registry_uri`` defaults to the current registry URI, else the tracking URI)."""
 
@@ -196,12 +197,24 @@ class MlnbClient(RegistryClientMixin):
             raise InvalidParameterError(f"A logged model id is a string like 'm-<32 hex>', got {model_id!r}.")
         return self.store.get_logged_model(model_id)
 
-    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
-                             max_results: int = 100_000, order_by: Sequence[Any] | None = None) -> list:
-        orders = [o if isinstance(o, str) else
-                  f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}" for o in order_by or ()]
-        return self.store.search_logged_models([str(e) for e in experiment_ids], filter_string or "",
-                                               int(max_results), orders)
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
+                             datasets: Sequence[Mapping[str, Any]] | None = None, max_results: int | None = None,
+                             order_by: Sequence[Any] | None = None, page_token: str | None = None) -> "PagedList":
+        """Logged models of the experiments matching MLflow's filter (``"metrics.acc > 0.9 AND
+        name = 'clf'"``), ordered by ``order_by`` (``[{"field_name": "metrics.acc", "ascending": False}]``),
+        newest first otherwise; a page of ``max_results`` with ``token`` for the next."""
+        if isinstance(experiment_ids, (str, int)):
+            experiment_ids = [experiment_ids]
+        max_results = 100 if max_results is None else int(max_results)
+        offset = _offset(page_token)
+        models = self.store.search_logged_models([str(e) for e in experiment_ids], filter_string or "",
+                                                 offset + max_results + 1, order_by, datasets)
+        more = len(models) > offset + max_results
+        return PagedList(models[offset:offset + max_results], _token(offset + max_results) if more else None)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an experiment."""
+        self.store.delete_experiment_tag(str(experiment_id), key)
 
     def log_inputs(self, run_id: str, datasets: Sequence[Any], context: str | None = None,
                    tags: Mapping[str, str] | None = None) -> None:

@@ -395,14 +395,16 @@ def get_logged_model(model_id: str):
 
 
 def search_logged_models(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
-                         max_results: int | None = None, order_by: Sequence[Any] | None = None,
-                         output_format: str = "pandas"):
-    """Logged models of the experiments (the active one by default), as a DataFrame or a list."""
+                         datasets: Sequence[Mapping[str, str]] | None = None, max_results: int | None = None,
+                         order_by: Sequence[Any] | None = None, output_format: str = "pandas"):
+    """Logged models of the experiments (the active one by default) matching MLflow's filter
+    (``"metrics.acc > 0.9 AND params.alpha = '0.1'"``), as a DataFrame or a list."""
     if output_format not in ("pandas", "list"):
         raise InvalidParameterError(f"output_format must be 'pandas' or 'list', got {output_format!r}.")
     ids = [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids or [])]
-    models = _client().search_logged_models(ids or [_current_experiment_id()], filter_string or "",
-                                            max_results or 100_000, order_by)
+    models = list(_client().search_logged_models(ids or [_current_experiment_id()], filter_string or "",
+                                                 datasets=datasets, max_results=max_results or 100_000,
+                                                 order_by=order_by))
     if output_format == "list":
         return models
     import pandas as pd
