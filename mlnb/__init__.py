@@ -41,6 +41,8 @@ _EXPORTS = {
     **dict.fromkeys(["initialize_logged_model", "finalize_logged_model", "set_logged_model_tags",
                      "delete_logged_model_tag", "log_model_params", "log_outputs", "log_inputs",
                      "delete_experiment_tag"], "mlnb.tracking.logged_model_fluent"),
+    "log_table": "mlnb.tracking.tables",
+    "load_table": "mlnb.tracking.tables",
     "MlnbClient": "mlnb.tracking.client",
     "MlflowClient": "mlnb.tracking.client",
     "Client": "mlnb.tracking.client",

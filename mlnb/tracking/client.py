@@ -303,6 +303,19 @@ class MlnbClient(LoggedModelClientMixin, RegistryClientMixin):
         image.save(buf, format={"JPG": "JPEG"}.get(fmt, fmt))
         self._repo(run_id).log_bytes(buf.getvalue(), artifact_file)
 
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Log a DataFrame (or dict of columns) as the run's table ``artifact_file`` (.json or .parquet)."""
+        from mlnb.tracking.tables import write_table
+
+        write_table(self, v.check_run_id(run_id), data, artifact_file)
+
+    def load_table(self, experiment_id: str, artifact_file: str, run_ids: Sequence[str] | None = None,
+                   extra_columns: Sequence[str] | None = None):
+        """The table ``artifact_file`` of the experiment's runs that logged it, as one DataFrame."""
+        from mlnb.tracking.tables import read_tables
+
+        return read_tables(self, str(experiment_id), artifact_file, run_ids, extra_columns)
+
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._repo(run_id).list_artifacts(clean_artifact_path(path))
 
