@@ -500,5 +500,20 @@ def get_model_dependencies(model_uri: str, format: str = "pip") -> str:
     return str(file)
 
 
+def get_default_pip_requirements() -> list[str]:
+    """The pinned cloudpickle this environment has: what a PythonModel needs beyond what it
+    imports (MLflow's list; a saved model's requirements.txt adds the modules its pickle names)."""
+    from mlnb.models.environment import pinned
+
+    return [pinned("cloudpickle")]
+
+
+def get_default_conda_env() -> dict:
+    """conda.yaml's content for :func:`get_default_pip_requirements`."""
+    from mlnb.models.environment import default_conda_env
+
+    return default_conda_env(get_default_pip_requirements())
+
+
 __all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "save_model", "log_model",
-           "get_model_dependencies"]
+           "get_model_dependencies", "get_default_pip_requirements", "get_default_conda_env"]

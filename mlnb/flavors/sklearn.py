@@ -278,4 +278,21 @@ def autolog(*args: Any, **kwargs: Any):
     return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "autolog", "SERIALIZATION_FORMATS"]
+def get_default_pip_requirements(include_cloudpickle: bool = False, include_skops: bool = False) -> list[str]:
+    """The pinned scikit-learn this environment has, plus cloudpickle and skops when asked (MLflow's
+    list for the sklearn flavor; a saved model's requirements.txt adds what its pickle names)."""
+    from mlnb.models.environment import pinned
+
+    return [pinned("scikit-learn"), *([pinned("cloudpickle")] if include_cloudpickle else []),
+            *([pinned("skops")] if include_skops else [])]
+
+
+def get_default_conda_env(include_cloudpickle: bool = False, include_skops: bool = False) -> dict:
+    """conda.yaml's content for :func:`get_default_pip_requirements`."""
+    from mlnb.models.environment import default_conda_env
+
+    return default_conda_env(get_default_pip_requirements(include_cloudpickle, include_skops))
+
+
+__all__ = ["save_model", "log_model", "load_model", "autolog", "SERIALIZATION_FORMATS",
+           "get_default_pip_requirements", "get_default_conda_env"]

@@ -6,15 +6,23 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from mlnb.errors import InvalidParameterError
 from mlnb.models.encoding import json_default
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy.sparse import csc_matrix, csr_matrix
+
 EXAMPLE_FILE = "input_example.json"
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
+#: what ``input_example=`` takes (MLflow's type): a DataFrame, an array, a sparse matrix, a dict,
+#: a list, a scalar, a string or bytes
+ModelInputExample = Union["pd.DataFrame", np.ndarray, "csr_matrix", "csc_matrix", dict, list, str, bytes, int,
+                          float, bool]
 
 
 def _nan_to_none(arr: np.ndarray):
