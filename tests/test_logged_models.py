@@ -9,6 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import mlnb
+import mlnb.data
 import mlnb.sklearn
 from mlnb.entities import LoggedModelInput, LoggedModelOutput, LoggedModelStatus
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
@@ -259,3 +260,38 @@ def test_the_lifecycle_on_an_mlflow_tracking_server(server, monkeypatch, tmp_pat
         == [first.model_id, second.model_id]
     client.delete_logged_model(second.model_id)
     assert [m.model_id for m in client.search_logged_models([exp.experiment_id])] == [first.model_id]
+
+
+def test_metrics_reach_the_models_of_their_run_as_in_mlflow(mlflow, fitted):
+    import pandas as pd
+
+    model, X = fitted
+    mlnb.set_experiment("metrics")
+    with mlnb.start_run() as run:
+        info = mlnb.sklearn.log_model(model, name="clf")
+        mlnb.log_metric("acc", 0.91)                       # step 0: the model logged at step 0 gets it
+        mlnb.log_metrics({"f1": 0.8}, step=3)              # no model at step 3: the run only
+        other = mlnb.initialize_logged_model(name="other")
+        test = mlnb.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="test")
+        assert mlnb.log_metric("auc", 0.7, model_id=other.model_id, dataset=test, synchronous=False).wait() is None
+    theirs = mlflow.MlflowClient()
+    got = theirs.get_logged_model(info.model_id)
+    assert {m.key: m.value for m in got.metrics} == {"acc": 0.91}
+    auc = theirs.get_logged_model(other.model_id).metrics
+    assert [(m.key, m.value, m.dataset_name, m.dataset_digest) for m in auc] == [("auc", 0.7, "test", test.digest)]
+    assert mlflow.get_run(run.info.run_id).data.metrics == {"acc": 0.91, "f1": 0.8, "auc": 0.7}
+    assert [d.dataset.name for d in mlflow.get_run(run.info.run_id).inputs.dataset_inputs] == ["test"]
+    eid = run.info.experiment_id
+    for filter_string, datasets in (("metrics.acc > 0.9", None), ("metrics.auc > 0.5", [{"dataset_name": "test"}]),
+                                    ("", [{"dataset_name": "test", "dataset_digest": test.digest}])):
+        want = [m.model_id for m in mlflow.search_logged_models([eid], filter_string=filter_string or None,
+                                                                datasets=datasets, output_format="list")]
+        assert [m.model_id for m in mlnb.search_logged_models([eid], filter_string=filter_string, datasets=datasets,
+                                                              output_format="list")] == want
+        assert want
+    # MLflow's rule, seen from MLflow: its own run gives the metric to its model the same way
+    with mlflow.start_run():
+        theirs_info = mlflow.sklearn.log_model(model, name="clf")
+        mlflow.log_metric("acc", 0.91)
+    assert {m.key: m.value for m in theirs.get_logged_model(theirs_info.model_id).metrics} == {"acc": 0.91}
+    assert mlnb.get_logged_model(theirs_info.model_id).metrics == {"acc": 0.91}

@@ -281,6 +281,14 @@ class RestStore(Store):
         if inputs:
             self._call("POST", "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": m} for m in inputs]})
 
+    def log_model_metrics(self, run_id, metrics, model_ids, dataset=None) -> None:
+        """The server logs each metric to the run and to the logged model it names."""
+        extra = {"dataset_name": dataset[0], "dataset_digest": dataset[1]} if dataset else {}
+        for model_id in model_ids or [None]:
+            self._call("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
+                {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step, **extra,
+                 **({"model_id": model_id} if model_id else {})} for m in metrics]})
+
     def model_links(self, run_id) -> tuple[list[tuple[str, int]], list[str]]:
         got = self._call("GET", "runs/get", params={"run_id": run_id})["run"]
         return ([(o["model_id"], int(o.get("step", 0))) for o in got.get("outputs", {}).get("model_outputs", [])],

@@ -718,6 +718,26 @@ class SqliteStore(Store):
                           "step) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET step = excluded.step",
                           (uuid.uuid4().hex, source_type, run_id, dest_type, model_id, step))
 
+    def log_model_metrics(self, run_id: str, metrics: Sequence[Metric], model_ids: Sequence[str],
+                          dataset: tuple[str, str] | None = None) -> None:
+        """Log ``metrics`` to the run and to each logged model (MLflow's logged_model_metrics rows,
+        on ``dataset``'s name and digest when given), in one transaction."""
+        self.log_batch(run_id, metrics=metrics)
+        if not model_ids:
+            return
+        name, digest = dataset or (None, None)
+        with self.write(_CORE_WRITES + _MODEL_WRITES + ("logged_model_metrics",)) as c:
+            row = c.execute("SELECT experiment_id FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+            for model_id in model_ids:
+                if c.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
+                    raise ResourceNotFoundError(f"No logged model with id '{model_id}' in {self.path}.")
+            c.executemany(
+                "INSERT OR REPLACE INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step, "
+                "metric_value, experiment_id, run_id, dataset_uuid, dataset_name, dataset_digest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                [(mid, m.key, m.timestamp, m.step, m.value, row[0], run_id, name, digest)
+                 for mid in model_ids for m in metrics])
+
     def model_links(self, run_id: str) -> tuple[list[tuple[str, int]], list[str]]:
         """The logged models a run produced (``(model_id, step)``) and used."""
         with self.read() as c:

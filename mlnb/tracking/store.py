@@ -188,6 +188,8 @@ class Store:
     def log_model_links(self, run_id: str, outputs: Sequence[tuple[str, int]] = (),
                         inputs: Sequence[str] = ()) -> None: raise NotImplementedError
     def model_links(self, run_id: str) -> tuple[list[tuple[str, int]], list[str]]: raise NotImplementedError
+    def log_model_metrics(self, run_id: str, metrics: Sequence[Metric], model_ids: Sequence[str],
+                          dataset: tuple[str, str] | None = None) -> None: raise NotImplementedError
 
     # artifacts
     def logged_model_uri(self, run: Run, name: str) -> str | None:
