@@ -42,6 +42,7 @@ _EXPORTS = {
                      "delete_logged_model_tag", "log_model_params", "log_outputs", "log_inputs",
                      "delete_experiment_tag"], "mlnb.tracking.logged_model_fluent"),
     "log_table": "mlnb.tracking.tables",
+    "Image": "mlnb.tracking.image",
     "load_table": "mlnb.tracking.tables",
     "MlnbClient": "mlnb.tracking.client",
     "MlflowClient": "mlnb.tracking.client",

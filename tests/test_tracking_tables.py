@@ -78,3 +78,30 @@ def test_bad_tables_get_typed_errors(call, error, match):
     with mlnb.start_run():
         with pytest.raises(error, match=match):
             call()
+
+
+def test_image_objects_log_as_mlflow_logs_them(mlflow, tmp_path):
+    pixels = np.zeros((40, 20, 3), dtype=np.uint8)
+    pixels[:, :10] = [255, 128, 0]
+    ours, theirs = mlnb.Image(pixels), mlflow.Image(pixels)
+    assert ours.size == theirs.size == (20, 40)
+    assert ours.to_list() == theirs.to_list()
+    np.testing.assert_array_equal(ours.resize((10, 20)).to_array(), theirs.resize((10, 20)).to_array())
+    ours.save(tmp_path / "p.png")
+    np.testing.assert_array_equal(mlnb.Image(str(tmp_path / "p.png")).to_array(), pixels)
+    mlnb.set_experiment("image-objects")
+    with mlnb.start_run() as run:
+        mlnb.log_image(ours, artifact_file="ours.png")
+        mlnb.log_image(theirs, artifact_file="theirs.png")     # MLflow's Image is taken too
+        mlnb.log_table({"picture": [ours, mlnb.Image(pixels[::2])]}, "gallery.json")
+    for name in ("ours.png", "theirs.png"):
+        np.testing.assert_array_equal(
+            np.asarray(mlflow.artifacts.load_image(f"runs:/{run.info.run_id}/{name}")), pixels)
+    cells = mlflow.MlflowClient().load_table(run.info.experiment_id, "gallery.json")["picture"]
+    assert [c["type"] for c in cells] == ["image", "image"]
+    with pytest.raises(InvalidParameterError, match="shape"):
+        mlnb.Image(np.zeros((2, 2, 5)))
+    with pytest.raises(InvalidParameterError, match="Cannot read an image"):
+        mlnb.Image(str(tmp_path / "missing.png"))
+    with pytest.raises(InvalidParameterError, match="numpy array, a PIL image"):
+        mlnb.Image(3.5)

@@ -280,24 +280,9 @@ class MlnbClient(LoggedModelClientMixin, RegistryClientMixin):
                 "store yet; pass artifact_file='images/<name>.png' (one file per step) instead.")
         if not artifact_file:
             raise InvalidParameterError("log_image needs artifact_file, like artifact_file='image.png'.")
-        from mlnb.errors import require
+        from mlnb.tracking.image import to_pil_image
 
-        pil = require("PIL.Image", "evaluate", "log_image")
-        if not isinstance(image, pil.Image):
-            import numpy as np
-
-            arr = np.asarray(image)
-            if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
-                raise InvalidParameterError(
-                    f"log_image takes an image of shape HxW, HxWx1, HxWx3 or HxWx4; got {list(arr.shape)}.")
-            if arr.dtype.kind == "f":
-                if arr.size and (arr.min() < 0 or arr.max() > 1):
-                    raise InvalidParameterError("A floating-point image must hold values in [0, 1].")
-                arr = (arr * 255).round()
-            elif arr.dtype.kind in "iu" and arr.size and (arr.min() < 0 or arr.max() > 255):
-                raise InvalidParameterError("An integer image must hold values in [0, 255].")
-            image = pil.fromarray(arr.astype(np.uint8).squeeze(axis=2) if arr.ndim == 3 and arr.shape[2] == 1
-                                  else arr.astype(np.uint8))
+        image = to_pil_image(image)
         buf = io.BytesIO()
         fmt = artifact_file.rsplit(".", 1)[-1].upper() if "." in artifact_file else "PNG"
         image.save(buf, format={"JPG": "JPEG"}.get(fmt, fmt))

@@ -46,6 +46,7 @@ def _frame(data: Any):
 
 
 def _is_image(x: Any) -> bool:
+    """A PIL image or an :class:`~mlnb.tracking.image.Image` (anything that saves, resizes and has a size)."""
     return all(callable(getattr(x, a, None)) for a in ("save", "resize")) and hasattr(x, "size")
 
 
@@ -63,6 +64,7 @@ def _save_images(repo: Any, df: Any, artifact_file: str) -> None:
 
         def save(image: Any) -> dict[str, str]:
             base = posixpath.join(folder, str(uuid.uuid4()))
+            image = image.to_pil() if callable(getattr(image, "to_pil", None)) else image
             for path, picture in ((base + ".png", image), (base + ".webp", _preview(image))):
                 buf = io.BytesIO()
                 picture.save(buf, format=path.rsplit(".", 1)[1].upper())
