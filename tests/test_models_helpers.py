@@ -217,3 +217,32 @@ def test_not_implemented_is_an_mlflow_exception():
     error = MlflowNotImplementedException("no such thing")
     assert isinstance(error, MlflowException) and isinstance(error, NotImplementedError)
     assert error.error_code == "NOT_IMPLEMENTED"
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_examples_are_written_and_read_as_mlflow(tmp_path, fmt):
+    import json
+
+    import mlflow.sklearn
+    import scipy.sparse as sp
+    from mlflow.models import Model as TheirModel
+
+    from mlnb.models.mlmodel import Model
+
+    X = sp.random(30, 6, density=0.3, format=fmt, random_state=0)
+    y = np.arange(30) % 2
+    model = LogisticRegression(max_iter=200).fit(X, y)
+    mlnb.sklearn.save_model(model, tmp_path / "ours", input_example=X[:4])
+    mlflow.sklearn.save_model(model, str(tmp_path / "theirs"), input_example=X[:4])
+    for name in ("input_example.json", "serving_input_example.json"):
+        assert json.loads((tmp_path / "ours" / name).read_text()) == json.loads((tmp_path / "theirs" / name).read_text())
+    assert Model.load(tmp_path / "ours").saved_input_example_info["type"] == f"sparse_matrix_{fmt}"
+    assert Model.load(tmp_path / "ours").get_signature().to_dict() == \
+        TheirModel.load(str(tmp_path / "theirs")).signature.to_dict()
+    for folder in ("ours", "theirs"):
+        for loaded in (Model.load(tmp_path / folder).load_input_example(tmp_path / folder),
+                       TheirModel.load(str(tmp_path / folder)).load_input_example(str(tmp_path / folder))):
+            assert loaded.format == fmt and (loaded != X[:4]).nnz == 0
+    served = json.loads((tmp_path / "ours" / "serving_input_example.json").read_text())["inputs"]
+    np.testing.assert_array_equal(mlflow.pyfunc.load_model(str(tmp_path / "ours")).predict(np.array(served)),
+                                  model.predict(X[:4]))

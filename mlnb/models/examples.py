@@ -31,6 +31,14 @@ def _nan_to_none(arr: np.ndarray):
     return arr.tolist()
 
 
+def _sparse_format(example: Any) -> str | None:
+    """``"csr"`` or ``"csc"`` for scipy's sparse matrices (and arrays) of those formats, else None."""
+    fmt = getattr(example, "format", None)
+    if fmt in ("csr", "csc") and type(example).__module__.startswith("scipy.sparse"):
+        return fmt
+    return None
+
+
 def encode(example: Any) -> tuple[dict[str, Any], Any, Any]:
     """Return ``(info, example_json_obj, serving_json_obj)`` for an input example."""
     import pandas as pd
@@ -55,6 +63,12 @@ def encode(example: Any) -> tuple[dict[str, Any], Any, Any]:
         body = {k: _nan_to_none(v) for k, v in example.items()}
         info["type"] = "ndarray"
         serving = {"inputs": body}
+    elif _sparse_format(example) is not None:   # scipy's csr/csc matrices, kept sparse as MLflow does
+        csr = example.tocsr() if _sparse_format(example) == "csr" else example.tocsc()
+        body = {"data": _nan_to_none(np.asarray(csr.data)), "indices": csr.indices.tolist(),
+                "indptr": csr.indptr.tolist(), "shape": list(csr.shape)}
+        info["type"] = f"sparse_matrix_{_sparse_format(example)}"
+        serving = {"inputs": _nan_to_none(csr.toarray())}
     elif isinstance(example, (dict, list)) or np.isscalar(example) or isinstance(example, dt.datetime):
         body = example
         info["type"] = "json_object"
@@ -89,6 +103,14 @@ def load(model_dir: str | os.PathLike, info: dict[str, Any] | None) -> Any:
     kind = info.get("type")
     if kind == "dataframe":
         return pd.DataFrame(data.get("data"), columns=data.get("columns"))
+    if kind in ("sparse_matrix_csr", "sparse_matrix_csc"):
+        from scipy import sparse
+
+        try:
+            build = sparse.csr_matrix if kind == "sparse_matrix_csr" else sparse.csc_matrix
+            return build((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"The saved sparse input example is malformed: {exc}.") from None
     if kind == "ndarray":
         if isinstance(data, dict):
             return {k: np.asarray(v) for k, v in data.items()}
