@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from mlnb.errors import FlavorNotFoundError, InvalidParameterError, ModelFormatError
 from mlnb.flavors import flavor_for_loader
-from mlnb.models.layout import write_model
+from mlnb.models.layout import pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = PYFUNC
@@ -390,6 +390,7 @@ def save_model(
     infer_code_paths: bool = False,
     streamable: bool | None = None,
     mlmodel: Model | None = None,
+    mlflow_model: Model | None = None,
 ) -> Model:
     """Save a custom :class:`PythonModel` (or a models-from-code file) with its artifacts and code.
 
@@ -423,7 +424,7 @@ def save_model(
     if infer_code_paths and code_file is None:
         pickled = cloudpickle.dumps(to_pickle)
         code_paths = environment.local_module_sources(environment.pickled_modules(pickled))
-    mlmodel = mlmodel if mlmodel is not None else Model()
+    mlmodel = pick_mlmodel(mlmodel, mlflow_model) or Model()
     if signature is None:
         signature = signature_from_hints(python_model.predict)
         if signature is not None:

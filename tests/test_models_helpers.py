@@ -246,3 +246,26 @@ def test_sparse_input_examples_are_written_and_read_as_mlflow(tmp_path, fmt):
     served = json.loads((tmp_path / "ours" / "serving_input_example.json").read_text())["inputs"]
     np.testing.assert_array_equal(mlflow.pyfunc.load_model(str(tmp_path / "ours")).predict(np.array(served)),
                                   model.predict(X[:4]))
+
+
+def test_save_model_takes_mlflows_mlflow_model_keyword(tmp_path, fitted):
+    import mlflow.models
+
+    from mlnb.models.mlmodel import Model
+
+    model, X = fitted
+    theirs = mlflow.models.Model(metadata={"owner": "risk"})
+    mlnb.sklearn.save_model(model, tmp_path / "sk", mlflow_model=theirs)
+    assert Model.load(tmp_path / "sk").metadata == {"owner": "risk"}
+    assert mlflow.models.Model.load(str(tmp_path / "sk")).metadata == {"owner": "risk"}
+
+    class Echo(mlnb.pyfunc.PythonModel):
+        def predict(self, context, model_input):
+            return model_input
+
+    mlnb.pyfunc.save_model(tmp_path / "py", python_model=Echo(), mlflow_model=Model(metadata={"kind": "echo"}))
+    assert mlflow.models.Model.load(str(tmp_path / "py")).metadata == {"kind": "echo"}
+    with pytest.raises(InvalidParameterError, match="not both"):
+        mlnb.sklearn.save_model(model, tmp_path / "x", mlflow_model=Model(), mlmodel=Model())
+    with pytest.raises(InvalidParameterError, match="takes a Model"):
+        mlnb.sklearn.save_model(model, tmp_path / "y", mlflow_model={"metadata": {}})

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
-from mlnb.models.layout import write_model
+from mlnb.models.layout import pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
 
@@ -97,6 +97,7 @@ def save_model(
     conda_env=None,
     extra_files=None,
     mlmodel: Model | None = None,
+    mlflow_model: Model | None = None,
 ) -> Model:
     """Save a scikit-learn estimator as an MLflow-format model directory at ``path``.
 
@@ -154,7 +155,7 @@ def save_model(
 
     predict = getattr(sk_model, pyfunc_predict_fn)
     return write_model(
-        path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
+        path, write_payload, mlmodel=pick_mlmodel(mlmodel, mlflow_model), signature=signature, input_example=input_example,
         predict=predict, pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
         metadata=metadata, code_paths=code_paths,
         conda_env=conda_env, extra_files=extra_files,
