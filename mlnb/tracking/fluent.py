@@ -266,11 +266,13 @@ def is_tracking_uri_set() -> bool:
 # ``synchronous=`` (MLflow's switch to a background queue) is accepted everywhere MLflow has it: mlnb
 # always logs before returning, and ``synchronous=False`` returns an already-finished RunOperations.
 def log_param(key: str, value: Any, *, synchronous: bool | None = None) -> Any:
+    """Log a param of the active run; returns the value, as MLflow does."""
     _client().log_batch(_run_id(), params=[Param(key, value)])
     return value
 
 
 def log_params(params: Mapping[str, Any], *, synchronous: bool | None = None, run_id: str | None = None):
+    """Log params of the active run (or ``run_id``) in one write."""
     _client().log_batch(run_id or _run_id(), params=[Param(k, v) for k, v in params.items()])
     return _operations(synchronous)
 
@@ -288,6 +290,7 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
 def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None, *,
                 synchronous: bool | None = None, run_id: str | None = None, model_id: str | None = None,
                 dataset: Any = None):
+    """Log several metrics at one step and time, as :func:`log_metric` logs one."""
     ts = timestamp if timestamp is not None else now_ms()
     _log_metrics(run_id or _run_id(), [Metric(k, v, ts, step or 0) for k, v in metrics.items()], model_id, dataset)
     return _operations(synchronous)
@@ -311,11 +314,13 @@ def _operations(synchronous: bool | None):
 
 
 def set_tag(key: str, value: Any, *, synchronous: bool | None = None):
+    """Set a tag of the active run."""
     _client().log_batch(_run_id(), tags=[RunTag(key, value)])
     return _operations(synchronous)
 
 
 def set_tags(tags: Mapping[str, Any], *, synchronous: bool | None = None):
+    """Set tags of the active run in one write."""
     _client().log_batch(_run_id(), tags=[RunTag(k, v) for k, v in tags.items()])
     return _operations(synchronous)
 
