@@ -42,6 +42,13 @@ _EXPORTS = {
     # experiments, MLflow 3's logged models and datasets (the embedded store and MLflow servers)
     **dict.fromkeys(["get_experiment", "create_experiment", "last_logged_model", "get_logged_model",
                      "search_logged_models", "log_input"], "mlnb.tracking.fluent"),
+    # MLflow 3's logged-model lifecycle and run-to-model links
+    **dict.fromkeys(["initialize_logged_model", "finalize_logged_model", "set_logged_model_tags",
+                     "delete_logged_model_tag", "log_model_params", "log_outputs", "log_inputs",
+                     "delete_experiment_tag"], "mlnb.tracking.logged_model_fluent"),
+    "log_table": "mlnb.tracking.tables",
+    "Image": "mlnb.tracking.image",
+    "load_table": "mlnb.tracking.tables",
     "MlnbClient": "mlnb.tracking.client",
     "MlflowClient": "mlnb.tracking.client",
     "Client": "mlnb.tracking.client",

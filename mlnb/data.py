@@ -190,6 +190,55 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else int(value)
 
 
+@dataclass(frozen=True)
+class DatasetSource:
+    """Where a dataset came from: ``source_type`` (``local``, ``s3``, ``http``, ``code``...) and
+    MLflow's fields for it, read as attributes (``source.uri``, ``source.url``, ``source.tags``)."""
+
+    source_type: str
+    fields: dict = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        fields = self.__dict__.get("fields") or {}
+        if name in fields:
+            return fields[name]
+        raise AttributeError(f"A {self.__dict__.get('source_type')!r} dataset source has no {name!r}; "
+                             f"it has {sorted(fields)}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+    def to_json(self) -> str:
+        return json.dumps(self.fields)
+
+    def _get_source_type(self) -> str:
+        return self.source_type
+
+
+def get_source(dataset: Any) -> DatasetSource:
+    """The source of a dataset: one from ``from_pandas``/``from_numpy``, a run's dataset input
+    (``run.inputs.dataset_inputs[i]``) or MLflow's dataset objects."""
+    inner = getattr(dataset, "dataset", dataset)   # a run's dataset input holds the dataset
+    if isinstance(inner, Dataset) or all(hasattr(inner, a) for a in ("source", "source_type")):
+        raw, kind = inner.source, inner.source_type
+    elif callable(getattr(inner, "to_dict", None)):
+        d = inner.to_dict()
+        raw, kind = d.get("source"), d.get("source_type")
+    else:
+        raw = kind = None
+    if raw is not None and not isinstance(raw, str):   # MLflow's Dataset keeps a DatasetSource object
+        raw, kind = raw.to_json(), kind or raw._get_source_type()
+    if not isinstance(raw, str) or not isinstance(kind, str):
+        raise InvalidParameterError(
+            f"get_source takes a dataset (mlnb.data.from_pandas / from_numpy) or a run's dataset input, "
+            f"got {type(dataset).__name__}.")
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        raise InvalidParameterError(f"The dataset's source is not JSON: {raw[:80]!r}.") from None
+    return DatasetSource(kind, fields if isinstance(fields, dict) else {"value": fields})
+
+
 def as_dataset_input(dataset: Any, context: str | None = None, tags: Mapping[str, str] | None = None):
     """The store's record of ``dataset`` used by a run (mlnb's ``Dataset`` or MLflow's)."""
     from mlnb.tracking.entities import DatasetInput
@@ -206,5 +255,5 @@ def as_dataset_input(dataset: Any, context: str | None = None, tags: Mapping[str
                         dataset.profile_json, tuple(all_tags.items()))
 
 
-__all__ = ["Dataset", "TensorDatasetSchema", "from_pandas", "from_numpy", "pandas_digest", "numpy_digest",
-           "as_dataset_input"]
+__all__ = ["Dataset", "DatasetSource", "TensorDatasetSchema", "from_pandas", "from_numpy", "get_source",
+           "pandas_digest", "numpy_digest", "as_dataset_input"]

@@ -9,12 +9,18 @@ from __future__ import annotations
 from mlnb.tracking import entities as _entities
 from mlnb.tracking.artifacts import FileInfo
 from mlnb.tracking.entities import (
-    Experiment, ExperimentTag, LifecycleStage, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag,
+    Experiment, ExperimentTag, LifecycleStage, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag,
     ViewType,
 )
+from mlnb.tracking.model_entities import (
+    Dataset, LoggedModelInput, LoggedModelOutput, LoggedModelParameter, LoggedModelStatus, LoggedModelTag,
+    RunOutputs, SourceType,
+)
 
-__all__ = ["Experiment", "ExperimentTag", "FileInfo", "LifecycleStage", "Metric", "Param", "Run",
-           "RunData", "RunInfo", "RunStatus", "RunTag", "ViewType"]
+__all__ = ["Dataset", "Experiment", "ExperimentTag", "FileInfo", "LifecycleStage", "LoggedModel",
+           "LoggedModelInput", "LoggedModelOutput", "LoggedModelParameter", "LoggedModelStatus", "LoggedModelTag",
+           "Metric", "Param", "Run", "RunData", "RunInfo", "RunOutputs", "RunStatus", "RunTag", "SourceType",
+           "ViewType"]
 
 
 def __getattr__(name: str):

@@ -28,6 +28,12 @@ class MissingConfigException(MlnbError):
     """A configuration file or value is missing."""
 
 
+class MlflowNotImplementedException(MlnbError, NotImplementedError):
+    """What was asked is not implemented (by this store, server or version)."""
+
+    error_code = "NOT_IMPLEMENTED"
+
+
 class InvalidUrlException(MlnbError):
     """A URL is malformed."""
 
@@ -57,7 +63,8 @@ def get_error_code(http_status: int) -> str:
 
 __all__ = [
     "MlflowException", "RestException", "ExecutionException", "MissingConfigException",
-    "InvalidUrlException", "ModelValidationFailedException", "ResourceDoesNotExistException",
+    "InvalidUrlException", "MlflowNotImplementedException", "ModelValidationFailedException",
+    "ResourceDoesNotExistException",
     "get_error_code", "INTERNAL_ERROR", "INVALID_PARAMETER_VALUE", "ENDPOINT_NOT_FOUND",
     "MALFORMED_REQUEST", "INVALID_STATE", "PERMISSION_DENIED", "FEATURE_DISABLED",
     "REQUEST_LIMIT_EXCEEDED", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST",

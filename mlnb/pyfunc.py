@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from mlnb.errors import FlavorNotFoundError, InvalidParameterError, ModelFormatError
 from mlnb.flavors import flavor_for_loader
-from mlnb.models.layout import write_model
+from mlnb.models.layout import pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = PYFUNC
@@ -391,6 +391,7 @@ def save_model(
     infer_code_paths: bool = False,
     streamable: bool | None = None,
     mlmodel: Model | None = None,
+    mlflow_model: Model | None = None,
 ) -> Model:
     """Save a custom :class:`PythonModel` (or a models-from-code file) with its artifacts and code.
 
@@ -424,7 +425,7 @@ def save_model(
     if infer_code_paths and code_file is None:
         pickled = cloudpickle.dumps(to_pickle)
         code_paths = environment.local_module_sources(environment.pickled_modules(pickled))
-    mlmodel = mlmodel if mlmodel is not None else Model()
+    mlmodel = pick_mlmodel(mlmodel, mlflow_model) or Model()
     if signature is None:
         signature = signature_from_hints(python_model.predict)
         if signature is not None:
@@ -512,5 +513,20 @@ def spark_udf(spark, model_uri, result_type=None, env_manager: str | None = None
                      load_model=load_model, trust_code=trust_code, allow_pickle=allow_pickle)
 
 
+def get_default_pip_requirements() -> list[str]:
+    """The pinned cloudpickle this environment has: what a PythonModel needs beyond what it
+    imports (MLflow's list; a saved model's requirements.txt adds the modules its pickle names)."""
+    from mlnb.models.environment import pinned
+
+    return [pinned("cloudpickle")]
+
+
+def get_default_conda_env() -> dict:
+    """conda.yaml's content for :func:`get_default_pip_requirements`."""
+    from mlnb.models.environment import default_conda_env
+
+    return default_conda_env(get_default_pip_requirements())
+
+
 __all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "save_model", "log_model",
-           "get_model_dependencies", "spark_udf"]
+           "get_model_dependencies", "get_default_pip_requirements", "get_default_conda_env", "spark_udf"]

@@ -97,7 +97,7 @@ def test_names_still_to_do_are_still_missing(missing):
 def test_every_group_has_a_reason_and_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "mlflow-compat.md").read_text()
     for group, entry in groups().items():
-        assert len(entry["reason"]) > 20 and entry["names"], group
+        assert len(entry["reason"]) > 20 and (entry["names"] or group == "todo"), group   # todo may empty out
         assert f"`{group}`" in doc, f"docs/mlflow-compat.md does not describe the group {group!r}"
 
 

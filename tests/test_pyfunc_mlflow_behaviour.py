@@ -172,5 +172,7 @@ def test_model_utilities_answer_as_mlflows(tmp_path, classification_data):
     assert "rich==13.0.0" in reqs and not any(r.startswith("skops") for r in reqs)
     conda = yaml.safe_load(open(mlnb.pyfunc.get_model_dependencies(str(local), format="conda")))
     assert conda["dependencies"][-1]["pip"] == reqs
-    with pytest.raises(MlflowException, match="local path"):
-        mlnb.models.update_model_requirements(info.model_uri, "add", ["rich"])
+    mlnb.models.update_model_requirements(info.model_uri, "add", ["rich"])   # a logged model changes in place
+    assert "rich" in open(mlnb.pyfunc.get_model_dependencies(info.model_uri)).read().split()
+    with pytest.raises(MlflowException, match="registered model version"):
+        mlnb.models.update_model_requirements("models:/churn/1", "add", ["rich"])

@@ -188,6 +188,11 @@ def _baseline_metrics(baseline: Any, data: EvalData, model_type: str, config, ex
 
 
 # -- evaluate --------------------------------------------------------------------------------
+def list_evaluators() -> list[str]:
+    """The evaluators ``evaluate(evaluators=...)`` accepts: mlnb has one, ``"default"``."""
+    return ["default"]
+
+
 def _check_evaluators(evaluators: Any) -> None:
     names = [evaluators] if isinstance(evaluators, str) else list(evaluators or [])
     unknown = [n for n in names if n != "default"]

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
 
@@ -126,6 +126,7 @@ def save_model(
     conda_env=None,
     extra_files=None,
     mlmodel: Model | None = None,
+    mlflow_model: Model | None = None,
 ) -> Model:
     """Save a scikit-learn estimator as an MLflow-format model directory at ``path``.
 
@@ -163,7 +164,7 @@ def save_model(
 
     predict = getattr(sk_model, pyfunc_predict_fn)
     return write_model(
-        path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
+        path, write_payload, mlmodel=pick_mlmodel(mlmodel, mlflow_model), signature=signature, input_example=input_example,
         predict=predict, pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
         metadata=metadata, code_paths=code_paths,
         conda_env=conda_env, extra_files=extra_files,
@@ -293,4 +294,21 @@ def autolog(*args: Any, **kwargs: Any):
     return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "SERIALIZATION_FORMATS"]
+def get_default_pip_requirements(include_cloudpickle: bool = False, include_skops: bool = False) -> list[str]:
+    """The pinned scikit-learn this environment has, plus cloudpickle and skops when asked (MLflow's
+    list for the sklearn flavor; a saved model's requirements.txt adds what its pickle names)."""
+    from mlnb.models.environment import pinned
+
+    return [pinned("scikit-learn"), *([pinned("cloudpickle")] if include_cloudpickle else []),
+            *([pinned("skops")] if include_skops else [])]
+
+
+def get_default_conda_env(include_cloudpickle: bool = False, include_skops: bool = False) -> dict:
+    """conda.yaml's content for :func:`get_default_pip_requirements`."""
+    from mlnb.models.environment import default_conda_env
+
+    return default_conda_env(get_default_pip_requirements(include_cloudpickle, include_skops))
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "SERIALIZATION_FORMATS",
+           "get_default_pip_requirements", "get_default_conda_env"]

@@ -24,8 +24,15 @@ _EXPORTS = {
     "validate_serving_input": "mlnb.serving.offline",
     "convert_input_example_to_serving_input": "mlnb.serving.offline",
     "predict": "mlnb.serving.offline",
-    "update_model_requirements": "mlnb.models.environment",
+    "update_model_requirements": "mlnb.tracking.model_edits",
     "set_model": "mlnb.models.code",
+    "set_signature": "mlnb.tracking.model_edits",
+    "validate_schema": "mlnb.models.signature",
+    "infer_pip_requirements": "mlnb.models.model_requirements",
+    "ModelInputExample": "mlnb.models.examples",
+    "EvaluationArtifact": "mlnb.evaluation",
+    "EvaluationMetric": "mlnb.evaluation",
+    "list_evaluators": "mlnb.evaluation.evaluator",
 }
 __all__ = list(_EXPORTS)
 

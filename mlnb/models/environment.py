@@ -11,8 +11,9 @@ import functools
 import importlib.metadata as md
 import os
 import platform
+import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from mlnb.errors import InvalidParameterError
 
@@ -245,17 +246,12 @@ def write(model_dir: str | os.PathLike, requirements: Sequence[str], constraints
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: same text, much faster
     (d / PYTHON_ENV_FILE).write_text(yaml.dump(python_env, Dumper=dumper, default_flow_style=False, sort_keys=False),
                                      encoding="utf-8")
-    pip_v = installed_version("pip")
     if conda_env is not None:
         conda = read_conda_env(conda_env)
         deps = [dep for dep in conda.get("dependencies") or [] if not (isinstance(dep, dict) and "pip" in dep)]
         conda["dependencies"] = [*deps, {"pip": list(requirements)}]
     else:
-        conda = {
-            "channels": ["conda-forge"],
-            "dependencies": [f"python={py}", f"pip<={pip_v}" if pip_v else "pip", {"pip": list(requirements)}],
-            "name": "mlflow-env",
-        }
+        conda = default_conda_env(requirements)
     (d / CONDA_FILE).write_text(yaml.dump(conda, Dumper=dumper, default_flow_style=False), encoding="utf-8")
     return {"conda": CONDA_FILE, "virtualenv": PYTHON_ENV_FILE}
 
@@ -293,6 +289,39 @@ def check_versions(model_dir: str | os.PathLike, flavors: dict | None = None) ->
     return notes
 
 
+#: a requirement pip reads: name, extras, version clauses, a marker (PEP 508, without URLs)
+_REQUIREMENT_RE = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[A-Za-z0-9._,\s-]*\])?\s*"
+    r"(?:(?:===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9.*+!_-]+\s*(?:,\s*(?:===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9.*+!_-]+\s*)*)?"
+    r"(?:;.*)?$")
+
+
+def check_requirement_update(operation: Any, requirement_list: Any) -> None:
+    """Refuse an operation other than add/remove, or requirements that are not strings pip reads."""
+    if operation not in ("add", "remove"):
+        raise InvalidParameterError(f"operation must be 'add' or 'remove', got {operation!r}.")
+    if isinstance(requirement_list, str) or not isinstance(requirement_list, (list, tuple)) \
+            or not all(isinstance(r, str) and r.strip() for r in requirement_list):
+        raise InvalidParameterError("requirement_list must be a list of requirement strings, like ['pandas==2.2'].")
+    for r in requirement_list:
+        if not _REQUIREMENT_RE.match(r.strip()):
+            raise InvalidParameterError(
+                f"'{r}' is not a pip requirement: write a name with optional extras, versions and markers, "
+                f"like 'pandas>=2.0' or 'scikit-learn[all]==1.5; python_version>\"3.9\"'.")
+
+
+def default_conda_env(requirements: Sequence[str]) -> dict:
+    """The conda environment mlnb writes as conda.yaml for pip ``requirements`` (MLflow's layout:
+    conda-forge, this Python, this pip, then the requirements)."""
+    pip_v = installed_version("pip")
+    return {
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={platform.python_version()}", f"pip<={pip_v}" if pip_v else "pip",
+                         {"pip": list(requirements)}],
+        "name": "mlflow-env",
+    }
+
+
 def update_model_requirements(model_uri: str | os.PathLike, operation: str, requirement_list: Sequence[str]) -> None:
     """Add (or replace, by name) or remove pip requirements of a saved model, in requirements.txt
     and in conda.yaml's pip list. Local models only (a path or ``file://``)."""
@@ -300,10 +329,7 @@ def update_model_requirements(model_uri: str | os.PathLike, operation: str, requ
 
     from mlnb.models.uri import local_path, scheme_of
 
-    if operation not in ("add", "remove"):
-        raise InvalidParameterError(f"operation must be 'add' or 'remove', got {operation!r}.")
-    if isinstance(requirement_list, str) or not all(isinstance(r, str) for r in requirement_list):
-        raise InvalidParameterError("requirement_list must be a list of requirement strings, like ['pandas==2.2'].")
+    check_requirement_update(operation, requirement_list)
     if scheme_of(os.fspath(model_uri)) not in ("", "file"):
         raise InvalidParameterError(
             f"update_model_requirements changes a model in place, so it takes a local path or file:// URI; "

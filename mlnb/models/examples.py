@@ -6,21 +6,37 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from mlnb.errors import InvalidParameterError
 from mlnb.models.encoding import json_default
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy.sparse import csc_matrix, csr_matrix
+
 EXAMPLE_FILE = "input_example.json"
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
+#: what ``input_example=`` takes (MLflow's type): a DataFrame, an array, a sparse matrix, a dict,
+#: a list, a scalar, a string or bytes
+ModelInputExample = Union["pd.DataFrame", np.ndarray, "csr_matrix", "csc_matrix", dict, list, str, bytes, int,
+                          float, bool]
 
 
 def _nan_to_none(arr: np.ndarray):
     if np.issubdtype(arr.dtype, np.number) and arr.dtype.kind == "f":
         return np.where(np.isnan(arr), None, arr).tolist()
     return arr.tolist()
+
+
+def _sparse_format(example: Any) -> str | None:
+    """``"csr"`` or ``"csc"`` for scipy's sparse matrices (and arrays) of those formats, else None."""
+    fmt = getattr(example, "format", None)
+    if fmt in ("csr", "csc") and type(example).__module__.startswith("scipy.sparse"):
+        return fmt
+    return None
 
 
 def encode(example: Any) -> tuple[dict[str, Any], Any, Any]:
@@ -47,6 +63,12 @@ def encode(example: Any) -> tuple[dict[str, Any], Any, Any]:
         body = {k: _nan_to_none(v) for k, v in example.items()}
         info["type"] = "ndarray"
         serving = {"inputs": body}
+    elif _sparse_format(example) is not None:   # scipy's csr/csc matrices, kept sparse as MLflow does
+        csr = example.tocsr() if _sparse_format(example) == "csr" else example.tocsc()
+        body = {"data": _nan_to_none(np.asarray(csr.data)), "indices": csr.indices.tolist(),
+                "indptr": csr.indptr.tolist(), "shape": list(csr.shape)}
+        info["type"] = f"sparse_matrix_{_sparse_format(example)}"
+        serving = {"inputs": _nan_to_none(csr.toarray())}
     elif isinstance(example, (dict, list)) or np.isscalar(example) or isinstance(example, dt.datetime):
         body = example
         info["type"] = "json_object"
@@ -81,6 +103,14 @@ def load(model_dir: str | os.PathLike, info: dict[str, Any] | None) -> Any:
     kind = info.get("type")
     if kind == "dataframe":
         return pd.DataFrame(data.get("data"), columns=data.get("columns"))
+    if kind in ("sparse_matrix_csr", "sparse_matrix_csc"):
+        from scipy import sparse
+
+        try:
+            build = sparse.csr_matrix if kind == "sparse_matrix_csr" else sparse.csc_matrix
+            return build((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"The saved sparse input example is malformed: {exc}.") from None
     if kind == "ndarray":
         if isinstance(data, dict):
             return {k: np.asarray(v) for k, v in data.items()}

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelExistsError
 
@@ -106,6 +106,24 @@ def copy_extra_files(extra_files: Sequence[str | os.PathLike] | None, model_dir:
 
 def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def pick_mlmodel(mlmodel: Any, mlflow_model: Any) -> Any:
+    """The manifest a save starts from: ``mlmodel=`` (mlnb's name) or ``mlflow_model=`` (MLflow's:
+    an mlnb or an MLflow ``Model``, whose fields are copied), never both."""
+    if mlflow_model is None:
+        return mlmodel
+    if mlmodel is not None:
+        raise InvalidParameterError("Pass mlflow_model= or mlmodel= (the same thing under two names), not both.")
+    from mlnb.models.mlmodel import Model
+
+    if isinstance(mlflow_model, Model):
+        return mlflow_model
+    if not callable(getattr(mlflow_model, "to_dict", None)) or not hasattr(mlflow_model, "flavors"):
+        raise InvalidParameterError(f"mlflow_model= takes a Model, got {type(mlflow_model).__name__}.")
+    fields = ("run_id", "artifact_path", "metadata", "model_id", "saved_input_example_info")
+    return Model(mlflow_model.flavors or None, signature=getattr(mlflow_model, "signature", None),
+                 **{k: getattr(mlflow_model, k, None) for k in fields})
 
 
 def write_model(

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mlnb.errors import SchemaError
+from mlnb.errors import InvalidParameterError, SchemaError
 
 # MLflow's column types and the numpy dtype each one holds.
 COLUMN_TYPES: dict[str, Any] = {
@@ -827,6 +827,15 @@ def enforce_schema(data: Any, schema: Schema):
             isinstance(s.type, (Array, Object, Map, AnyType)) for s in schema.inputs):
         return _enforce_nested(data, schema)
     return _enforce_columns(data, schema)
+
+
+def validate_schema(data: Any, expected_schema: Schema) -> None:
+    """Raise SchemaError (an MlflowException) naming the first mismatch when ``data`` does not
+    match ``expected_schema``, by the rules a model's predict applies (safe casts pass)."""
+    if not isinstance(expected_schema, Schema):
+        raise InvalidParameterError(
+            f"validate_schema takes a Schema (signature.inputs), got {type(expected_schema).__name__}.")
+    enforce_schema(data, expected_schema)
 
 
 def _enforce_nested(data, schema: Schema):

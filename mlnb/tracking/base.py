@@ -141,6 +141,7 @@ class Store:
     def delete_experiment(self, experiment_id: str) -> None: raise NotImplementedError
     def restore_experiment(self, experiment_id: str) -> None: raise NotImplementedError
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: raise NotImplementedError
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: raise NotImplementedError
 
     # runs
     def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
@@ -166,8 +167,17 @@ class Store:
     def finalize_logged_model(self, model_id: str, status: str = "READY") -> LoggedModel: raise NotImplementedError
     def get_logged_model(self, model_id: str) -> LoggedModel: raise NotImplementedError
     def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
-                             max_results: int = 100_000, order_by: Sequence[str] | None = None
-                             ) -> list[LoggedModel]: raise NotImplementedError
+                             max_results: int = 100_000, order_by: Sequence | None = None,
+                             datasets: Sequence | None = None) -> list[LoggedModel]: raise NotImplementedError
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None: raise NotImplementedError
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None: raise NotImplementedError
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None: raise NotImplementedError
+    def delete_logged_model(self, model_id: str) -> None: raise NotImplementedError
+    def log_model_links(self, run_id: str, outputs: Sequence[tuple[str, int]] = (),
+                        inputs: Sequence[str] = ()) -> None: raise NotImplementedError
+    def model_links(self, run_id: str) -> tuple[list[tuple[str, int]], list[str]]: raise NotImplementedError
+    def log_model_metrics(self, run_id: str, metrics: Sequence[Metric], model_ids: Sequence[str],
+                          dataset: tuple[str, str] | None = None) -> None: raise NotImplementedError
 
     # artifacts
     def logged_model_uri(self, run: Run, name: str) -> str | None:

@@ -21,6 +21,7 @@ from mlnb.tracking.entities import (
     FINISHED, RUN_STATUSES, TAG_PARENT_RUN_ID, TAG_RUN_NAME, Experiment, Metric, Param, Run, RunTag,
 )
 from mlnb.tracking.paging import PagedList, offset_of, token_for
+from mlnb.tracking.logged_model_client import LoggedModelClientMixin
 from mlnb.tracking.registry_client import RegistryClientMixin
 from mlnb.tracking.store import get_store
 
@@ -58,7 +59,7 @@ def _pairs(items: Any, cls) -> list:
     return out
 
 
-class MlnbClient(RegistryClientMixin):
+class MlnbClient(LoggedModelClientMixin, RegistryClientMixin):
     """Explicit-id access to a run store (``tracking_uri`` defaults to the current one) and a model
     registry (``registry_uri`` defaults to the current registry URI, else the tracking URI)."""
 
@@ -196,12 +197,24 @@ class MlnbClient(RegistryClientMixin):
             raise InvalidParameterError(f"A logged model id is a string like 'm-<32 hex>', got {model_id!r}.")
         return self.store.get_logged_model(model_id)
 
-    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
-                             max_results: int = 100_000, order_by: Sequence[Any] | None = None) -> list:
-        orders = [o if isinstance(o, str) else
-                  f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}" for o in order_by or ()]
-        return self.store.search_logged_models([str(e) for e in experiment_ids], filter_string or "",
-                                               int(max_results), orders)
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
+                             datasets: Sequence[Mapping[str, Any]] | None = None, max_results: int | None = None,
+                             order_by: Sequence[Any] | None = None, page_token: str | None = None) -> "PagedList":
+        """Logged models of the experiments matching MLflow's filter (``"metrics.acc > 0.9 AND
+        name = 'clf'"``), ordered by ``order_by`` (``[{"field_name": "metrics.acc", "ascending": False}]``),
+        newest first otherwise; a page of ``max_results`` with ``token`` for the next."""
+        if isinstance(experiment_ids, (str, int)):
+            experiment_ids = [experiment_ids]
+        max_results = 100 if max_results is None else int(max_results)
+        offset = _offset(page_token)
+        models = self.store.search_logged_models([str(e) for e in experiment_ids], filter_string or "",
+                                                 offset + max_results + 1, order_by, datasets)
+        more = len(models) > offset + max_results
+        return PagedList(models[offset:offset + max_results], _token(offset + max_results) if more else None)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an experiment."""
+        self.store.delete_experiment_tag(str(experiment_id), key)
 
     def log_inputs(self, run_id: str, datasets: Sequence[Any], context: str | None = None,
                    tags: Mapping[str, str] | None = None) -> None:
@@ -267,28 +280,26 @@ class MlnbClient(RegistryClientMixin):
                 "store yet; pass artifact_file='images/<name>.png' (one file per step) instead.")
         if not artifact_file:
             raise InvalidParameterError("log_image needs artifact_file, like artifact_file='image.png'.")
-        from mlnb.errors import require
+        from mlnb.tracking.image import to_pil_image
 
-        pil = require("PIL.Image", "evaluate", "log_image")
-        if not isinstance(image, pil.Image):
-            import numpy as np
-
-            arr = np.asarray(image)
-            if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
-                raise InvalidParameterError(
-                    f"log_image takes an image of shape HxW, HxWx1, HxWx3 or HxWx4; got {list(arr.shape)}.")
-            if arr.dtype.kind == "f":
-                if arr.size and (arr.min() < 0 or arr.max() > 1):
-                    raise InvalidParameterError("A floating-point image must hold values in [0, 1].")
-                arr = (arr * 255).round()
-            elif arr.dtype.kind in "iu" and arr.size and (arr.min() < 0 or arr.max() > 255):
-                raise InvalidParameterError("An integer image must hold values in [0, 255].")
-            image = pil.fromarray(arr.astype(np.uint8).squeeze(axis=2) if arr.ndim == 3 and arr.shape[2] == 1
-                                  else arr.astype(np.uint8))
+        image = to_pil_image(image)
         buf = io.BytesIO()
         fmt = artifact_file.rsplit(".", 1)[-1].upper() if "." in artifact_file else "PNG"
         image.save(buf, format={"JPG": "JPEG"}.get(fmt, fmt))
         self._repo(run_id).log_bytes(buf.getvalue(), artifact_file)
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Log a DataFrame (or dict of columns) as the run's table ``artifact_file`` (.json or .parquet)."""
+        from mlnb.tracking.tables import write_table
+
+        write_table(self, v.check_run_id(run_id), data, artifact_file)
+
+    def load_table(self, experiment_id: str, artifact_file: str, run_ids: Sequence[str] | None = None,
+                   extra_columns: Sequence[str] | None = None):
+        """The table ``artifact_file`` of the experiment's runs that logged it, as one DataFrame."""
+        from mlnb.tracking.tables import read_tables
+
+        return read_tables(self, str(experiment_id), artifact_file, run_ids, extra_columns)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._repo(run_id).list_artifacts(clean_artifact_path(path))

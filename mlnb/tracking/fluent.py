@@ -263,31 +263,66 @@ def is_tracking_uri_set() -> bool:
 
 
 # -- logging -----------------------------------------------------------------------------------
-def log_param(key: str, value: Any) -> Any:
+# ``synchronous=`` (MLflow's switch to a background queue) is accepted everywhere MLflow has it: mlnb
+# always logs before returning, and ``synchronous=False`` returns an already-finished RunOperations.
+def log_param(key: str, value: Any, *, synchronous: bool | None = None) -> Any:
+    """Log a param of the active run; returns the value, as MLflow does."""
     _client().log_batch(_run_id(), params=[Param(key, value)])
     return value
 
 
-def log_params(params: Mapping[str, Any]) -> None:
-    _client().log_batch(_run_id(), params=[Param(k, v) for k, v in params.items()])
+def log_params(params: Mapping[str, Any], *, synchronous: bool | None = None, run_id: str | None = None):
+    """Log params of the active run (or ``run_id``) in one write."""
+    _client().log_batch(run_id or _run_id(), params=[Param(k, v) for k, v in params.items()])
+    return _operations(synchronous)
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None, *,
+               synchronous: bool | None = None, run_id: str | None = None, model_id: str | None = None,
+               dataset: Any = None):
+    """Log a metric to the active run (or ``run_id``); ``model_id`` also logs it to that logged
+    model (else to the run's models logged at this step), ``dataset`` names what it was measured on."""
     ts = timestamp if timestamp is not None else now_ms()
-    _client().log_batch(_run_id(), metrics=[Metric(key, value, ts, step or 0)])
+    _log_metrics(run_id or _run_id(), [Metric(key, value, ts, step or 0)], model_id, dataset)
+    return _operations(synchronous)
 
 
-def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None, *,
+                synchronous: bool | None = None, run_id: str | None = None, model_id: str | None = None,
+                dataset: Any = None):
+    """Log several metrics at one step and time, as :func:`log_metric` logs one."""
     ts = timestamp if timestamp is not None else now_ms()
-    _client().log_batch(_run_id(), metrics=[Metric(k, v, ts, step or 0) for k, v in metrics.items()])
+    _log_metrics(run_id or _run_id(), [Metric(k, v, ts, step or 0) for k, v in metrics.items()], model_id, dataset)
+    return _operations(synchronous)
 
 
-def set_tag(key: str, value: Any) -> None:
+def _log_metrics(run_id: str, metrics: list[Metric], model_id: str | None, dataset: Any) -> None:
+    if model_id is None and dataset is None and run_id not in _runs_with_models:
+        _client().log_batch(run_id, metrics=metrics)   # the common case: no logged model involved
+    else:
+        from mlnb.tracking.logged_model_fluent import log_model_metrics
+
+        log_model_metrics(run_id, metrics, model_id, dataset)
+
+
+def _operations(synchronous: bool | None):
+    if synchronous is False:
+        from mlnb.tracking.logged_model_fluent import RunOperations
+
+        return RunOperations()
+    return None
+
+
+def set_tag(key: str, value: Any, *, synchronous: bool | None = None):
+    """Set a tag of the active run."""
     _client().log_batch(_run_id(), tags=[RunTag(key, value)])
+    return _operations(synchronous)
 
 
-def set_tags(tags: Mapping[str, Any]) -> None:
+def set_tags(tags: Mapping[str, Any], *, synchronous: bool | None = None):
+    """Set tags of the active run in one write."""
     _client().log_batch(_run_id(), tags=[RunTag(k, v) for k, v in tags.items()])
+    return _operations(synchronous)
 
 
 def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
@@ -317,7 +352,7 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any
 
 
 def log_image(image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None,
-              timestamp: int | None = None) -> None:
+              timestamp: int | None = None, *, synchronous: bool | None = None) -> None:
     """Log a numpy array or PIL image as ``artifact_file`` (.png, .jpg...)."""
     _client().log_image(_run_id(), image, artifact_file, key=key, step=step, timestamp=timestamp)
 
@@ -379,9 +414,15 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
 _last_model_id: str | None = None
 
 
+#: runs this process logged a model in: their metrics go to those models too (MLflow 3's rule)
+_runs_with_models: set[str] = set()
+
+
 def _remember_logged_model(model_id: str) -> None:
     global _last_model_id
     _last_model_id = model_id
+    if _active:
+        _runs_with_models.add(_active[-1].info.run_id)
 
 
 def last_logged_model():
@@ -395,14 +436,16 @@ def get_logged_model(model_id: str):
 
 
 def search_logged_models(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
-                         max_results: int | None = None, order_by: Sequence[Any] | None = None,
-                         output_format: str = "pandas"):
-    """Logged models of the experiments (the active one by default), as a DataFrame or a list."""
+                         datasets: Sequence[Mapping[str, str]] | None = None, max_results: int | None = None,
+                         order_by: Sequence[Any] | None = None, output_format: str = "pandas"):
+    """Logged models of the experiments (the active one by default) matching MLflow's filter
+    (``"metrics.acc > 0.9 AND params.alpha = '0.1'"``), as a DataFrame or a list."""
     if output_format not in ("pandas", "list"):
         raise InvalidParameterError(f"output_format must be 'pandas' or 'list', got {output_format!r}.")
     ids = [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids or [])]
-    models = _client().search_logged_models(ids or [_current_experiment_id()], filter_string or "",
-                                            max_results or 100_000, order_by)
+    models = list(_client().search_logged_models(ids or [_current_experiment_id()], filter_string or "",
+                                                 datasets=datasets, max_results=max_results or 100_000,
+                                                 order_by=order_by))
     if output_format == "list":
         return models
     import pandas as pd

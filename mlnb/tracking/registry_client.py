@@ -175,6 +175,32 @@ class RegistryClientMixin:
         return store.create_model_version(name, os.fspath(source), run_id, tags, run_link, description, model_id,
                                           storage_location)
 
+    def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
+        """Copy the version ``src_model_uri`` names (``models:/<name>/<version>`` or ``models:/<name>@<alias>``)
+        as a new version of ``dst_name`` (created if needed), with its run, tags, description and
+        logged model; the copy's source is ``models:/<name>/<version>``, as in MLflow."""
+        from mlnb.models.uri import scheme_of
+        from mlnb.tracking.model_uris import parse_models_uri, version_of
+
+        if not isinstance(src_model_uri, str) or scheme_of(src_model_uri) != "models":
+            raise InvalidParameterError(
+                f"copy_model_version copies registered versions, named like 'models:/churn/3' or "
+                f"'models:/churn@champion'; got {src_model_uri!r}.")
+        ref = parse_models_uri(src_model_uri)
+        if ref.name is None:
+            raise InvalidParameterError(
+                f"'{src_model_uri}' names a logged model, not a registered version; register it with "
+                f"register_model('{src_model_uri}', '{dst_name}') instead.")
+        src = version_of(self.registry_store, ref)
+        dst_name = rv.check_model_name(dst_name)
+        try:
+            self.registry_store.create_registered_model(dst_name, {}, None)
+        except InvalidParameterError as exc:
+            if "already exists" not in str(exc):
+                raise
+        return self.create_model_version(dst_name, f"models:/{src.name}/{src.version}", src.run_id, dict(src.tags),
+                                         src.run_link, src.description, model_id=src.model_id)
+
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self.registry_store.get_model_version(rv.check_model_name(name), rv.check_version(version))
 

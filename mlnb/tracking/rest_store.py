@@ -123,6 +123,9 @@ class RestStore(Store):
         self._call("POST", "experiments/set-experiment-tag",
                    {"experiment_id": str(experiment_id), "key": key, "value": value})
 
+    def delete_experiment_tag(self, experiment_id, key) -> None:
+        self._call("POST", "experiments/delete-experiment-tag", {"experiment_id": str(experiment_id), "key": key})
+
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id, run_name, start_time, tags, user_id="") -> Run:
         body = {"experiment_id": str(experiment_id), "run_name": run_name, "start_time": start_time,
@@ -229,14 +232,58 @@ class RestStore(Store):
     def get_logged_model(self, model_id) -> LoggedModel:
         return _logged_model(self._call("GET", f"logged-models/{quote(model_id)}")["model"])
 
-    def search_logged_models(self, experiment_ids, filter_string="", max_results=100_000, order_by=None):
+    def search_logged_models(self, experiment_ids, filter_string="", max_results=100_000, order_by=None,
+                             datasets=None):
+        from dataclasses import asdict
+
+        from mlnb.tracking.logged_model_search import parse_logged_model_order_by
+
         body: dict = {"experiment_ids": [str(e) for e in experiment_ids]}
         if filter_string:
             body["filter"] = filter_string
+        if datasets:
+            body["datasets"] = [dict(d) for d in datasets]
         if order_by:
-            body["order_by"] = [{"field_name": o.split()[0], "ascending": not o.upper().endswith(" DESC")}
-                                for o in order_by]
+            body["order_by"] = [
+                {"field_name": (o.key if o.entity == "attribute" else f"metrics.{o.key}"),
+                 **{k: v for k, v in asdict(o).items() if k not in ("entity", "key") and v is not None}}
+                for o in parse_logged_model_order_by(order_by)]
         return [_logged_model(m) for m in self._pages("POST", "logged-models/search", body, "models")][:max_results]
+
+    def set_logged_model_tags(self, model_id, tags) -> None:
+        self._call("PATCH", f"logged-models/{quote(model_id)}/tags", {"tags": _kv(tags)})
+
+    def delete_logged_model_tag(self, model_id, key) -> None:
+        self._call("DELETE", f"logged-models/{quote(model_id)}/tags/{quote(key, safe='')}")
+
+    def log_logged_model_params(self, model_id, params) -> None:
+        items = list(params.items())
+        for i in range(0, max(len(items), 1), 100):  # the server takes at most 100 params per request
+            self._call("POST", f"logged-models/{quote(model_id)}/params",
+                       {"model_id": model_id, "params": _kv(dict(items[i:i + 100]))})
+
+    def delete_logged_model(self, model_id) -> None:
+        self._call("DELETE", f"logged-models/{quote(model_id)}")
+
+    def log_model_links(self, run_id, outputs=(), inputs=()) -> None:
+        if outputs:
+            self._call("POST", "runs/outputs",
+                       {"run_id": run_id, "models": [{"model_id": m, "step": int(s)} for m, s in outputs]})
+        if inputs:
+            self._call("POST", "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": m} for m in inputs]})
+
+    def log_model_metrics(self, run_id, metrics, model_ids, dataset=None) -> None:
+        """The server logs each metric to the run and to the logged model it names."""
+        extra = {"dataset_name": dataset[0], "dataset_digest": dataset[1]} if dataset else {}
+        for model_id in model_ids or [None]:
+            self._call("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
+                {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step, **extra,
+                 **({"model_id": model_id} if model_id else {})} for m in metrics]})
+
+    def model_links(self, run_id) -> tuple[list[tuple[str, int]], list[str]]:
+        got = self._call("GET", "runs/get", params={"run_id": run_id})["run"]
+        return ([(o["model_id"], int(o.get("step", 0))) for o in got.get("outputs", {}).get("model_outputs", [])],
+                [i["model_id"] for i in got.get("inputs", {}).get("model_inputs", [])])
 
     def delete_run(self, run_id) -> None:
         self._call("POST", "runs/delete", {"run_id": run_id})

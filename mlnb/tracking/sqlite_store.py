@@ -400,6 +400,12 @@ class SqliteStore(Store):
             c.execute("INSERT OR REPLACE INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?)",
                       (key, value, eid))
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        with self.write() as c:
+            eid = self._experiment_row(c, experiment_id)
+            if not c.execute("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?", (eid, key)).rowcount:
+                raise ResourceNotFoundError(f"Experiment '{experiment_id}' has no tag '{key}'.")
+
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id: str, run_name: str, start_time: int, tags: dict[str, str],
                    user_id: str = "") -> Run:
@@ -617,8 +623,49 @@ class SqliteStore(Store):
                 raise ResourceNotFoundError(f"No logged model with id '{model_id}' in {self.path}.")
         return self.get_logged_model(model_id)
 
+    def _model_experiment(self, c: sqlite3.Connection, model_id: str) -> int:
+        row = c.execute("SELECT experiment_id FROM logged_models WHERE model_id = ? AND lifecycle_stage = 'active'",
+                        (model_id,)).fetchone()
+        if row is None:
+            raise ResourceNotFoundError(f"No logged model with id '{model_id}' in {self.path}.")
+        return row[0]
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        """Set (or overwrite) tags of a logged model."""
+        with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
+            eid = self._model_experiment(c, model_id)
+            c.executemany("INSERT OR REPLACE INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) "
+                          "VALUES (?, ?, ?, ?)", [(model_id, eid, k, v) for k, v in tags.items()])
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
+            self._model_experiment(c, model_id)
+            cur = c.execute("DELETE FROM logged_model_tags WHERE model_id = ? AND tag_key = ?", (model_id, key))
+            if not cur.rowcount:
+                raise ResourceNotFoundError(f"Logged model '{model_id}' has no tag '{key}'.")
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        """Add params to a logged model (a param keeps its first value, as in MLflow)."""
+        with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
+            eid = self._model_experiment(c, model_id)
+            have = dict(c.execute("SELECT param_key, param_value FROM logged_model_params WHERE model_id = ?",
+                                  (model_id,)).fetchall())
+            for k, v in params.items():
+                if k in have and have[k] != v:
+                    raise InvalidParameterError(
+                        f"Logged model '{model_id}' already has param '{k}' = '{have[k]}'; params cannot change.")
+            c.executemany("INSERT OR IGNORE INTO logged_model_params (model_id, experiment_id, param_key, "
+                          "param_value) VALUES (?, ?, ?, ?)", [(model_id, eid, k, v) for k, v in params.items()])
+
+    def delete_logged_model(self, model_id: str) -> None:
+        """Mark a logged model deleted (MLflow's soft delete: its files stay until garbage collection)."""
+        with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
+            self._model_experiment(c, model_id)
+            c.execute("UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = ? "
+                      "WHERE model_id = ?", (_now(), model_id))
+
     def get_logged_model(self, model_id: str) -> LoggedModel:
-        found = self._logged_models("m.model_id = ?", [model_id])
+        found = self._logged_models("m.model_id = ? AND m.lifecycle_stage = 'active'", [model_id])
         if not found:
             raise ResourceNotFoundError(
                 f"No logged model with id '{model_id}' in {self.path}. Logged model ids look like 'm-<32 hex>'; "
@@ -626,26 +673,23 @@ class SqliteStore(Store):
         return found[0]
 
     def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str = "",
-                             max_results: int = 100_000, order_by: Sequence[str] | None = None) -> list[LoggedModel]:
-        """Logged models of the experiments, newest first; ``filter_string`` compares ``name``,
-        ``source_run_id``, ``model_type`` or ``status`` (and ``params.<k>``/``tags.<k>``) with = or !=."""
+                             max_results: int = 100_000, order_by: Sequence | None = None,
+                             datasets: Sequence | None = None) -> list[LoggedModel]:
+        """Active logged models of the experiments matching MLflow's filter (see
+        :mod:`mlnb.tracking.logged_model_search`), ordered as ``order_by`` says, else newest first."""
+        from mlnb.tracking import logged_model_search as lms
+
+        conditions, cond_args = lms.logged_model_where(lms.parse_logged_model_filter(filter_string), datasets)
+        order, order_args = lms.logged_model_order(lms.parse_logged_model_order_by(order_by))
         eids = [_int_id(e, "experiment") for e in experiment_ids]
         if not eids:
             return []
-        where = [f"m.experiment_id IN ({','.join('?' * len(eids))})", "m.lifecycle_stage = 'active'"]
-        args: list = list(eids)
-        for sql, a in _logged_model_filter(filter_string):
-            where.append(sql)
-            args += a
-        models = self._logged_models(" AND ".join(where), args, int(max_results))
-        for o in reversed(list(order_by or ())):
-            key, _, direction = str(o).partition(" ")
-            key = key.split(".", 1)[-1] if key.startswith("attributes.") else key
-            models.sort(key=lambda m: (getattr(m, key, None) is None, getattr(m, key, None) or 0),
-                        reverse=direction.strip().upper() == "DESC")
-        return models
+        where = [f"m.experiment_id IN ({','.join('?' * len(eids))})", "m.lifecycle_stage = 'active'", *conditions]
+        return self._logged_models(" AND ".join(where), [*eids, *cond_args], int(max_results), order, order_args)
 
-    def _logged_models(self, where: str, args: list, limit: int = 100_000) -> list[LoggedModel]:
+    def _logged_models(self, where: str, args: list, limit: int = 100_000,
+                       order: str = "m.creation_timestamp_ms DESC, m.model_id", order_args: Sequence = ()
+                       ) -> list[LoggedModel]:
         if self.schema is None:
             self.connection()
         if not self.schema.has("logged_models"):
@@ -654,8 +698,8 @@ class SqliteStore(Store):
             rows = c.execute("SELECT m.model_id, m.experiment_id, m.name, m.artifact_location, "
                              "m.creation_timestamp_ms, m.last_updated_timestamp_ms, m.status, m.lifecycle_stage, "
                              "m.model_type, m.source_run_id, m.status_message FROM logged_models m "
-                             f"WHERE {where} ORDER BY m.creation_timestamp_ms DESC, m.model_id LIMIT ?",
-                             [*args, limit]).fetchall()
+                             f"WHERE {where} ORDER BY {order} LIMIT ?",
+                             [*args, *order_args, limit]).fetchall()
             ids = [r[0] for r in rows]
             tags: dict[str, dict] = {}
             params: dict[str, dict] = {}
@@ -684,6 +728,50 @@ class SqliteStore(Store):
         """Where the newest model ``run`` logged as ``name`` keeps its files (MLflow 3's runs:/ rule)."""
         found = self._logged_models("m.source_run_id = ? AND m.name = ?", [run.info.run_id, name], 1)
         return found[0].artifact_location if found else None
+
+    def log_model_links(self, run_id: str, outputs: Sequence[tuple[str, int]] = (),
+                        inputs: Sequence[str] = ()) -> None:
+        """Link a run to logged models it produced (``(model_id, step)``) or used (MLflow's inputs rows)."""
+        with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
+            if c.execute("SELECT 1 FROM runs WHERE run_uuid = ?", (run_id,)).fetchone() is None:
+                raise ResourceNotFoundError(f"No run with id '{run_id}' in {self.path}.")
+            rows = [("RUN_OUTPUT", "MODEL_OUTPUT", m, int(step)) for m, step in outputs] + \
+                [("RUN_INPUT", "MODEL_INPUT", m, 0) for m in inputs]
+            for source_type, dest_type, model_id, step in rows:
+                if c.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
+                    raise ResourceNotFoundError(f"No logged model with id '{model_id}' in {self.path}.")
+                c.execute("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, "
+                          "step) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET step = excluded.step",
+                          (uuid.uuid4().hex, source_type, run_id, dest_type, model_id, step))
+
+    def log_model_metrics(self, run_id: str, metrics: Sequence[Metric], model_ids: Sequence[str],
+                          dataset: tuple[str, str] | None = None) -> None:
+        """Log ``metrics`` to the run and to each logged model (MLflow's logged_model_metrics rows,
+        on ``dataset``'s name and digest when given), in one transaction."""
+        self.log_batch(run_id, metrics=metrics)
+        if not model_ids:
+            return
+        name, digest = dataset or (None, None)
+        with self.write(_CORE_WRITES + _MODEL_WRITES + ("logged_model_metrics",)) as c:
+            row = c.execute("SELECT experiment_id FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+            for model_id in model_ids:
+                if c.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
+                    raise ResourceNotFoundError(f"No logged model with id '{model_id}' in {self.path}.")
+            c.executemany(
+                "INSERT OR REPLACE INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step, "
+                "metric_value, experiment_id, run_id, dataset_uuid, dataset_name, dataset_digest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                [(mid, m.key, m.timestamp, m.step, m.value, row[0], run_id, name, digest)
+                 for mid in model_ids for m in metrics])
+
+    def model_links(self, run_id: str) -> tuple[list[tuple[str, int]], list[str]]:
+        """The logged models a run produced (``(model_id, step)``) and used."""
+        with self.read() as c:
+            rows = c.execute("SELECT source_type, destination_id, step FROM inputs WHERE source_id = ? AND "
+                             "destination_type IN ('MODEL_OUTPUT', 'MODEL_INPUT') ORDER BY rowid",
+                             (run_id,)).fetchall()
+        return ([(m, step or 0) for kind, m, step in rows if kind == "RUN_OUTPUT"],
+                [m for kind, m, _ in rows if kind == "RUN_INPUT"])
 
     # -- datasets --------------------------------------------------------------------------------
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
@@ -889,39 +977,3 @@ def _exact_metrics(c: sqlite3.Connection, table: RunTable) -> None:
                 row = c.execute("SELECT value FROM latest_metrics WHERE run_uuid = ? AND key = ?",
                                 (ids[i], key)).fetchone()
                 column[i] = row[0] if row else math.nan
-
-
-_MODEL_ATTRS = {"name": "m.name", "source_run_id": "m.source_run_id", "model_type": "m.model_type",
-                "model_id": "m.model_id"}
-
-
-def _logged_model_filter(filter_string: str | None) -> list[tuple[str, list]]:
-    """``name = 'x' AND params.k = 'v'`` etc. as SQL (the small language MLflow's users write most)."""
-    out: list[tuple[str, list]] = []
-    if not filter_string or not filter_string.strip():
-        return out
-    import re
-
-    for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.I):
-        m = re.fullmatch(r"\s*([\w.`]+)\s*(=|!=)\s*'([^']*)'\s*", part) or \
-            re.fullmatch(r'\s*([\w.`]+)\s*(=|!=)\s*"([^"]*)"\s*', part)
-        if not m:
-            raise InvalidParameterError(
-                f"Cannot read the logged-model filter {part!r}: write e.g. name = 'model' AND params.alpha = '0.1'.")
-        key, op, value = m.group(1).replace("`", ""), m.group(2), m.group(3)
-        if key.startswith(("params.", "tags.")):
-            entity, _, k = key.partition(".")
-            table, kcol, vcol = ("logged_model_params", "param_key", "param_value") if entity == "params" \
-                else ("logged_model_tags", "tag_key", "tag_value")
-            out.append((f"EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = m.model_id AND x.{kcol} = ? "
-                        f"AND x.{vcol} {op} ?)", [k, value]))
-        elif key.removeprefix("attributes.") == "status":
-            code = _MODEL_STATUS_CODES.get(value.upper())
-            out.append((f"m.status {op} ?", [code]))
-        elif key.removeprefix("attributes.") in _MODEL_ATTRS:
-            out.append((f"{_MODEL_ATTRS[key.removeprefix('attributes.')]} {op} ?", [value]))
-        else:
-            raise InvalidParameterError(
-                f"Logged models are filtered by name, source_run_id, model_type, status, params.<key> or "
-                f"tags.<key>; got '{key}'.")
-    return out
