@@ -228,6 +228,12 @@ class PyFuncModel:
 
         return model_card_html(self)
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """The model card, as HTML and as text (what a saved notebook shows without a kernel)."""
+        from mlnb.cards import model_card_text
+
+        return {"text/plain": model_card_text(self), "text/html": self._repr_html_()}
+
 
 # -- loading ---------------------------------------------------------------------------------
 #: MLflow's own loaders of custom models (models defined in code, chat models and agents): mlnb
