@@ -146,10 +146,20 @@ def notes_html(result) -> str:
     return f'<ul class="mlnb-notes" style="margin:4px 0;padding-left:18px;font-size:12px;{_MUTED}">{lis}</ul>'
 
 
+def _png_width(png: bytes) -> int | None:
+    """The pixel width in a PNG's header (None if the bytes are not a PNG)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
+        return None
+    return int.from_bytes(png[16:20], "big")
+
+
 def image_html(png: bytes, alt: str) -> str:
-    """PNG bytes as an inline ``<img>`` (a data URI) that shrinks to the panel's width."""
+    """PNG bytes as an inline ``<img>`` (a data URI) that shrinks to the panel's width and never
+    grows past its own pixels (no blur)."""
     data = base64.b64encode(png).decode("ascii")
-    return (f'<img alt="{html.escape(alt)}" style="max-width:100%;height:auto" '
+    width = _png_width(png)
+    size = f'width="{width}" ' if width else ""
+    return (f'<img alt="{html.escape(alt)}" {size}style="max-width:100%;height:auto" '
             f'src="data:image/png;base64,{data}"/>')
 
 
@@ -183,7 +193,6 @@ def _style(scope: str, count: int) -> str:
         f"{checked}{{display:block!important}}"
         f"{s} .mlnb-tab-caption{{display:none!important}}"
         f"{s} .mlnb-notes{{color:var(--jp-ui-font-color2,#555);opacity:1!important}}"
-        f"{s} .mlnb-tab-panel img{{width:100%;max-width:960px!important}}"
         "</style>"
     )
 
