@@ -19,6 +19,7 @@ from mlnb.errors import FlavorNotFoundError, InvalidParameterError, ModelFormatE
 from mlnb.flavors import flavor_for_loader
 from mlnb.models.layout import write_model
 from mlnb.models.mlmodel import PYFUNC, Model
+from mlnb.tracebacks import public
 
 FLAVOR_NAME = PYFUNC
 LOADER_MODULE = "mlnb.pyfunc"
@@ -267,6 +268,7 @@ def _loader_for(loader_module: str, model_dir: Path, conf: Mapping[str, Any], co
         ) from None
 
 
+@public
 def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
                model_config: Mapping[str, Any] | None = None, *, trust_code: bool | None = None,
                allow_pickle: bool | None = None) -> PyFuncModel:

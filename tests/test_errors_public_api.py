@@ -79,3 +79,23 @@ def test_a_kernel_shows_a_short_traceback_ending_in_the_message(tmp_path):
     shown = "\n".join(error.traceback)
     assert "direct cause" not in shown and "sklearn" not in shown and "inputs.py" not in shown
     assert len(error.traceback) <= 5          # rule, header, the cell's line, the boundary, the message
+
+
+def test_loading_and_serving_errors_carry_no_internal_frames(tmp_path):
+    import traceback
+
+    import pytest
+
+    import mlnb
+    import mlnb.tracebacks
+    from mlnb.errors import MlnbError
+
+    calls = [lambda: mlnb.pyfunc.load_model(str(tmp_path / "no-model")),
+             lambda: mlnb.pyfunc.load_model("runs:/0123456789abcdef0123456789abcdef/model"),
+             lambda: mlnb.serve(str(tmp_path / "no-model"))]
+    for call in calls:
+        with pytest.raises(MlnbError) as info:
+            call()
+        frames = [f.filename for f in traceback.extract_tb(info.value.__traceback__)]
+        assert [f for f in frames if "/mlnb/" in f] == [mlnb.tracebacks.__file__]
+        assert info.value.__cause__ is None and info.value.__suppress_context__

@@ -24,6 +24,7 @@ from mlnb.serving.app import DEFAULT_TIMEOUT
 from mlnb.serving.examples import curl_example, example_body
 from mlnb.serving.limits import Limits, limits_from
 from mlnb.serving.server import network_warning, server_url
+from mlnb.tracebacks import public
 
 _STARTUP_SECONDS = 120
 
@@ -96,6 +97,7 @@ class ServingHandle:
             f"<pre style='white-space:pre-wrap;margin:4px 0'>{html.escape(curl)}</pre>{body}</div>")
 
 
+@public
 def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", workers: int = 1,
           timeout: float = DEFAULT_TIMEOUT, debug: bool = False, **limits: Any) -> ServingHandle:
     """Start a scoring server in the background and return its handle once it answers ``/ping``.
