@@ -4,7 +4,7 @@ One notebook makes every mlnb output (run card, model card, evaluation panel, re
 version cards, serve handle) in a real kernel (nbclient). The saved file is then read three ways,
 each checked for what a person sees:
 
-- reopened in JupyterLab 4 and Notebook 7 on a server that has no kernel at all, both as saved by
+- reopened in JupyterLab 4 and Notebook 7 (dark theme) on a server that has no kernel at all, both as saved by
   nbclient (untrusted: JupyterLab drops ``<style>``) and after ``jupyter trust`` (styles kept);
 - exported with ``jupyter nbconvert --to html`` and opened offline (every request that is not to
   the exported file is blocked);
@@ -62,7 +62,9 @@ server""",
     """server.stop()""",
 ]
 SETTINGS = {
-    # no news pop-ups over the notebook; every cell kept in the page, so every output can be read
+    # the dark theme, where fixed greys would vanish; no news pop-ups over the notebook; every cell
+    # kept in the page, so every output can be read
+    "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {"theme": "JupyterLab Dark"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
@@ -186,8 +188,15 @@ def visible_images_loaded(scope) -> int:
         "el => [...el.querySelectorAll('img')].filter(i => i.offsetParent && i.complete && i.naturalWidth > 0).length")
 
 
-def check_outputs(page, styled: bool, label: str) -> None:
-    """Every mlnb output shows; the evaluation panel is tabs when styles survive, a stack when not."""
+LUMINANCE_JS = """el => {
+  const [r, g, b] = getComputedStyle(el).color.match(/[0-9.]+/g).map(Number);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""
+
+
+def check_outputs(page, styled: bool, label: str, dark: bool = False) -> None:
+    """Every mlnb output shows; the evaluation panel is tabs when styles survive, a stack when not;
+    in the dark theme its notes and tab labels are light text."""
     text = page.locator("body").inner_text()
     assert "Error displaying widget" not in text and "model not found" not in text
     for cls in OUTPUTS.values():
@@ -199,6 +208,10 @@ def check_outputs(page, styled: bool, label: str) -> None:
     tiles = panel.locator(".mlnb-tile").all_inner_texts()
     assert tiles and tiles[0].startswith("accuracy score"), tiles
     assert page.locator(".mlnb-run-card").first.inner_text().count("saved-outputs") >= 1   # experiment name
+    if dark:
+        assert panel.locator(".mlnb-notes").evaluate(LUMINANCE_JS) > 0.5
+        if styled:
+            assert panel.locator(".mlnb-tab-bar label").first.evaluate(LUMINANCE_JS) > 0.5
     if styled:
         bar = panel.locator(".mlnb-tab-bar")
         assert bar.is_visible()
@@ -227,7 +240,7 @@ def check_outputs(page, styled: bool, label: str) -> None:
 def test_reopened_without_a_kernel(lab, page, app, name):
     open_saved(page, lab, name, app)
     shot(page, f"{app}-{Path(name).stem}-page")
-    check_outputs(page, styled=name == "trusted.ipynb", label=f"{app}-{Path(name).stem}")
+    check_outputs(page, styled=name == "trusted.ipynb", label=f"{app}-{Path(name).stem}", dark=True)
     assert page.blocked == []
 
 
