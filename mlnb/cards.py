@@ -218,12 +218,21 @@ def run_model_uris(run: Any) -> list[str]:
     return uris
 
 
+def _tracking_client() -> Any:
+    """An MlflowClient when the tracking layer is loaded (it is whenever a run exists), else None.
+
+    Read from ``sys.modules`` rather than imported: the tracking layer shows its entities with
+    these cards, so importing it here would make the two import each other."""
+    import sys
+
+    module = sys.modules.get("mlnb.tracking.client")
+    return None if module is None else module.MlflowClient()
+
+
 def experiment_name(experiment_id: str) -> str:
     """An experiment's name from the tracking store, or its id when the store cannot be read."""
     try:
-        from mlnb.tracking.fluent import get_experiment
-
-        return get_experiment(experiment_id).name
+        return _tracking_client().get_experiment(experiment_id).name
     except Exception:  # a card must show even when the store is gone
         return str(experiment_id)
 
@@ -252,11 +261,8 @@ def artifact_previews_html(run_id: str, client: Any = None) -> str:
     files, as inline HTML that needs no server once saved. Model directories are left out."""
     import base64
 
-    if client is None:
-        from mlnb.tracking.client import MlflowClient
-
-        client = MlflowClient()
     try:
+        client = client or _tracking_client()
         files = _artifact_files(client, run_id)
     except Exception:  # previews are a courtesy: an unreadable store shows none
         return ""
