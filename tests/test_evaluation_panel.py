@@ -145,3 +145,26 @@ def test_a_kernel_displays_the_panel_without_a_widget(tmp_path):
     assert "data:image/png;base64," in data["text/html"] and ">Metrics</label>" in data["text/html"]
     assert data["text/plain"].startswith("EvaluationResult(classifier")
     assert "widgets" not in nb.metadata
+
+
+def test_shap_titles_wrap_inside_the_figure_and_bar_labels_stay_in_the_frame():
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from mlnb.evaluation import plots as P
+
+    values = np.random.default_rng(0).normal(size=(60, 4))
+    title = "SHAP values (per class; beeswarm and summary show each row's predicted class)"
+    for fig in (P.shap_beeswarm(values, values, list("abcd"), title=title), P.shap_summary(values, list("abcd"), title=title)):
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        ax = fig.axes[0]
+        assert "\n" in ax.get_title()
+        box = ax.title.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1   # not cut at any side
+    fig = P.shap_feature_importance(values, ["a", "b", "c", "d"])
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent(renderer)
+    assert len(ax.texts) == 4 and all(t.get_window_extent(renderer).x1 <= frame.x1 for t in ax.texts)
+    fig = P.shap_feature_importance(np.abs(values)[:, :, None].repeat(3, axis=2), list("abcd"), class_names=["x", "y", "z"])
+    assert fig.axes[0].get_legend().get_texts()[0].get_fontsize() >= 9             # a legend people can read
