@@ -14,10 +14,8 @@ Colours come from JupyterLab's CSS variables with light-theme fallbacks, or from
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
-import itertools
-import os
-import uuid
 
 from mlnb.formatting import format_number
 
@@ -51,9 +49,6 @@ _CELL = f"padding:2px 12px;text-align:right;border-bottom:{_LINE}"
 _HEAD = "padding:2px 12px;text-align:right;border-bottom:1px solid rgba(128,128,128,.6)"
 _MUTED = "opacity:.75"
 _GOOD, _BAD = "#1a7f37", "#cf222e"
-
-_ids = itertools.count()
-
 
 def title_of(name: str) -> str:
     """The heading shown for an artifact or metric name."""
@@ -199,9 +194,12 @@ def _style(scope: str, count: int) -> str:
 
 def result_html(result) -> str:
     """The whole panel: header, headline tiles, then a tab per part (a stack where styles are
-    stripped). Each call gets its own scope, so several panels on one page switch independently."""
-    scope = f"mlnb-ev-{os.getpid():x}-{next(_ids)}-{uuid.uuid4().hex[:6]}"
+    stripped). The scope is a hash of the content: panels of different results on one page switch
+    independently, and re-running a notebook writes the same output (no diff churn)."""
     panels = _panels(result)
+    head = header_html(result) + tiles_html(result)
+    digest = hashlib.sha1((head + "".join(t + b for t, b in panels)).encode("utf-8")).hexdigest()[:12]
+    scope = f"mlnb-ev-{digest}"
     radios = "".join(
         f'<input type="radio" name="{scope}" id="{scope}-{i}" style="display:none"{" checked" if i == 0 else ""}/>'
         for i in range(len(panels)))
@@ -212,6 +210,6 @@ def result_html(result) -> str:
         f'<div class="mlnb-tab-caption" style="font-weight:bold;font-size:12px">{html.escape(t)}</div>{body}</div>'
         for i, (t, body) in enumerate(panels))
     return (f'<div class="mlnb-evaluation {scope}">{_style(scope, len(panels))}'
-            f"{header_html(result)}{tiles_html(result)}{radios}"
+            f"{head}{radios}"
             f'<div class="mlnb-tab-bar" style="display:none">{labels}</div>'
             f'<div class="mlnb-tab-panels">{bodies}</div></div>')
