@@ -7,8 +7,8 @@ notebook JupyterLab does not trust, GitHub), inline styles alone lay the same ma
 readable stack: the tab bar is hidden inline and every panel shows under its own caption. The
 style block's ``!important`` rules are what override those inline fallbacks.
 
-Colours come from JupyterLab's CSS variables with light-theme fallbacks, or from ``opacity`` and
-``currentColor``, so the panel reads in the dark theme too.
+Colours come from JupyterLab's CSS variables with light-theme fallbacks, or from ``opacity`` over the
+inherited text colour, so the panel reads in the dark theme too.
 """
 
 from __future__ import annotations
