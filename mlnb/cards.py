@@ -99,6 +99,26 @@ def _schema_rows(schema: Any) -> list[tuple[str, str]]:
     return rows
 
 
+#: A run of at least this many same-typed columns is shown as one row ("30 × double").
+COLLAPSE_MIN = 4
+
+
+def collapse_rows(rows: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Runs of consecutive columns of one type as one row: ``("mean radius … worst symmetry", "30 × double")``."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(rows):
+        j = i
+        while j + 1 < len(rows) and rows[j + 1][1] == rows[i][1]:
+            j += 1
+        if j - i + 1 >= COLLAPSE_MIN:
+            out.append((f"{rows[i][0]} … {rows[j][0]}", f"{j - i + 1} × {rows[i][1]}"))
+        else:
+            out += rows[i:j + 1]
+        i = j + 1
+    return out
+
+
 def _requirements(model_dir: Path | None) -> list[str]:
     if model_dir is None:
         return []
@@ -121,7 +141,7 @@ def model_summary(pyfunc_model: Any) -> dict[str, Any]:
     return {
         "flavors": flavors,
         "loader_module": (meta.pyfunc_conf or {}).get("loader_module", ""),
-        "inputs": _schema_rows(signature.inputs if signature else None),
+        "inputs": collapse_rows(_schema_rows(signature.inputs if signature else None)),
         "outputs": _schema_rows(signature.outputs if signature else None),
         "params": _schema_rows(signature.params if signature else None),
         "size": _dir_size(Path(model_dir)) if model_dir else None,
@@ -198,17 +218,92 @@ def run_model_uris(run: Any) -> list[str]:
     return uris
 
 
+def _tracking_client() -> Any:
+    """An MlflowClient when the tracking layer is loaded (it is whenever a run exists), else None.
+
+    Read from ``sys.modules`` rather than imported: the tracking layer shows its entities with
+    these cards, so importing it here would make the two import each other."""
+    import sys
+
+    module = sys.modules.get("mlnb.tracking.client")
+    return None if module is None else module.MlflowClient()
+
+
+def experiment_name(experiment_id: str) -> str:
+    """An experiment's name from the tracking store, or its id when the store cannot be read."""
+    try:
+        return _tracking_client().get_experiment(experiment_id).name
+    except Exception:  # a card must show even when the store is gone
+        return str(experiment_id)
+
+
+#: Artifact previews: at most this many, images shown this wide, files read up to this size.
+PREVIEW_COUNT = 6
+THUMB_PX = 220
+PREVIEW_MAX_BYTES = 2_000_000
+TEXT_HEAD_LINES = 8
+TEXT_SUFFIXES = (".txt", ".csv", ".json", ".md", ".yaml", ".yml", ".log")
+
+
+def _artifact_files(client: Any, run_id: str, path: str = "", depth: int = 2) -> list[Any]:
+    files = []
+    for f in client.list_artifacts(run_id, path or None):
+        if f.is_dir:
+            if depth > 0 and not any(c.path.endswith("MLmodel") for c in client.list_artifacts(run_id, f.path)):
+                files += _artifact_files(client, run_id, f.path, depth - 1)
+        else:
+            files.append(f)
+    return files
+
+
+def artifact_previews_html(run_id: str, client: Any = None) -> str:
+    """Previews of a run's artifacts: PNG thumbnails (size-capped) and the head of text and CSV
+    files, as inline HTML that needs no server once saved. Model directories are left out."""
+    import base64
+
+    try:
+        client = client or _tracking_client()
+        files = _artifact_files(client, run_id)
+    except Exception:  # previews are a courtesy: an unreadable store shows none
+        return ""
+    items = []
+    for f in files:
+        if len(items) >= PREVIEW_COUNT:
+            break
+        name = f.path.lower()
+        if not name.endswith((".png",) + TEXT_SUFFIXES) or (f.file_size or 0) > PREVIEW_MAX_BYTES:
+            continue
+        try:
+            data = Path(client.download_artifacts(run_id, f.path)).read_bytes()
+        except Exception:
+            continue
+        if name.endswith(".png"):
+            body = (f'<img alt="{esc(f.path)}" style="max-width:{THUMB_PX}px;max-height:{THUMB_PX}px;height:auto" '
+                    f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}"/>')
+        else:
+            lines = data.decode("utf-8", "replace").splitlines()
+            head = "\n".join(line[:120] for line in lines[:TEXT_HEAD_LINES])
+            more = f"\n… {len(lines) - TEXT_HEAD_LINES} more lines" if len(lines) > TEXT_HEAD_LINES else ""
+            body = (f'<pre style="margin:0;max-width:{THUMB_PX * 2}px;max-height:{THUMB_PX}px;overflow:auto;'
+                    f'font-size:11px">{esc(head + more)}</pre>')
+        items.append(f'<figure class="mlnb-artifact-preview" style="display:inline-block;vertical-align:top;'
+                     f'margin:0 12px 6px 0"><figcaption style="font-size:11px;{MUTED}">{esc(f.path)}</figcaption>'
+                     f"{body}</figure>")
+    return section("Artifacts", f"<div>{''.join(items)}</div>") if items else ""
+
+
 def _run_name(run: Any) -> str:
     return run.info.run_name or run.data.tags.get("mlflow.runName", "") or run.info.run_id[:8]
 
 
-def run_card_html(run: Any, model_uris: Sequence[str] | None = None) -> str:
-    """An HTML card for a run: name, status, duration, params, metrics and model URIs."""
+def run_card_html(run: Any, model_uris: Sequence[str] | None = None, previews: bool = False) -> str:
+    """An HTML card for a run: name, status, experiment, duration, params, metrics and model URIs
+    (and previews of its artifacts with ``previews=True``)."""
     info, data = run.info, run.data
     uris = list(model_uris) if model_uris is not None else run_model_uris(run)
     duration = format_duration(info.start_time, info.end_time)
     title = (f"<b>Run</b> {esc(_run_name(run))} {status_badge(info.status)} "
-             f'<span style="{MUTED}">{esc(info.run_id)} · experiment {esc(info.experiment_id)}'
+             f'<span style="{MUTED}">{esc(info.run_id)} · experiment {esc(experiment_name(info.experiment_id))}'
              + (f" · {esc(duration)}" if duration else "") + "</span>")
     sections = []
     if data.params:
@@ -217,6 +312,8 @@ def run_card_html(run: Any, model_uris: Sequence[str] | None = None) -> str:
         sections.append(section(f"Metrics ({len(data.metrics)})", kv_table(sorted(data.metrics.items()))))
     if uris:
         sections.append(section("Models", "".join(f"<div><code>{esc(u)}</code></div>" for u in uris)))
+    if previews:
+        sections.append(artifact_previews_html(info.run_id))
     if not (data.params or data.metrics or uris):
         sections.append(f'<div style="{MUTED}">Nothing logged.</div>')
     return card(title, sections, "run")
@@ -226,7 +323,7 @@ def run_card_text(run: Any, model_uris: Sequence[str] | None = None) -> str:
     """The run card as plain text (the ``text/plain`` of a run)."""
     info, data = run.info, run.data
     uris = list(model_uris) if model_uris is not None else run_model_uris(run)
-    lines = [f"Run {_run_name(run)} [{info.status}] {info.run_id}"]
+    lines = [f"Run {_run_name(run)} [{info.status}] {info.run_id} · experiment {experiment_name(info.experiment_id)}"]
     if data.params:
         lines.append("  params: " + ", ".join(f"{k}={format_number(v)}" for k, v in sorted(data.params.items())[:MAX_ROWS]))
     if data.metrics:
@@ -244,10 +341,83 @@ class RunCard:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
         return {"text/plain": run_card_text(self.run, self.model_uris),
-                "text/html": run_card_html(self.run, self.model_uris)}
+                "text/html": run_card_html(self.run, self.model_uris, previews=True)}
 
     def __repr__(self) -> str:
         return run_card_text(self.run, self.model_uris)
 
 
-__all__ = ["model_card_html", "model_card_text", "run_card_html", "run_card_text", "RunCard", "run_model_uris"]
+# -- the model registry -----------------------------------------------------------------------
+def _aliases_text(aliases: Iterable[str]) -> str:
+    return " ".join(f"@{a}" for a in aliases)
+
+
+def _alias_chips(aliases: Iterable[str]) -> str:
+    return " ".join(f'<code style="border:1px solid rgba(128,128,128,.5);border-radius:3px;padding:0 4px">'
+                    f"@{esc(a)}</code>" for a in aliases)
+
+
+def version_card_html(version: Any) -> str:
+    """An HTML card for a registered model version: name, number, aliases, source, run, status."""
+    v = version
+    title = (f"<b>Model version</b> {esc(v.name)} v{esc(v.version)} {_alias_chips(v.aliases)} "
+             f'<span style="{MUTED}">{esc(format_time(v.creation_timestamp))}</span>')
+    rows = [("load with", f"models:/{v.name}/{v.version}"), ("source", v.source), ("run", v.run_id),
+            ("status", v.status), ("stage", v.current_stage if v.current_stage != "None" else ""),
+            ("description", v.description)]
+    sections = [kv_table([(k, x) for k, x in rows if x])]
+    if v.tags:
+        sections.append(section("Tags", chips(sorted(v.tags.items()))))
+    return card(title, sections, "version")
+
+
+def version_card_text(version: Any) -> str:
+    """The version card as plain text."""
+    v = version
+    lines = [f"Model version {v.name} v{v.version}" + (f" {_aliases_text(v.aliases)}" if v.aliases else "")]
+    lines.append(f"  load with: models:/{v.name}/{v.version}")
+    if v.source:
+        lines.append(f"  source: {v.source}")
+    if v.run_id:
+        lines.append(f"  run: {v.run_id}")
+    return "\n".join(lines)
+
+
+def registered_model_card_html(model: Any) -> str:
+    """An HTML card for a registered model: its aliases, latest versions and tags."""
+    m = model
+    title = f"<b>Registered model</b> {esc(m.name)}"
+    sections = []
+    if m.description:
+        sections.append(f"<div>{esc(m.description)}</div>")
+    if m.aliases:
+        sections.append(section("Aliases", kv_table(
+            [(f"@{a}", f"v{v} · models:/{m.name}@{a}") for a, v in sorted(m.aliases.items())])))
+    if m.latest_versions:
+        by_version: dict[int, list[str]] = {}
+        for a, v in m.aliases.items():
+            by_version.setdefault(v, []).append(a)
+        rows = [(f"v{v.version}", " ".join(x for x in (v.status, format_time(v.creation_timestamp),
+                                                         _aliases_text(by_version.get(v.version, []))) if x))
+                for v in sorted(m.latest_versions, key=lambda v: v.version, reverse=True)]
+        sections.append(section("Latest versions", kv_table(rows)))
+    else:
+        sections.append(f'<div style="{MUTED}">No versions yet: mlnb.register_model(model_uri, name) adds one.</div>')
+    if m.tags:
+        sections.append(section("Tags", chips(sorted(m.tags.items()))))
+    return card(title, sections, "registered-model")
+
+
+def registered_model_card_text(model: Any) -> str:
+    """The registered model card as plain text."""
+    m = model
+    lines = [f"Registered model {m.name}"]
+    lines += [f"  @{a} → v{v}" for a, v in sorted(m.aliases.items())]
+    if m.latest_versions:
+        lines.append("  latest versions: " + ", ".join(f"v{v.version}" for v in m.latest_versions))
+    return "\n".join(lines)
+
+
+__all__ = ["model_card_html", "model_card_text", "run_card_html", "run_card_text", "RunCard", "run_model_uris",
+           "artifact_previews_html", "collapse_rows", "experiment_name", "version_card_html", "version_card_text",
+           "registered_model_card_html", "registered_model_card_text"]

@@ -19,6 +19,7 @@ from mlnb.errors import FlavorNotFoundError, InvalidParameterError, ModelFormatE
 from mlnb.flavors import flavor_for_loader
 from mlnb.models.layout import pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
+from mlnb.tracebacks import public
 
 FLAVOR_NAME = PYFUNC
 LOADER_MODULE = "mlnb.pyfunc"
@@ -228,6 +229,12 @@ class PyFuncModel:
 
         return model_card_html(self)
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """The model card, as HTML and as text (what a saved notebook shows without a kernel)."""
+        from mlnb.cards import model_card_text
+
+        return {"text/plain": model_card_text(self), "text/html": self._repr_html_()}
+
 
 # -- loading ---------------------------------------------------------------------------------
 #: MLflow's own loaders of custom models (models defined in code, chat models and agents): mlnb
@@ -262,6 +269,7 @@ def _loader_for(loader_module: str, model_dir: Path, conf: Mapping[str, Any], co
         ) from None
 
 
+@public
 def load_model(model_uri: str | os.PathLike, dst_path: str | None = None,
                model_config: Mapping[str, Any] | None = None, *, trust_code: bool | None = None,
                allow_pickle: bool | None = None) -> PyFuncModel:

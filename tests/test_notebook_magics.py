@@ -159,7 +159,8 @@ def test_autolog_inside_an_active_run_makes_a_child_run(shell):
 def test_autolog_bad_arguments_print_usage_not_a_traceback(shell, line):
     result, out = run(shell, f"{line}\nx = 1")
     text = out.stdout + out.stderr
-    assert "UsageError" in text and "%%autolog [--experiment NAME]" in text
+    assert "UsageError" in text and "\n%%autolog [--experiment NAME]" in text
+    assert "%%%autolog" not in text and "See %%autolog? for help." in text
     assert "Traceback" not in text
     assert "x" not in shell.user_ns
     assert mlnb.search_runs(output_format="list") == []
@@ -199,6 +200,7 @@ def test_load_model_without_uri_prints_usage(shell):
     result, out = run(shell, "%load_model")
     text = out.stdout + out.stderr
     assert "%load_model [--flavor NAME] uri" in text and "Traceback" not in text
+    assert "See %load_model? for help." in text
 
 
 def test_load_model_unknown_flavor_names_the_known_ones(shell, tmp_path):

@@ -57,6 +57,8 @@ def test_quickstart(tmp_path):
     assert "Run forest" in text and "FINISHED" in text                   # %%autolog's card
     assert "<b>Model</b> · sklearn" in text                             # %load_model's card
     assert "Evaluation of RandomForestClassifier" in text and "data:image/png" in text
+    assert "SHAP by TreeExplainer" in text and ">SHAP beeswarm</label>" in text   # SHAP on, in its tab
+    assert "Registered model breast-cancer" in text and "@champion → v1" in text
     answer = [o.text for o in outputs(nb) if o.output_type == "stream" and "predictions" in o.text]
     assert json.loads(answer[0]) == {"predictions": [0, 1]}             # the served model, via curl
     assert "mlnb run browser: 2 runs" in text
@@ -76,8 +78,9 @@ def test_evaluation_shap(tmp_path):
     text = text_of(nb)
     assert "Evaluation of GradientBoostingRegressor" in text
     assert "shap_beeswarm_plot" in text and "shap_summary_plot" in text
-    bundles = [o.data for o in outputs(nb) if "data" in o and "application/vnd.jupyter.widget-view+json" in o.data]
-    assert bundles and bundles[0]["text/html"].count("data:image/png") >= 3   # plots survive without widgets
+    bundles = [o.data for o in outputs(nb) if "data" in o and "mlnb-evaluation" in o.data.get("text/html", "")]
+    assert bundles and bundles[0]["text/html"].count("data:image/png") >= 3   # plots in the saved panel
+    assert all("application/vnd.jupyter.widget-view+json" not in b for b in bundles)
 
 
 def test_serving_rest_api(tmp_path):

@@ -149,7 +149,7 @@ def test_quickstart_runs_in_jupyterlab(lab, page):
     shot(run_card, "quickstart-run-card")
     model_card = page.locator(".mlnb-model-card").first
     assert "sklearn" in model_card.inner_text() and "Inputs" in model_card.inner_text()
-    tabs = page.locator(".jp-OutputArea .lm-TabBar-tab")
+    tabs = page.locator(".mlnb-evaluation .mlnb-tab-bar label")
     assert tabs.count() >= 3                                        # the evaluation's plot tabs
     answer = page.locator(".jp-OutputArea-output pre", has_text='"predictions"').first
     assert json.loads(answer.inner_text()) == {"predictions": [0, 1]}
@@ -161,16 +161,16 @@ def test_quickstart_runs_in_jupyterlab(lab, page):
 
 def test_evaluation_tabs_and_shap_image(lab, page):
     open_and_run(page, lab, "evaluation_shap/evaluation_shap.ipynb")
-    tab_bar = page.locator(".jp-OutputArea .lm-TabBar").first
+    panel = page.locator(".mlnb-evaluation").first
+    tab_bar = panel.locator(".mlnb-tab-bar")
     tab_bar.scroll_into_view_if_needed()
-    titles = [t.strip() for t in tab_bar.locator(".lm-TabBar-tab").all_inner_texts()]
-    assert len(titles) >= 4 and any("SHAP" in t or "Shap" in t for t in titles), titles
-    shap_tab = tab_bar.locator(".lm-TabBar-tab", has_text="SHAP").first
-    shap_tab.click()
-    image = page.locator(".jp-OutputArea .widget-tab .widget-image:visible").first
+    titles = [t.strip() for t in tab_bar.locator("label").all_inner_texts()]
+    assert len(titles) >= 4 and any("SHAP" in t for t in titles), titles
+    tab_bar.locator("label", has_text="SHAP").first.click()
+    image = panel.locator(".mlnb-tab-panel img:visible").first
     image.wait_for(state="visible")
     assert image.evaluate("img => img.complete && img.naturalWidth > 100")
-    shot(page.locator(".jp-OutputArea .widget-tab").first, "evaluation-shap-tab")
+    shot(panel, "evaluation-shap-tab")
 
 
 def test_served_model_answers_curl(lab, page):

@@ -22,6 +22,7 @@ from mlnb.evaluation import metrics as M
 from mlnb.evaluation.custom import custom_artifacts_files
 from mlnb.evaluation.inputs import EvalData, ModelAdapter, build_data, check_model_type
 from mlnb.evaluation.result import EvaluationArtifact, EvaluationResult
+from mlnb.tracebacks import public
 
 #: evaluator_config keys mlnb reads (MLflow's names; unknown keys are ignored as MLflow does).
 CONFIG_KEYS = (
@@ -202,6 +203,7 @@ def _check_evaluators(evaluators: Any) -> None:
             f"Leave evaluators unset, or pass evaluators='default'.")
 
 
+@public
 def evaluate(
     model: Any = None,
     data: Any = None,

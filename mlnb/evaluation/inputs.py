@@ -213,7 +213,7 @@ class ModelAdapter:
         try:
             out = self._predict(X)
         except Exception as exc:
-            raise _predict_error(X, exc, "predict") from exc
+            raise _predict_error(X, exc, "predict", self.pyfunc or self.raw) from exc
         if isinstance(out, pd.DataFrame):
             if out.shape[1] != 1:
                 col = "predictions" if "predictions" in out.columns else None
@@ -232,14 +232,36 @@ class ModelAdapter:
         try:
             proba = self.raw.predict_proba(X)
         except Exception as exc:
-            raise _predict_error(X, exc, "predict_proba") from exc
+            raise _predict_error(X, exc, "predict_proba", self.raw) from exc
         proba = np.asarray(proba, dtype=float)
         return proba if proba.ndim == 2 else None
 
 
-def _predict_error(X: pd.DataFrame, exc: Exception, what: str) -> InvalidParameterError:
+def _expected_columns(model: Any) -> list[str]:
+    """The feature columns a model was fitted or saved with, when it says (else empty)."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    meta = getattr(model, "metadata", None)
+    try:
+        schema = meta.get_signature().inputs if meta is not None else None
+        return list(schema.input_names()) if schema is not None and schema.has_input_names() else []
+    except Exception:  # no usable signature: nothing to compare with
+        return []
+
+
+def _predict_error(X: pd.DataFrame, exc: Exception, what: str, model: Any = None) -> InvalidParameterError:
+    expected = _expected_columns(model)
+    missing = [c for c in expected if c not in set(map(str, X.columns))]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        return InvalidParameterError(
+            f"The evaluation data lacks {len(missing)} column(s) the model needs: {shown}. Pass data with "
+            f"every feature column the model was trained on (plus the targets column).")
     hint = ""
     nan_cols = columns_with_missing(X)
     if nan_cols:
         hint = f" The features hold missing values in {', '.join(nan_cols[:10])}: impute or drop them first."
-    return InvalidParameterError(f"The model's {what} failed on the evaluation data: {exc!r}.{hint}")
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InvalidParameterError(
+        f"The model's {what} failed on the evaluation data ({type(exc).__name__}: {detail}).{hint}")

@@ -51,6 +51,15 @@ def _margins(fig, left_chars: int = 6, bottom_chars: int = 0, right_in: float = 
     fig.fixed_layout = True
 
 
+def _title(ax, title: str, width: int = 58) -> float:
+    """Set a title wrapped to lines that fit the figure; returns the top margin (inches) it needs."""
+    import textwrap
+
+    lines = textwrap.wrap(title, width) or [""]
+    ax.set_title("\n".join(lines))
+    return 0.25 + 0.22 * len(lines)
+
+
 def _label(v: Any, limit: int = 18) -> str:
     s = str(v)
     return s if len(s) <= limit else s[: limit - 1] + "…"
@@ -192,13 +201,13 @@ def _curves_axes(title: str, xlabel: str, ylabel: str):
 def _legend(ax, n: int, labels: Sequence[str] = ()):
     fig = ax.figure
     if n <= 3:
-        ax.legend(loc="best", fontsize=8)
+        ax.legend(loc="best", fontsize=9)
         _margins(fig, left_chars=4)
     else:
         longest = max((len(t) for t in labels), default=10)
         extra = min(0.55 * 7 / 72 * longest + 0.6, 4.0)
         fig.set_size_inches(6.0 + extra, 4.0)
-        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
         _margins(fig, left_chars=4, right_in=extra + 0.1)
 
 
@@ -252,7 +261,7 @@ def lift_curve(y, proba_by_class: list[tuple[Any, np.ndarray]], pos_label=None):
     ax.set_xlabel("Percentage of sample")
     ax.set_ylabel("Lift")
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="best", fontsize=9)
     _margins(fig, left_chars=4)
     return fig
 
@@ -377,8 +386,8 @@ def shap_beeswarm(values: np.ndarray, data: np.ndarray, names: Sequence[str], ma
     ax.set_yticks(range(len(order)), labels, fontsize=9)
     ax.set_ylim(-0.6, len(order) - 0.4)
     ax.set_xlabel("SHAP value (impact on model output)")
-    ax.set_title(title)
-    _margins(fig, left_chars=max(map(len, labels)) - 4, right_in=1.1 if mappable is not None else 0.3)
+    top = _title(ax, title)
+    _margins(fig, left_chars=max(map(len, labels)) - 4, right_in=1.1 if mappable is not None else 0.3, top_in=top)
     if mappable is not None:
         pos = ax.get_position()
         cax = fig.add_axes([pos.x1 + 0.02, pos.y0, 0.015, pos.height])
@@ -411,8 +420,7 @@ def shap_summary(values: np.ndarray, names: Sequence[str], max_display: int = 20
     ax.axvline(0.0, color="#999999", linewidth=0.8)
     ax.set_yticks(range(len(order)), labels, fontsize=9)
     ax.set_xlabel("SHAP value (median and quartiles marked)")
-    ax.set_title(title)
-    _margins(fig, left_chars=max(map(len, labels)) - 4)
+    _margins(fig, left_chars=max(map(len, labels)) - 4, top_in=_title(ax, title))
     return fig
 
 
@@ -434,12 +442,12 @@ def shap_feature_importance(values: np.ndarray, names: Sequence[str], max_displa
         left += widths
     if total.shape[1] == 1:
         for k, v in enumerate(left):
-            ax.text(v, k, f" {v:.3g}", va="center", fontsize=8)
+            ax.text(v, k, f" {v:.3g}", va="center", fontsize=9)
+        ax.set_xlim(0, float(left.max()) * 1.18 if left.max() > 0 else 1.0)   # labels inside the frame
     elif class_names is not None:
-        ax.legend(loc="lower right", fontsize=7)
+        ax.legend(loc="lower right", fontsize=9)
     shown = [names[i] for i in order]
     ax.set_yticks(range(len(order)), shown, fontsize=9)
     ax.set_xlabel("mean(|SHAP value|)")
-    ax.set_title(title)
-    _margins(fig, left_chars=max(map(len, shown)) - 4, right_in=0.6)
+    _margins(fig, left_chars=max(map(len, shown)) - 4, right_in=0.3, top_in=_title(ax, title))
     return fig

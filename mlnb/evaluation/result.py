@@ -1,15 +1,14 @@
 """EvaluationResult: what evaluate() returns, and how it shows itself in a notebook.
 
-Displayed in a notebook, a result is the evaluation widget (ipywidgets: a metric table and a tab
-per plot) and also carries ``text/html`` (the table and the plots as embedded PNG images) and
-``text/plain``, so a saved notebook still shows it on GitHub and in nbconvert. The static HTML is
-built without IPython; ipywidgets is imported only when a kernel displays the result.
+Displayed in a notebook, a result is the evaluation panel (``text/html``: headline metrics, then
+tabs for the metric table and each plot, with the plots as embedded PNG images; see
+:mod:`mlnb.evaluation.html`) and ``text/plain``. Neither needs a kernel or a widget manager, so a
+saved notebook shows the same panel when reopened, in nbconvert's HTML and on GitHub.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,11 +105,15 @@ class EvaluationResult:
     def __repr__(self) -> str:
         head = f"EvaluationResult({self.model_type or 'model'}"
         head += f", run_id={self.run_id!r})" if self.run_id else ")"
+        from mlnb.evaluation.html import ordered_metrics
+
         deltas = self.baseline_deltas
         lines = [head]
-        for k, v in self.metrics.items():
-            d = f"  ({deltas[k]:+.4g} vs baseline)" if k in deltas else ""
-            lines.append(f"  {k}: {format_number(v)}{d}")
+        for k in ordered_metrics(self.metrics):
+            d = ""
+            if k in deltas:
+                d = f"  ({'+' if deltas[k] > 0 else ''}{format_number(deltas[k])} vs baseline)"
+            lines.append(f"  {k}: {format_number(self.metrics[k])}{d}")
         if self.artifacts:
             lines.append(f"  artifacts: {', '.join(self.artifacts)}")
         if self.explanation is not None:
@@ -124,16 +127,7 @@ class EvaluationResult:
         return result_html(self)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
-        if _in_kernel():
-            try:
-                view = self.widget()._repr_mimebundle_()
-            except ImportError:   # ipywidgets missing: the static view is complete on its own
-                view = {}
-            for k, v in (view or {}).items():
-                if k != "text/plain":
-                    bundle[k] = v
-        return bundle
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the result to the directory ``path``, atomically, in MLflow's layout: MLflow's
@@ -148,19 +142,3 @@ class EvaluationResult:
         from mlnb.evaluation.persistence import load_result
 
         return load_result(path, cls, EvaluationArtifact)
-
-    def widget(self):
-        """The evaluation panel as an ipywidgets object (needs ipywidgets)."""
-        from mlnb.evaluation.widget import build_widget
-
-        return build_widget(self)
-
-
-def _in_kernel() -> bool:
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    shell = ipython.get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-

@@ -31,11 +31,13 @@ def _args(magic, line: str):
     try:
         return parse_argstring(magic, line)
     except UsageError as exc:
-        raise UsageError(f"{exc}\n{_usage(magic)}\nSee {magic.parser.prog}? for help.") from None
+        raise UsageError(f"{exc}\n{_usage(magic)}") from None
 
 
 def _usage(magic) -> str:
-    return magic.parser.format_usage().replace("::", "").strip()
+    """The magic's usage as typed (``%%autolog ...``) and where its help is."""
+    usage = magic.parser.format_usage().replace("::", "").strip()
+    return f"{usage}\nSee {usage.split()[0]}? for help."
 
 
 def _parse_tags(pairs: list[str], usage: str) -> dict[str, str]:
@@ -186,8 +188,8 @@ class MlnbMagics(Magics):
             raise MagicFailed(f"%mlnb runs: {exc}") from None
 
 
-# a cell magic's usage names it as it is typed
-MlnbMagics.autolog.parser.prog = "%%autolog"
+# a cell magic's usage names it as it is typed: IPython writes "%" before the parser's prog
+MlnbMagics.autolog.parser.prog = "%autolog"
 
 
 def load_ipython_extension(ipython) -> None:

@@ -21,9 +21,10 @@ from typing import Any
 
 from mlnb.errors import InvalidParameterError, ServingError
 from mlnb.serving.app import DEFAULT_TIMEOUT
-from mlnb.serving.examples import curl_example
+from mlnb.serving.examples import curl_example, example_body
 from mlnb.serving.limits import Limits, limits_from
 from mlnb.serving.server import network_warning, server_url
+from mlnb.tracebacks import public
 
 _STARTUP_SECONDS = 120
 
@@ -37,6 +38,7 @@ class ServingHandle:
         self._stop_fn = stop_fn
         self._alive_fn = alive_fn
         self._stopped = False
+        self._example_file: str | None = None
 
     @property
     def running(self) -> bool:
@@ -44,14 +46,31 @@ class ServingHandle:
 
     @property
     def curl(self) -> str:
-        """A ready-to-paste shell command that scores one example row."""
-        return curl_example(self.url, self.model)
+        """A ready-to-paste shell command that scores one example row (a long body is read from
+        :attr:`example_file`, written once, so the command stays one short line)."""
+        return curl_example(self.url, self.model, body_file=self.example_file)
+
+    @property
+    def example_file(self) -> str:
+        """A file holding the example request body (written on first use, atomically)."""
+        if self._example_file is None:
+            folder = tempfile.mkdtemp(prefix="mlnb-serve-")
+            path = os.path.join(folder, "request.json")
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                f.write(example_body(self.model))
+            os.replace(path + ".tmp", path)
+            self._example_file = path
+        return self._example_file
 
     def stop(self) -> None:
         """Stop the server (idempotent)."""
         if not self._stopped:
             self._stopped = True
             self._stop_fn()
+            if self._example_file is not None:
+                import shutil
+
+                shutil.rmtree(os.path.dirname(self._example_file), ignore_errors=True)
             atexit.unregister(self.stop)
 
     def __enter__(self) -> "ServingHandle":
@@ -66,12 +85,19 @@ class ServingHandle:
 
     def _repr_html_(self) -> str:
         state = "running" if self.running else "stopped"
+        curl = self.curl
+        body = ""
+        if "-d @" in curl:
+            body = (f"<details><summary style='cursor:pointer'>request body ({html.escape(self.example_file)})"
+                    f"</summary><pre style='white-space:pre-wrap;font-size:11px'>"
+                    f"{html.escape(example_body(self.model))}</pre></details>")
         return (
-            f"<div><b>mlnb scoring server</b> at <a href='{html.escape(self.url)}/ping' target='_blank'>"
-            f"{html.escape(self.url)}</a> ({state})"
-            f"<pre style='white-space:pre-wrap'>{html.escape(self.curl)}</pre></div>")
+            f"<div class='mlnb-serve-handle'><b>mlnb scoring server</b> at "
+            f"<a href='{html.escape(self.url)}/ping' target='_blank'>{html.escape(self.url)}</a> ({state})"
+            f"<pre style='white-space:pre-wrap;margin:4px 0'>{html.escape(curl)}</pre>{body}</div>")
 
 
+@public
 def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", workers: int = 1,
           timeout: float = DEFAULT_TIMEOUT, debug: bool = False, env_manager: str = "local",
           allow_python_mismatch: bool = False, **limits: Any) -> ServingHandle:

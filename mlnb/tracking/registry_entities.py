@@ -56,6 +56,11 @@ class ModelVersion:
             if ref and "/" not in ref and "@" not in ref:  # models:/<model_id>: MLflow 3's logged model
                 self.model_id = ref
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        from mlnb.cards import version_card_html, version_card_text
+
+        return {"text/plain": version_card_text(self), "text/html": version_card_html(self)}
+
 
 @dataclass
 class RegisteredModel:
@@ -71,6 +76,11 @@ class RegisteredModel:
 
     def __post_init__(self) -> None:
         self.aliases = {a: int(v) for a, v in self.aliases.items()}
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        from mlnb.cards import registered_model_card_html, registered_model_card_text
+
+        return {"text/plain": registered_model_card_text(self), "text/html": registered_model_card_html(self)}
 
 
 __all__ = ["ModelVersion", "RegisteredModel", "canonical_stage", "STAGES", "READY"]
