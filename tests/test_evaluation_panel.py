@@ -40,7 +40,7 @@ def test_panel_has_a_metrics_tab_then_a_tab_per_plot(evaluated):
     for metric in evaluated.metrics:
         assert f">{metric}<" in html
     assert ">Δ<" in html and ">baseline<" in html
-    assert "SHAP by TreeExplainer" in html
+    assert "SHAP by TreeSHAP" in html   # a random forest: mlnb's exact tree SHAP
     assert "widget" not in html
 
 

@@ -57,7 +57,7 @@ def test_quickstart(tmp_path):
     assert "Run forest" in text and "FINISHED" in text                   # %%autolog's card
     assert "<b>Model</b> · sklearn" in text                             # %load_model's card
     assert "Evaluation of RandomForestClassifier" in text and "data:image/png" in text
-    assert "SHAP by TreeExplainer" in text and ">SHAP beeswarm</label>" in text   # SHAP on, in its tab
+    assert "SHAP by TreeSHAP" in text and ">SHAP beeswarm</label>" in text   # SHAP on, in its tab
     assert "Registered model breast-cancer" in text and "@champion → v1" in text
     answer = [o.text for o in outputs(nb) if o.output_type == "stream" and "predictions" in o.text]
     assert json.loads(answer[0]) == {"predictions": [0, 1]}             # the served model, via curl
