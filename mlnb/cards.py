@@ -242,7 +242,57 @@ PREVIEW_COUNT = 6
 THUMB_PX = 220
 PREVIEW_MAX_BYTES = 2_000_000
 TEXT_HEAD_LINES = 8
-TEXT_SUFFIXES = (".txt", ".csv", ".json", ".md", ".yaml", ".yml", ".log")
+CSV_HEAD_ROWS = 6
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".svg": "image/svg+xml"}
+TEXT_SUFFIXES = (".txt", ".md", ".json", ".yaml", ".yml", ".log", ".py")
+TABLE_SUFFIXES = (".csv", ".tsv")
+
+
+def _suffix(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name[name.rfind("."):].lower() if "." in name else ""
+
+
+def previewable(path: str) -> bool:
+    """True for the artifacts :func:`preview_html` shows: images, text, CSV and TSV files."""
+    suffix = _suffix(path)
+    return suffix in IMAGE_TYPES or suffix in TEXT_SUFFIXES or suffix in TABLE_SUFFIXES
+
+
+def preview_html(path: str, data: bytes) -> str:
+    """One artifact's preview, captioned with its path: an image (size-capped), the first rows of a
+    CSV/TSV as a table, or the first lines of a text file ('' for anything else)."""
+    import base64
+
+    suffix = _suffix(path)
+    if suffix in IMAGE_TYPES:
+        body = (f'<img alt="{esc(path)}" style="max-width:{THUMB_PX}px;max-height:{THUMB_PX}px;height:auto" '
+                f'src="data:{IMAGE_TYPES[suffix]};base64,{base64.b64encode(data).decode("ascii")}"/>')
+    elif suffix in TABLE_SUFFIXES:
+        import csv
+        import io
+
+        reader = csv.reader(io.StringIO(data.decode("utf-8", "replace")), delimiter="\t" if suffix == ".tsv" else ",")
+        rows = [row for _, row in zip(range(CSV_HEAD_ROWS + 1), reader)]
+        if not rows:
+            return ""
+        head = "".join(f'<th style="{CELL_STYLE};{MUTED}">{esc(c)}</th>' for c in rows[0])
+        body_rows = "".join("<tr>" + "".join(f'<td style="{CELL_STYLE}">{esc(c)}</td>' for c in r) + "</tr>"
+                            for r in rows[1:])
+        body = (f'<div style="overflow-x:auto;max-width:{THUMB_PX * 2}px"><table style="{TABLE_STYLE}">'
+                f"<thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table></div>")
+    elif suffix in TEXT_SUFFIXES:
+        lines = data.decode("utf-8", "replace").splitlines()
+        text = "\n".join(line[:120] for line in lines[:TEXT_HEAD_LINES])
+        more = f"\n… {len(lines) - TEXT_HEAD_LINES} more lines" if len(lines) > TEXT_HEAD_LINES else ""
+        body = (f'<pre style="margin:0;max-width:{THUMB_PX * 2}px;max-height:{THUMB_PX}px;overflow:auto;'
+                f'font-size:11px">{esc(text + more)}</pre>')
+    else:
+        return ""
+    return (f'<figure class="mlnb-artifact-preview" style="display:inline-block;vertical-align:top;'
+            f'margin:0 12px 6px 0"><figcaption style="font-size:11px;{MUTED}">{esc(path)}</figcaption>'
+            f"{body}</figure>")
 
 
 def _artifact_files(client: Any, run_id: str, path: str = "", depth: int = 2) -> list[Any]:
@@ -257,10 +307,8 @@ def _artifact_files(client: Any, run_id: str, path: str = "", depth: int = 2) ->
 
 
 def artifact_previews_html(run_id: str, client: Any = None) -> str:
-    """Previews of a run's artifacts: PNG thumbnails (size-capped) and the head of text and CSV
-    files, as inline HTML that needs no server once saved. Model directories are left out."""
-    import base64
-
+    """Previews of a run's artifacts (see :func:`preview_html`), at most ``PREVIEW_COUNT``, as inline
+    HTML that needs no server once saved. Model directories are left out."""
     try:
         client = client or _tracking_client()
         files = _artifact_files(client, run_id)
@@ -270,26 +318,16 @@ def artifact_previews_html(run_id: str, client: Any = None) -> str:
     for f in files:
         if len(items) >= PREVIEW_COUNT:
             break
-        name = f.path.lower()
-        if not name.endswith((".png",) + TEXT_SUFFIXES) or (f.file_size or 0) > PREVIEW_MAX_BYTES:
+        if not previewable(f.path) or (f.file_size or 0) > PREVIEW_MAX_BYTES:
             continue
         try:
             data = Path(client.download_artifacts(run_id, f.path)).read_bytes()
         except Exception:
             continue
-        if name.endswith(".png"):
-            body = (f'<img alt="{esc(f.path)}" style="max-width:{THUMB_PX}px;max-height:{THUMB_PX}px;height:auto" '
-                    f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}"/>')
-        else:
-            lines = data.decode("utf-8", "replace").splitlines()
-            head = "\n".join(line[:120] for line in lines[:TEXT_HEAD_LINES])
-            more = f"\n… {len(lines) - TEXT_HEAD_LINES} more lines" if len(lines) > TEXT_HEAD_LINES else ""
-            body = (f'<pre style="margin:0;max-width:{THUMB_PX * 2}px;max-height:{THUMB_PX}px;overflow:auto;'
-                    f'font-size:11px">{esc(head + more)}</pre>')
-        items.append(f'<figure class="mlnb-artifact-preview" style="display:inline-block;vertical-align:top;'
-                     f'margin:0 12px 6px 0"><figcaption style="font-size:11px;{MUTED}">{esc(f.path)}</figcaption>'
-                     f"{body}</figure>")
-    return section("Artifacts", f"<div>{''.join(items)}</div>") if items else ""
+        item = preview_html(f.path, data)
+        if item:
+            items.append(item)
+    return section("Artifacts", f'<div class="mlnb-previews">{"".join(items)}</div>') if items else ""
 
 
 def _run_name(run: Any) -> str:

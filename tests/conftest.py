@@ -27,8 +27,11 @@ def _isolated(tmp_path, tmp_path_factory, monkeypatch):
     """A fresh tracking store and working directory per test; nothing leaks between tests."""
     # mlnb and MLflow share one store per test: MLflow's default file, in the test's own directory
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    for name in ("MLNB_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
-        monkeypatch.delenv(name, raising=False)  # mlflow.set_experiment sets MLFLOW_EXPERIMENT_ID
+    # mlflow.set_experiment sets MLFLOW_EXPERIMENT_ID and mlflow.set_registry_uri sets
+    # MLFLOW_REGISTRY_URI in os.environ; deleted here, monkeypatch removes what a test set
+    for name in ("MLNB_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLNB_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+                 "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     scratch = tmp_path_factory.mktemp("scratch")  # where fresh temp dirs go (downloads without dst_path)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from mlnb.cards import MUTED, esc, model_card_html, run_card_html
+from mlnb.cards import MUTED, artifact_previews_html, esc, model_card_html, run_card_html
 from mlnb.errors import MlnbError
 from mlnb.notebook import tables
 
@@ -33,8 +33,6 @@ HOW_TO_CREATE_RUNS = (
 )
 SELECT_FIRST = "Tick runs in the table (on any page), then press {}."
 VIEWS = ("Runs", "Registered models")
-MAX_PREVIEWS = 6
-MAX_PREVIEW_BYTES = 2_000_000
 # Live, the widget's output shows the browser and its snapshot (the next output) is hidden; reopened
 # without a kernel, the widget's output holds only "model not found" and is hidden instead.
 SNAPSHOT_STYLE = (
@@ -558,38 +556,11 @@ class RunBrowser:
                 models.append(f.path)
         parts = [run_card_html(run, [f"runs:/{run.info.run_id}/{m}" for m in models] or None),
                  f"<div><b>Artifacts</b></div>{tables.artifacts_html(files)}",
-                 self._previews(run.info.run_id, files, models)]
+                 artifact_previews_html(run.info.run_id, client)]
         for m in models:
             parts.append(self._model_card(run.info.run_id, m))
         self.detail.value = "".join(parts)
         self._changed()
-
-    def _previews(self, run_id: str, files: Sequence[Any], models: Sequence[str]) -> str:
-        """Previews of a run's small images, text and CSV files (top level and one folder down)."""
-        client = self.client
-        candidates = []
-        for f in files:
-            if f.is_dir and f.path not in models:
-                candidates += [c for c in client.list_artifacts(run_id, f.path) if not c.is_dir]
-            elif not f.is_dir:
-                candidates.append(f)
-        parts = []
-        for f in candidates:
-            if len(parts) >= MAX_PREVIEWS:
-                break
-            if f.file_size is not None and f.file_size > MAX_PREVIEW_BYTES:
-                continue
-            suffix = f.path[f.path.rfind("."):].lower() if "." in f.path else ""
-            if suffix not in tables.IMAGE_TYPES and suffix not in tables.TEXT_TYPES + (".csv", ".tsv"):
-                continue
-            try:
-                data = Path(client.download_artifacts(run_id, f.path)).read_bytes()
-            except (MlnbError, OSError):
-                continue
-            html = tables.preview_html(f.path, data)
-            if html:
-                parts.append(html)
-        return f'<div class="mlnb-previews"><b>Previews</b>{"".join(parts)}</div>' if parts else ""
 
     def _model_card(self, run_id: str, path: str) -> str:
         """A model's card from its MLmodel alone: the model itself is not deserialized."""

@@ -7,9 +7,6 @@ saved notebook keeps, so both read alike.
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 import time
 from typing import Any, Sequence
 
@@ -210,38 +207,6 @@ def artifacts_html(files: Sequence[Any]) -> str:
         f'<td style="{TD};text-align:right">{"" if f.is_dir or f.file_size is None else esc(format_size(f.file_size))}</td></tr>'
         for f in files)
     return f'<table class="mlnb-artifacts" style="{TABLE}">{rows}</table>'
-
-
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-               ".svg": "image/svg+xml"}
-TEXT_TYPES = (".txt", ".md", ".json", ".yaml", ".yml", ".log", ".py")
-PREVIEW_LINES = 12
-PREVIEW_ROWS = 6
-
-
-def preview_html(path: str, data: bytes) -> str:
-    """A preview of one artifact: images inline, text's first lines, a CSV's first rows ('' if none)."""
-    suffix = path[path.rfind("."):].lower() if "." in path else ""
-    title = f'<div style="margin-top:6px"><code>{esc(path)}</code></div>'
-    if suffix in IMAGE_TYPES:
-        src = f"data:{IMAGE_TYPES[suffix]};base64,{base64.b64encode(data).decode()}"
-        return f'{title}<img class="mlnb-preview" src="{src}" style="max-width:100%;max-height:320px">'
-    text = data.decode("utf-8", errors="replace")
-    if suffix in (".csv", ".tsv"):
-        reader = csv.reader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
-        rows = [r for _, r in zip(range(PREVIEW_ROWS + 1), reader)]
-        if not rows:
-            return ""
-        head = "".join(f'<th style="{TH}">{esc(c)}</th>' for c in rows[0])
-        body = "".join("<tr>" + "".join(f'<td style="{TD}">{esc(c)}</td>' for c in r) + "</tr>" for r in rows[1:])
-        return (f'{title}<div style="{BOX}"><table class="mlnb-preview" style="{TABLE}"><thead><tr>{head}</tr></thead>'
-                f'<tbody>{body}</tbody></table></div>')
-    if suffix in TEXT_TYPES:
-        lines = text.splitlines()
-        more = f"\n… {len(lines) - PREVIEW_LINES} more lines" if len(lines) > PREVIEW_LINES else ""
-        return (f'{title}<pre class="mlnb-preview" style="max-height:240px;overflow:auto;margin:2px 0">'
-                f'{esc(chr(10).join(lines[:PREVIEW_LINES]) + more)}</pre>')
-    return ""
 
 
 def registered_models_html(models: Sequence[Any], versions: dict[str, Sequence[Any]]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
@@ -23,18 +22,8 @@ from mlnb.tracking.entities import (
 from mlnb.tracking.paging import PagedList, offset_of, token_for
 from mlnb.tracking.logged_model_client import LoggedModelClientMixin
 from mlnb.tracking.registry_client import RegistryClientMixin
+from mlnb.tracking.context import random_run_name
 from mlnb.tracking.store import get_store
-
-_ADJECTIVES = ("agile", "bold", "bright", "calm", "clever", "crisp", "daring", "eager", "fair", "gentle",
-               "honest", "keen", "lucid", "merry", "nimble", "placid", "quick", "sharp", "steady", "witty")
-_NOUNS = ("ant", "bat", "carp", "crane", "deer", "eel", "finch", "fox", "hare", "heron", "lark", "lynx",
-          "mole", "newt", "owl", "ram", "seal", "shrew", "stork", "wren")
-
-
-def random_run_name() -> str:
-    rng = random.Random(time.time_ns() ^ os.getpid())
-    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(100, 999)}"
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -206,11 +195,11 @@ class MlnbClient(LoggedModelClientMixin, RegistryClientMixin):
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
         max_results = 100 if max_results is None else int(max_results)
-        offset = _offset(page_token)
+        offset = offset_of(page_token)
         models = self.store.search_logged_models([str(e) for e in experiment_ids], filter_string or "",
                                                  offset + max_results + 1, order_by, datasets)
         more = len(models) > offset + max_results
-        return PagedList(models[offset:offset + max_results], _token(offset + max_results) if more else None)
+        return PagedList(models[offset:offset + max_results], token_for(offset + max_results) if more else None)
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove one tag of an experiment."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import random
 import sys
+import time
 
 from mlnb.tracking.entities import TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER
 
@@ -34,4 +36,18 @@ def source_tags() -> dict[str, str]:
     return {TAG_USER: user(), TAG_SOURCE_NAME: name, TAG_SOURCE_TYPE: "NOTEBOOK" if notebook else "LOCAL"}
 
 
-__all__ = ["user", "source_tags"]
+
+
+_ADJECTIVES = ("agile", "bold", "bright", "calm", "clever", "crisp", "daring", "eager", "fair", "gentle",
+               "honest", "keen", "lucid", "merry", "nimble", "placid", "quick", "sharp", "steady", "witty")
+_NOUNS = ("ant", "bat", "carp", "crane", "deer", "eel", "finch", "fox", "hare", "heron", "lark", "lynx",
+          "mole", "newt", "owl", "ram", "seal", "shrew", "stork", "wren")
+
+
+def random_run_name() -> str:
+    """A run or model name such as ``calm-heron-417``, for when the caller gives none."""
+    rng = random.Random(time.time_ns() ^ os.getpid())
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(100, 999)}"
+
+
+__all__ = ["user", "source_tags", "random_run_name"]

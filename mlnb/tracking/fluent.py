@@ -300,14 +300,14 @@ def _log_metrics(run_id: str, metrics: list[Metric], model_id: str | None, datas
     if model_id is None and dataset is None and run_id not in _runs_with_models:
         _client().log_batch(run_id, metrics=metrics)   # the common case: no logged model involved
     else:
-        from mlnb.tracking.logged_model_fluent import log_model_metrics
+        from mlnb.tracking.model_metrics import log_model_metrics
 
         log_model_metrics(run_id, metrics, model_id, dataset)
 
 
 def _operations(synchronous: bool | None):
     if synchronous is False:
-        from mlnb.tracking.logged_model_fluent import RunOperations
+        from mlnb.tracking.model_metrics import RunOperations
 
         return RunOperations()
     return None
@@ -492,6 +492,18 @@ def _reset_for_tests() -> None:
     _forget_registry()
 
 
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Log ``data`` (a DataFrame or a dict of columns) as the table ``artifact_file`` of the active
+    run (or ``run_id``); logging again to the same file appends rows."""
+    _client().log_table(run_id or _run_id(), data, artifact_file)
+
+
+def load_table(artifact_file: str, run_ids: Sequence[str] | None = None, extra_columns: Sequence[str] | None = None):
+    """The table ``artifact_file`` of every run of the active experiment that logged it (or of
+    ``run_ids``) as one DataFrame; ``extra_columns=["run_id"]`` says which run each row came from."""
+    return _client().load_table(_current_experiment_id(), artifact_file, run_ids, extra_columns)
+
+
 __all__ = [
     "ActiveRun", "set_tracking_uri", "get_tracking_uri", "set_experiment", "get_experiment_by_name",
     "get_experiment", "create_experiment", "search_experiments", "delete_experiment", "set_experiment_tag",
@@ -499,7 +511,7 @@ __all__ = [
     "get_run", "delete_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
     "set_tags", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_stream", "log_figure",
     "get_artifact_uri", "download_artifacts", "search_runs", "last_logged_model", "get_logged_model",
-    "search_logged_models", "log_input",
+    "search_logged_models", "log_input", "log_table", "load_table",
 ]
 
 

@@ -76,7 +76,7 @@ class LoggedModelClientMixin:
                             tags: dict[str, str] | None = None, params: dict[str, str] | None = None,
                             model_type: str | None = None) -> LoggedModel:
         """A PENDING logged model with a fresh id; log files to it, then ``finalize_logged_model``."""
-        from mlnb.tracking.client import random_run_name
+        from mlnb.tracking.context import random_run_name
 
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise InvalidParameterError(f"A logged model's name is a non-empty string, got {name!r}.")

@@ -84,38 +84,6 @@ def log_inputs(datasets: Sequence[Any] | None = None, contexts: Sequence[str | N
         client.log_model_inputs(run_id, chosen)
 
 
-class RunOperations:
-    """What MLflow's ``synchronous=False`` returns; mlnb has already logged, so ``wait()`` returns at once."""
-
-    def wait(self) -> None:
-        """Nothing to wait for: the values are in the store."""
-        return None
-
-
-def log_model_metrics(run_id: str, metrics: Sequence[Any], model_id: str | None, dataset: Any) -> None:
-    """Log run metrics that also belong to logged models: ``model_id``, else the run's models output
-    at the metrics' step (MLflow 3); record the model and ``dataset`` among the run's inputs if new."""
-    from mlnb.data import as_dataset_input
-
-    client = MlnbClient()
-    outputs, inputs = client.store.model_links(run_id)
-    if model_id is not None:
-        model_ids = [model_id]
-        if model_id not in inputs and model_id not in [m for m, _ in outputs]:
-            client.log_model_inputs(run_id, [LoggedModelInput(model_id)])
-    else:
-        steps = {m.step for m in metrics}
-        model_ids = list(dict.fromkeys(m for m, step in outputs if step in steps))
-    found = None
-    if dataset is not None:
-        record = as_dataset_input(dataset)
-        found = (record.name, record.digest)
-        logged = {(d.name, d.digest) for d in client.get_run(run_id).inputs.dataset_inputs}
-        if found not in logged:
-            client.log_inputs(run_id, [dataset])
-    client.store.log_model_metrics(run_id, list(metrics), model_ids, found)
-
-
 def delete_experiment_tag(key: str) -> None:
     """Remove one tag of the active experiment."""
     MlnbClient().delete_experiment_tag(fluent._current_experiment_id(), key)

@@ -157,20 +157,4 @@ def read_tables(client: Any, experiment_id: str, artifact_file: str, run_ids: Se
     return pd.concat(frames, ignore_index=True)
 
 
-def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
-    """Log ``data`` (a DataFrame or a dict of columns) as the table ``artifact_file`` of the active
-    run (or ``run_id``); logging again to the same file appends rows."""
-    from mlnb.tracking import fluent
-
-    fluent._client().log_table(run_id or fluent._run_id(), data, artifact_file)
-
-
-def load_table(artifact_file: str, run_ids: Sequence[str] | None = None, extra_columns: Sequence[str] | None = None):
-    """The table ``artifact_file`` of every run of the active experiment that logged it (or of
-    ``run_ids``) as one DataFrame; ``extra_columns=["run_id"]`` says which run each row came from."""
-    from mlnb.tracking import fluent
-
-    return fluent._client().load_table(fluent._current_experiment_id(), artifact_file, run_ids, extra_columns)
-
-
-__all__ = ["TAG_LOGGED_ARTIFACTS", "load_table", "log_table", "read_table", "read_tables", "write_table"]
+__all__ = ["TAG_LOGGED_ARTIFACTS", "read_table", "read_tables", "write_table"]
