@@ -182,3 +182,23 @@ def test_the_config_read_back_turns_the_same_settings_on_again(library):
         assert get_autologging_config(library) == config
     finally:
         integration.autolog(disable=True)
+
+
+@pytest.mark.parametrize("library, fit", [("xgboost", _xgb_fit), ("lightgbm", _lgb_fit)])
+def test_log_datasets_logs_a_scikit_learn_api_fit_training_data(library, fit, data):
+    X, y = data
+    getattr(mlnb, library).autolog(log_models=False)
+    try:
+        fit(X, y)
+        run = mlnb.last_active_run()
+    finally:
+        getattr(mlnb, library).autolog(disable=True)
+    (logged,) = run.inputs.dataset_inputs
+    assert [(t.key, t.value) for t in logged.tags] == [("mlflow.data.context", "train")]
+    assert json.loads(logged.dataset.profile)["features_shape"] == [150, 4]
+
+
+def test_log_datasets_true_says_train_data_is_not_logged(data):
+    with pytest.warns(AutologWarning, match=r"xgboost.train\(\) takes its data already wrapped"):
+        mlnb.xgboost.autolog(log_datasets=True, log_models=False)
+    mlnb.xgboost.autolog(disable=True)

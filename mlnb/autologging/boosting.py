@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from mlnb.autologging import patching
-from mlnb.autologging.datasets import check_log_datasets
+from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
 
@@ -90,6 +90,10 @@ def enable(lib: Library, options: dict[str, Any]) -> None:
     disable = options.pop("disable", False)
     importance_types = options.pop("importance_types", None)
     check_log_datasets(options.get("log_datasets"), lib.integration)
+    if options.get("log_datasets") and not disable:
+        patching.warn(lib.integration, f"log_datasets=True logs the training data of scikit-learn-API fits "
+                      f"(fit(X, y)); {lib.integration}.train() takes its data already wrapped, and that is not "
+                      f"logged as a dataset.")
     if extra_tags is not None and not isinstance(extra_tags, dict):
         raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
     if isinstance(importance_types, str):
@@ -170,6 +174,9 @@ def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> 
             finally:
                 _fits.run = _fits.library = None
             X = args[0] if args else kwargs.get("X")
+            if cfg.log_datasets is not False:
+                y = args[1] if len(args) > 1 else kwargs.get("y")
+                patching.guard(lib.integration, "log the training dataset", log_training_dataset, X, y, run.run_id)
             if cfg.log_models:
                 patching.guard(lib.integration, f"log the {type(estimator).__name__} model", _log_model,
                                lib, cfg, estimator, run, _head(X), estimator.predict)

@@ -55,7 +55,7 @@ def autolog(
     extra_tags: dict[str, Any] | None = None,
 ) -> None:
     """Log every LightGBM training (``lightgbm.train`` and the scikit-learn API's ``fit``). MLflow's options;
-    ``log_datasets`` is accepted for MLflow's signature, but the training data is not logged as a dataset yet."""
+    ``log_datasets`` logs the training data of scikit-learn-API fits (``fit(X, y)``) as the run's input."""
     boosting.enable(LIBRARY, dict(locals()))
 
 

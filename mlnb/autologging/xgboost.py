@@ -71,8 +71,8 @@ def autolog(
     extra_tags: dict[str, Any] | None = None,
 ) -> None:
     """Log every XGBoost training (``xgboost.train`` and the scikit-learn API's ``fit``). MLflow's options;
-    ``importance_types`` are ``Booster.get_score``'s (default ``["weight"]``). ``log_datasets`` is accepted
-    for MLflow's signature; the training data of a boosting fit is not logged as a dataset yet."""
+    ``importance_types`` are ``Booster.get_score``'s (default ``["weight"]``). ``log_datasets`` logs the
+    training data of scikit-learn-API fits (``fit(X, y)``) as the run's input."""
     boosting.enable(LIBRARY, dict(locals()))
 
 
