@@ -90,21 +90,23 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Param:
+class KeyValue:
+    """A string ``key`` and its ``value``: the shape of MLflow's params and tags."""
+
     key: str
     value: str
 
 
-@dataclass(frozen=True)
-class RunTag:
-    key: str
-    value: str
+class Param(KeyValue):
+    """A run's param."""
 
 
-@dataclass(frozen=True)
-class ExperimentTag:
-    key: str
-    value: str
+class RunTag(KeyValue):
+    """A run's tag."""
+
+
+class ExperimentTag(KeyValue):
+    """An experiment's tag."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import InvalidParameterError
+from mlnb.tracking.entities import KeyValue
 
 
 class LoggedModelStatus(str, enum.Enum):
@@ -56,20 +57,12 @@ class LoggedModelStatus(str, enum.Enum):
                 f"A logged model's status is one of {', '.join(s.value for s in cls)}, got {status!r}.") from None
 
 
-@dataclass(frozen=True)
-class LoggedModelTag:
+class LoggedModelTag(KeyValue):
     """A tag of a logged model."""
 
-    key: str
-    value: str
 
-
-@dataclass(frozen=True)
-class LoggedModelParameter:
+class LoggedModelParameter(KeyValue):
     """A param of a logged model."""
-
-    key: str
-    value: str
 
 
 @dataclass(frozen=True)
