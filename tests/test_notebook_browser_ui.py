@@ -322,6 +322,9 @@ def test_notebook7_browser_ticks_compare_and_saved_notebook_reads(server, root, 
     wait_text(page, ".mlnb-run-browser", "2 selected")
     panel.locator("button", has_text="Compare").click()
     page.wait_for_function("() => document.querySelectorAll('.mlnb-run-browser table.mlnb-compare').length === 2")
+    # the live view redraws after the snapshot: wait for its chart rather than read it at once
+    page.wait_for_function("() => { const p = document.querySelector('.mlnb-run-browser');"
+                           " return p && p.querySelectorAll('svg.mlnb-chart .mlnb-axis').length >= 2; }", timeout=60_000)
     assert panel.locator("svg.mlnb-chart .mlnb-axis").count() >= 2
     shot(panel, "nb7-compared")
     save_and_close(page)
@@ -343,12 +346,13 @@ def test_jupyterlab_reopened_with_no_kernel_shows_the_snapshot(server, root, pag
     reopened.goto(f"{server}/lab/workspaces/nokernel-{os.getpid()}?reset&token={TOKEN}")
     reopened.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('docmanager:open')",
                                timeout=120_000)
-    reopened.evaluate("""() => window.jupyterapp.commands.execute('docmanager:open', {
-        path: 'nokernel.ipynb', factory: 'Notebook', kernelPreference: {shouldStart: false, canStart: false}})""")
-    reopened.wait_for_function(f"() => {NOTEBOOK_JS} && {NOTEBOOK_JS}.context && {NOTEBOOK_JS}.context.isReady",
-                               timeout=120_000)
+    reopened.evaluate("async () => { await window.jupyterapp.restored; }")   # the workspace is laid out
+    # keep the opened panel itself: the shell's current widget may still change while the workspace restores
+    reopened.evaluate("""async () => { window.mlnbReopened = await window.jupyterapp.commands.execute('docmanager:open', {
+        path: 'nokernel.ipynb', factory: 'Notebook', kernelPreference: {shouldStart: false, canStart: false}}); }""")
+    reopened.wait_for_function("() => window.mlnbReopened && window.mlnbReopened.context.isReady", timeout=120_000)
     check_saved_snapshot(reopened, data, "lab-reopened-no-kernel")
-    assert reopened.evaluate(f"() => !{NOTEBOOK_JS}.sessionContext.session")
+    assert reopened.evaluate("() => !window.mlnbReopened.sessionContext.session")
 
 
 def test_nbconvert_html_opened_offline_shows_the_snapshot(root, chromium, tmp_path):
