@@ -20,15 +20,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests._notebook import stop
-from tests._tracking import wait_until_ready
+from tests._notebook import headless_chromium, running_server
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "notebook-browser"
-CHROMIUM = "/usr/bin/chromium"
 TOKEN = "mlnb-browser-test"
 NOTEBOOK_JS = "window.jupyterapp.shell.currentWidget"
 SETTINGS = {
@@ -115,28 +113,15 @@ def server(root, tmp_path_factory):
            f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root[0]}",
            "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--ServerApp.port_retries=0"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=root[0], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/api/status?token={TOKEN}", proc, 120, log)
+    with running_server(cmd, root[0], env, log, f"{url}/api/status?token={TOKEN}"):
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with headless_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture

@@ -27,13 +27,11 @@ import pytest
 from nbclient import NotebookClient
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests._notebook import stop
-from tests._tracking import wait_until_ready
+from tests._notebook import headless_chromium, running_server
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "saved-outputs"
-CHROMIUM = "/usr/bin/chromium"
 TOKEN = "mlnb-saved-outputs"
 
 CELLS = [
@@ -113,30 +111,18 @@ def lab(saved, tmp_path_factory):
            "--KernelSpecManager.ensure_native_kernel=False", "--KernelSpecManager.allowed_kernelspecs=no-kernel",
            "--ServerApp.port_retries=0",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=saved, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/api/status?token={TOKEN}", proc, 120, log)
+    with running_server(cmd, saved, env, log, f"{url}/api/status?token={TOKEN}"):
         specs = json.loads(subprocess.run(["curl", "-s", f"{url}/api/kernelspecs?token={TOKEN}"],
                                           capture_output=True, text=True, check=True).stdout)
         assert specs["kernelspecs"] == {}
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with headless_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture
