@@ -1,9 +1,16 @@
 """Hooks: where an upper layer plugs into a lower one, so the lower one never imports it.
 
-Flavors save models; only tracking knows runs. Tracking registers a :class:`RunLogger` (how a saved
+Two seams live here:
+
+- the run logger. Flavors save models; only tracking knows runs. Tracking registers a :class:`RunLogger` (how a saved
 model, or a directory of files, is logged to the active run) when it is imported, and ``mlnb``'s
 ``__init__`` names the module that does so, so ``mlnb.xgboost.log_model`` works in a fresh process
-without the flavor layer ever importing tracking. This module imports nothing of mlnb's.
+without the flavor layer ever importing tracking.
+- URI schemes. The model format resolves plain paths itself; ``runs:/``, ``models:/``, ``s3://`` and
+  ``mlflow-artifacts:/`` belong to tracking, which ``mlnb``'s ``__init__`` names here as
+  ``"module:function"`` resolvers, imported the first time a URI of that scheme is opened.
+
+This module imports nothing of mlnb's.
 """
 
 from __future__ import annotations
@@ -53,4 +60,29 @@ def run_logger() -> RunLogger:
     return _run_logger
 
 
-__all__ = ["RunLogger", "set_run_logger", "set_run_logger_provider", "run_logger"]
+#: scheme -> resolver(uri, dst) -> local path, or "module:function" naming one (imported on first use)
+UriResolver = Callable[[str, "str | None"], str]
+_uri_resolvers: dict[str, str | UriResolver] = {}
+
+
+def set_uri_resolver(scheme: str, resolver: str | UriResolver) -> None:
+    """Resolve URIs of ``scheme`` with ``resolver(uri, dst)``, or the ``"module:function"`` it names."""
+    _uri_resolvers[scheme] = resolver
+
+
+def uri_resolver(scheme: str) -> UriResolver | None:
+    """The resolver registered for ``scheme`` (importing its module the first time), or None."""
+    resolver = _uri_resolvers.get(scheme)
+    if isinstance(resolver, str):
+        module, _, name = resolver.partition(":")
+        resolver = _uri_resolvers[scheme] = getattr(importlib.import_module(module), name)
+    return resolver
+
+
+def uri_schemes() -> list[str]:
+    """Every scheme with a registered resolver."""
+    return sorted(_uri_resolvers)
+
+
+__all__ = ["RunLogger", "set_run_logger", "set_run_logger_provider", "run_logger", "UriResolver",
+           "set_uri_resolver", "uri_resolver", "uri_schemes"]

@@ -142,11 +142,12 @@ def test_tracking_backends_never_import_the_store_factory():
 
 
 def test_layers_point_one_way():
-    """models imports only errors; flavors import no autologging, evaluation, serving or notebook code."""
+    """models imports only errors and the hooks upper layers plug into; flavors import no autologging,
+    evaluation, serving or notebook code."""
     graph = import_graph()
     for module, imported in graph.items():
         if module.startswith("mlnb.models"):
-            assert {m for m in imported if not m.startswith(("mlnb.models", "mlnb.errors"))} - {"mlnb"} == set(), module
+            assert {m for m in imported if not m.startswith(("mlnb.models", "mlnb.errors", "mlnb.hooks"))} - {"mlnb"} == set(), module
         if module.startswith("mlnb.flavors"):
             upper = {m for m in _reaches(graph, module)
                      if m.startswith(("mlnb.autologging", "mlnb.evaluation", "mlnb.serving", "mlnb.notebook"))}
@@ -171,6 +172,24 @@ def test_no_flavor_pyfunc_or_format_module_imports_tracking():
     for module in checked:
         tracking = sorted(m for m in _reaches(graph, module) if m.startswith("mlnb.tracking"))
         assert tracking == [], f"{module} reaches {tracking}"
+
+
+def test_the_format_core_does_not_name_tracking_even_as_a_string():
+    """``runs:/`` and ``models:/`` resolvers are registered by ``mlnb/__init__`` in the hooks, not
+    written into the format core as module names it would import. (``mlnb.models`` itself is also
+    MLflow's public namespace, so its ``__init__`` re-exports ``get_model_info`` and friends lazily.)"""
+    for path in (PACKAGE / "models").rglob("*.py"):
+        if path.name == "__init__.py" and path.parent == PACKAGE / "models":
+            continue
+        assert "mlnb.tracking" not in path.read_text(), path
+
+
+def test_a_uri_scheme_registered_at_run_time_resolves(tmp_path):
+    from mlnb.models.uri import local_path, register_scheme
+
+    (tmp_path / "m").mkdir()
+    register_scheme("acme-test", lambda uri, dst: str(tmp_path / uri.removeprefix("acme-test://")))
+    assert local_path("acme-test://m") == tmp_path / "m"
 
 
 def test_a_lazy_import_of_tracking_in_a_flavor_is_seen():
