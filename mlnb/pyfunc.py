@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from mlnb.errors import FlavorNotFoundError, InvalidParameterError, ModelFormatError
 from mlnb.flavors import flavor_for_loader
-from mlnb.models.layout import pick_mlmodel, write_model
+from mlnb.models.layout import CondaEnv, Requirements, SignatureArg, pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.tracebacks import public
 
@@ -390,12 +390,12 @@ def save_model(
     artifacts: Mapping[str, str] | None = None,
     code_paths: Sequence[str] | None = None,
     model_config: Mapping[str, Any] | None = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: Mapping[str, Any] | None = None,
-    conda_env=None,
+    conda_env: CondaEnv = None,
     infer_code_paths: bool = False,
     streamable: bool | None = None,
     mlmodel: Model | None = None,

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
 from mlnb.flavors.protocol import NativePyfunc, make_log_model, model_dir
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "catboost"
@@ -31,14 +31,14 @@ MODEL_TYPES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor", "CatBoostR
 def save_model(
     cb_model: Any,
     path: str | os.PathLike,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
     code_paths: Sequence[str] | None = None,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
     **kwargs: Any,
 ) -> Model:

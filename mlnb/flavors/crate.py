@@ -22,7 +22,7 @@ from typing import Any
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, PredictionError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "crate"
@@ -67,12 +67,12 @@ def _r_input(r_function: Any) -> tuple[str, str | None]:
 def save_model(
     r_function: Any,
     path: str | os.PathLike,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
-    conda_env=None,
+    conda_env: CondaEnv = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save an R function as a crate model at ``path``.

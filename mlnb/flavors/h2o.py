@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "h2o"
@@ -44,14 +44,14 @@ def save_model(
     h2o_model: Any,
     path: str | os.PathLike,
     settings: Mapping[str, Any] | None = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
     code_paths: Sequence[str] | None = None,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a trained H2O model (any ``H2OEstimator``) at ``path``.

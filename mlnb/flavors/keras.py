@@ -22,7 +22,7 @@ from typing import Any
 
 from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "keras"
@@ -60,14 +60,14 @@ def save_model(
     model: Any,
     path: str | os.PathLike,
     save_exported_model: bool = False,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     save_model_kwargs: dict | None = None,
     metadata: dict | None = None,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a ``keras.Model`` in Keras' native ``.keras`` format at ``path``.

@@ -18,7 +18,7 @@ import numpy as np
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, SchemaError, require
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "onnx"
@@ -106,16 +106,16 @@ def save_model(
     onnx_model: Any,
     path: str | os.PathLike,
     code_paths: Sequence[str] | None = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     onnx_execution_providers: Sequence[Any] | None = None,
     onnx_session_options: dict | None = None,
     metadata: dict | None = None,
     save_as_external_data: bool = True,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save an ``onnx.ModelProto`` at ``path`` as ``model.onnx``; returns the written Model.

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Sequence
 
 from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "pytorch"
@@ -101,14 +101,14 @@ def save_model(
     path: str | os.PathLike,
     code_paths: Sequence[str] | None = None,
     pickle_module: Any = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
     serialization_format: str | None = None,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
     **kwargs: Any,
 ) -> Model:

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import pick_mlmodel, write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
 
@@ -115,16 +115,16 @@ def save_model(
     sk_model: Any,
     path: str | os.PathLike,
     serialization_format: str | None = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
     code_paths: Sequence[str] | None = None,
     pyfunc_predict_fn: str = "predict",
     skops_trusted_types: Sequence[str] | None = None,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
     mlflow_model: Model | None = None,
 ) -> Model:

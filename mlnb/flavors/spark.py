@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import MLMODEL_FILE, PYFUNC, Model
 
 FLAVOR_NAME = "spark"
@@ -106,14 +106,14 @@ def save_model(
     path: str | os.PathLike,
     *,
     dfs_tmpdir: str | None = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
     code_paths: Sequence[str] | None = None,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a fitted Spark MLlib model (a ``PipelineModel`` or a single Transformer) at ``path``.

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "xgboost"
@@ -33,14 +33,14 @@ def save_model(
     xgb_model: Any,
     path: str | os.PathLike,
     model_format: str = "ubj",
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
     code_paths: Sequence[str] | None = None,
-    conda_env=None,
-    extra_files=None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save an ``xgboost.Booster`` or a scikit-learn-style XGBoost model at ``path``.

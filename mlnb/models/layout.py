@@ -11,9 +11,23 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
 from mlnb.errors import InvalidParameterError, ModelExistsError
+
+if TYPE_CHECKING:
+    from mlnb.models.mlmodel import Model
+    from mlnb.models.signature import ModelSignature
+
+# The types of the parameters every flavor's save_model shares, named once (MLflow's meanings):
+#: a ModelSignature; None infers one from ``input_example``; False saves none
+SignatureArg = Union["ModelSignature", bool, None]
+#: pip requirement strings, or the path of a requirements file
+Requirements = Union[Sequence[str], str, os.PathLike, None]
+#: a conda environment as a dict, or the path of its YAML file
+CondaEnv = Union[dict, str, os.PathLike, None]
+#: local files copied into the model's ``extra_files/``
+ExtraFiles = Union[Sequence[Union[str, os.PathLike]], None]
 
 CODE_DIR = "code"
 
@@ -130,17 +144,17 @@ def write_model(
     path: str | os.PathLike,
     write_payload,
     *,
-    mlmodel=None,
-    signature=None,
-    input_example=None,
-    predict=None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
-    metadata=None,
-    code_paths=None,
-    conda_env=None,
-    extra_files=None,
-):
+    mlmodel: Model | None = None,
+    signature: SignatureArg = None,
+    input_example: Any = None,
+    predict: Any = None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
+    metadata: dict | None = None,
+    code_paths: Sequence[str] | None = None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
+) -> Model:
     """Save a model directory: the one save skeleton every flavor goes through.
 
     ``write_payload(model_dir, code)`` writes the flavor's files and returns
