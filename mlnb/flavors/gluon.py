@@ -39,9 +39,9 @@ INPUT_NAME = "data"   # the input variable of an exported single-input block
 ENVIRONMENT = ("mxnet==1.9.1", "numpy<1.24")
 _NEEDS = (f"The gluon flavor needs MXNet in an environment of its own: MXNet 1.9.1 (its last release) "
           f"imports only with NumPy < 1.24. Create one with `python -m venv gluon-env && gluon-env/bin/pip "
-          f"install {' '.join(repr(p) for p in ENVIRONMENT)} 'pandas<2.3' pyyaml cloudpickle click tqdm && "
-          f"gluon-env/bin/pip install --no-deps mlnb`, then save, load and serve gluon models with "
-          f"gluon-env/bin/python (docs/models.md, 'MXNet Gluon').")
+          f"install {' '.join(repr(p) for p in ENVIRONMENT)} 'pandas<2.3' pyyaml cloudpickle click tqdm`, install "
+          f"mlnb into it with --no-deps, and save, load and serve gluon models with gluon-env/bin/python "
+          f"(docs/models.md, 'MXNet Gluon').")
 
 
 def _mxnet() -> Any:
@@ -54,7 +54,7 @@ def _mxnet() -> Any:
         import numpy
 
         raise MissingDependencyError(
-            f"MXNet cannot be imported with NumPy {numpy.__version__} ({exc}). {_NEEDS}") from None
+            f"MXNet cannot be imported with NumPy {numpy.__version__} ({str(exc).splitlines()[0]}). {_NEEDS}") from None
     return mxnet
 
 
