@@ -27,11 +27,16 @@ import mlnb.pyfunc
 from _gluon_side import CONFORMANCE, SCENARIOS, SERVED_EXPECTED, SERVED_MODEL
 from mlnb.environments.installers import env_python
 from mlnb.errors import MissingDependencyError
+from mlnb.models.reading import VersionMismatchWarning
 from tests._serving import start, stop
 from tests._tiers import GLUON_ENV, REPO
 from tests.conftest import free_port
 
-pytestmark = [pytest.mark.install, pytest.mark.slow]
+
+def in_mxnet_env(test):
+    """The tests that need the MXNet environment tests/run.sh builds (the install tier)."""
+    return pytest.mark.install(pytest.mark.slow(test))
+
 
 SIDE = REPO / "tests" / "_gluon_side.py"
 #: the MXNet environment runs this checkout's mlnb (it is not installed there) and tests/ helpers
@@ -60,16 +65,19 @@ def _result(work: Path, name: str) -> str:
     return json.loads((work / "results.json").read_text())[name]
 
 
+@in_mxnet_env
 @pytest.mark.parametrize("check", [c.__name__ for c in CONFORMANCE])
 def test_conformance_in_the_mxnet_environment(check, mxnet_run):
     assert _result(mxnet_run, f"conformance:{check}") == "ok"
 
 
+@in_mxnet_env
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_gluon_in_the_mxnet_environment(scenario, mxnet_run):
     assert _result(mxnet_run, scenario) == "ok"
 
 
+@in_mxnet_env
 def test_served_by_mlnb_in_the_mxnet_environment_and_scored_over_http(mxnet_run, tmp_path):
     expected = json.loads((mxnet_run / SERVED_EXPECTED).read_text())
     port = free_port()
@@ -97,14 +105,24 @@ def test_served_by_mlnb_in_the_mxnet_environment_and_scored_over_http(mxnet_run,
 
 
 # -- this environment: no MXNet ----------------------------------------------------------------
+@in_mxnet_env
 def test_without_mxnet_loading_names_the_environment_it_needs(mxnet_run):
     assert importlib.util.find_spec("mxnet") is None   # the test environment keeps its NumPy
     model = mxnet_run / SERVED_MODEL
     for load in (mlnb.gluon.load_model, mlnb.pyfunc.load_model):
-        with pytest.raises(MissingDependencyError, match=r"MXNet is not installed here.*'mxnet==1\.9\.1' 'numpy<1\.24'"):
+        with pytest.warns(VersionMismatchWarning, match=r"numpy \(saved with 1\.23\.5"), \
+                pytest.raises(MissingDependencyError, match=r"MXNet is not installed here.*'mxnet==1\.9\.1' 'numpy<1\.24'"):
             load(model)
     done = subprocess.run([sys.executable, "-m", "mlnb.cli", "models", "predict", "-m", str(model)],
                           input="{}", capture_output=True, text=True, timeout=120, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode != 0 and "MXNet is not installed here" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_flavor_imports_without_mxnet_and_saving_names_the_environment(tmp_path):
+    assert importlib.util.find_spec("mxnet") is None
+    assert "mxnet" not in sys.modules and mlnb.gluon.FLAVOR_NAME == "gluon"
+    with pytest.raises(MissingDependencyError, match=r"MXNet 1\.9\.1 \(its last release\) imports only with NumPy < 1\.24"):
+        mlnb.gluon.save_model(object(), tmp_path / "model")
+    assert not (tmp_path / "model").exists()
