@@ -38,10 +38,10 @@ INPUT_NAME = "data"   # the input variable of an exported single-input block
 #: what the isolated environment pins (MXNet's last release and the NumPy it was built for)
 ENVIRONMENT = ("mxnet==1.9.1", "numpy<1.24")
 _NEEDS = (f"The gluon flavor needs MXNet in an environment of its own: MXNet 1.9.1 (its last release) "
-          f"imports only with NumPy < 1.24. Create one with `python -m venv gluon-env && gluon-env/bin/pip "
-          f"install {' '.join(repr(p) for p in ENVIRONMENT)} 'pandas<2.3' pyyaml cloudpickle click tqdm`, install "
-          f"mlnb into it with --no-deps, and save, load and serve gluon models with gluon-env/bin/python "
-          f"(docs/models.md, 'MXNet Gluon').")
+          f"imports only with NumPy < 1.24. Create one with Python 3.11 or older: `python3.11 -m venv gluon-env "
+          f"&& gluon-env/bin/pip install {' '.join(repr(p) for p in ENVIRONMENT)} 'pandas<2.3' pyyaml cloudpickle "
+          f"click tqdm`, install mlnb into it with --no-deps, and save, load and serve gluon models with "
+          f"gluon-env/bin/python (docs/models.md, 'MXNet Gluon').")
 
 
 def _mxnet() -> Any:
@@ -55,6 +55,8 @@ def _mxnet() -> Any:
 
         raise MissingDependencyError(
             f"MXNet cannot be imported with NumPy {numpy.__version__} ({str(exc).splitlines()[0]}). {_NEEDS}") from None
+    except OSError as exc:   # libmxnet.so or a library it links could not be loaded
+        raise MissingDependencyError(f"MXNet's native library failed to load ({exc}). {_NEEDS}") from None
     return mxnet
 
 
