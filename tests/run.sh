@@ -26,7 +26,8 @@ fi
 python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "Running pip as the 'root' user" || true
 python -m pip check >/dev/null 2>&1 || true
 
-# The install tier's wheels: downloaded here, so the tests themselves never download.
+# The install tier's wheels and the MXNet environment (MXNet 1.9.1 needs NumPy < 1.24; the gluon
+# tests drive it): downloaded here, so the tests themselves never download.
 python -m tests._tiers
 
 exec python -m pytest -n 2 --dist loadfile -p no:cacheprovider -p no:benchmark -m "$TIERS" "$@"

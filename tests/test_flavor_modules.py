@@ -147,9 +147,11 @@ def test_star_import_does_not_import_model_libraries():
 def _conformance_case_flavors() -> dict[str, list[str]]:
     """Flavor name -> test modules that build a conformance case for it and run ``CHECKS`` on it
     (read statically, so no model library is imported). A case's name starts with its flavor's
-    registry name: ``FlavorCase("sklearn-random_forest", ...)``, ``library_case("xgboost-booster", ...)``."""
+    registry name: ``FlavorCase("sklearn-random_forest", ...)``, ``library_case("xgboost-booster", ...)``.
+    Helper modules count too: tests/_gluon_side.py runs the checks in the MXNet environment."""
     found: dict[str, list[str]] = {}
-    for path in [REPO / "tests" / "conformance.py", *sorted((REPO / "tests").glob("test_*.py"))]:
+    tests = REPO / "tests"
+    for path in [tests / "conformance.py", *sorted(tests.glob("test_*.py")), *sorted(tests.glob("_*.py"))]:
         tree = ast.parse(path.read_text())
         runs_checks = path.name == "conformance.py" or any(
             isinstance(n, ast.Name) and n.id == "CHECKS" for n in ast.walk(tree))

@@ -92,3 +92,6 @@ register_flavor(Flavor("statsmodels", "mlnb.flavors.statsmodels", "mlflow.statsm
 register_flavor(Flavor("catboost", "mlnb.flavors.catboost", "mlflow.catboost", extra="catboost", library="catboost"))
 # R functions (MLflow R's crate); needs Rscript (Debian r-base-core), not a pip extra
 register_flavor(Flavor("crate", "mlnb.flavors.crate", "mlnb.crate"))
+# MXNet Gluon, frozen in MLflow 2.x's layout; no library=/extra=: MXNet 1.9.1 needs NumPy < 1.24, so it
+# lives in an environment of its own, and the flavor's error says which (mlnb.flavors.gluon)
+register_flavor(Flavor("gluon", "mlnb.flavors.gluon", "mlflow.gluon"))

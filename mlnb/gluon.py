@@ -1,0 +1,12 @@
+"""``mlnb.gluon``: the gluon flavor under MLflow's name. It *is* :mod:`mlnb.flavors.gluon` (one module,
+two names); this file exists so ``import mlnb.gluon`` works and IDEs and type checkers resolve it.
+
+Generated from the registry in mlnb/flavors/__init__.py by ``python tests/test_flavor_modules.py``.
+"""
+
+import sys
+
+from mlnb.flavors import gluon as _flavor
+from mlnb.flavors.gluon import *  # noqa: F401,F403  (the names IDEs and type checkers see)
+
+sys.modules[__name__] = _flavor
