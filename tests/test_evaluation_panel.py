@@ -73,7 +73,16 @@ def test_tabs_are_css_only_and_fall_back_to_a_stack_without_styles(evaluated):
     assert '<div class="mlnb-tab-bar" style="display:none">' in html   # without <style>: a stack
     assert "display:block!important" in html and "var(--jp-ui-font-color2,#555)" in html
     assert "#555" not in html.split("</style>")[1]                    # no fixed grey outside the theme rules
-    assert re.search(r'width="\d+" style="max-width:100%;height:auto"', html)   # shrink to the panel, never blur
+    # as wide as the panel, short of taller than 85% of the window; the width attribute is the layout
+    # size for viewers that strip styles (GitHub), the pixels 1.5x that so the stretch stays sharp
+    plots = re.findall(r'<img class="mlnb-plot" alt="[^"]*" width="(\d+)" style="width:100%;height:auto;'
+                       r'max-width:([\d.]+)vh" src="data:image/png;base64,([^"]+)"', html)
+    assert len(plots) == len(evaluated.images) and plots
+    for (width, max_vh, data), png in zip(plots, evaluated.images.values()):
+        assert base64.b64decode(data) == png
+        pixels_w, pixels_h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        assert int(width) == round(pixels_w / 1.5)
+        assert float(max_vh) == pytest.approx(85 * pixels_w / pixels_h, abs=0.1)
     assert result_html(evaluated) == html                             # re-running writes the same output
     other = mlnb.evaluate(fitted(DummyClassifier(), binary_frame()), binary_frame(), targets="y",
                           model_type="classifier", evaluator_config={"log_model_explainability": False})

@@ -182,6 +182,52 @@ def test_column_picker_shows_chosen_metrics_params_and_tags():
     assert "loss" in headers(browser.table.html)
 
 
+def test_column_picker_offers_every_key_of_the_experiment_not_only_the_page():
+    ids = make_runs(5)
+    client = mlnb.MlnbClient()
+    oldest = ids[0]                                          # on the last page of a 2-run page
+    client.log_metric(oldest, "val_auc", 0.9)
+    client.log_param(oldest, "max_depth", "4")
+    client.set_tag(oldest, "team", "vision")
+    gone = ids[1]
+    client.log_param(gone, "deleted_only", "x")
+    client.delete_run(gone)
+    mlnb.set_experiment("elsewhere")
+    with mlnb.start_run():
+        mlnb.log_metric("other_experiment", 1.0)
+    browser = mlnb.runs(experiment="sweep", page_size=2)
+    assert oldest not in rows(browser)
+    offered = browser.column_picker.options
+    assert {"metrics.val_auc", "params.max_depth", "tags.team", "metrics.loss", "params.alpha"} <= set(offered)
+    assert "metrics.other_experiment" not in offered and "params.deleted_only" not in offered
+    assert not any(o.startswith("tags.mlflow.") for o in offered)
+    keys = browser.client.store.run_keys([browser.experiment_id])   # the store's distinct-keys query
+    assert keys["metrics"] == ["accuracy", "loss", "val_auc"] and keys["params"] == ["alpha", "max_depth", "solver"]
+    assert "team" in keys["tags"] and keys["tags"] == sorted(keys["tags"])
+    browser.column_picker.value = ("params.max_depth",)      # a key from another page shows as a column
+    assert headers(browser.table.html)[6:] == ["max_depth"]
+
+
+def test_tag_columns_sort_in_the_store_like_metrics_and_params():
+    ids = make_runs(6)
+    client = mlnb.MlnbClient()
+    teams = {ids[0]: "vision", ids[1]: "audio", ids[3]: "text", ids[4]: "audio"}
+    for run_id, team in teams.items():
+        client.set_tag(run_id, "team", team)
+    browser = mlnb.runs(page_size=3)
+    browser.set_columns(["tags.team", "metrics.accuracy"])
+    assert 'data-sort="tags.`team`"' in browser.table.html
+    browser.sort_by_column("tags.`team`")                    # a tag starts A to Z, across pages
+    first = rows(browser)
+    browser.go_to_page(1)
+    ordered = first + rows(browser)
+    tagged = sorted(teams, key=lambda r: (teams[r], newest_first(ids).index(r)))
+    assert ordered[:4] == tagged and set(ordered[4:]) == set(ids) - set(teams)   # untagged last
+    assert "team ▲" in headers(browser.table.html) and "sorted by team ▲" in browser.page_label.value
+    browser.sort_by_column("tags.`team`")                    # flipped: Z to A, untagged still last
+    assert [teams.get(r) for r in rows(browser)] == ["vision", "text", "audio"]
+
+
 def test_compare_keys_runs_by_id_and_puts_differing_params_first():
     mlnb.set_experiment("twins")
     ids = []

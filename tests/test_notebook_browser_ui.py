@@ -5,12 +5,14 @@ a sweep logged by mlnb (a re-run name, a metric some runs lack, keys long enough
 wider than the page), one run logged by MLflow, and a registered model with an alias. Chromium runs
 the notebook and a person's clicks: header sorting, ticks across pages, columns, Compare, the
 registered-models view. Then the notebook is saved and reopened with a new kernel, and exported
-with nbconvert and opened with the network cut: the saved snapshot must read, never "Error
+with nbconvert and opened with the network cut, and reopened with no kernel at all in JupyterLab and
+in Notebook 7 (there on a server with no kernels): the saved snapshot must read, never "Error
 displaying widget". Screenshots go to ``test-artifacts/notebook-browser/`` (not committed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -90,31 +92,42 @@ def root(tmp_path_factory):
     data = fill_store(root / "mlflow.db")
     for name in ("lab", "nb7", "export"):
         write_notebook(root / f"{name}.ipynb", root / "mlflow.db")
-    write_notebook(root / "nokernel.ipynb", root / "mlflow.db",
-                   "browser.select([run_id for run_id, _ in browser.page_runs[:2]])\nbrowser.compare()")
+    for name in ("nokernel", "nokernel7"):
+        write_notebook(root / f"{name}.ipynb", root / "mlflow.db",
+                       "browser.select([run_id for run_id, _ in browser.page_runs[:2]])\nbrowser.compare()")
     return root, data
 
 
 @pytest.fixture(scope="module")
-def server(root, tmp_path_factory):
-    """A Jupyter server (JupyterLab 4 and Notebook 7 both) over the root; yields its URL."""
+def jupyter_base(tmp_path_factory) -> Path:
+    """Settings, workspaces and the trust database, shared by every server of this module."""
     base = tmp_path_factory.mktemp("browser-server")
-    settings = base / "settings"
     for rel, value in SETTINGS.items():
-        (settings / rel).parent.mkdir(parents=True, exist_ok=True)
-        (settings / rel).write_text(json.dumps(value))
+        (base / "settings" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / "settings" / rel).write_text(json.dumps(value))
+    return base
+
+
+@contextlib.contextmanager
+def jupyter_server(root: Path, base: Path, name: str, *extra: str):
+    """A Jupyter server (JupyterLab 4 and Notebook 7 both) over ``root``; yields its URL."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLNB_TRACKING_URI", "MLFLOW_TRACKING_URI")}
-    env.update(JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
-               JUPYTER_RUNTIME_DIR=str(base / "runtime"), IPYTHONDIR=str(base / "ipython"),
+    env.update(JUPYTERLAB_SETTINGS_DIR=str(base / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
+               JUPYTER_RUNTIME_DIR=str(base / f"runtime-{name}"), IPYTHONDIR=str(base / "ipython"),
                JUPYTER_DATA_DIR=str(base / "data"))
     port = free_port()
-    log = base / "server.log"
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-           f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root[0]}",
+           f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
            "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--ServerApp.port_retries=0"]
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--ServerApp.port_retries=0", *extra]
     url = f"http://127.0.0.1:{port}"
-    with running_server(cmd, root[0], env, log, f"{url}/api/status?token={TOKEN}"):
+    with running_server(cmd, root, env, base / f"{name}.log", f"{url}/api/status?token={TOKEN}"):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(root, jupyter_base):
+    with jupyter_server(root[0], jupyter_base, "server") as url:
         yield url
 
 
@@ -338,6 +351,37 @@ def test_jupyterlab_reopened_with_no_kernel_shows_the_snapshot(server, root, pag
     reopened.wait_for_function("() => window.mlnbReopened && window.mlnbReopened.context.isReady", timeout=120_000)
     check_saved_snapshot(reopened, data, "lab-reopened-no-kernel")
     assert reopened.evaluate("() => !window.mlnbReopened.sessionContext.session")
+
+
+def test_notebook7_reopened_with_no_kernel_shows_the_snapshot(server, root, jupyter_base, page):
+    """Saved from a live Notebook 7 session, then reopened in Notebook 7 on a server that has no
+    kernel at all (what a colleague without the environment sees)."""
+    folder, data = root
+    open_notebook(page, server, "nokernel7.ipynb", "nb7")
+    run_all(page)
+    page.locator(".mlnb-run-browser table.mlnb-compare").first.wait_for(state="visible")
+    save_and_close(page)
+    page.close()
+    assert "widgets" not in json.loads((folder / "nokernel7.ipynb").read_text())["metadata"]   # no widget state
+    no_kernels = ("--KernelSpecManager.ensure_native_kernel=False", "--KernelSpecManager.allowed_kernelspecs=none")
+    with jupyter_server(folder, jupyter_base, "no-kernel", *no_kernels) as url:
+        specs = json.loads(subprocess.run(["curl", "-s", f"{url}/api/kernelspecs?token={TOKEN}"],
+                                          capture_output=True, text=True, check=True).stdout)
+        assert specs["kernelspecs"] == {}
+        reopened = page.context.new_page()
+        reopened.goto(f"{url}/notebooks/nokernel7.ipynb?token={TOKEN}")
+        reopened.wait_for_function(f"() => window.jupyterapp && {NOTEBOOK_JS} && {NOTEBOOK_JS}.context.isReady",
+                                   timeout=120_000)
+        # the kernel named in the file is not there: Notebook 7 asks which to start; answer "No Kernel"
+        reopened.wait_for_function(f"() => document.querySelector('.jp-Dialog') || {NOTEBOOK_JS}.sessionContext.isReady",
+                                   timeout=60_000)
+        if reopened.locator(".jp-Dialog").count():
+            reopened.locator(".jp-Dialog button.jp-mod-reject").first.click()
+            reopened.locator(".jp-Dialog").first.wait_for(state="detached", timeout=20_000)
+        check_saved_snapshot(reopened, data, "nb7-reopened-no-kernel")
+        assert reopened.evaluate(f"() => !{NOTEBOOK_JS}.sessionContext.session")
+        assert reopened.evaluate(f"() => {NOTEBOOK_JS}.context.model.trusted !== false")
+        reopened.close()
 
 
 def test_nbconvert_html_opened_offline_shows_the_snapshot(root, chromium, tmp_path):

@@ -180,6 +180,15 @@ LUMINANCE_JS = """el => {
 }"""
 
 
+PLOT_FIT_JS = """p => {
+  const img = [...p.querySelectorAll('img.mlnb-plot')].find(i => i.offsetParent);
+  const tab = img.closest('.mlnb-tab-panel');
+  const box = img.getBoundingClientRect(), style = getComputedStyle(tab);
+  return {img: box.width, height: box.height, natural: img.naturalWidth, window: innerHeight,
+          tab: tab.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)};
+}"""
+
+
 def check_outputs(page, styled: bool, label: str, dark: bool = False) -> None:
     """Every mlnb output shows; the evaluation panel is tabs when styles survive, a stack when not;
     in the dark theme its notes and tab labels are light text."""
@@ -208,9 +217,18 @@ def check_outputs(page, styled: bool, label: str, dark: bool = False) -> None:
         bar.locator("label", has_text="SHAP beeswarm").click()
         assert not panel.locator(".mlnb-metrics").is_visible()
         assert visible_images_loaded(panel) == 1
-        width = panel.evaluate("p => [...p.querySelectorAll('img')].find(i => i.offsetParent).getBoundingClientRect().width")
-        assert width >= 600                                            # its own size in a wide panel, not a thumbnail
+        tall = panel.evaluate(PLOT_FIT_JS)                             # 20 features: taller than wide
+        assert 0.8 * tall["window"] <= tall["height"] <= 0.86 * tall["window"], tall   # most of the window, no more
+        assert tall["img"] >= 500, tall                                # not a thumbnail
         shot(panel, f"{label}-evaluation-shap-tab")
+        bar.locator("label", has_text="ROC").first.click()
+        page.wait_for_function("p => [...p.querySelectorAll('img.mlnb-plot')].filter(i => i.offsetParent).length == 1",
+                               arg=panel.element_handle(), timeout=10_000)
+        fit = panel.evaluate(PLOT_FIT_JS)
+        assert fit["img"] >= 0.98 * fit["tab"] and fit["tab"] >= 800, fit  # the plot fills the tab's width...
+        assert fit["height"] <= 0.86 * fit["window"], fit                  # ...and stays in the window
+        assert fit["natural"] >= 0.8 * fit["img"], fit                     # rendered for that size, not blown up
+        shot(panel, f"{label}-evaluation-roc-fills-tab")
     else:
         assert not panel.locator(".mlnb-tab-bar").is_visible()
         assert panel.locator(".mlnb-metrics").is_visible()

@@ -4,6 +4,7 @@ and show what they promise. They are stored with outputs cleared."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -51,6 +52,17 @@ def test_tutorials_are_stored_without_outputs():
                 assert cell.outputs == [] and cell.execution_count is None, name
 
 
+def test_tutorials_share_one_bundled_dataset():
+    """One story: every tutorial works on scikit-learn's bundled breast-cancer table, split alike,
+    and none downloads data or makes up its own."""
+    split = "train_test_split(data.data, data.target, test_size=0.25, random_state=0)"
+    for name in TUTORIALS:
+        source = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / name, as_version=4).cells if c.cell_type == "code")
+        assert "load_breast_cancer(as_frame=True)" in source and split in source, name
+        assert set(re.findall(r"from sklearn.datasets import (.+)", source)) == {"load_breast_cancer"}, name
+        assert "fetch_" not in source and not re.search(r"https?://", source), name
+
+
 def test_quickstart(tmp_path):
     nb = execute("quickstart.ipynb", tmp_path)
     text = text_of(nb)
@@ -68,16 +80,17 @@ def test_quickstart(tmp_path):
 def test_custom_pyfunc(tmp_path):
     nb = execute("custom_pyfunc.ipynb", tmp_path)
     text = text_of(nb)
-    assert "130.0" in text and "92.0" in text and "50.0" in text
-    assert "['multipliers.json']" in text
-    assert "city" in text and "base_price" in text                      # the card shows the signature
+    assert "30 × double" in text and "outputs: [0]: string" in text     # the card shows the signature
+    assert re.search(r"benign\s+58\s+32", text) and re.search(r"malignant\s+0\s+53", text)   # no cancer cleared
+    assert "['classifier', 'policy.json']" in text
 
 
 def test_evaluation_shap(tmp_path):
     nb = execute("evaluation_shap.ipynb", tmp_path)
     text = text_of(nb)
-    assert "Evaluation of GradientBoostingRegressor" in text
-    assert "shap_beeswarm_plot" in text and "shap_summary_plot" in text
+    assert "Evaluation of GradientBoostingClassifier" in text and "vs baseline" in text   # against the forest
+    assert "shap_beeswarm_plot" in text and "shap_summary_plot" in text and "mean |SHAP|" in text
+    assert "SHAP by TreeSHAP" in text
     bundles = [o.data for o in outputs(nb) if "data" in o and "mlnb-evaluation" in o.data.get("text/html", "")]
     assert bundles and bundles[0]["text/html"].count("data:image/png") >= 3   # plots in the saved panel
     assert all("application/vnd.jupyter.widget-view+json" not in b for b in bundles)

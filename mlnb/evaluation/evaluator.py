@@ -164,7 +164,7 @@ def _shap_plots(exp, c: _Computed) -> list[tuple[str, Callable]]:
     ]
 
 
-def _render(builders: list[tuple[str, Callable]], dpi: int, notes: list[str]) -> dict[str, bytes]:
+def _render(builders: list[tuple[str, Callable]], dpi: int | None, notes: list[str]) -> dict[str, bytes]:
     """Draw and render each plot once; a plot that fails is reported in ``notes``, never dropped silently."""
     from mlnb.evaluation.plots import render_png
 
@@ -274,7 +274,8 @@ def evaluate(
     exp = explain(adapter, eval_data.X, model_type=model_type, labels=computed.labels, config=config)
     if exp.ok:
         builders += _shap_plots(exp, computed)
-    images = _render(builders, int(config.get("plot_dpi", 100)), computed.notes)
+    dpi = config.get("plot_dpi")
+    images = _render(builders, int(dpi) if dpi else None, computed.notes)
 
     metrics = {f"{prefix}{k}": v for k, v in computed.metrics.items()}
     result = EvaluationResult(

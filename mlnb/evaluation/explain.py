@@ -114,7 +114,9 @@ def _pipeline_parts(model: Any, X: pd.DataFrame):
 
 
 def _progress(total: int, desc: str):
-    from tqdm.auto import tqdm
+    """A text bar on stderr that erases itself when done. Not tqdm's notebook widget: a widget
+    output saved in a notebook reads as "model not found" once the kernel is gone."""
+    from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="row", delay=1.0, leave=False)
 

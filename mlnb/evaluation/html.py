@@ -141,20 +141,38 @@ def notes_html(result) -> str:
     return f'<ul class="mlnb-notes" style="margin:4px 0;padding-left:18px;font-size:12px;{_MUTED}">{lis}</ul>'
 
 
-def _png_width(png: bytes) -> int | None:
-    """The pixel width in a PNG's header (None if the bytes are not a PNG)."""
+#: A plot is as wide as its panel unless that would make it taller than this share of the window.
+MAX_HEIGHT_VH = 85
+
+
+def _png_size(png: bytes) -> tuple[int, int] | None:
+    """The pixel width and height in a PNG's header (None if the bytes are not a PNG)."""
     if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
         return None
-    return int.from_bytes(png[16:20], "big")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def _png_dpi(png: bytes) -> float | None:
+    """The resolution a PNG's ``pHYs`` chunk records (matplotlib writes it), in dots per inch."""
+    at = png.find(b"pHYs", 8, 4096)
+    if at < 0 or len(png) <= at + 12 or png[at + 12] != 1:   # unit 1: per metre
+        return None
+    return int.from_bytes(png[at + 4:at + 8], "big") * 0.0254
 
 
 def image_html(png: bytes, alt: str) -> str:
-    """PNG bytes as an inline ``<img>`` (a data URI) that shrinks to the panel's width and never
-    grows past its own pixels (no blur)."""
+    """PNG bytes as an inline ``<img>`` (a data URI) that fills the panel's width, short of being
+    taller than most of the window (``MAX_HEIGHT_VH``); plots are rendered at 1.5x
+    (``plots.RENDER_DPI``) so the stretch stays sharp. Where styles are stripped, the ``width``
+    attribute shows it at its layout size (100 pixels an inch)."""
     data = base64.b64encode(png).decode("ascii")
-    width = _png_width(png)
-    size = f'width="{width}" ' if width else ""
-    return (f'<img alt="{html.escape(alt)}" {size}style="max-width:100%;height:auto" '
+    size, style = "", "width:100%;height:auto"
+    dims = _png_size(png)
+    if dims and dims[1]:
+        scale = 100 / (_png_dpi(png) or 100)
+        size = f'width="{round(dims[0] * scale)}" '
+        style += f";max-width:{MAX_HEIGHT_VH * dims[0] / dims[1]:.1f}vh"
+    return (f'<img class="mlnb-plot" alt="{html.escape(alt)}" {size}style="{style}" '
             f'src="data:image/png;base64,{data}"/>')
 
 

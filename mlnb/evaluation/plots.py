@@ -14,7 +14,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+#: Figures are laid out in inches at this resolution (font sizes, margins)...
 DPI = 100
+#: ...and rendered at this one: 1.5 pixels per layout pixel, so a plot stretched to fill a wide panel
+#: (the evaluation panel shows each at the panel's width) stays sharp, at about twice the bytes.
+RENDER_DPI = 150
 #: Above this many classes the confusion matrix numbers only the diagonal and cells >= 0.1
 #: (every number is a text object, and matplotlib draws text slowly).
 ANNOTATE_ALL_MAX_CLASSES = 12
@@ -22,19 +26,19 @@ ANNOTATE_ALL_MAX_CLASSES = 12
 TICK_LABEL_MAX = 60
 
 
-def _figure(width: float = 6.0, height: float = 4.0):
+def _figure(width: float = 7.0, height: float = 4.2):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=DPI)
     return fig, fig.add_subplot(1, 1, 1)
 
 
-def render_png(fig, dpi: int = DPI) -> bytes:
+def render_png(fig, dpi: int | None = None) -> bytes:
     """PNG bytes of ``fig`` (Agg renderer). Figures made here set their margins from their label
     lengths (``_margins``), so rendering is one draw; other figures get a tight bounding box."""
     buf = io.BytesIO()
     tight = None if getattr(fig, "fixed_layout", False) else "tight"
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=tight)
+    fig.savefig(buf, format="png", dpi=dpi or RENDER_DPI, bbox_inches=tight)
     return buf.getvalue()
 
 
@@ -201,13 +205,13 @@ def _curves_axes(title: str, xlabel: str, ylabel: str):
 def _legend(ax, n: int, labels: Sequence[str] = ()):
     fig = ax.figure
     if n <= 3:
-        ax.legend(loc="best", fontsize=9)
+        ax.legend(loc="best", fontsize=10)
         _margins(fig, left_chars=4)
     else:
         longest = max((len(t) for t in labels), default=10)
         extra = min(0.55 * 7 / 72 * longest + 0.6, 4.0)
-        fig.set_size_inches(6.0 + extra, 4.0)
-        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
+        fig.set_size_inches(7.0 + extra, 4.2)
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=10)
         _margins(fig, left_chars=4, right_in=extra + 0.1)
 
 
@@ -261,7 +265,7 @@ def lift_curve(y, proba_by_class: list[tuple[Any, np.ndarray]], pos_label=None):
     ax.set_xlabel("Percentage of sample")
     ax.set_ylabel("Lift")
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=9)
+    ax.legend(loc="best", fontsize=10)
     _margins(fig, left_chars=4)
     return fig
 
@@ -445,7 +449,7 @@ def shap_feature_importance(values: np.ndarray, names: Sequence[str], max_displa
             ax.text(v, k, f" {v:.3g}", va="center", fontsize=9)
         ax.set_xlim(0, float(left.max()) * 1.18 if left.max() > 0 else 1.0)   # labels inside the frame
     elif class_names is not None:
-        ax.legend(loc="lower right", fontsize=9)
+        ax.legend(loc="lower right", fontsize=10)
     shown = [names[i] for i in order]
     ax.set_yticks(range(len(order)), shown, fontsize=9)
     ax.set_xlabel("mean(|SHAP value|)")

@@ -143,7 +143,7 @@ class RunBrowser:
 
         self.view_box.observe(lambda change: self.show_view(change["new"]), names="value")
         self.experiment_box.observe(self._on_experiment, names="value")
-        self.filter_box.observe(lambda change: self.set_filter(change["new"]), names="value")
+        self.filter_box.observe(lambda change: self._quiet or self.set_filter(change["new"]), names="value")
         self.columns_button.observe(self._on_columns_button, names="value")
         self.column_picker.observe(lambda change: self._quiet or self.set_columns(change["new"]), names="value")
         self.table.observe(lambda change: self._quiet or self._on_ticked(change["new"]), names="selected")
@@ -366,10 +366,29 @@ class RunBrowser:
         self.selection_label.value = (f'<span class="mlnb-selected" style="padding:0 8px">{n} selected</span>'
                                       if n else f'<span style="padding:0 8px;{MUTED}">tick runs to compare</span>')
 
+    def _store_keys(self) -> dict[str, list[str]]:
+        """Every metric, param and tag key of the experiment, from the store when it can list them
+        (the embedded store, in well under a millisecond); a tracking server offers the page's keys."""
+        store = self.client.store
+        if hasattr(store, "run_keys") and self.experiment_id is not None:
+            try:
+                return store.run_keys([self.experiment_id])
+            except MlnbError:
+                pass
+        return {}
+
     def _update_column_picker(self, table: Any) -> None:
         shown = self._columns()
-        options = list(dict.fromkeys(shown + tables.available_columns(table)))
+        options = list(dict.fromkeys(shown + tables.available_columns(table, self._store_keys())))
         self._set_options(self.column_picker, options, tuple(shown))
+
+    def _set_quietly(self, box, value) -> None:
+        """Change a control's value without its change handler reloading anything."""
+        self._quiet = True
+        try:
+            box.value = value
+        finally:
+            self._quiet = False
 
     def _set_options(self, dropdown, options, value) -> None:
         """Change a dropdown's choices without its change handler reloading anything."""
@@ -419,7 +438,7 @@ class RunBrowser:
         self.message.value = ""
         self.filter_string = filter_string
         if self.filter_box.value != filter_string:
-            self.filter_box.value = filter_string
+            self._set_quietly(self.filter_box, filter_string)   # not a second load through its observer
         self.page = 0
         self._load_page()
 
@@ -440,7 +459,7 @@ class RunBrowser:
     def sort_by_column(self, key: str) -> None:
         """What clicking a header does: sort by it, or flip the direction if it already sorts.
 
-        Metrics and times start highest first; names and params start A to Z.
+        Metrics and times start highest first; names, params and tags start A to Z.
         """
         current, desc = _order_parts(self.order_by)
         if key == current:

@@ -50,10 +50,13 @@ def default_columns(table: Any, preferred: dict[str, Sequence[str]] | None = Non
             + [f"params.{k}" for k in pick_keys(table.params, preferred.get("params", ()))])
 
 
-def available_columns(table: Any) -> list[str]:
-    """Every ``metrics.``/``params.``/``tags.`` column the page could show (``mlflow.*`` tags left out)."""
-    cols = [f"metrics.{k}" for k in sorted(table.metrics)] + [f"params.{k}" for k in sorted(table.params)]
-    return cols + [f"tags.{k}" for k in sorted(table.tags) if not k.startswith("mlflow.")]
+def available_columns(table: Any, keys: dict[str, Sequence[str]] | None = None) -> list[str]:
+    """Every ``metrics.``/``params.``/``tags.`` column to offer: the page's keys and ``keys`` (the
+    store's keys by entity, e.g. from ``run_keys``), sorted, ``mlflow.*`` tags left out."""
+    keys = keys or {}
+    found = {entity: sorted({*getattr(table, entity), *keys.get(entity, ())}) for entity in ENTITIES}
+    return [f"{entity}.{k}" for entity in ENTITIES for k in found[entity]
+            if not (entity == "tags" and k.startswith("mlflow."))]
 
 
 def split_column(column: str) -> tuple[str, str]:
@@ -114,7 +117,7 @@ def run_rows_html(table: Any, columns: Sequence[str], offset: int = 0, order: tu
     for column in columns:
         entity, key = split_column(column)
         italic = "font-style:italic;" if entity == "metrics" else ""
-        cells.append(_header(key, sort_key_of(column) if entity != "tags" else None, order, italic, column))
+        cells.append(_header(key, sort_key_of(column), order, italic, column))
     rows = []
     for i in range(len(table)):
         run_id, status = info["run_id"][i], info["status"][i]
