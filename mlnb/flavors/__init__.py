@@ -92,3 +92,5 @@ register_flavor(Flavor("statsmodels", "mlnb.flavors.statsmodels", "mlflow.statsm
 register_flavor(Flavor("catboost", "mlnb.flavors.catboost", "mlflow.catboost", extra="catboost", library="catboost"))
 # R functions (MLflow R's crate); needs Rscript (Debian r-base-core), not a pip extra
 register_flavor(Flavor("crate", "mlnb.flavors.crate", "mlnb.crate"))
+# Spark pipelines as MLeap bundles, scored in NumPy (no JVM); writing one needs pyspark
+register_flavor(Flavor("mleap", "mlnb.flavors.mleap", "mlnb.mleap"))
