@@ -131,6 +131,9 @@ class StringIndexer(Op):
         self.labels = ([node.value("labels")] if count is None
                        else [node.value(f"labels_array_{i}") for i in range(int(count))])
         self.invalid = (node.value("handle_invalid", "error") or "error").lower()
+        self.indexes = [pd.Index(labels) for labels in self.labels]
+        if not all(index.is_unique for index in self.indexes):
+            raise ModelFormatError(f"String indexer '{node.name}' lists a label twice.")
         self.ins, self.outs = _ports(node, "input", node.inputs), _ports(node, "output", node.outputs)
         if len(self.ins) != len(self.labels) or len(self.outs) != len(self.labels):
             raise ModelFormatError(f"String indexer '{node.name}' has {len(self.labels)} label lists for "
@@ -139,10 +142,10 @@ class StringIndexer(Op):
     def transform(self, frame: Frame) -> None:
         keep = np.ones(len(frame), dtype=bool)
         results = []
-        for labels, column in zip(self.labels, self.ins):
+        for labels, known, column in zip(self.labels, self.indexes, self.ins):
             values = frame.get(column, self.node)
             missing = pd.isna(values)
-            index = pd.Index(labels).get_indexer(_as_strings(values)).astype(float)
+            index = known.get_indexer(_as_strings(values)).astype(float)
             bad = (index < 0) | missing
             if bad.any():
                 if self.invalid == "keep":
@@ -369,6 +372,9 @@ class Tree:
         self.threshold = np.asarray(threshold)
         self.left, self.right = np.asarray(left), np.asarray(right)
         width = max(len(v) for v in values)
+        if width == 0 or self.feature.min() < 0:
+            raise ModelFormatError(f"'{folder}/tree.json' of node '{node.name}' has leaves without values or a "
+                                   f"negative feature index.")
         self.values = np.array([list(v) + [0.0] * (width - len(v)) for v in values], dtype=float)
         self.categorical = categorical
 
