@@ -89,6 +89,18 @@ def test_one_hot_encoder_bundle_from_before_spark_2_3_keeps_unseen_labels():
     assert [list(v) for v in out["col_1_label_one_hot_encoded"]] == [[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 0]]
 
 
+def test_a_string_indexer_that_skips_drops_the_rows_as_spark_does(tmp_path):
+    folder = _unzip("one_hot_encoder_pipeline.zip", tmp_path / "bundle")
+    model_json = next(folder.glob("root/string_indexer_*.node/model.json"))
+    spec = json.loads(model_json.read_text())
+    spec["attributes"]["handle_invalid"] = {"string": "skip"}
+    model_json.write_text(json.dumps(spec))
+    X = pd.DataFrame({"col_1": ["A", "never seen", None, "C"], "other": [1, 2, 3, 4]})
+    out = mlnb.mleap.load_bundle(folder).transform(X)
+    assert out["other"].tolist() == [1, 4] and out["col_1_label_le"].tolist() == [0.0, 2.0]
+    assert mlnb.mleap.load_bundle(folder).predict(X).shape == (2, 3)
+
+
 def test_a_bundle_directory_and_a_zip_of_the_folder_score_like_the_zip(tmp_path):
     expected = mlnb.mleap.load_bundle(FIXTURES / "airbnb.model.rf.zip").predict(_airbnb_frame())
     folder = _unzip("airbnb.model.rf.zip", tmp_path / "bundle")

@@ -62,16 +62,14 @@ class MLeapModel:
         return frame
 
     def transform(self, data: Any):
-        """``data`` (a pandas DataFrame) with every column the bundle adds; vectors as arrays in cells."""
-        import pandas as pd
-
+        """``data`` (a pandas DataFrame) with every column the bundle adds; vectors as arrays in cells.
+        Rows a ``handleInvalid="skip"`` string indexer drops are left out, as Spark leaves them out."""
         frame = self._run(data)
-        out = frame.data if frame.rows is None else frame.data.iloc[frame.rows]
-        out = out.copy()
+        out = (frame.data if frame.rows is None else frame.data.iloc[frame.rows]).copy()
         for name, values in frame.columns.items():
             if name not in frame.data.columns:
                 out[name] = list(values) if values.ndim > 1 else values
-        return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
+        return out
 
     def predict(self, data: Any, params: dict | None = None):
         frame = self._run(data)
