@@ -33,3 +33,29 @@ def stop_session(session) -> None:
     gateway.proc.wait(timeout=60)
     SparkContext._gateway = SparkContext._jvm = None
     assert gateway.proc.poll() is not None
+
+
+def active():
+    """The running SparkSession (the one a module's ``module_session`` fixture started)."""
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+def module_session(cache: dict | None = None):
+    """An autouse, module-scoped fixture: one local SparkSession for the module, stopped (JVM and
+    all) at its end, after ``cache`` (models fitted in that session) is cleared.
+
+        spark = module_session(_FITTED)
+    """
+    import pytest
+
+    @pytest.fixture(scope="module", autouse=True)
+    def spark():
+        session = local_session("local[1]")
+        yield session
+        if cache is not None:
+            cache.clear()
+        stop_session(session)
+
+    return spark

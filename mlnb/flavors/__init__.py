@@ -95,3 +95,5 @@ register_flavor(Flavor("crate", "mlnb.flavors.crate", "mlnb.crate"))
 # MXNet Gluon, frozen in MLflow 2.x's layout; no library=/extra=: MXNet 1.9.1 needs NumPy < 1.24, so it
 # lives in an environment of its own, and the flavor's error says which (mlnb.flavors.gluon)
 register_flavor(Flavor("gluon", "mlnb.flavors.gluon", "mlflow.gluon"))
+# Spark pipelines as MLeap bundles, scored in NumPy (no JVM); writing one needs pyspark
+register_flavor(Flavor("mleap", "mlnb.flavors.mleap", "mlnb.mleap"))

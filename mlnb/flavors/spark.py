@@ -106,6 +106,7 @@ def save_model(
     path: str | os.PathLike,
     *,
     dfs_tmpdir: str | None = None,
+    sample_input: Any = None,
     signature: SignatureArg = None,
     input_example: Any = None,
     pip_requirements: Requirements = None,
@@ -121,7 +122,9 @@ def save_model(
     Spark writes the model itself (``sparkml/``), so an active SparkSession is needed, as for any
     Spark save. ``dfs_tmpdir``: a directory on the cluster's file system (``hdfs:///tmp/...``) that
     Spark writes to first when its executors cannot see the local disk; without it Spark writes
-    straight into ``path``, which is right for a local session. Returns the written Model.
+    straight into ``path``, which is right for a local session. ``sample_input`` (a DataFrame the
+    model takes) also writes the model as an MLeap bundle with the ``mleap`` flavor, as MLflow 2.x
+    did (:mod:`mlnb.flavors.mleap`). Returns the written Model.
     """
     pyspark = _pyspark()
     pipeline = _as_pipeline(spark_model)
@@ -138,7 +141,12 @@ def save_model(
         pyfunc = {"loader_module": LOADER_MODULE, "data": MODEL_DATA}
         if code:
             pyfunc["code"] = code
-        return {PYFUNC: pyfunc, FLAVOR_NAME: flavor}, {"pyspark", "numpy", "pandas"}
+        flavors = {PYFUNC: pyfunc, FLAVOR_NAME: flavor}
+        if sample_input is not None:  # MLflow 2.x: the MLeap flavor beside spark
+            from mlnb.flavors import mleap_spark
+
+            flavors[mleap_spark.FLAVOR_NAME] = mleap_spark.write_flavor(model_dir, pipeline, sample_input)
+        return flavors, {"pyspark", "numpy", "pandas"}
 
     def predict_column(example: Any):
         import pandas as pd

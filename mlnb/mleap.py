@@ -1,0 +1,12 @@
+"""``mlnb.mleap``: the mleap flavor under MLflow's name. It *is* :mod:`mlnb.flavors.mleap` (one module,
+two names); this file exists so ``import mlnb.mleap`` works and IDEs and type checkers resolve it.
+
+Generated from the registry in mlnb/flavors/__init__.py by ``python tests/test_flavor_modules.py``.
+"""
+
+import sys
+
+from mlnb.flavors import mleap as _flavor
+from mlnb.flavors.mleap import *  # noqa: F401,F403  (the names IDEs and type checkers see)
+
+sys.modules[__name__] = _flavor
