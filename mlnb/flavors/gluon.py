@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
 from mlnb.flavors.protocol import make_log_model
-from mlnb.models.layout import pick_mlmodel, write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "gluon"
@@ -65,14 +65,14 @@ def save_model(
     gluon_model: Any,
     path: str | os.PathLike,
     mlflow_model: Model | None = None,
-    conda_env=None,
+    conda_env: CondaEnv = None,
     code_paths: Sequence[str] | None = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
-    extra_files=None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a Gluon ``HybridBlock`` at ``path``, exported as MLflow 2.x's gluon flavor wrote it.

@@ -18,7 +18,7 @@ from typing import Any
 from mlnb.errors import ModelFormatError
 from mlnb.flavors.mleap_spark import FLAVOR_NAME, MODEL_DATA
 from mlnb.flavors.protocol import make_log_model, model_dir
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 LOADER_MODULE = "mlnb.mleap"
@@ -121,12 +121,12 @@ def save_model(
     path: str | os.PathLike,
     *,
     sample_input: Any = None,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     metadata: dict | None = None,
-    conda_env=None,
+    conda_env: CondaEnv = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a fitted Spark pipeline (a ``PipelineModel`` or one Transformer) as an MLeap bundle model.
