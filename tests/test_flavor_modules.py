@@ -108,6 +108,8 @@ def test_every_own_flavor_follows_the_public_protocol(name):
     assert set(saved) - {"path", "mlmodel"} <= set(logged)
     assert {p.name for p in LOG_KEYWORDS} <= set(logged)
     assert module.log_model.__module__ == module.__name__ and module.log_model.__doc__
+    unannotated = [p.name for p in saved.values() if p.annotation is inspect.Parameter.empty]
+    assert unannotated == [], f"{name}.save_model leaves {unannotated} unannotated (see mlnb.models.layout)"
 
 
 def test_pyfunc_keeps_mlflow_meaning_of_its_names():
