@@ -326,3 +326,43 @@ def test_limits_are_checked_and_named():
     args = Limits(max_concurrency=3, debug=True).to_args()
     assert args[args.index("--max-concurrency") + 1] == "3" and "--debug" in args
     assert set(CLI_FLAGS) == {f for f in Limits.__dataclass_fields__}
+
+
+def test_a_response_head_waits_for_its_body_and_goes_out_with_it():
+    """OneWriteTransport, on a real socket pair: a head is held until the body (one send with it),
+    until the loop's turn ends when no body follows, or until close; large bodies are not copied."""
+    import asyncio
+    import socket
+
+    from mlnb.serving.protocol import OneWriteTransport
+
+    async def scenario() -> list:
+        ours, peer = socket.socketpair()
+        peer.setblocking(False)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        wrapped = OneWriteTransport(transport)
+        seen = []
+
+        def pending() -> bytes:
+            try:
+                return peer.recv(1 << 20)
+            except BlockingIOError:
+                return b""
+
+        wrapped.write(b"HEAD\r\n\r\n")
+        seen.append(pending())                      # held: nothing sent yet
+        wrapped.write(b"body")
+        seen.append(pending())                      # head and body in one piece
+        wrapped.write(b"HEAD-ONLY")
+        await asyncio.sleep(0)                      # the loop's turn ends: sent alone
+        await asyncio.sleep(0)
+        seen.append(pending())
+        wrapped.write(b"LAST")
+        wrapped.close()                             # close sends what is held first
+        await asyncio.sleep(0.05)
+        seen.append(pending())
+        peer.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [b"", b"HEAD\r\n\r\nbody", b"HEAD-ONLY", b"LAST"]

@@ -269,13 +269,20 @@ def evaluate(
     builders = (_classifier_plots(computed, eval_data, config) if model_type == "classifier" else
                 [("residuals_plot", lambda: _plots().residuals(eval_data.y, computed.y_pred)),
                  ("predicted_vs_actual_plot", lambda: _plots().predicted_vs_actual(eval_data.y, computed.y_pred))])
+    from concurrent.futures import ThreadPoolExecutor
+
     from mlnb.evaluation.explain import explain
 
-    exp = explain(adapter, eval_data.X, model_type=model_type, labels=computed.labels, config=config)
+    # SHAP is computed while the metric plots are drawn: tree SHAP's kernels let the GIL go, so the
+    # two share the cores instead of taking turns; the SHAP plots are drawn once the values are in.
+    dpi = int(config["plot_dpi"]) if config.get("plot_dpi") else None
+    with ThreadPoolExecutor(1, thread_name_prefix="mlnb-shap") as pool:
+        explaining = pool.submit(explain, adapter, eval_data.X, model_type=model_type, labels=computed.labels,
+                                 config=config)
+        images = _render(builders, dpi, computed.notes)
+        exp = explaining.result()
     if exp.ok:
-        builders += _shap_plots(exp, computed)
-    dpi = config.get("plot_dpi")
-    images = _render(builders, int(dpi) if dpi else None, computed.notes)
+        images.update(_render(_shap_plots(exp, computed), dpi, computed.notes))
 
     metrics = {f"{prefix}{k}": v for k, v in computed.metrics.items()}
     result = EvaluationResult(

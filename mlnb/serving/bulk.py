@@ -155,6 +155,48 @@ def csv_rows(body: bytes | bytearray, start: int, width: int) -> np.ndarray | No
     return rows.rows() if rows.count else None
 
 
+def csv_block(body: bytes | bytearray, start: int, width: int) -> np.ndarray | None:
+    """The numeric rows after the header (from byte ``start``) of a body read whole, as one float64
+    block, or None when they are not ``width`` plain numbers per line.
+
+    pyarrow's CSV reader parses the body where it lies (no copy of the text) and lets the GIL go
+    while it parses; without pyarrow, pandas' C parser reads a copy.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+    except ImportError:
+        return _pandas_block(body, start, width)
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(body)[start:],
+            read_options=pcsv.ReadOptions(use_threads=False, column_names=names, block_size=max(1 << 20, len(body))),
+            convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float64()), null_values=[],
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not a plain numeric block: the general path reports it
+        return None
+    if not table.num_rows:
+        return None
+    block = np.empty((table.num_rows, width))
+    for i, column in enumerate(table.columns):
+        block[:, i] = column.to_numpy()
+    return block
+
+
+def _pandas_block(body: bytes | bytearray, start: int, width: int) -> np.ndarray | None:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(body[start:]), header=None, dtype=np.float64, na_filter=False,
+                            low_memory=False)
+    except Exception:  # not a plain numeric block: the general path reports it properly
+        return None
+    if frame.shape[1] != width or not len(frame):
+        return None
+    return frame.to_numpy()
+
+
 def check_utf8(body: bytes | bytearray) -> None:
     """Raise UnicodeDecodeError unless ``body`` is UTF-8, without holding a decoded copy of it."""
     import codecs
@@ -186,4 +228,4 @@ class BufferReader(io.RawIOBase):
         return count
 
 
-__all__ = ["LARGE", "json_rows", "csv_rows", "check_utf8", "BufferReader"]
+__all__ = ["LARGE", "json_rows", "csv_rows", "csv_block", "check_utf8", "BufferReader"]

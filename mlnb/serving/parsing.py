@@ -281,6 +281,10 @@ def parse_csv(body: bytes, plan: InputPlan = InputPlan()):
     """A DataFrame from CSV text (UTF-8), read with the signature's column types as MLflow does."""
     import pandas as pd
 
+    if plan.float_columns:  # rows it accepts are ASCII numbers under the signature's own header: valid UTF-8
+        rows = _csv_float_rows(body, plan)
+        if rows is not None:
+            return rows
     try:
         if len(body) > bulk.LARGE:
             bulk.check_utf8(body)
@@ -288,10 +292,6 @@ def parse_csv(body: bytes, plan: InputPlan = InputPlan()):
             body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ServingError(f"Invalid input. Ensure that input is a valid UTF-8 encoded string. Error: {exc}") from None
-    if plan.float_columns:
-        rows = _csv_float_rows(body, plan)
-        if rows is not None:
-            return rows
     dtypes = {n: _PANDAS_TYPES[t] for n, t in (plan.column_types or {}).items() if t in _PANDAS_TYPES}
     try:
         frame = pd.read_csv(_reader(body), dtype=dtypes or None)
@@ -312,22 +312,14 @@ def _csv_float_rows(body: bytes, plan: InputPlan) -> FloatRows | None:
     cell, a quoted header, a ragged row, returns None and takes the general path, which reads the
     body as MLflow does.
     """
-    import pandas as pd
-
     end = body.find(b"\n")
     if end < 0 or body[:end].rstrip(b"\r").decode("utf-8", "replace") != ",".join(plan.float_columns):
         return None
     if len(body) > bulk.LARGE:
         rows = bulk.csv_rows(body, end + 1, len(plan.float_columns))
-        return None if rows is None else rows.view(FloatRows)
-    try:
-        frame = pd.read_csv(io.BytesIO(body[end + 1:]), header=None, dtype=np.float64, na_filter=False,
-                            low_memory=False)
-    except Exception:  # not a plain numeric block: the general path reports it properly
-        return None
-    if frame.shape[1] != len(plan.float_columns) or not len(frame):
-        return None
-    return frame.to_numpy().view(FloatRows)
+    else:
+        rows = bulk.csv_block(body, end + 1, len(plan.float_columns))
+    return None if rows is None else rows.view(FloatRows)
 
 
 def _reader(body: bytes | bytearray):

@@ -46,6 +46,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._refusal: bytes | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        transport = OneWriteTransport(transport)
         super().connection_made(transport)
         self._conn = transport
         self._start_timer()
@@ -135,6 +136,51 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             self._conn.close()
 
 
+_COALESCE = 64 * 1024  # bodies up to this size are sent in one piece with their head
+
+
+class OneWriteTransport:
+    """A transport that sends a response's head together with its body: one send, one segment.
+
+    uvicorn writes the head of a response (status line and headers) as soon as the app starts it,
+    then the body: two system calls and two packets for what is usually a few hundred bytes, and
+    the client wakes up twice. Here a write is held back until the next write or the end of the
+    event loop's turn, whichever comes first, then sent with it. Everything else is the wrapped transport's.
+    """
+
+    __slots__ = ("_transport", "_held", "_loop")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = bytes(data)
+            self._loop.call_soon(self._flush)
+        elif len(data) > _COALESCE:  # a large body goes as it is, not copied onto the head
+            self._held = None
+            self._transport.write(held)
+            self._transport.write(data)
+        else:
+            self._held = None
+            self._transport.write(held + data)
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 def _head_part(data: bytes) -> int:
     """How many bytes of ``data`` belong to a request head: up to its blank line, if it has one."""
     ends = [i for i in (data.find(b"\n\r\n"), data.find(b"\n\n")) if i >= 0]
@@ -151,4 +197,4 @@ def protocol_factory(limits: Limits):
     return functools.partial(HeadLimitedProtocol, limits=limits)
 
 
-__all__ = ["HeadLimitedProtocol", "protocol_factory", "raw_response"]
+__all__ = ["HeadLimitedProtocol", "OneWriteTransport", "protocol_factory", "raw_response"]

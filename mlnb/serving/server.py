@@ -44,7 +44,7 @@ def uvicorn_options(limits: Limits) -> dict:
     require("httptools", "serve", "Serving a model with header limits")
     from mlnb.serving.protocol import protocol_factory
 
-    return dict(access_log=False, log_level="warning", server_header=False, date_header=False,
+    return dict(access_log=False, log_level="warning", server_header=False, date_header=False, proxy_headers=False,
                 http=protocol_factory(limits), timeout_keep_alive=limits.keep_alive,
                 limit_concurrency=limits.max_connections)
 
