@@ -105,19 +105,15 @@ def enable(lib: Library, options: dict[str, Any]) -> None:
     cfg = Config(tuple(importance_types or lib.default_importance), extra_tags=dict(extra_tags or {}), **options)
     patching.set_silent(lib.integration, cfg.silent)
     library = importlib.import_module(lib.integration)
-    if not _version_tested(lib, library.__version__):
-        patching.warn(lib.integration, f"{lib.integration} {library.__version__} is outside the versions autolog "
-                                       f"is tested with ({lib.tested[0]} to before {lib.tested[1]}); "
-                                       + ("autolog stays off." if cfg.disable_for_unsupported_versions
-                                          else "it may miss some values."))
-        if cfg.disable_for_unsupported_versions:
-            return
+    if not patching.version_supported(lib.integration, library.__version__, lib.tested,
+                                      cfg.disable_for_unsupported_versions):
+        return
     _configs[lib.integration] = cfg
     modules = [importlib.import_module(m) for m in lib.train_modules]
     patching.patch_function(lib.integration, modules, "train", functools.partial(_train_hook, lib))
     module, _, name = lib.estimator_base.partition(":")
     base = getattr(importlib.import_module(module), name)
-    for cls in _subclasses(base):
+    for cls in patching.subclasses(base):
         if "fit" in cls.__dict__:
             patching.patch_method(lib.integration, cls, "fit", functools.partial(_fit_hook, lib))
 
@@ -135,23 +131,6 @@ def config(lib: Library) -> dict[str, Any] | None:
 def enabled(library: str) -> bool:
     """True while ``library``'s own boosting integration is on (scikit-learn's then leaves it alone)."""
     return library in _configs
-
-
-def _version_tested(lib: Library, version: str) -> bool:
-    def parts(v: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in (v.split("+")[0].split(".") + ["0", "0"])[:3] if p.isdigit())
-
-    return parts(lib.tested[0]) <= parts(version) < parts(lib.tested[1])
-
-
-def _subclasses(base: type) -> list[type]:
-    found, stack = [base], [base]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub not in found:
-                found.append(sub)
-                stack.append(sub)
-    return found
 
 
 # -- hooks ---------------------------------------------------------------------------------------
