@@ -192,3 +192,26 @@ def test_bad_options_say_what_is_expected(autolog):
     with pytest.raises(InvalidParameterError, match="checkpoint_mode must be 'min' or 'max'"):
         autolog(checkpoint_mode="best")
     assert mlnb.autologging.get_autologging_config("pytorch") is None
+
+
+def test_an_autolog_cell_logs_a_lightning_fit_with_its_epoch_curves(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from mlnb.autologging import get_autologging_config
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "mlnb")
+    shell.user_ns.update(fit=_fit, root=tmp_path)
+    try:
+        with capture_output():
+            result = shell.run_cell("%%autolog --run-name lightning --no-models\ntrainer, model = fit(root)")
+    finally:
+        shell.run_line_magic("unload_ext", "mlnb")
+        shell.reset(new_session=False)
+    assert result.success
+    run = mlnb.last_active_run()
+    assert run.info.run_name == "lightning" and run.info.status == "FINISHED"
+    history = mlnb.MlflowClient().get_metric_history(run.info.run_id, "val_loss")
+    assert [m.step for m in history] == [0, 1]
+    assert get_autologging_config("pytorch") is None

@@ -152,3 +152,26 @@ print(run.data.tags["mlflow.autologging"], sorted(run.data.params))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[-2] == "statsmodels ['cov_kwds', 'cov_type', 'method', 'use_t']"
+
+
+def test_an_autolog_cell_logs_a_statsmodels_fit_and_turns_autolog_off_after(data):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from mlnb.autologging import get_autologging_config
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "mlnb")
+    shell.user_ns.update(sm=sm, X=data[0], y=data[1])
+    try:
+        with capture_output():
+            result = shell.run_cell("%%autolog --run-name ols\nresults = sm.OLS(y, X).fit()")
+    finally:
+        shell.run_line_magic("unload_ext", "mlnb")
+        shell.reset(new_session=False)
+    assert result.success
+    run = mlnb.last_active_run()
+    assert run.info.run_name == "ols" and run.info.status == "FINISHED"
+    assert "rsquared" in run.data.metrics and run.data.params["method"] == "pinv"
+    assert {"model", "model_summary.txt"} <= {a.path for a in mlnb.MlflowClient().list_artifacts(run.info.run_id)}
+    assert get_autologging_config("statsmodels") is None

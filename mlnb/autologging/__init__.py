@@ -52,8 +52,8 @@ def autolog(
 
     Options are MLflow's ``mlflow.autolog`` options; libraries named in ``exclude_flavors`` are
     left alone; each integration takes the options its own ``autolog`` has. ``log_datasets`` logs
-    each fit's training data when mlnb can log datasets (None:
-    whenever it can). Returns the libraries enabled (or disabled).
+    each fit's training data when mlnb can log datasets (None: whenever it can). Libraries are
+    patched once they are imported, so this imports none. Returns the libraries enabled (or disabled).
     """
     from mlnb.autologging.datasets import check_log_datasets
 

@@ -25,7 +25,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from mlnb.autologging import patching
+from mlnb.autologging import lifecycle, patching
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
@@ -149,7 +149,7 @@ def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> 
                 return call(*args, **kwargs)
             _fits.run, _fits.library = run, lib.integration
             try:
-                result = _finishing(run, lib, call, args, kwargs)
+                result = lifecycle.training(lib.integration, run, call, args, kwargs)
             finally:
                 _fits.run = _fits.library = None
             X = args[0] if args else kwargs.get("X")
@@ -159,7 +159,7 @@ def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> 
             if cfg.log_models:
                 patching.guard(lib.integration, f"log the {type(estimator).__name__} model", _log_model,
                                lib, cfg, estimator, run, _head(X), estimator.predict)
-            _end(lib, run, "FINISHED")
+            lifecycle.end(lib.integration, run, "FINISHED")
             return result
     finally:
         st.depth = 0
@@ -181,30 +181,14 @@ def _train_hook(lib: Library, original, args: tuple, kwargs: dict) -> Any:
                                  cfg.exclusive, cfg.extra_tags)
             if run is None:
                 return original(*args, **kwargs)
-            model = _finishing(run, lib, lambda *a, **k: _logged_train(lib, cfg, run, original, a, k), args, kwargs)
+            model = lifecycle.training(lib.integration, run,
+                                       lambda *a, **k: _logged_train(lib, cfg, run, original, a, k), args, kwargs)
             if cfg.log_models:
                 patching.guard(lib.integration, "log the Booster model", _log_model, lib, cfg, model, run, None, None)
-            _end(lib, run, "FINISHED")
+            lifecycle.end(lib.integration, run, "FINISHED")
             return model
     finally:
         st.depth = 0
-
-
-def _finishing(run: FitRun, lib: Library, call, args: tuple, kwargs: dict) -> Any:
-    """Run the user's training; if it fails, write what was gathered and end the run FAILED (KILLED)."""
-    try:
-        return call(*args, **kwargs)
-    except KeyboardInterrupt:
-        _end(lib, run, "KILLED")
-        raise
-    except BaseException:
-        _end(lib, run, "FAILED")
-        raise
-
-
-def _end(lib: Library, run: FitRun, status: str) -> None:
-    patching.guard(lib.integration, "write the run", run.flush)
-    patching.guard(lib.integration, "end the run", run.end, status)
 
 
 def _booster_stand_in(lib: Library) -> Any:

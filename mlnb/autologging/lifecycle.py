@@ -43,19 +43,25 @@ def logged_fit(
                 return call(*args, **kwargs)
             name = type(owner).__name__
             prepared = patching.guard(integration, f"prepare to log the fit of {name}", before, run)
-            try:
-                result = call(*args, **kwargs)
-            except KeyboardInterrupt:
-                end(integration, run, "KILLED")
-                raise
-            except BaseException:
-                end(integration, run, "FAILED")
-                raise
+            result = training(integration, run, call, args, kwargs)
             patching.guard(integration, f"log the fit of {name}", after, run, result, prepared)
             end(integration, run, "FINISHED")
             return result
     finally:
         st.depth = 0
+
+
+def training(integration: str, run: FitRun, call: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Run the user's training; if it raises, write what was gathered and end the run FAILED
+    (KILLED when interrupted), and let the exception go on."""
+    try:
+        return call(*args, **kwargs)
+    except KeyboardInterrupt:
+        end(integration, run, "KILLED")
+        raise
+    except BaseException:
+        end(integration, run, "FAILED")
+        raise
 
 
 def end(integration: str, run: FitRun, status: str) -> None:
@@ -64,4 +70,4 @@ def end(integration: str, run: FitRun, status: str) -> None:
     patching.guard(integration, "end the run", run.end, status)
 
 
-__all__ = ["logged_fit", "end"]
+__all__ = ["logged_fit", "training", "end"]

@@ -114,14 +114,14 @@ def autolog(
                   checkpoint_monitor, checkpoint_mode, checkpoint_save_best_only, checkpoint_save_weights_only,
                   checkpoint_save_freq, log_model_signatures)
     patching.set_silent(INTEGRATION, silent)
-    from importlib.metadata import version
-
+    installed = [package for package in PACKAGES if importlib.util.find_spec(package) is not None]
+    supported = [package for package in installed if patching.version_supported(
+        INTEGRATION, patching.installed_version(PACKAGES[package]), TESTED, disable_for_unsupported_versions)]
+    if installed and not supported:
+        return    # disable_for_unsupported_versions, and no tested Lightning
     _config = cfg
-    for package, distribution in PACKAGES.items():
-        if importlib.util.find_spec(package) is None:
-            continue
-        if patching.version_supported(INTEGRATION, version(distribution), TESTED, disable_for_unsupported_versions):
-            patching.when_imported(INTEGRATION, package, _install)
+    for package in supported:
+        patching.when_imported(INTEGRATION, package, _install)
 
 
 def autolog_config() -> dict[str, Any] | None:
@@ -160,13 +160,16 @@ class _Fit:
         self.epoch_metrics: set[str] = set()
         self.best: float | None = None                 # last checkpointed value of the monitored metric
         self.latest: dict[str, float] = {}             # the last epoch's metrics
+        self.training = False                          # the callback reports only during this fit
 
     def train(self, call):
         """``call`` (the original ``fit``), putting the model's ``forward`` back however it ends."""
         def run_fit(*args: Any, **kwargs: Any) -> Any:
+            self.training = True
             try:
                 return call(*args, **kwargs)
             finally:
+                self.training = False
                 self.unwrap_forward()
 
         return run_fit
@@ -335,8 +338,9 @@ def _callback_class(lib: Any) -> type:
         def __init__(self, fit: _Fit) -> None:
             self.fit = fit
 
-        def _guarded(self, trainer: Any, what: str, fn) -> None:
-            if trainer.is_global_zero:
+        def _guarded(self, trainer: Any, what: str, fn, training: bool = True) -> None:
+            # a training hook acts during its own fit only; a later test() while autolog is still on
+            if trainer.is_global_zero and (self.fit.training if training else _config is not None):
                 patching.guard(INTEGRATION, what, fn, trainer)
 
         def on_train_start(self, trainer, pl_module) -> None:
@@ -349,7 +353,7 @@ def _callback_class(lib: Any) -> type:
             self._guarded(trainer, "log the step's metrics", self.fit.batch_ended)
 
         def on_test_end(self, trainer, pl_module) -> None:
-            self._guarded(trainer, "log the test metrics", self.fit.test_ended)
+            self._guarded(trainer, "log the test metrics", self.fit.test_ended, training=False)
 
     return MlnbAutologCallback
 

@@ -240,14 +240,24 @@ def warn(integration: str, message: str) -> None:
         warnings.warn(f"mlnb autolog: {message}", AutologWarning, stacklevel=_user_stacklevel())
 
 
-def version_supported(integration: str, version: str, tested: tuple[str, str], disable_if_not: bool) -> bool:
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (a pip name), read without importing it; None if unknown."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def version_supported(integration: str, version: str | None, tested: tuple[str, str], disable_if_not: bool) -> bool:
     """Whether autolog turns on for ``integration``'s library at ``version``, tested in
     ``[tested[0], tested[1])``: outside that range, one warning, and False only when
-    ``disable_if_not`` (MLflow's ``disable_for_unsupported_versions``)."""
+    ``disable_if_not`` (MLflow's ``disable_for_unsupported_versions``). An unknown version is trusted."""
     def parts(v: str) -> tuple[int, ...]:
         return tuple(int(p) for p in (v.split("+")[0].split(".") + ["0", "0"])[:3] if p.isdigit())
 
-    if parts(tested[0]) <= parts(version) < parts(tested[1]):
+    if version is None or parts(tested[0]) <= parts(version) < parts(tested[1]):
         return True
     warn(integration, f"{integration} {version} is outside the versions autolog is tested with ({tested[0]} to "
                       f"before {tested[1]}); " + ("autolog stays off." if disable_if_not else "it may miss some values."))

@@ -74,9 +74,8 @@ def autolog(
     cfg = _Config(log_models, log_datasets, exclusive, disable_for_unsupported_versions, silent,
                   registered_model_name, dict(extra_tags or {}))
     patching.set_silent(INTEGRATION, silent)
-    from importlib.metadata import version
-
-    if not patching.version_supported(INTEGRATION, version("statsmodels"), TESTED, disable_for_unsupported_versions):
+    version = patching.installed_version("statsmodels")
+    if not patching.version_supported(INTEGRATION, version, TESTED, disable_for_unsupported_versions):
         return
     _config = cfg
     patching.when_imported(INTEGRATION, "statsmodels", _install)
