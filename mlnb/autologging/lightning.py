@@ -224,7 +224,7 @@ class _Fit:
         params: dict[str, Any] = {"epochs": trainer.max_epochs}
         if trainer.optimizers:
             optimizer = trainer.optimizers[0]
-            optimizer = getattr(optimizer, "_optimizer", optimizer)     # a LightningOptimizer wraps it
+            optimizer = getattr(optimizer, "optimizer", optimizer)      # a LightningOptimizer wraps it
             params["optimizer_name"] = type(optimizer).__name__
             params.update(getattr(optimizer, "defaults", {}))
         run.add_params(params)
