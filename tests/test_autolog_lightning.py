@@ -18,10 +18,10 @@ from mlnb.autologging import AutologWarning
 class TinyRegressor(pl.LightningModule):
     """A linear model that logs its training loss on steps and epochs and a validation loss."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, lr: float = 0.1) -> None:
         super().__init__()
         self.linear = torch.nn.Linear(4, 1)
-        self.fail = fail
+        self.fail, self.lr = fail, lr
 
     def forward(self, x):
         return self.linear(x)
@@ -43,7 +43,7 @@ class TinyRegressor(pl.LightningModule):
         self.log("test_loss", torch.nn.functional.mse_loss(self(x), y))
 
     def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
 
 
 def _loader():
@@ -53,16 +53,16 @@ def _loader():
     return torch.utils.data.DataLoader(data, batch_size=16)
 
 
-def _trainer(root, early_stopping: bool = False) -> pl.Trainer:
+def _trainer(root, early_stopping: bool = False, epochs: int = 2) -> pl.Trainer:
     callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=1)] if early_stopping else []
-    return pl.Trainer(max_epochs=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
+    return pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False, enable_model_summary=False,
                       default_root_dir=root, callbacks=callbacks, deterministic=True)
 
 
-def _fit(root, early_stopping: bool = False, model: TinyRegressor | None = None):
+def _fit(root, early_stopping: bool = False, model: TinyRegressor | None = None, lr: float = 0.1):
     torch.manual_seed(0)
-    model = model or TinyRegressor()
-    trainer = _trainer(root, early_stopping)
+    model = model or TinyRegressor(lr=lr)
+    trainer = _trainer(root, early_stopping, epochs=4 if lr > 0.5 else 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # Lightning's advice on worker counts and the like
         trainer.fit(model, _loader(), _loader())
@@ -92,26 +92,28 @@ def _logged(client, run_id):
     return run.data.params, history, files, tags
 
 
-CASES = {"epochs": {}, "steps-and-early-stopping": {"log_every_n_step": 1}}
+#: case -> (autolog options, early stopping, learning rate); at lr 1.5 SGD diverges: the validation
+#: loss rises and early stopping ends the training
+CASES = {"epochs": ({}, False, 0.1), "steps-and-early-stopping": ({"log_every_n_step": 1}, True, 0.1),
+         "stopped-early": ({}, True, 1.5)}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_same_fit_logs_the_params_metrics_steps_and_files_mlflow_logs(case, tmp_path, autolog):
     import mlflow
 
-    options = CASES[case]
-    stopping = "log_every_n_step" in options
+    options, stopping, lr = CASES[case]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mlflow.pytorch.autolog(log_models=False, **options)   # MLflow infers the model's requirements: slow
         try:
             with mlflow.start_run() as theirs:
-                _fit(tmp_path / "theirs", stopping)
+                _fit(tmp_path / "theirs", stopping, lr=lr)
         finally:
             mlflow.pytorch.autolog(disable=True)
     autolog(**options)
     with mlnb.start_run() as ours:
-        trainer, model = _fit(tmp_path / "ours", stopping)
+        trainer, model = _fit(tmp_path / "ours", stopping, lr=lr)
 
     their_params, their_history, their_files, their_tags = _logged(mlflow.MlflowClient(), theirs.info.run_id)
     our_params, our_history, our_files, our_tags = _logged(mlnb.MlflowClient(), ours.info.run_id)
@@ -123,7 +125,9 @@ def test_the_same_fit_logs_the_params_metrics_steps_and_files_mlflow_logs(case, 
     assert our_tags == their_tags
     names = {a.path for a in mlnb.MlflowClient().list_artifacts(ours.info.run_id)}
     assert ("restored_model_checkpoint" in names) == stopping     # the best checkpoint, with early stopping
-    assert "optimizer_name" in our_params and our_params["lr"] == "0.1"
+    assert "optimizer_name" in our_params and our_params["lr"] == str(lr)
+    if case == "stopped-early":
+        assert {"stopped_epoch", "restored_epoch", "best_score", "wait_count"} <= set(our_history)
 
     loaded = mlnb.pyfunc.load_model(f"runs:/{ours.info.run_id}/model", allow_pickle=True)
     X = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
