@@ -13,6 +13,7 @@ import torch
 
 import mlnb
 from mlnb.autologging import AutologWarning
+from tests._autolog import run_autolog_cell
 
 
 class TinyRegressor(pl.LightningModule):
@@ -199,20 +200,10 @@ def test_bad_options_say_what_is_expected(autolog):
 
 
 def test_an_autolog_cell_logs_a_lightning_fit_with_its_epoch_curves(tmp_path):
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.utils.capture import capture_output
-
     from mlnb.autologging import get_autologging_config
 
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "mlnb")
-    shell.user_ns.update(fit=_fit, root=tmp_path)
-    try:
-        with capture_output():
-            result = shell.run_cell("%%autolog --run-name lightning --no-models\ntrainer, model = fit(root)")
-    finally:
-        shell.run_line_magic("unload_ext", "mlnb")
-        shell.reset(new_session=False)
+    result = run_autolog_cell("%%autolog --run-name lightning --no-models\ntrainer, model = fit(root)", fit=_fit,
+                              root=tmp_path)
     assert result.success
     run = mlnb.last_active_run()
     assert run.info.run_name == "lightning" and run.info.status == "FINISHED"

@@ -12,8 +12,9 @@ import pytest
 
 import mlnb
 from mlnb.autologging import AutologWarning
-
 import statsmodels.api as sm
+
+from tests._autolog import run_autolog_cell
 
 
 @pytest.fixture
@@ -155,20 +156,9 @@ print(run.data.tags["mlflow.autologging"], sorted(run.data.params))
 
 
 def test_an_autolog_cell_logs_a_statsmodels_fit_and_turns_autolog_off_after(data):
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.utils.capture import capture_output
-
     from mlnb.autologging import get_autologging_config
 
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "mlnb")
-    shell.user_ns.update(sm=sm, X=data[0], y=data[1])
-    try:
-        with capture_output():
-            result = shell.run_cell("%%autolog --run-name ols\nresults = sm.OLS(y, X).fit()")
-    finally:
-        shell.run_line_magic("unload_ext", "mlnb")
-        shell.reset(new_session=False)
+    result = run_autolog_cell("%%autolog --run-name ols\nresults = sm.OLS(y, X).fit()", sm=sm, X=data[0], y=data[1])
     assert result.success
     run = mlnb.last_active_run()
     assert run.info.run_name == "ols" and run.info.status == "FINISHED"
