@@ -5,7 +5,8 @@
 In one process, on 1,000x10 data, alternating: each fit alone and under ``mlnb.<library>.autolog()``
 (store: SQLite in a temp dir) and under ``mlflow.<library>.autolog()`` (MLflow's SQLite store in a
 temp dir), for scikit-learn fits and, when installed, XGBoost and LightGBM fits with an eval set
-(their per-iteration history, feature importance). Both log params, metrics, plots and the model.
+(their per-iteration history, feature importance) and a statsmodels OLS fit (its statistics and
+summary). Both log params, metrics, plots and the model.
 ``MLNB_BENCH_AUTOLOG=XGBRegressor,LGBMRegressor`` measures only those fits. The figure compared is the
 median added time per fit; the ratio says how many times less mlnb adds.
 """
@@ -80,6 +81,18 @@ def _boosting_cases(Xr, yr) -> dict[str, tuple]:
     return cases
 
 
+def _statsmodels_cases(Xr, yr) -> dict[str, tuple]:
+    """A statsmodels OLS fit (its statistics and summary are logged), when installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("statsmodels") is None:
+        return {}
+    import statsmodels.api as sm
+
+    X = sm.add_constant(Xr)
+    return {"statsmodels OLS": ("statsmodels", lambda: sm.OLS(yr, X).fit())}
+
+
 def main() -> None:
     from sklearn.datasets import make_classification, make_regression
     from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -91,6 +104,7 @@ def main() -> None:
         "LinearRegression": ("sklearn", lambda: LinearRegression().fit(Xr, yr)),
         "LogisticRegression": ("sklearn", lambda: LogisticRegression().fit(Xc, yc)),
         **_boosting_cases(Xr, yr),
+        **_statsmodels_cases(Xr, yr),
     }
     chosen = [n for n in os.environ.get("MLNB_BENCH_AUTOLOG", "").split(",") if n]
     cases = {name: case for name, case in cases.items() if not chosen or name in chosen}

@@ -38,3 +38,20 @@ def artifacts(run_id: str, path: str | None = None) -> set[str]:
     from mlnb.tracking.client import MlnbClient
 
     return {f.path for f in MlnbClient().list_artifacts(run_id, path)}
+
+
+def run_autolog_cell(source: str, **names):
+    """Run ``source`` (a cell starting with ``%%autolog``) in a real IPython shell with ``names`` defined;
+    return IPython's result. The extension is unloaded and the shell reset afterwards."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "mlnb")
+    shell.user_ns.update(names)
+    try:
+        with capture_output():
+            return shell.run_cell(source)
+    finally:
+        shell.run_line_magic("unload_ext", "mlnb")
+        shell.reset(new_session=False)

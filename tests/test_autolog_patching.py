@@ -123,11 +123,14 @@ def test_objects_that_only_look_like_estimators_are_skipped(autolog):
 def test_autolog_through_the_top_level_names(autolog):
     import mlnb.sklearn
 
-    every = ["sklearn", "xgboost", "lightgbm"]   # every integration whose library is installed
+    every = ["sklearn", "xgboost", "lightgbm", "statsmodels", "pytorch"]   # every integration whose library is installed
     assert mlnb.autolog(disable=True) == every
     assert not patching.is_patched("sklearn")
     assert mlnb.autolog(log_models=False) == every
-    assert all(patching.is_patched(name) for name in every)
+    import pytorch_lightning
+    import statsmodels  # noqa: F401  (these two are patched once imported)
+
+    assert all(patching.is_patched(name) for name in every) and pytorch_lightning.Trainer.fit.__mlnb_original__
     LinearRegression().fit(X, Y)
     assert "model" not in {a.path for a in mlnb.MlnbClient().list_artifacts(only_run().info.run_id)}
     mlnb.sklearn.autolog(disable=True)

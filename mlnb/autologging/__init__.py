@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from typing import Any
 
@@ -22,7 +23,11 @@ INTEGRATIONS: dict[str, str] = {
     "sklearn": "mlnb.autologging.sklearn",
     "xgboost": "mlnb.autologging.xgboost",
     "lightgbm": "mlnb.autologging.lightgbm",
+    "statsmodels": "mlnb.autologging.statsmodels",
+    "pytorch": "mlnb.autologging.lightning",
 }
+#: integrations whose library imports under other names than the integration's: any one installed enables it
+LIBRARY_MODULES: dict[str, tuple[str, ...]] = {"pytorch": ("lightning", "pytorch_lightning")}
 
 
 def register_integration(library: str, module: str) -> None:
@@ -46,24 +51,30 @@ def autolog(
     """Enable (or with ``disable=True`` disable) autologging for every installed supported library.
 
     Options are MLflow's ``mlflow.autolog`` options; libraries named in ``exclude_flavors`` are
-    left alone. ``log_datasets`` logs each fit's training data when mlnb can log datasets (None:
-    whenever it can). Returns the libraries enabled (or disabled).
+    left alone; each integration takes the options its own ``autolog`` has. ``log_datasets`` logs
+    each fit's training data when mlnb can log datasets (None: whenever it can). Libraries are
+    patched once they are imported, so this imports none. Returns the libraries enabled (or disabled).
     """
     from mlnb.autologging.datasets import check_log_datasets
 
     check_log_datasets(log_datasets, "mlnb")
+    options = dict(log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
+                   log_models=log_models, disable=disable, exclusive=exclusive, silent=silent,
+                   extra_tags=extra_tags, log_datasets=False if log_datasets is False else None,
+                   disable_for_unsupported_versions=disable_for_unsupported_versions)
     done = []
     for library, module in INTEGRATIONS.items():
-        if library in (exclude_flavors or ()) or importlib.util.find_spec(library) is None:
+        if library in (exclude_flavors or ()) or not _installed(library):
             continue
-        importlib.import_module(module).autolog(
-            log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
-            log_models=log_models, disable=disable, exclusive=exclusive, silent=silent,
-            extra_tags=extra_tags, log_datasets=False if log_datasets is False else None,
-            disable_for_unsupported_versions=disable_for_unsupported_versions,
-        )
+        enable = importlib.import_module(module).autolog
+        accepted = inspect.signature(enable).parameters
+        enable(**{k: v for k, v in options.items() if k in accepted})
         done.append(library)
     return done
+
+
+def _installed(library: str) -> bool:
+    return any(importlib.util.find_spec(name) is not None for name in LIBRARY_MODULES.get(library, (library,)))
 
 
 def get_autologging_config(flavor_name: str, config_key: str | None = None, default_value: Any = None) -> Any:
@@ -85,4 +96,4 @@ def get_autologging_config(flavor_name: str, config_key: str | None = None, defa
 
 
 __all__ = ["autolog", "get_autologging_config", "logged_fits", "LoggedFit", "AutologWarning", "INTEGRATIONS",
-           "register_integration"]
+           "LIBRARY_MODULES", "register_integration"]

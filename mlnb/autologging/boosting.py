@@ -25,7 +25,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from mlnb.autologging import patching
+from mlnb.autologging import lifecycle, patching
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
@@ -105,19 +105,15 @@ def enable(lib: Library, options: dict[str, Any]) -> None:
     cfg = Config(tuple(importance_types or lib.default_importance), extra_tags=dict(extra_tags or {}), **options)
     patching.set_silent(lib.integration, cfg.silent)
     library = importlib.import_module(lib.integration)
-    if not _version_tested(lib, library.__version__):
-        patching.warn(lib.integration, f"{lib.integration} {library.__version__} is outside the versions autolog "
-                                       f"is tested with ({lib.tested[0]} to before {lib.tested[1]}); "
-                                       + ("autolog stays off." if cfg.disable_for_unsupported_versions
-                                          else "it may miss some values."))
-        if cfg.disable_for_unsupported_versions:
-            return
+    if not patching.version_supported(lib.integration, library.__version__, lib.tested,
+                                      cfg.disable_for_unsupported_versions):
+        return
     _configs[lib.integration] = cfg
     modules = [importlib.import_module(m) for m in lib.train_modules]
     patching.patch_function(lib.integration, modules, "train", functools.partial(_train_hook, lib))
     module, _, name = lib.estimator_base.partition(":")
     base = getattr(importlib.import_module(module), name)
-    for cls in _subclasses(base):
+    for cls in patching.subclasses(base):
         if "fit" in cls.__dict__:
             patching.patch_method(lib.integration, cls, "fit", functools.partial(_fit_hook, lib))
 
@@ -137,23 +133,6 @@ def enabled(library: str) -> bool:
     return library in _configs
 
 
-def _version_tested(lib: Library, version: str) -> bool:
-    def parts(v: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in (v.split("+")[0].split(".") + ["0", "0"])[:3] if p.isdigit())
-
-    return parts(lib.tested[0]) <= parts(version) < parts(lib.tested[1])
-
-
-def _subclasses(base: type) -> list[type]:
-    found, stack = [base], [base]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub not in found:
-                found.append(sub)
-                stack.append(sub)
-    return found
-
-
 # -- hooks ---------------------------------------------------------------------------------------
 def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> Any:
     """A scikit-learn-API ``fit``: open the run its ``train`` logs into, then log the estimator."""
@@ -170,7 +149,7 @@ def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> 
                 return call(*args, **kwargs)
             _fits.run, _fits.library = run, lib.integration
             try:
-                result = _finishing(run, lib, call, args, kwargs)
+                result = lifecycle.training(lib.integration, run, call, args, kwargs)
             finally:
                 _fits.run = _fits.library = None
             X = args[0] if args else kwargs.get("X")
@@ -180,7 +159,7 @@ def _fit_hook(lib: Library, estimator: Any, call, args: tuple, kwargs: dict) -> 
             if cfg.log_models:
                 patching.guard(lib.integration, f"log the {type(estimator).__name__} model", _log_model,
                                lib, cfg, estimator, run, _head(X), estimator.predict)
-            _end(lib, run, "FINISHED")
+            lifecycle.end(lib.integration, run, "FINISHED")
             return result
     finally:
         st.depth = 0
@@ -202,30 +181,14 @@ def _train_hook(lib: Library, original, args: tuple, kwargs: dict) -> Any:
                                  cfg.exclusive, cfg.extra_tags)
             if run is None:
                 return original(*args, **kwargs)
-            model = _finishing(run, lib, lambda *a, **k: _logged_train(lib, cfg, run, original, a, k), args, kwargs)
+            model = lifecycle.training(lib.integration, run,
+                                       lambda *a, **k: _logged_train(lib, cfg, run, original, a, k), args, kwargs)
             if cfg.log_models:
                 patching.guard(lib.integration, "log the Booster model", _log_model, lib, cfg, model, run, None, None)
-            _end(lib, run, "FINISHED")
+            lifecycle.end(lib.integration, run, "FINISHED")
             return model
     finally:
         st.depth = 0
-
-
-def _finishing(run: FitRun, lib: Library, call, args: tuple, kwargs: dict) -> Any:
-    """Run the user's training; if it fails, write what was gathered and end the run FAILED (KILLED)."""
-    try:
-        return call(*args, **kwargs)
-    except KeyboardInterrupt:
-        _end(lib, run, "KILLED")
-        raise
-    except BaseException:
-        _end(lib, run, "FAILED")
-        raise
-
-
-def _end(lib: Library, run: FitRun, status: str) -> None:
-    patching.guard(lib.integration, "write the run", run.flush)
-    patching.guard(lib.integration, "end the run", run.end, status)
 
 
 def _booster_stand_in(lib: Library) -> Any:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.abc
 import inspect
+import sys
 import threading
 import types
 import warnings
@@ -79,6 +81,10 @@ def unpatch(integration: str) -> None:
         else:
             setattr(p.owner, p.name, p.original)
     _silent.pop(integration, None)
+    for name in list(_waiting):
+        _waiting[name] = [w for w in _waiting[name] if w[0] != integration]
+        if not _waiting[name]:
+            del _waiting[name]
 
 
 def original_of(obj: Any) -> Any:
@@ -130,6 +136,17 @@ class _DescriptorWrapper:
         return call
 
 
+def subclasses(base: type) -> list[type]:
+    """``base`` and every class deriving from it (at any depth) defined so far, ``base`` first."""
+    found, stack = [base], [base]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in found:
+                found.append(sub)
+                stack.append(sub)
+    return found
+
+
 def patch_function(integration: str, modules: list[types.ModuleType], name: str, hook: Callable) -> None:
     """Replace function ``name`` in each of ``modules`` (where it is the same object) with one wrapper.
 
@@ -153,6 +170,65 @@ def patch_function(integration: str, modules: list[types.ModuleType], name: str,
         replace_attribute(integration, m, name, wrapper)
 
 
+# -- patching a library when it is imported ------------------------------------------------------
+_waiting: dict[str, list[tuple[str, Callable[[types.ModuleType], None]]]] = {}
+
+
+def when_imported(integration: str, module: str, install: Callable[[types.ModuleType], None]) -> None:
+    """Call ``install(module)`` now if ``module`` is imported, else right after its import finishes
+    (:func:`unpatch` of ``integration`` cancels the wait). So ``mlnb.autolog()`` imports no library
+    the user has not imported; a failing ``install`` is one warning, never a failed import."""
+    if module in sys.modules:
+        _install_guarded(integration, install, sys.modules[module])
+        return
+    _waiting.setdefault(module, []).append((integration, install))
+    if _watcher not in sys.meta_path:
+        sys.meta_path.insert(0, _watcher)
+
+
+def _install_guarded(integration: str, install: Callable, module: types.ModuleType) -> None:
+    try:
+        install(module)
+    except Exception as exc:   # the user's import must go on
+        warn(integration, f"could not patch {module.__name__} ({type(exc).__name__}: {_first_line(exc)})")
+
+
+class _ImportWatcher(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: for a module someone waits for, it wraps the loader the other finders
+    return, so the waiting installs run once the module has executed."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname not in _waiting:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _NotifyingLoader(spec.loader)
+                return spec
+        return None
+
+
+class _NotifyingLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__spec__.loader = module.__loader__ = self.loader   # the module keeps its own loader
+        self.loader.exec_module(module)
+        for integration, install in _waiting.pop(module.__name__, ()):
+            _install_guarded(integration, install, module)
+
+
+_watcher = _ImportWatcher()
+
+
 def set_silent(integration: str, silent: bool) -> None:
     """Silence (or restore) the warnings ``integration`` emits."""
     _silent[integration] = silent
@@ -162,6 +238,30 @@ def warn(integration: str, message: str) -> None:
     """One concise warning, unless the integration was enabled with ``silent=True``."""
     if not _silent.get(integration, False):
         warnings.warn(f"mlnb autolog: {message}", AutologWarning, stacklevel=_user_stacklevel())
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (a pip name), read without importing it; None if unknown."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def version_supported(integration: str, version: str | None, tested: tuple[str, str], disable_if_not: bool) -> bool:
+    """Whether autolog turns on for ``integration``'s library at ``version``, tested in
+    ``[tested[0], tested[1])``: outside that range, one warning, and False only when
+    ``disable_if_not`` (MLflow's ``disable_for_unsupported_versions``). An unknown version is trusted."""
+    def parts(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in (v.split("+")[0].split(".") + ["0", "0"])[:3] if p.isdigit())
+
+    if version is None or parts(tested[0]) <= parts(version) < parts(tested[1]):
+        return True
+    warn(integration, f"{integration} {version} is outside the versions autolog is tested with ({tested[0]} to "
+                      f"before {tested[1]}); " + ("autolog stays off." if disable_if_not else "it may miss some values."))
+    return not disable_if_not
 
 
 def _user_stacklevel() -> int:

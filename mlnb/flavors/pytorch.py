@@ -389,5 +389,17 @@ def load_state_dict(state_dict_uri: str | os.PathLike, **kwargs: Any) -> dict:
     return torch.load(file, **kwargs)
 
 
-__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "save_state_dict", "log_state_dict", "load_state_dict",
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.lightning"
+
+
+def autolog(*args: Any, **kwargs: Any):
+    """Log every PyTorch Lightning ``Trainer.fit``: the trainer's metrics per epoch (or step), the
+    optimizer's params, early stopping, checkpoints, the model summary and the model, under MLflow's
+    names. See ``mlnb.autologging.lightning.autolog``."""
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "save_state_dict", "log_state_dict", "load_state_dict",
            "SERIALIZATION_FORMATS"]

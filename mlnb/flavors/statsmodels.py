@@ -11,6 +11,7 @@ follows the pickle policy (``allow_pickle`` / ``MLNB_ALLOW_PICKLE`` / MLflow's
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -135,4 +136,15 @@ def load_pyfunc(path: str, model_config: dict | None = None) -> _StatsmodelsPyfu
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-__all__ = ["save_model", "log_model", "load_model", "load_pyfunc"]
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.statsmodels"
+
+
+def autolog(*args: Any, **kwargs: Any):
+    """Log every statsmodels ``fit``: its arguments, the results' statistics and summary, and the model,
+    under MLflow's names. See ``mlnb.autologging.statsmodels.autolog``."""
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog"]
