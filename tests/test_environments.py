@@ -94,7 +94,7 @@ def mlnb_cmd(*args: str) -> list[str]:
 def post(url: str, body: dict) -> dict:
     request = urllib.request.Request(f"{url}/invocations", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with urllib.request.urlopen(request, timeout=300) as response:  # a first predict imports the model's libraries
         return json.loads(response.read())
 
 
@@ -410,9 +410,11 @@ def test_spark_udf_scores_in_the_restored_environment_one_server_per_worker(pinn
 
     spark = local_session("local[2]", shuffle_partitions=2)
     try:
+        from pyspark.sql.functions import struct
+
         frame = spark.createDataFrame(pd.DataFrame({"x": [0.9, 0.1] * 6})).repartition(4)
         udf = mlnb.pyfunc.spark_udf(spark, str(pinned_model), result_type="string", env_manager="uv")
-        rows = frame.select(udf("x").alias("p")).collect()
+        rows = frame.select(udf(struct("x")).alias("p")).collect()  # no signature: the struct names the column
         assert sorted(r.p for r in rows) == sorted([f"{PINNED}:1", f"{PINNED}:0"] * 6)
         assert 1 <= len(_servers_of(pinned_model)) <= 2  # one per Python worker, kept for its next batches
     finally:
