@@ -286,8 +286,8 @@ def test_prepare_env_names_requirements_that_are_not_installed(saved_model, tmp_
     shutil.copytree(saved_model, model)
     with open(model / "requirements.txt", "a") as f:
         f.write("\nno-such-distribution-mlnb==1.0\n")
-    result = subprocess.run([sys.executable, "-m", "mlnb", "models", "prepare-env", "-m", str(model)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "mlnb", "models", "prepare-env", "-m", str(model),
+                             "--env-manager", "local"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Not installed: no-such-distribution-mlnb==1.0" in result.stderr
     assert f"pip install -r {model / 'requirements.txt'}" in result.stderr
