@@ -71,7 +71,7 @@ def serve_command(model_uri: str, port: int, host: str, workers: int, timeout: f
     """Serve a model over MLflow's scoring protocol (POST /invocations)."""
     from mlnb.errors import require
 
-    enter_environment(model_uri, **environment)  # with uv or virtualenv, serves from the restored environment
+    enter_environment(model_uri, **environment)  # when restoring, serves from the restored environment
 
     try:
         require("uvicorn", "serve", "mlnb models serve")

@@ -6,7 +6,10 @@ names), or with no arguments (the signature's input names). Unnamed columns take
 names in order, or ordinals ``"0", "1", ...`` without a signature.
 
 Each executor's Python worker loads the model once and keeps it for every batch and task it runs
-(Spark reuses Python workers by default). Batches of double columns that match a double-only
+(Spark reuses Python workers by default). With ``env_manager="uv"`` or ``"virtualenv"`` the driver
+restores the model's environment (executors on the driver's machine reuse it; others build their
+own from the same cache key), and each worker starts the model's scoring server there once and
+sends it every batch, as MLflow does; the server ends with the worker. Batches of double columns that match a double-only
 signature go straight to the library's own predict on one float64 array; every other batch goes
 through ``PyFuncModel.predict``, so signature enforcement applies. Results follow ``result_type``
 as in MLflow: a primitive takes the leftmost column of a fitting type, an array takes all of them,
@@ -24,7 +27,7 @@ from typing import Any, Iterator, Mapping, Tuple, Union
 from mlnb.errors import InvalidParameterError, SchemaError
 
 #: The environment managers spark_udf accepts; "local" scores in the executors' own Python.
-ENV_MANAGERS = ("local",)
+ENV_MANAGERS = ("local", "uv", "virtualenv")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class _Scoring:
     required_names: tuple[str, ...] = ()
     result_type: Any = None
     fast_columns: tuple[str, ...] | None = field(default=None)
+    environment: Any = None      # the restored mlnb.environments.Environment, or None to score in this Python
 
 
 # -- the executor side -------------------------------------------------------------------------
@@ -61,10 +65,28 @@ def _model(spec: _Scoring):
             from pyspark import SparkFiles
 
             path = SparkFiles.get(path)
-        model = spec.load_model(path, model_config=spec.model_config, trust_code=spec.trust_code,
-                           allow_pickle=spec.allow_pickle)
+        if spec.environment is not None:
+            model = _restored_model(path, spec)
+        else:
+            model = spec.load_model(path, model_config=spec.model_config, trust_code=spec.trust_code,
+                                    allow_pickle=spec.allow_pickle)
         _LOADED[key] = model
     return model
+
+
+def _restored_model(path: str, spec: _Scoring):
+    """The model served from its restored environment: the driver's when this worker sees it, else
+    one prepared here (same key, so built once per machine). The load consent goes with it."""
+    from mlnb.environments import prepare
+    from mlnb.environments.cache import is_valid
+    from mlnb.models.trust import ALLOW_PICKLE_ENV, TRUST_CODE_ENV
+    from mlnb.serving.restored import RestoredModel
+
+    environment = spec.environment
+    if not (is_valid(environment.root, environment.spec.key) and (environment.code / "mlnb").is_dir()):
+        environment = prepare(path, environment.manager, allow_python_mismatch=True)
+    consent = {TRUST_CODE_ENV: str(spec.trust_code).lower(), ALLOW_PICKLE_ENV: str(spec.allow_pickle).lower()}
+    return RestoredModel(path, environment.manager, environment=environment, params=spec.params, extra_env=consent)
 
 
 def _input_frame(spec: _Scoring, args: tuple):
@@ -117,7 +139,7 @@ def _score_batches(spec: _Scoring, batches: Iterator) -> Iterator:
         args = (batch,) if isinstance(batch, (pd.Series, pd.DataFrame)) else tuple(batch)
         if len(args[0]) == 0:
             continue
-        result = _fast_predict(spec, model, args)
+        result = None if spec.environment is not None else _fast_predict(spec, model, args)
         if result is None:
             result = model.predict(_input_frame(spec, args), params=spec.params)
         yield _to_result_type(result, spec.result_type)
@@ -345,20 +367,25 @@ def build_udf(spark, model_uri, result_type=None, env_manager: str | None = None
 
     ``model_uri``: a local path, ``runs:/``, ``models:/<name>/<version>``, ``models:/<name>@<alias>``,
     ``s3://``. ``result_type``: a Spark type or DDL string (default: from the output signature, else
-    double). ``env_manager``: only ``"local"`` (the executors' Python). ``params`` are checked against
-    the signature here, on the driver. ``trust_code`` / ``allow_pickle``: mlnb's load consent, applied
-    in every executor. ``extra_env`` is set in the executors while they score.
+    double). ``env_manager``: ``"local"`` (the default: the executors' Python), or ``"uv"`` /
+    ``"virtualenv"``: the model's restored environment, where each executor process runs the model's
+    scoring server. ``params`` are checked against the signature here, on the driver.
+    ``trust_code`` / ``allow_pickle``: mlnb's load consent, applied in every executor (with a
+    restored environment, its server loads the model as ``mlnb models serve`` does). ``extra_env``
+    is set in the executors while they score.
     """
     from mlnb.models import trust
     from mlnb.models.reading import read_model
     from mlnb.models.signature import enforce_params
 
-    if env_manager not in (None, *ENV_MANAGERS) or prebuilt_env_uri is not None:
-        what = f"env_manager={env_manager!r}" if prebuilt_env_uri is None else "prebuilt_env_uri"
+    if env_manager not in (None, *ENV_MANAGERS):
         raise InvalidParameterError(
-            f"spark_udf does not restore model environments yet ({what}); it scores in the executors' own "
-            f"Python. Use env_manager='local' (the default), with the model's requirements installed on every "
-            f"executor.")
+            f"spark_udf takes env_manager={' or '.join(repr(m) for m in ENV_MANAGERS)}, got {env_manager!r} "
+            f"(conda environments are not offered; 'uv' restores the model's environment).")
+    if prebuilt_env_uri is not None:
+        raise InvalidParameterError(
+            "spark_udf does not read prebuilt environment archives (prebuilt_env_uri); pass env_manager='uv' "
+            "or 'virtualenv' to restore the model's environment (cached, built once per machine).")
     if spark is None or not hasattr(spark, "conf"):
         raise InvalidParameterError(f"spark_udf needs a SparkSession as its first argument, got {type(spark).__name__}.")
     consent = trust.resolve(trust_code, allow_pickle)
@@ -382,12 +409,22 @@ def build_udf(spark, model_uri, result_type=None, env_manager: str | None = None
         else None
     inputs = meta.get_input_schema()
     names = tuple(inputs.input_names()) if inputs is not None and inputs.has_input_names() else None
+    restored = env_manager not in (None, "local")
+    if restored and model_config:
+        raise InvalidParameterError("model_config cannot be applied to a model scored in its restored environment; "
+                                    "use env_manager='local', or save the model with the configuration it needs.")
+    environment = None
+    if restored:
+        from mlnb.environments import prepare
+
+        environment = prepare(model_dir, env_manager)  # on the driver: executors here reuse it
     path, shipped = _locate(spark, model_dir)
     spec = _Scoring(
         load_model=load_model, model_path=path, shipped=shipped, model_uuid=meta.model_uuid, trust_code=consent.code,
         allow_pickle=consent.pickle, model_config=dict(model_config) if model_config else None, params=params,
         input_names=names, required_names=tuple(inputs.required_input_names()) if names else (),
-        result_type=result_type, fast_columns=_fast_columns(inputs, params),
+        result_type=result_type, fast_columns=None if restored else _fast_columns(inputs, params),
+        environment=environment,
     )
     return _make_udf(spec, meta, dict(extra_env or {}))
 

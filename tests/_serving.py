@@ -112,7 +112,8 @@ def read_response(sock) -> tuple[int, dict, bytes]:
 
 
 def mlnb_serve_cmd(model: Path, port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", str(model), "-p", str(port), *extra]
+    return [sys.executable, "-m", "mlnb.cli", "models", "serve", "-m", str(model), "-p", str(port),
+            "--env-manager", "local", *extra]
 
 
 def mlflow_serve_cmd(model: Path, port: int) -> list[str]:

@@ -255,7 +255,8 @@ def test_flags_for_a_restored_environment_are_refused_with_local(saved_model, fl
     request = tmp_path / "in.json"
     request.write_text(json.dumps({"dataframe_records": [{"f0": 0.0}]}))
     result = subprocess.run([sys.executable, "-m", "mlnb", "models", "predict", "-m", str(saved_model),
-                             "-i", str(request), *flags], capture_output=True, text=True, timeout=120)
+                             "-i", str(request), "--env-manager", "local", *flags], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {flags[0].replace('-r', '--pip-requirements-override')} "
@@ -285,8 +286,8 @@ def test_prepare_env_names_requirements_that_are_not_installed(saved_model, tmp_
     shutil.copytree(saved_model, model)
     with open(model / "requirements.txt", "a") as f:
         f.write("\nno-such-distribution-mlnb==1.0\n")
-    result = subprocess.run([sys.executable, "-m", "mlnb", "models", "prepare-env", "-m", str(model)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "mlnb", "models", "prepare-env", "-m", str(model),
+                             "--env-manager", "local"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Not installed: no-such-distribution-mlnb==1.0" in result.stderr
     assert f"pip install -r {model / 'requirements.txt'}" in result.stderr

@@ -43,14 +43,25 @@ MAKE_MODEL = textwrap.dedent('''
             return [f"{sklearn.__version__}:{int(fitted.predict([[float(x)]])[0])}" for x in model_input["x"]]
 
 
-    mlnb.pyfunc.save_model(sys.argv[1], python_model=SklearnVersion(), pip_requirements=sys.argv[2:])
+    class SklearnMinor(mlnb.pyfunc.PythonModel):
+        """A regressor: x plus the minor version of the scikit-learn it runs under (6 for 1.6.1)."""
+
+        def predict(self, context, model_input, params=None):
+            import sklearn
+
+            return [float(x) + int(sklearn.__version__.split(".")[1]) for x in model_input["x"]]
+
+
+    kind, folder, requirements = sys.argv[1], sys.argv[2], sys.argv[3:]
+    model = SklearnVersion() if kind == "version" else SklearnMinor()
+    mlnb.pyfunc.save_model(folder, python_model=model, pip_requirements=requirements)
 ''')
 
 
-def make_model(folder: Path, *requirements: str, python: str | None = None) -> Path:
+def make_model(folder: Path, *requirements: str, python: str | None = None, kind: str = "version") -> Path:
     script = folder.parent / f"{folder.name}-make.py"
     script.write_text(MAKE_MODEL)
-    subprocess.run([sys.executable, str(script), str(folder), *requirements], check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), kind, str(folder), *requirements], check=True, timeout=300)
     if python is not None:
         env_file = folder / "python_env.yaml"
         env_file.write_text(env_file.read_text().replace(f"python: {'.'.join(map(str, sys.version_info[:3]))}",
@@ -83,7 +94,7 @@ def mlnb_cmd(*args: str) -> list[str]:
 def post(url: str, body: dict) -> dict:
     request = urllib.request.Request(f"{url}/invocations", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with urllib.request.urlopen(request, timeout=300) as response:  # a first predict imports the model's libraries
         return json.loads(response.read())
 
 
@@ -210,8 +221,9 @@ def test_a_python_version_without_an_interpreter_is_an_error_or_with_consent_a_w
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
         f"Error: The model at '{model}' was saved with Python 3.4 and no Python 3.4 interpreter is installed here "
-        f"(uv found none). Install one (for example `uv python install 3.4`), or pass --allow-python-mismatch "
-        f"(allow_python_mismatch=True) to run it with Python 3.11.")
+        f"(uv found none). Install one (for example `uv python install 3.4`), pass --allow-python-mismatch "
+        f"(allow_python_mismatch=True) to restore it with Python 3.11, or run it in the current environment with "
+        f"--env-manager local.")
     allowed = subprocess.run([*cmd, "--allow-python-mismatch"], env=offline, capture_output=True, text=True,
                              timeout=900)
     assert allowed.returncode == 0, allowed.stderr
@@ -307,3 +319,107 @@ def test_the_python_predict_runs_in_the_restored_environment(pinned_model, offli
     out = tmp_path / "out.json"
     predict(str(pinned_model), pd.DataFrame({"x": [0.9, 0.1]}), output_path=out, env_manager="uv")
     assert json.loads(out.read_text()) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
+
+
+def test_by_default_a_model_this_environment_meets_runs_here_and_others_are_restored(pinned_model, offline,
+                                                                                    tmp_path):
+    request = tmp_path / "in.json"
+    request.write_text(json.dumps(ROWS))
+    env = {**offline, "MLNB_ENV_CACHE": str(tmp_path / "cache")}
+    here = make_model(tmp_path / "here", f"scikit-learn=={sklearn.__version__}")
+    done = subprocess.run(mlnb_cmd("models", "predict", "-m", str(here), "-i", str(request)), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["predictions"] == [f"{sklearn.__version__}:1", f"{sklearn.__version__}:0"]
+    assert not (tmp_path / "cache" / "envs").exists()  # nothing restored: this environment is the model's
+    restored = subprocess.run(mlnb_cmd("models", "predict", "-m", str(pinned_model), "-i", str(request)),
+                              env=offline, capture_output=True, text=True, timeout=900)
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["predictions"] == [f"{PINNED}:1", f"{PINNED}:0"]
+    assert restored.stderr.splitlines()[0] == (
+        f"The current environment does not meet the model's requirements (scikit-learn=={PINNED}); restoring its "
+        f"environment with uv (--env-manager local runs it here instead).")
+
+
+def test_without_access_to_an_index_the_default_serve_stops_in_seconds_saying_to_use_local(tmp_path, port):
+    from tests.conftest import free_port
+
+    model = make_model(tmp_path / "model", f"scikit-learn=={PINNED}")
+    closed = free_port()  # nothing listens there: the index refuses connections, as offline
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLNB_ENV_", "UV_"))}
+    env.update(PYTHONPATH=str(REPO), MLNB_ENV_CACHE=str(tmp_path / "cache"), UV_CACHE_DIR=str(tmp_path / "uv-cache"),
+               UV_DEFAULT_INDEX=f"http://127.0.0.1:{closed}/simple", UV_NO_CONFIG="1")
+    done = subprocess.run(mlnb_cmd("models", "serve", "-m", str(model), "-p", str(port)), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "mlnb is serving" not in done.stdout
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: Cannot restore the environment of the model at '{model}': the package index "
+                            f"cannot be reached. uv says: ")
+    assert f"127.0.0.1:{closed}" in error and "Connection refused" in error
+    assert error.endswith("Run the model in the current environment with --env-manager local (env_manager='local'), "
+                          "or give mlnb a folder of wheels with MLNB_ENV_FIND_LINKS (and MLNB_ENV_NO_INDEX=1 to use "
+                          "only that folder).")
+    assert not any(p.name.startswith(".tmp-") for p in (tmp_path / "cache" / "envs").iterdir())
+
+
+def test_evaluate_scores_the_model_in_its_restored_environment(offline, monkeypatch, tmp_path):
+    import pandas as pd
+
+    import mlnb
+
+    for name in ("MLNB_ENV_CACHE", "MLNB_ENV_NO_INDEX", "MLNB_ENV_FIND_LINKS"):
+        monkeypatch.setenv(name, offline[name])
+    model = make_model(tmp_path / "model", f"scikit-learn=={PINNED}", kind="minor")  # the pinned model's env
+    data = pd.DataFrame({"x": [0.5, 1.0, 2.0, 4.0]})
+    data["y"] = data["x"] + int(PINNED.split(".")[1])  # exact only under scikit-learn 1.6
+    with mlnb.start_run():
+        restored = mlnb.models.evaluate(str(model), data, targets="y", model_type="regressor", env_manager="uv",
+                                        evaluator_config={"log_model_explainability": False})
+        here = mlnb.evaluate(str(model), data, targets="y", model_type="regressor", env_manager="local",
+                             evaluator_config={"log_model_explainability": False})
+    assert restored.metrics["max_error"] == 0.0 and restored.metrics["r2_score"] == 1.0
+    assert here.metrics["max_error"] == int(sklearn.__version__.split(".")[1]) - int(PINNED.split(".")[1])
+    assert _servers_of(model) == []  # the restored server stopped with the evaluation
+
+
+def _servers_of(model: Path) -> list[int]:
+    """Process ids of `mlnb models serve -m <model>` still running."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in cmdline and str(model).encode() in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_spark_udf_scores_in_the_restored_environment_one_server_per_worker(pinned_model, offline, monkeypatch):
+    from tests._spark import local_session, stop_session
+    from tests._tiers import missing_prerequisite
+
+    problem = missing_prerequisite("java")
+    if problem:
+        pytest.fail(f"{problem} This test runs Spark: run `bash tests/run.sh`.", pytrace=False)
+    import mlnb.pyfunc
+
+    for name in ("MLNB_ENV_CACHE", "MLNB_ENV_NO_INDEX", "MLNB_ENV_FIND_LINKS"):
+        monkeypatch.setenv(name, offline[name])
+    import pandas as pd
+
+    spark = local_session("local[2]", shuffle_partitions=2)
+    try:
+        from pyspark.sql.functions import struct
+
+        frame = spark.createDataFrame(pd.DataFrame({"x": [0.9, 0.1] * 6})).repartition(4)
+        udf = mlnb.pyfunc.spark_udf(spark, str(pinned_model), result_type="string", env_manager="uv")
+        rows = frame.select(udf(struct("x")).alias("p")).collect()  # no signature: the struct names the column
+        assert sorted(r.p for r in rows) == sorted([f"{PINNED}:1", f"{PINNED}:0"] * 6)
+        assert 1 <= len(_servers_of(pinned_model)) <= 2  # one per Python worker, kept for its next batches
+    finally:
+        stop_session(spark)
+    deadline = time.monotonic() + 120
+    while _servers_of(pinned_model) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _servers_of(pinned_model) == []  # each server ended with its worker

@@ -193,11 +193,13 @@ def test_signature_enforcement_refuses_a_string_column_as_mlflow_does(spark, dat
     assert "SchemaError" in str(caught.value) or "MlflowException" in str(caught.value)
 
 
-def test_other_env_managers_are_refused_naming_local(spark, sklearn_model):
+def test_conda_and_prebuilt_environments_are_refused_naming_what_works(spark, sklearn_model):
+    """uv and virtualenv restore the model's environment: tests/test_environments.py."""
     path, _ = sklearn_model
-    for manager in ("virtualenv", "conda", "uv"):
-        with pytest.raises(InvalidParameterError, match="env_manager='local'"):
-            mlnb.pyfunc.spark_udf(spark, path, env_manager=manager)
+    with pytest.raises(InvalidParameterError, match="env_manager='local' or 'uv' or 'virtualenv', got 'conda'"):
+        mlnb.pyfunc.spark_udf(spark, path, env_manager="conda")
+    with pytest.raises(InvalidParameterError, match="pass env_manager='uv'"):
+        mlnb.pyfunc.spark_udf(spark, path, prebuilt_env_uri="/tmp/env.tar.gz")
     with pytest.raises(InvalidParameterError, match="array<binary>"):
         mlnb.pyfunc.spark_udf(spark, path, result_type="array<binary>")
 

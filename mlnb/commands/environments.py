@@ -2,8 +2,10 @@
 
 ``local`` runs the model in the current Python environment. ``uv`` and ``virtualenv`` restore the
 model's own environment (its Python version and requirements.txt) into mlnb's cache and run the
-same command again there, with mlnb's code on the path. ``conda`` is MLflow's choice mlnb does not
-offer. The flags that only make sense in a restored environment (--install-mlflow,
+same command again there, with mlnb's code on the path. Without the flag, the model's environment
+is restored with uv (virtualenv when uv is not installed) unless the current environment already
+meets its requirements (see :mod:`mlnb.environments.choice`). ``conda`` is MLflow's choice mlnb
+does not offer. The flags that only make sense in a restored environment (--install-mlflow,
 --pip-requirements-override, --env) are refused with ``local`` instead of being ignored.
 """
 
@@ -31,15 +33,17 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
     return pairs
 
 
-def environment_options(overrides: bool = True, default: str = "local"):
+def environment_options(overrides: bool = True):
     """MLflow's flags for the environment a model runs in: --env-manager, --install-mlflow and
     mlnb's --allow-python-mismatch, and with ``overrides`` (as ``models predict`` has them)
     -r/--pip-requirements-override and --env KEY=VALUE. The command passes their values to
     ``enter_environment``."""
     options = [
-        click.option("--env-manager", default=default, show_default=True, type=click.Choice(ENV_MANAGERS),
+        click.option("--env-manager", default=None, type=click.Choice(ENV_MANAGERS),
                      help="Environment to run the model in: local (the current one), or the model's own "
-                          "Python and requirements restored with uv or virtualenv (venv + pip) into mlnb's cache."),
+                          "Python and requirements restored with uv or virtualenv (venv + pip) into mlnb's cache. "
+                          "Default: restore with uv (virtualenv without uv), or local when the current "
+                          "environment already meets the model's requirements."),
         click.option("--install-mlflow", is_flag=True, default=False,
                      help="Also install MLflow into a restored environment (not available with local)."),
         click.option("--allow-python-mismatch", is_flag=True, default=False,
@@ -63,7 +67,7 @@ def environment_options(overrides: bool = True, default: str = "local"):
     return decorate
 
 
-def check_environment(env_manager: str = "local", install_mlflow: bool = False,
+def check_environment(env_manager: str | None = None, install_mlflow: bool = False,
                       pip_requirements_override: str | None = None, extra_envs: dict | None = None,
                       allow_python_mismatch: bool = False) -> None:
     """Exit with one line unless the options make sense: conda is not offered, and the flags that
@@ -78,6 +82,21 @@ def check_environment(env_manager: str = "local", install_mlflow: bool = False,
         if given:
             fail(f"{flag} needs a restored environment (--env-manager uv or virtualenv); with --env-manager local "
                  f"install into (or set in) the current environment instead.")
+
+
+def needs_restore(install_mlflow: bool = False, pip_requirements_override: str | None = None,
+                  extra_envs: dict | None = None, **_: object) -> bool:
+    """True when the options change a restored environment, so the default cannot be local."""
+    return bool(install_mlflow or pip_requirements_override or extra_envs)
+
+
+def choose_manager(model_path: str, **environment) -> str:
+    """The manager the command runs the model with: --env-manager when given, else the default
+    (restore, unless the current environment meets the model's requirements)."""
+    from mlnb.environments import choose
+
+    return choose(model_path, environment.get("env_manager"), restore_only=needs_restore(**environment),
+                  log=lambda line: click.echo(line, err=True))
 
 
 def restore(model_path: str, env_manager: str, install_mlflow: bool = False,
@@ -95,11 +114,12 @@ def restore(model_path: str, env_manager: str, install_mlflow: bool = False,
 
 
 def enter_environment(model_uri: str, **environment) -> None:
-    """Return when the running command should go on here (``--env-manager local``). Otherwise
-    restore the model's environment and replace this process with the same command run there
-    (with the model's local path and ``--env-manager local``); it never returns."""
+    """Return when the running command should go on here (``--env-manager local``, or the default
+    when the current environment meets the model's requirements). Otherwise restore the model's
+    environment and replace this process with the same command run there (with the model's local
+    path and ``--env-manager local``); it never returns."""
     check_environment(**environment)
-    if environment.get("env_manager", "local") == "local":
+    if environment.get("env_manager") == "local":
         return
     from mlnb.models.uri import local_path
 
@@ -107,6 +127,9 @@ def enter_environment(model_uri: str, **environment) -> None:
         path = str(local_path(model_uri))
     except Exception as exc:  # any failure to find the model is reported the same way
         fail(f"could not load the model at '{model_uri}': {exc}")
+    environment["env_manager"] = choose_manager(path, **environment)
+    if environment["env_manager"] == "local":
+        return
     env = restore(path, **environment)
     ctx = click.get_current_context()
     names, node = [], ctx
@@ -146,6 +169,8 @@ def prepare_env(model_uri: str, **environment) -> None:
 
     check_environment(**environment)
     path, mlmodel = read_model(model_uri, warn_versions=False)
+    if environment["env_manager"] is None:
+        environment["env_manager"] = choose_manager(str(path), **environment)
     if environment["env_manager"] != "local":
         env = restore(str(path), **environment)
         click.echo(f"The environment of '{model_uri}' is ready ({env.manager}, Python {env.spec.python}): {env.root}")
@@ -211,6 +236,10 @@ def _docker_options(command):
         click.option("--env-manager", default="virtualenv", show_default=True, type=click.Choice(["virtualenv", "uv"]),
                      help="Installer of the model's requirements in the image: pip, or uv (faster builds)."),
         click.option("--install-mlflow", is_flag=True, default=False, help="Also install MLflow into the image."),
+        click.option("--install-java", is_flag=True, default=None,
+                     help="Install Java in the image (default: for Spark and H2O models)."),
+        click.option("--base-image", default=None,
+                     help="Base image with python and pip (default: python:<the model's version>-slim)."),
     ]):
         command = option(command)
     return command
@@ -221,11 +250,13 @@ def _docker_options(command):
 @click.option("-d", "--output-directory", default="mlnb-dockerfile", show_default=True,
               help="Folder to write the Dockerfile and its build context into.")
 @one_line_errors
-def generate_dockerfile_command(model_uri: str, env_manager: str, install_mlflow: bool, output_directory: str) -> None:
+def generate_dockerfile_command(model_uri: str, env_manager: str, install_mlflow: bool, install_java: bool | None,
+                                base_image: str | None, output_directory: str) -> None:
     """Write a Dockerfile (and its context) that serves the model from its own environment."""
     from mlnb.environments.docker import generate_dockerfile
 
-    dockerfile = generate_dockerfile(model_uri, output_directory, env_manager, install_mlflow)
+    dockerfile = generate_dockerfile(model_uri, output_directory, env_manager, install_mlflow, install_java,
+                                     base_image)
     click.echo(f"Wrote {dockerfile}; build it with: docker build -t mlnb-pyfunc-servable {dockerfile.parent}")
 
 
@@ -233,9 +264,11 @@ def generate_dockerfile_command(model_uri: str, env_manager: str, install_mlflow
 @_docker_options
 @click.option("-n", "--name", default="mlnb-pyfunc-servable", show_default=True, help="Name of the image.")
 @one_line_errors
-def build_docker_command(model_uri: str, env_manager: str, install_mlflow: bool, name: str) -> None:
+def build_docker_command(model_uri: str, env_manager: str, install_mlflow: bool, install_java: bool | None,
+                         base_image: str | None, name: str) -> None:
     """Build a container image that serves the model on port 8080 (docker run -p 5001:8080 NAME)."""
     from mlnb.environments.docker import build_docker
 
-    build_docker(model_uri, name, env_manager, install_mlflow)
+    build_docker(model_uri, name, env_manager, install_java=install_java, install_mlflow=install_mlflow,
+                 base_image=base_image)
     click.echo(f"Built the image '{name}'; run it with: docker run -p 5001:8080 {name}")

@@ -14,7 +14,7 @@ import importlib
 _EXPORTS = {
     "Environment": "cache", "prepare": "cache", "cache_root": "cache", "entry_path": "cache", "entries": "cache",
     "prune": "cache", "size_on_disk": "cache", "MANAGERS": "installers", "default_manager": "installers",
-    "EnvironmentSpec": "spec", "spec_of": "spec",
+    "EnvironmentSpec": "spec", "spec_of": "spec", "choose": "choice", "unmet_requirements": "choice",
 }
 
 __all__ = sorted(_EXPORTS)

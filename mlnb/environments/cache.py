@@ -98,8 +98,8 @@ def prepare(model_path: str | os.PathLike, env_manager: str | None = None, *, al
             raise EnvironmentRestoreError(
                 f"The model at '{path}' was saved with Python {spec.python} and no Python {spec.python} interpreter "
                 f"is installed here{' (uv found none)' if manager == 'uv' else ''}. Install one (for example "
-                f"`uv python install {spec.python}`), or pass --allow-python-mismatch (allow_python_mismatch=True) "
-                f"to run it with Python {here}.")
+                f"`uv python install {spec.python}`), pass --allow-python-mismatch (allow_python_mismatch=True) "
+                f"to restore it with Python {here}, or run it in the current environment with --env-manager local.")
         message = (f"The model at '{path}' was saved with Python {spec.python}; running it with Python {here} "
                    f"because no Python {spec.python} is installed. Its predictions may differ.")
         warnings.warn(message, stacklevel=2)
@@ -197,6 +197,11 @@ def _build_into(staging: Path, spec: EnvironmentSpec, manager: str, interpreter:
 
 def _install_failure(exc: installers.InstallError, spec: EnvironmentSpec, model_path: Path | None) -> str:
     where = f" of the model at '{model_path}'" if model_path is not None else ""
+    if exc.unreachable():
+        return (f"Cannot restore the environment{where}: the package index cannot be reached. {exc.tool} says: "
+                f"{exc.reason()} Run the model in the current environment with --env-manager local "
+                f"(env_manager='local'), or give mlnb a folder of wheels with MLNB_ENV_FIND_LINKS "
+                f"(and MLNB_ENV_NO_INDEX=1 to use only that folder).")
     named = exc.culprits(list(spec.requirements)) or exc.culprits(list(spec.runtime))
     what = (f"the requirement '{named[0]}' cannot be installed" if named
             else f"its requirements ({', '.join(spec.requirements) or 'none'}) cannot be installed")

@@ -25,10 +25,14 @@ DEFAULT_IMAGE = "mlnb-pyfunc-servable"
 MANAGERS = ("virtualenv", "uv")
 
 
-def dockerfile_text(python: str, wheel: str, env_manager: str = "virtualenv", constraints: bool = False) -> str:
+def dockerfile_text(python: str, wheel: str, env_manager: str = "virtualenv", constraints: bool = False,
+                    install_java: bool = False, base_image: str | None = None) -> str:
     """The Dockerfile for a context laid out by :func:`generate_dockerfile`."""
     if env_manager not in MANAGERS:
         raise InvalidParameterError(f"env_manager must be one of {', '.join(MANAGERS)}, got {env_manager!r}.")
+    java = ("\n# Java, for models that run on the JVM (Spark, H2O)\n"
+            "RUN apt-get update && apt-get install -y --no-install-recommends default-jre-headless "
+            "&& rm -rf /var/lib/apt/lists/*\n") if install_java else ""
     targets = f'-r {DIST_DIR}/requirements.txt{f" -c {DIST_DIR}/constraints.txt" if constraints else ""} ' \
               f'"{DIST_DIR}/{wheel}[serve]"'
     install = (f"python -m pip install {targets}" if env_manager == "virtualenv"
@@ -37,10 +41,10 @@ def dockerfile_text(python: str, wheel: str, env_manager: str = "virtualenv", co
     ping = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/ping', timeout=4)"
     serve = ["mlnb", "models", "serve", "-m", MODEL_DIR, "-h", "0.0.0.0", "-p", str(PORT), "--env-manager", "local"]
     return f"""# A model served by mlnb: the image is the model's environment, restored at build time.
-FROM python:{python}-slim
+FROM {base_image or f"python:{python}-slim"}
 
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-
+{java}
 # mlnb comes from the wheel beside this file; the model's requirements are resolved with it.
 COPY mlnb-dist/ {DIST_DIR}/
 RUN {install}
@@ -56,16 +60,28 @@ ENTRYPOINT {json.dumps(serve)}
 """
 
 
+#: flavors whose models need Java in the image (as MLflow installs it for them)
+JAVA_FLAVORS = ("spark", "h2o", "johnsnowlabs")
+
+
 def generate_dockerfile(model_uri: str, output_directory: str | os.PathLike = DEFAULT_DIRECTORY,
-                        env_manager: str = "virtualenv", install_mlflow: bool = False) -> Path:
+                        env_manager: str = "virtualenv", install_mlflow: bool = False,
+                        install_java: bool | None = None, base_image: str | None = None) -> Path:
     """Write a build context for ``model_uri`` into ``output_directory``: the Dockerfile, the model
     (``model_dir/``), and mlnb's wheel with the requirements to install (``mlnb-dist/``). Returns
-    the Dockerfile's path. The folder is replaced as a whole, never left half-written."""
+    the Dockerfile's path. The folder is replaced as a whole, never left half-written.
+    ``install_java`` (default: for Spark and H2O models) adds a JRE; ``base_image`` replaces the
+    slim Python image of the model's version (it must have ``python`` with pip)."""
     from mlnb.environments.package import write_wheel
     from mlnb.environments.spec import spec_of
     from mlnb.models.reading import read_model
 
-    path, _ = read_model(model_uri, warn_versions=False)
+    if not model_uri:
+        raise InvalidParameterError(
+            "mlnb builds an image for one model, copied in at build time: pass model_uri (--model-uri).")
+    path, mlmodel = read_model(model_uri, warn_versions=False)
+    if install_java is None:
+        install_java = any(name in JAVA_FLAVORS for name in mlmodel.flavors)
     spec = spec_of(path, install_mlflow=install_mlflow)
     out = Path(output_directory).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +94,8 @@ def generate_dockerfile(model_uri: str, output_directory: str | os.PathLike = DE
         if spec.constraints:
             (staging / "mlnb-dist" / "constraints.txt").write_text("".join(f"{c}\n" for c in spec.constraints))
         (staging / "Dockerfile").write_text(
-            dockerfile_text(spec.python, wheel.name, env_manager, constraints=bool(spec.constraints)))
+            dockerfile_text(spec.python, wheel.name, env_manager, constraints=bool(spec.constraints),
+                            install_java=install_java, base_image=base_image))
         os.chmod(staging, 0o755)
         if out.exists():
             shutil.rmtree(out)
@@ -95,22 +112,51 @@ def _readable(folder: Path) -> None:
             os.chmod(os.path.join(dirpath, name), 0o644)
 
 
-def build_docker(model_uri: str, name: str = DEFAULT_IMAGE, env_manager: str = "virtualenv",
-                 install_mlflow: bool = False) -> None:
-    """Build the image of :func:`generate_dockerfile` as ``name`` with ``docker build``."""
+def build_docker(model_uri: str | None = None, name: str = "mlnb-pyfunc", env_manager: str = "virtualenv",
+                 mlflow_home: str | None = None, install_java: bool | None = None, install_mlflow: bool = False,
+                 base_image: str | None = None) -> None:
+    """Build a container image that serves ``model_uri`` on port 8080 (``docker run -p 5001:8080 NAME``),
+    with MLflow's ``mlflow.models.build_docker`` arguments: the image of :func:`generate_dockerfile`,
+    built by ``docker build``. ``mlflow_home`` (a source tree of MLflow to install) has no mlnb
+    equivalent and is refused; ``install_mlflow=True`` installs MLflow from the index."""
+    if mlflow_home is not None:
+        raise InvalidParameterError("mlflow_home installs MLflow from a source tree, which mlnb's images do not "
+                                    "use (mlnb comes from a wheel of this installation). Leave it out; pass "
+                                    "install_mlflow=True to add MLflow from the package index.")
+    if not model_uri:
+        raise InvalidParameterError(
+            "mlnb builds an image for one model, copied in at build time: pass model_uri (--model-uri).")
     docker = shutil.which("docker")
     if docker is None:
-        raise EnvironmentRestoreError("build-docker needs the docker command, which is not installed. "
-                                      "Write the build context with `mlnb models generate-dockerfile` and build it "
-                                      "where a container builder runs.")
+        raise EnvironmentRestoreError(f"Building the image '{name}' needs the docker command, which is not installed. "
+                                      "Write the build context with `mlnb models generate-dockerfile` (or "
+                                      "mlnb.environments.docker.generate_dockerfile) and build it where a container "
+                                      "builder runs.")
+    _check_daemon(docker, name)
     with tempfile.TemporaryDirectory(prefix="mlnb-docker-") as folder:
-        dockerfile = generate_dockerfile(model_uri, Path(folder) / "context", env_manager, install_mlflow)
+        dockerfile = generate_dockerfile(model_uri, Path(folder) / "context", env_manager, install_mlflow,
+                                         install_java, base_image)
         done = subprocess.run([docker, "build", "-t", name, str(dockerfile.parent)])
     if done.returncode != 0:
         raise EnvironmentRestoreError(
             f"docker build of '{name}' failed (exit code {done.returncode}; its output is above). If it says it "
             f"cannot connect to the Docker daemon, start one, or build the context that "
             f"`mlnb models generate-dockerfile` writes elsewhere.")
+
+
+def _check_daemon(docker: str, name: str) -> None:
+    """Fail in seconds, with docker's reason, when no Docker daemon answers (before writing anything)."""
+    try:
+        done = subprocess.run([docker, "version", "--format", "{{.Server.Version}}"], capture_output=True,
+                              text=True, timeout=30)
+        reason = "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["no answer"])[-1]
+    except subprocess.TimeoutExpired:
+        reason = "`docker version` did not answer within 30 s"
+    if reason:
+        raise EnvironmentRestoreError(
+            f"Building the image '{name}' needs a Docker daemon, and none answers: {reason} Start one (or point "
+            f"DOCKER_HOST at one), or write the build context with `mlnb models generate-dockerfile` and build it "
+            f"where a container builder runs.")
 
 
 __all__ = ["generate_dockerfile", "build_docker", "dockerfile_text", "DEFAULT_DIRECTORY", "DEFAULT_IMAGE"]

@@ -65,8 +65,12 @@ def find_interpreter(manager: str, python: str) -> str | None:
     return shutil.which(f"python{python}")
 
 
+#: uv's network settings unless the user set them: an unreachable index fails in seconds, not minutes
+_UV_NETWORK_DEFAULTS = {"UV_HTTP_CONNECT_TIMEOUT": "5", "UV_HTTP_RETRIES": "2"}
+
+
 def _quiet_env() -> dict:
-    env = dict(os.environ)
+    env = {**_UV_NETWORK_DEFAULTS, **os.environ}
     env.update(UV_PYTHON_DOWNLOADS="never", PIP_DISABLE_PIP_VERSION_CHECK="1", UV_NO_PROGRESS="1")
     return env
 
@@ -113,12 +117,25 @@ class InstallError(Exception):
                 named.append((text.find(name), req))
         return [req for _, req in sorted(named)]
 
+    def unreachable(self) -> bool:
+        """True when the installer failed because it could not reach the package index."""
+        text = self.output.lower()
+        return any(sign in text for sign in _NETWORK_FAILURES)
+
     def reason(self, limit: int = 900) -> str:
         """The installer's explanation, with progress lines and decorations left out."""
         lines = [ln.strip(" ×╰─▶│") for ln in self.output.splitlines()]
         lines = [ln for ln in lines if ln and not ln.lower().startswith(("looking in", "processing", "collecting"))]
         text = " ".join(lines)
         return text if len(text) <= limit else text[:limit] + "..."
+
+
+#: words uv and pip use when the index cannot be reached (connection refused, DNS, timeouts, offline)
+_NETWORK_FAILURES = ("error sending request", "tcp connect error", "dns error", "failed to lookup address",
+                     "connection refused", "network is unreachable", "operation timed out",
+                     "newconnectionerror", "connecttimeouterror", "failed to establish a new connection",
+                     "temporary failure in name resolution", "could not fetch url", "read timed out",
+                     "network connectivity is disabled")
 
 
 def _run(cmd: list[str], what: str) -> None:

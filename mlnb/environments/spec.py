@@ -88,15 +88,21 @@ def spec_of(model_path: str | Path, extra_requirements: list[str] | None = None,
     """The environment a saved model asks for: python_env.yaml's Python (else the MLmodel's, else
     this one's) and requirements.txt with its constraints. ``mlnb`` itself is left out (it is
     provided from this installation); ``extra_requirements`` replace same-named ones."""
+    python, requirements, constraints = model_environment(model_path)
+    extra = list(extra_requirements or []) + (["mlflow"] if install_mlflow else [])
+    names = {requirement_name(r) for r in extra}
+    kept = [r for r in requirements if requirement_name(r) not in names]
+    return EnvironmentSpec(python, tuple(kept + extra), tuple(constraints))
+
+
+def model_environment(model_path: str | Path) -> tuple[str, list[str], list[str]]:
+    """What a saved model asks for: (Python major.minor, requirements without ``mlnb``, constraints)."""
     from mlnb.models.environment import PYTHON_ENV_FILE, expand_requirements, read_requirements
 
     path = Path(model_path)
     python = _python_of(path, PYTHON_ENV_FILE) or platform.python_version()
     requirements, constraints = expand_requirements(read_requirements(path), path)
-    extra = list(extra_requirements or []) + (["mlflow"] if install_mlflow else [])
-    names = {requirement_name(r) for r in extra}
-    kept = [r for r in requirements if requirement_name(r) not in names | {"mlnb"}]
-    return EnvironmentSpec(major_minor(python), tuple(kept + extra), tuple(constraints))
+    return major_minor(python), [r for r in requirements if requirement_name(r) != "mlnb"], list(constraints)
 
 
 def _python_of(path: Path, python_env_file: str) -> str | None:
@@ -116,4 +122,4 @@ def _python_of(path: Path, python_env_file: str) -> str | None:
     return None
 
 
-__all__ = ["EnvironmentSpec", "spec_of", "mlnb_requirements", "major_minor"]
+__all__ = ["EnvironmentSpec", "spec_of", "model_environment", "mlnb_requirements", "major_minor"]

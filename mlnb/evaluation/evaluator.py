@@ -231,74 +231,100 @@ def evaluate(
     the result was logged.
 
     MLflow's ``evaluators`` may only name mlnb's one evaluator, ``"default"`` (its options may then
-    sit under ``evaluator_config["default"]``); ``env_manager`` may only be ``"local"`` (the model is
-    evaluated in this environment). ``model_config`` is applied when ``model`` is a URI, and
-    ``inference_params`` go to every ``predict(..., params=)`` call of a saved model.
+    sit under ``evaluator_config["default"]``). ``env_manager="local"`` evaluates the model in this
+    environment; ``"uv"`` or ``"virtualenv"`` (with a model URI) restores the model's own environment
+    and scores it there, through its scoring server (explanations then use the model-agnostic
+    explainer, with the predictions from that server). ``model_config`` is applied when ``model`` is a
+    URI, and ``inference_params`` go to every ``predict(..., params=)`` call of a saved model.
     """
     _check_evaluators(evaluators)
-    if env_manager != "local":
+    restored = None
+    if env_manager != "local":  # scored through its server, in its own environment
+        restored = model = _restored(model, env_manager, model_config, inference_params)
+        model_config = inference_params = None
+    try:
+        if isinstance(evaluator_config, Mapping) and evaluators is not None and isinstance(
+                evaluator_config.get("default"), Mapping):
+            evaluator_config = evaluator_config["default"]  # MLflow's per-evaluator form
+        if model_config is not None:
+            if not isinstance(model, (str, os.PathLike)):
+                raise InvalidParameterError(
+                    "model_config is used when evaluate() loads the model from its URI; pass the URI, or load "
+                    "the model with mlnb.pyfunc.load_model(uri, model_config=...) yourself.")
+            from mlnb.pyfunc import load_model
+
+            model = load_model(model, model_config=model_config)
+        model_type = check_model_type(model_type)
+        config = dict(evaluator_config or {})
+        prefix = config.get("metric_prefix") or ""
+        if not isinstance(prefix, str):
+            raise InvalidParameterError("evaluator_config['metric_prefix'] must be a string.")
+        eval_data = build_data(data, targets=targets, model_type=model_type, predictions=predictions,
+                               feature_names=feature_names, sample_weights=config.get("sample_weights"))
+        if inference_params is not None and isinstance(model, (str, os.PathLike)):
+            from mlnb.pyfunc import load_model
+
+            model = load_model(model)
+        adapter = ModelAdapter(model, params=inference_params)
+        computed = compute_metrics(adapter, eval_data, model_type, config, extra_metrics)
+        baseline_metrics = _baseline_metrics(baseline, eval_data, model_type, config, extra_metrics, prefix)
+
+        builders = (_classifier_plots(computed, eval_data, config) if model_type == "classifier" else
+                    [("residuals_plot", lambda: _plots().residuals(eval_data.y, computed.y_pred)),
+                     ("predicted_vs_actual_plot", lambda: _plots().predicted_vs_actual(eval_data.y, computed.y_pred))])
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mlnb.evaluation.explain import explain
+
+        # SHAP is computed while the metric plots are drawn: tree SHAP's kernels let the GIL go, so the
+        # two share the cores instead of taking turns; the SHAP plots are drawn once the values are in.
+        dpi = int(config["plot_dpi"]) if config.get("plot_dpi") else None
+        with ThreadPoolExecutor(1, thread_name_prefix="mlnb-shap") as pool:
+            explaining = pool.submit(explain, adapter, eval_data.X, model_type=model_type, labels=computed.labels,
+                                     config=config)
+            images = _render(builders, dpi, computed.notes)
+            exp = explaining.result()
+        if exp.ok:
+            images.update(_render(_shap_plots(exp, computed), dpi, computed.notes))
+
+        metrics = {f"{prefix}{k}": v for k, v in computed.metrics.items()}
+        result = EvaluationResult(
+            metrics=metrics, tables=computed.tables, model_type=model_type,
+            model_name=adapter.name if not adapter.is_none else "predictions",
+            baseline_metrics=baseline_metrics, explanation=exp, notes=computed.notes,
+            greater_is_better={f"{prefix}{k}": v for k, v in computed.greater_is_better.items()},
+        )
+        _log(result, images, computed, eval_data, custom_artifacts, prefix)
+        if validation_thresholds:
+            from mlnb.evaluation.validation import check_thresholds, raise_failures
+
+            failures = check_thresholds(validation_thresholds, result.metrics, baseline_metrics)
+            if failures:
+                raise_failures(failures, result)
+        return result
+    finally:
+        if restored is not None:
+            restored.close()
+
+
+def _restored(model: Any, env_manager: str, model_config: Any, inference_params: Any):
+    """The model at URI ``model`` served from its restored environment, for ``evaluate``."""
+    from mlnb.environments import MANAGERS
+
+    if env_manager not in MANAGERS:
+        raise InvalidParameterError(f"env_manager must be 'local' or one of {', '.join(MANAGERS)}, got {env_manager!r}.")
+    if not isinstance(model, (str, os.PathLike)):
         raise InvalidParameterError(
-            f"env_manager='{env_manager}' would evaluate the model in a separate environment, which mlnb "
-            f"does not build; use env_manager='local' (this environment).")
-    if isinstance(evaluator_config, Mapping) and evaluators is not None and isinstance(
-            evaluator_config.get("default"), Mapping):
-        evaluator_config = evaluator_config["default"]  # MLflow's per-evaluator form
+            f"env_manager='{env_manager}' evaluates a saved model in its own environment, so model must be its URI "
+            f"or path. Save or log the model first, or evaluate it here with env_manager='local'.")
     if model_config is not None:
-        if not isinstance(model, (str, os.PathLike)):
-            raise InvalidParameterError(
-                "model_config is used when evaluate() loads the model from its URI; pass the URI, or load "
-                "the model with mlnb.pyfunc.load_model(uri, model_config=...) yourself.")
-        from mlnb.pyfunc import load_model
+        raise InvalidParameterError(
+            f"model_config cannot be applied to a model scored in its restored environment; evaluate it with "
+            f"env_manager='local', or save the model with the configuration it needs.")
+    from mlnb.models.uri import local_path
+    from mlnb.serving.restored import RestoredModel
 
-        model = load_model(model, model_config=model_config)
-    model_type = check_model_type(model_type)
-    config = dict(evaluator_config or {})
-    prefix = config.get("metric_prefix") or ""
-    if not isinstance(prefix, str):
-        raise InvalidParameterError("evaluator_config['metric_prefix'] must be a string.")
-    eval_data = build_data(data, targets=targets, model_type=model_type, predictions=predictions,
-                           feature_names=feature_names, sample_weights=config.get("sample_weights"))
-    if inference_params is not None and isinstance(model, (str, os.PathLike)):
-        from mlnb.pyfunc import load_model
-
-        model = load_model(model)
-    adapter = ModelAdapter(model, params=inference_params)
-    computed = compute_metrics(adapter, eval_data, model_type, config, extra_metrics)
-    baseline_metrics = _baseline_metrics(baseline, eval_data, model_type, config, extra_metrics, prefix)
-
-    builders = (_classifier_plots(computed, eval_data, config) if model_type == "classifier" else
-                [("residuals_plot", lambda: _plots().residuals(eval_data.y, computed.y_pred)),
-                 ("predicted_vs_actual_plot", lambda: _plots().predicted_vs_actual(eval_data.y, computed.y_pred))])
-    from concurrent.futures import ThreadPoolExecutor
-
-    from mlnb.evaluation.explain import explain
-
-    # SHAP is computed while the metric plots are drawn: tree SHAP's kernels let the GIL go, so the
-    # two share the cores instead of taking turns; the SHAP plots are drawn once the values are in.
-    dpi = int(config["plot_dpi"]) if config.get("plot_dpi") else None
-    with ThreadPoolExecutor(1, thread_name_prefix="mlnb-shap") as pool:
-        explaining = pool.submit(explain, adapter, eval_data.X, model_type=model_type, labels=computed.labels,
-                                 config=config)
-        images = _render(builders, dpi, computed.notes)
-        exp = explaining.result()
-    if exp.ok:
-        images.update(_render(_shap_plots(exp, computed), dpi, computed.notes))
-
-    metrics = {f"{prefix}{k}": v for k, v in computed.metrics.items()}
-    result = EvaluationResult(
-        metrics=metrics, tables=computed.tables, model_type=model_type,
-        model_name=adapter.name if not adapter.is_none else "predictions",
-        baseline_metrics=baseline_metrics, explanation=exp, notes=computed.notes,
-        greater_is_better={f"{prefix}{k}": v for k, v in computed.greater_is_better.items()},
-    )
-    _log(result, images, computed, eval_data, custom_artifacts, prefix)
-    if validation_thresholds:
-        from mlnb.evaluation.validation import check_thresholds, raise_failures
-
-        failures = check_thresholds(validation_thresholds, result.metrics, baseline_metrics)
-        if failures:
-            raise_failures(failures, result)
-    return result
+    return RestoredModel(local_path(model), env_manager, params=inference_params)
 
 
 def _plots():

@@ -2,7 +2,7 @@
 
 It knows nothing of notebooks, runs or HTTP. Names are loaded lazily so that reading a manifest
 never imports numpy or pandas. For MLflow's ``mlflow.models`` names, this package also re-exports
-(lazily, by name only) ``evaluate``, ``get_model_info``, ``predict`` and friends from the packages
+(lazily, by name only) ``evaluate``, ``get_model_info``, ``predict``, ``build_docker`` and friends from the packages
 that implement them.
 """
 
@@ -33,6 +33,7 @@ _EXPORTS = {
     "EvaluationArtifact": "mlnb.evaluation",
     "EvaluationMetric": "mlnb.evaluation",
     "list_evaluators": "mlnb.evaluation.evaluator",
+    "build_docker": "mlnb.environments.docker",
 }
 __all__ = list(_EXPORTS)
 

@@ -99,7 +99,7 @@ class ServingHandle:
 
 @public
 def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", workers: int = 1,
-          timeout: float = DEFAULT_TIMEOUT, debug: bool = False, env_manager: str = "local",
+          timeout: float = DEFAULT_TIMEOUT, debug: bool = False, env_manager: str | None = None,
           allow_python_mismatch: bool = False, **limits: Any) -> ServingHandle:
     """Start a scoring server in the background and return its handle once it answers ``/ping``.
 
@@ -109,6 +109,9 @@ def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", w
     :class:`mlnb.serving.limits.Limits` (``max_body``, ``max_concurrency``, ``header_timeout``, ...).
     ``env_manager="uv"`` or ``"virtualenv"`` serves a saved model from its restored environment (its
     Python and requirements, see :mod:`mlnb.environments`) in a child process; ``"local"`` from this one.
+    By default a model object is served from here, and so is a saved model whose requirements this
+    environment meets (a model saved in this kernel); other saved models are restored as by
+    ``mlnb models serve``.
     """
     if workers < 1:
         raise InvalidParameterError(f"workers must be at least 1, got {workers}.")
@@ -116,6 +119,8 @@ def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", w
     warning = network_warning(host)
     if warning is not None:
         warnings.warn(warning, stacklevel=2)
+    if env_manager is None:
+        env_manager = _default_manager(model_or_uri)
     if env_manager != "local":
         if not isinstance(model_or_uri, (str, os.PathLike)):
             raise InvalidParameterError(
@@ -133,6 +138,17 @@ def serve(model_or_uri: Any, port: int | None = None, host: str = "127.0.0.1", w
             "Save or log the model first, or serve it with workers=1.")
     atexit.register(handle.stop)
     return handle
+
+
+def _default_manager(model_or_uri: Any) -> str:
+    """``local`` for a model object or a model this environment can run as it asks; else the
+    restoring manager (see :func:`mlnb.environments.choose`)."""
+    if not isinstance(model_or_uri, (str, os.PathLike)):
+        return "local"
+    from mlnb.environments import choose
+    from mlnb.models.uri import local_path
+
+    return choose(local_path(model_or_uri), None, log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, limits: Limits) -> ServingHandle:
@@ -166,22 +182,43 @@ def _serve_in_thread(model_or_uri: Any, port: int | None, host: str, limits: Lim
 
 
 def _serve_restored(uri: str, port: int | None, host: str, workers: int, limits: Limits, env_manager: str,
-                    allow_python_mismatch: bool) -> ServingHandle:
-    """Serve from the model's restored environment: built (or found) here, then run there."""
+                    allow_python_mismatch: bool, env: Any = None, extra_env: dict | None = None,
+                    die_with_parent: bool = False) -> ServingHandle:
+    """Serve from the model's restored environment: built (or found) here unless ``env`` (an
+    :class:`mlnb.environments.Environment`) is given, then run there."""
     from mlnb.environments import prepare
     from mlnb.models.reading import read_model
 
     path, mlmodel = read_model(uri, warn_versions=False)  # the model is loaded only in its own environment
-    env = prepare(path, env_manager, allow_python_mismatch=allow_python_mismatch)
+    if env is None:
+        env = prepare(path, env_manager, allow_python_mismatch=allow_python_mismatch)
     from types import SimpleNamespace
 
     described = SimpleNamespace(metadata=mlmodel)  # what the curl example reads: the signature
     return _serve_in_process(str(path), port, host, workers, limits, model=described,
-                             command=env.mlnb_command, environ=env.environ())
+                             command=env.mlnb_command, environ=env.environ(extra=extra_env),
+                             die_with_parent=die_with_parent)
+
+
+def _end_with_parent():
+    """A ``preexec_fn`` that has Linux send the child SIGTERM when its parent ends, so a server
+    started for a Spark worker or an evaluation never outlives it (None where prctl is missing).
+    Everything is looked up here, in the parent: the child only makes the call."""
+    import ctypes
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    term = int(signal.SIGTERM)
+    return lambda: prctl(1, term)  # PR_SET_PDEATHSIG
 
 
 def _serve_in_process(uri: str, port: int | None, host: str, workers: int, limits: Limits, model: Any = None,
-                      command=None, environ: dict | None = None) -> ServingHandle:
+                      command=None, environ: dict | None = None, die_with_parent: bool = False) -> ServingHandle:
     from mlnb.serving.scoring import load
     from mlnb.serving.server import wait_until_ready
 
@@ -193,10 +230,12 @@ def _serve_in_process(uri: str, port: int | None, host: str, workers: int, limit
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    args = ["models", "serve", "-m", uri, "-p", str(port), "-h", host, "-w", str(workers), *limits.to_args()]
+    args = ["models", "serve", "-m", uri, "-p", str(port), "-h", host, "-w", str(workers), *limits.to_args(),
+            "--env-manager", "local"]  # chosen already: restored (command and environ) or this one
     cmd = command(*args) if command is not None else [sys.executable, "-m", "mlnb.cli", *args]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=environ)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=environ,
+                            preexec_fn=_end_with_parent() if die_with_parent else None)
     url = server_url(host, port)
     alive = lambda: proc.poll() is None  # noqa: E731
     if not wait_until_ready(url, time.monotonic() + _STARTUP_SECONDS, alive):

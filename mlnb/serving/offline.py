@@ -50,16 +50,24 @@ def validate_serving_input(model_uri: Any, serving_input: str | Mapping[str, Any
 
 def predict(model_uri: str, input_data: Any = None, input_path: str | os.PathLike | None = None,
             content_type: str = "json", output_path: str | os.PathLike | None = None,
-            env_manager: str = "local", install_mlflow: bool = False,
+            env_manager: str | None = None, install_mlflow: bool = False,
             pip_requirements_override: list[str] | None = None,
             extra_envs: Mapping[str, str] | None = None) -> None:
     """Predict with a model and print the predictions as the scoring server's JSON (or write them to
     ``output_path``). ``input_data`` is a serving payload (JSON text or dict) or data; ``input_path``
     a JSON or CSV file. ``env_manager="uv"`` or ``"virtualenv"`` predicts in the model's restored
-    environment (see :mod:`mlnb.environments`), ``"local"`` in this one."""
+    environment (see :mod:`mlnb.environments`), ``"local"`` in this one. The default restores it
+    (uv when installed, else virtualenv) unless this environment already meets the model's
+    requirements, as ``mlnb models predict`` does."""
     from mlnb.serving.responses import predictions_body
 
-    if env_manager not in ("local", None):
+    if env_manager is None:
+        from mlnb.environments import choose
+        from mlnb.models.uri import local_path
+
+        env_manager = choose(local_path(model_uri), None, restore_only=bool(install_mlflow or pip_requirements_override),
+                             log=lambda line: print(line, file=sys.stderr, flush=True))
+    if env_manager != "local":
         return _predict_restored(model_uri, input_data, input_path, content_type, output_path, env_manager,
                                  install_mlflow, pip_requirements_override, extra_envs)
     if install_mlflow or pip_requirements_override:
@@ -122,7 +130,7 @@ def _predict_restored(model_uri, input_data, input_path, content_type, output_pa
             input_path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
         out = Path(output_path) if output_path is not None else Path(tmp) / "predictions.json"
         done = subprocess.run(env.mlnb_command("models", "predict", "-m", str(path), "-i", str(input_path),
-                                               "-o", str(out), "-t", content_type),
+                                               "-o", str(out), "-t", content_type, "--env-manager", "local"),
                               env=env.environ(extra={k: str(v) for k, v in (extra_envs or {}).items()}),
                               capture_output=True, text=True)
         if done.returncode != 0:
