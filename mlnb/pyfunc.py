@@ -13,7 +13,7 @@ import inspect
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlnb.errors import FlavorNotFoundError, InvalidParameterError, ModelFormatError
 from mlnb.flavors import flavor_for_loader
@@ -510,17 +510,6 @@ def get_model_dependencies(model_uri: str, format: str = "pip") -> str:
     return str(file)
 
 
-def spark_udf(spark, model_uri, result_type=None, env_manager: str | None = None, params=None, extra_env=None,
-              prebuilt_env_uri=None, model_config=None, *, trust_code: bool | None = None,
-              allow_pickle: bool | None = None):
-    """A Spark pandas UDF scoring a DataFrame with the model at ``model_uri``, as MLflow's ``spark_udf``
-    (``env_manager="local"`` only, for now); every executor process loads the model once. See docs/scale.md."""
-    from mlnb.spark_udf import build_udf
-
-    return build_udf(spark, model_uri, result_type, env_manager, params, extra_env, prebuilt_env_uri, model_config,
-                     load_model=load_model, trust_code=trust_code, allow_pickle=allow_pickle)
-
-
 def get_default_pip_requirements() -> list[str]:
     """The pinned cloudpickle this environment has: what a PythonModel needs beyond what it
     imports (MLflow's list; a saved model's requirements.txt adds the modules its pickle names)."""
@@ -534,6 +523,20 @@ def get_default_conda_env() -> dict:
     from mlnb.models.environment import default_conda_env
 
     return default_conda_env(get_default_pip_requirements())
+
+
+if TYPE_CHECKING:  # for IDEs and type checkers; at run time __getattr__ below imports it on first use
+    from mlnb.spark_udf import spark_udf
+
+
+def __getattr__(name: str) -> Any:
+    """``mlnb.pyfunc.spark_udf`` (MLflow's name) lives in :mod:`mlnb.spark_udf`, which builds on this
+    module and on serving (restored environments); naming it here lazily keeps pyfunc below both."""
+    if name == "spark_udf":
+        import importlib
+
+        return importlib.import_module("mlnb.spark_udf").spark_udf
+    raise AttributeError(f"module 'mlnb.pyfunc' has no attribute {name!r}")
 
 
 __all__ = ["PyFuncModel", "PythonModel", "PythonModelContext", "load_model", "save_model", "log_model",

@@ -358,6 +358,17 @@ def _locate(spark, model_dir) -> tuple[str, bool]:
     return os.path.basename(os.path.normpath(str(model_dir))), True
 
 
+def spark_udf(spark, model_uri, result_type=None, env_manager: str | None = None, params=None, extra_env=None,
+              prebuilt_env_uri=None, model_config=None, *, trust_code: bool | None = None,
+              allow_pickle: bool | None = None):
+    """A Spark pandas UDF scoring a DataFrame with the model at ``model_uri``, as MLflow's ``spark_udf``
+    (``env_manager`` ``"local"``, ``"uv"`` or ``"virtualenv"``); every executor process loads the model once. See docs/scale.md."""
+    from mlnb.pyfunc import load_model
+
+    return build_udf(spark, model_uri, result_type, env_manager, params, extra_env, prebuilt_env_uri, model_config,
+                     load_model=load_model, trust_code=trust_code, allow_pickle=allow_pickle)
+
+
 def build_udf(spark, model_uri, result_type=None, env_manager: str | None = None,
               params: Mapping[str, Any] | None = None, extra_env: Mapping[str, str] | None = None,
               prebuilt_env_uri: str | None = None, model_config: Mapping[str, Any] | None = None, *,
@@ -491,4 +502,4 @@ def _make_udf(spec: _Scoring, meta, extra_env: dict[str, str]):
     return call
 
 
-__all__ = ["build_udf"]
+__all__ = ["spark_udf", "build_udf"]
