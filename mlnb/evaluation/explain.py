@@ -217,10 +217,9 @@ def lightgbm_contributions(model: Any, sample: pd.DataFrame) -> np.ndarray:
     """LightGBM's exact tree SHAP (``pred_contrib``) of ``sample``, without the bias column: rows x
     features, or rows x features x classes for multiclass models. The trees used are the ones the
     model predicts with (its best iteration after early stopping), on every core this process may use."""
-    import os
+    from mlnb.evaluation.treeshap import usable_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    contribs = np.asarray(model.predict(sample, pred_contrib=True, num_threads=cores))
+    contribs = np.asarray(model.predict(sample, pred_contrib=True, num_threads=usable_cores()))
     n_classes = contribs.shape[1] // (sample.shape[1] + 1)
     if n_classes == 1:
         return contribs[:, :-1]
