@@ -3,8 +3,9 @@
 scikit-learn (1.7+) draws each parameter's and fitted attribute's tooltip from the class docstring,
 and re-reads and re-cleans that whole docstring (``inspect.getdoc``) once per row: more than half of
 a LogisticRegression's drawing time. While autolog is on, the per-row lookup is memoized by
-(class, section, name), which gives the same text; ``autolog(disable=True)`` restores scikit-learn's
-own function with the other patches.
+(class, section, name), which gives the same text (the memo lives as long as the process, so a
+class's second fit draws fast); ``autolog(disable=True)`` restores scikit-learn's own function with
+the other patches.
 """
 
 from __future__ import annotations
@@ -27,11 +28,19 @@ def memoize_docstrings(integration: str) -> None:
         lookup = patching.original_of(modules[0].get_docstring)
     except (ImportError, AttributeError):
         return
-    cached = functools.lru_cache(maxsize=4096)(lookup)
-    cached.__mlnb_original__ = lookup   # type: ignore[attr-defined]
+    cached = _memoized(lookup)
     for module in modules:
         if getattr(module, "get_docstring", None) is lookup:
             patching.replace_attribute(integration, module, "get_docstring", cached)
+
+
+@functools.lru_cache(maxsize=None)
+def _memoized(lookup: Any) -> Any:
+    """One memo per lookup function for the life of the process, so turning autolog off and on
+    again keeps what was looked up."""
+    cached = functools.lru_cache(maxsize=4096)(lookup)
+    cached.__mlnb_original__ = lookup   # type: ignore[attr-defined]
+    return cached
 
 
 def render(estimator: Any) -> bytes:
