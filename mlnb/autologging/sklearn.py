@@ -137,7 +137,6 @@ def _install(post_training_metrics: bool) -> None:
     for cls in seen:
         _patch_class(cls, post_training_metrics)
     _hook_new_classes(BaseEstimator, post_training_metrics)
-    estimator_html.memoize_docstrings(INTEGRATION)
 
     suspend = _run_suspended
     for name in CV_HELPERS:
