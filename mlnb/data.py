@@ -88,10 +88,18 @@ def pandas_digest(df) -> str:
     import pandas as pd
 
     head = df.head(MAX_ROWS)
-    strings = head.columns[(df.map(type) == str).all(0)]
+    strings = head.columns[[_all_str(df.iloc[:, i]) for i in range(df.shape[1])]]
     numbers = head.select_dtypes(include=[np.number]).columns
     kept = head[strings.union(numbers)]
     return _md5([pd.util.hash_pandas_object(kept).values, np.int64(len(df)), *(str(c).encode() for c in df.columns)])
+
+
+def _all_str(column) -> bool:
+    """True when every value of ``column`` is a ``str`` (MLflow's test for a string column, over all
+    rows). Numeric, boolean and datetime columns hold no str values, so only the others are scanned."""
+    if len(column) and column.dtype.kind in "biufcmM":
+        return False
+    return all(type(value) is str for value in column.to_numpy(dtype=object))
 
 
 def numpy_digest(features, targets=None) -> str:
@@ -103,7 +111,7 @@ def numpy_digest(features, targets=None) -> str:
     parts: list = []
 
     def add(array) -> None:
-        flat = np.asarray(array).flatten()[:MAX_ROWS]
+        flat = _leading_values(np.asarray(array))
         try:
             parts.append(pd.util.hash_array(flat))
         except TypeError:
@@ -116,6 +124,16 @@ def numpy_digest(features, targets=None) -> str:
         for array in ([item[k] for k in sorted(item)] if isinstance(item, dict) else [item]):
             add(array)
     return _md5(parts)
+
+
+def _leading_values(array) -> Any:
+    """The first MAX_ROWS values of ``array`` flattened in C order, copying only the leading rows
+    they come from (flattening a whole large array first would copy all of it)."""
+    if array.ndim > 1 and array.shape[0]:
+        per_row = array.size // array.shape[0]
+        if per_row:
+            array = array[: -(-MAX_ROWS // per_row)]
+    return array.reshape(-1)[:MAX_ROWS]
 
 
 def _source(source: Any) -> tuple[str, str]:

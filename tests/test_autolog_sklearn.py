@@ -55,6 +55,25 @@ def test_classifier_fit_logs_params_tags_metrics_model_and_plots(autolog):
     assert signature is not None and signature.inputs is not None
 
 
+def test_estimator_html_is_scikit_learns_page(autolog):
+    """The logged page is the one scikit-learn draws (up to its per-page element ids)."""
+    import re
+
+    from sklearn.utils import estimator_html_repr
+
+    def same_ids(text: str) -> str:
+        ids: dict[str, str] = {}
+        return re.sub(r"[a-z-]*id-\d+", lambda m: ids.setdefault(m.group(0), f"id{len(ids)}"), text)
+
+    autolog()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(X, Y)
+    run_id = only_run().info.run_id
+    html = Path(mlnb.download_artifacts(run_id=run_id, artifact_path="estimator.html")).read_text()
+    mlnb.sklearn.autolog(disable=True)
+    assert same_ids(html) == same_ids(f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
+                                      f"<body>\n{estimator_html_repr(model)}\n</body>\n</html>\n")
+
+
 @pytest.mark.parametrize("backend", ["pillow", "matplotlib"])
 def test_plots_are_pngs_from_either_backend_of_one_api(backend):
     from mlnb.autologging import metrics as M

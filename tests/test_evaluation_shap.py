@@ -122,6 +122,32 @@ def test_multiclass_xgboost_keeps_one_slice_per_class():
     assert exp.values.shape == (len(df), 8, 3)
 
 
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "multiclass"])
+def test_lightgbm_is_explained_by_its_own_pred_contrib_equal_to_shaps(kind):
+    """LightGBM's compiled tree SHAP gives shap's TreeExplainer values on the same rows, and they add
+    up to the model's raw output (log-odds for classifiers)."""
+    import lightgbm
+    import shap
+
+    df = {"classifier": binary_frame, "regressor": regression_frame, "multiclass": multiclass_frame}[kind]()
+    cls = lightgbm.LGBMRegressor if kind == "regressor" else lightgbm.LGBMClassifier
+    model = fitted(cls(n_estimators=30, num_leaves=8, random_state=0, n_jobs=1, verbose=-1), df)
+    exp = _explain(model, df, "regressor" if kind == "regressor" else "classifier")
+    assert exp.explainer == "LightGBM pred_contrib", exp.reason
+    n_features = features(df).shape[1]
+    theirs = np.asarray(shap.TreeExplainer(model).shap_values(features(df)))
+    raw = model.predict(features(df), raw_score=True)
+    if kind == "multiclass":
+        assert exp.values.shape == (len(df), n_features, 3)
+        theirs = theirs if theirs.shape == exp.values.shape else np.moveaxis(theirs, 0, -1)
+        base = raw - exp.values.sum(axis=1)
+    else:
+        assert exp.values.shape == (len(df), n_features)
+        base = raw - exp.values.sum(axis=1)
+    np.testing.assert_allclose(exp.values, theirs, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(base, np.broadcast_to(base[0], base.shape), atol=1e-9)   # one expected value
+
+
 def test_tree_shap_values_add_up_to_the_prediction():
     df = regression_frame()
     model = fitted(GradientBoostingRegressor(n_estimators=30, random_state=0), df)

@@ -30,6 +30,26 @@ def test_a_booster_and_a_skops_model_load_without_pickle_consent(tmp_path, class
     assert (mlnb.pyfunc.load_model(tmp_path / "skops", allow_pickle=False).predict(X) == model.predict(X)).all()
 
 
+def test_a_model_fitted_with_an_eval_set_is_saved_with_skops(tmp_path):
+    """Its evaluation history is an OrderedDict, which skops builds as a plain dict (no code): the
+    model is saved in skops, loads without pickle consent in mlnb and loads in MLflow."""
+    import warnings
+
+    import lightgbm
+    import mlflow.lightgbm
+
+    X, y = regression()
+    model = lightgbm.LGBMRegressor(n_estimators=5, num_leaves=7, random_state=0, n_jobs=1, verbose=-1)
+    model.fit(X[:60], y[:60], eval_set=[(X[60:], y[60:])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no fallback to cloudpickle, no warning
+        mlnb.lightgbm.save_model(model, tmp_path / "m")
+    conf = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())["flavors"]["lightgbm"]
+    assert conf["serialization_format"] == "skops" and conf["data"] == "model.skops"
+    assert (mlnb.lightgbm.load_model(tmp_path / "m", allow_pickle=False).predict(X) == model.predict(X)).all()
+    assert (mlflow.lightgbm.load_model(str(tmp_path / "m")).predict(X) == model.predict(X)).all()
+
+
 def test_a_pickled_model_follows_the_pickle_policy(tmp_path, classifier):
     model, X = classifier
     mlnb.lightgbm.save_model(model, tmp_path / "m", serialization_format="cloudpickle")

@@ -61,3 +61,23 @@ def test_input_tags_read_back_with_mlflows_key_and_value_names():
         mlnb.log_input(mlnb.data.from_numpy(X, name="numbers"), context="evaluation", tags={"split": "test"})
     tags = mlnb.get_run(run.info.run_id).inputs.dataset_inputs[0].tags
     assert sorted((t.key, t.value) for t in tags) == [("mlflow.data.context", "evaluation"), ("split", "test")]
+
+
+def test_digests_of_data_beyond_the_hashed_rows_match_mlflows():
+    """Only the leading rows enter a digest: mlnb reads just those, and still gets MLflow's digest."""
+    from mlflow.data.digest_utils import compute_numpy_digest, compute_pandas_digest
+
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=(30_000, 7)), np.asfortranarray(rng.normal(size=(4_000, 9))),
+              rng.normal(size=(3_000, 4, 5)), rng.normal(size=25_000), rng.normal(size=(6_000, 3))[::2]]
+    for X in arrays:
+        assert mlnb.data.numpy_digest(X, np.arange(5)) == compute_numpy_digest(X, np.arange(5))
+    n = 12_000
+    df = pd.DataFrame({"x": rng.normal(size=n), "n": np.arange(n), "flag": rng.normal(size=n) > 0,
+                       "mixed": pd.Series(["a" if i % 2 else 1 for i in range(n)], dtype=object),
+                       "names": pd.Series([f"k{i}" for i in range(n)], dtype=object),
+                       "late_none": pd.Series(["v"] * (n - 1) + [None], dtype=object),
+                       "cat": pd.Categorical([f"c{i % 4}" for i in range(n)]),
+                       "when": pd.date_range("2024-01-01", periods=n, freq="min")})
+    for frame in (df, df.head(0), df.head(3)):
+        assert mlnb.data.pandas_digest(frame) == compute_pandas_digest(frame)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from mlnb.autologging import metrics as M
-from mlnb.autologging import boosting, patching, post_training
+from mlnb.autologging import boosting, estimator_html, patching, post_training
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.search import is_search, log_search
 from mlnb.autologging.session import FitRun
@@ -380,7 +380,11 @@ def _after_fit(cfg: _Config, estimator: Any, method: str, result: Any, inputs: t
     if score is not None:
         metrics[M.PREFIX + "score"] = score
     run.add_metrics(metrics)
-    run.add_file_later("estimator.html", _estimator_html, estimator)
+    # drawn here, not on autolog's worker: it is pure Python, so a second thread would only take
+    # turns with this one for the interpreter lock
+    page = patching.guard(INTEGRATION, "draw estimator.html", estimator_html.render, estimator)
+    if page is not None:
+        run.add_file("estimator.html", page)
     if cfg.log_datasets is not False:
         patching.guard(INTEGRATION, "log the training dataset", log_training_dataset, X, y, run.run_id)
 
@@ -417,16 +421,6 @@ def _training_score(estimator: Any, X: Any, y: Any, sw: Any, metrics: dict[str, 
     if sw is not None and "sample_weight" in inspect.signature(estimator.score).parameters:
         return float(estimator.score(*args, sample_weight=sw))
     return float(estimator.score(*args))
-
-
-def _estimator_html(estimator: Any) -> bytes:
-    """The estimator's diagram (scikit-learn's ``estimator_html_repr``) as a standalone page, the
-    ``estimator.html`` MLflow's autolog logs."""
-    from sklearn.utils import estimator_html_repr
-
-    body = estimator_html_repr(estimator)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
-            f"<body>\n{body}\n</body>\n</html>\n").encode("utf-8")
 
 
 #: autolog draws with the fast backend of mlnb.evaluation.plots: about a millisecond a plot

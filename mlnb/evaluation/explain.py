@@ -2,9 +2,10 @@
 
 * Tree ensembles, classifiers and regressors alike, by the fastest exact tree SHAP for the model:
   scikit-learn trees, forests and gradient boosting by mlnb's compiled tree SHAP
-  (:mod:`mlnb.evaluation.treeshap`, split across cores); XGBoost by its own ``pred_contribs``;
-  LightGBM, CatBoost and other tree models by ``shap.TreeExplainer``. All give the values of shap's
-  path-dependent tree SHAP, exactly.
+  (:mod:`mlnb.evaluation.treeshap`, split across cores); XGBoost by its own ``pred_contribs`` and
+  LightGBM by its own ``pred_contrib`` (compiled, on the trees the model predicts with); CatBoost and
+  other tree models by ``shap.TreeExplainer``. All give the values of shap's path-dependent tree
+  SHAP, exactly.
 * Linear models (``sklearn.linear_model``): ``shap.LinearExplainer``.
 * A scikit-learn ``Pipeline`` is explained through its final step on the transformed features when
   that step is a tree or linear model; otherwise, and for any other model or a plain function, a
@@ -192,6 +193,8 @@ def _tree_values(shap, target, sample: pd.DataFrame, data: np.ndarray):
         return "TreeSHAP", values
     if type(target).__module__.startswith("xgboost"):
         return "XGBoost pred_contribs", xgboost_contributions(target, sample)
+    if type(target).__module__.startswith("lightgbm"):
+        return "LightGBM pred_contrib", lightgbm_contributions(target, sample)
     if shap is None:
         raise ImportError("explaining this tree model needs the 'shap' package (pip install 'mlnb[evaluate]')")
     explainer = shap.TreeExplainer(target)
@@ -212,13 +215,28 @@ def xgboost_contributions(model: Any, sample: pd.DataFrame) -> np.ndarray:
     return np.moveaxis(contribs, 1, 2) if contribs.ndim == 3 else contribs
 
 
+def lightgbm_contributions(model: Any, sample: pd.DataFrame) -> np.ndarray:
+    """LightGBM's exact tree SHAP (``pred_contrib``) of ``sample``, without the bias column: rows x
+    features, or rows x features x classes for multiclass models. The trees used are the ones the
+    model predicts with (its best iteration after early stopping), on every core this process may use."""
+    from mlnb.evaluation.treeshap import usable_cores
+
+    contribs = np.asarray(model.predict(sample, pred_contrib=True, num_threads=usable_cores()))
+    n_classes = contribs.shape[1] // (sample.shape[1] + 1)
+    if n_classes == 1:
+        return contribs[:, :-1]
+    per_class = contribs.reshape(len(sample), n_classes, sample.shape[1] + 1)[..., :-1]
+    return np.moveaxis(per_class, 1, 2)
+
+
 def _native_tree(kind: str | None, target: Any) -> bool:
-    """True when a tree model is explained without the shap package (by mlnb's or XGBoost's tree SHAP)."""
+    """True when a tree model is explained without the shap package (by mlnb's, XGBoost's or
+    LightGBM's tree SHAP)."""
     if kind != "tree":
         return False
     from mlnb.evaluation.treeshap import supports
 
-    return type(target).__module__.startswith("xgboost") or supports(target)
+    return type(target).__module__.startswith(("xgboost", "lightgbm")) or supports(target)
 
 
 def _model_aware(shap, kind: str, target, Xe: pd.DataFrame, idx: np.ndarray):

@@ -242,9 +242,13 @@ def _flatten(model: Any, n_features: int) -> _Paths | None:
     return _Paths(feat, lo, hi, z, n, value)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
 def _workers(work: float) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1 if work < PARALLEL_WORK else max(1, cores)
+    return 1 if work < PARALLEL_WORK else usable_cores()
 
 
 def tree_shap(model: Any, X: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray | None:

@@ -69,6 +69,10 @@ REVIEWED: dict[str, str] = {
     "sklearn.tree._tree.Tree": "TreeNode",
     "sklearn.utils._bunch.Bunch": "DictNode",
 }
+#: Nodes through which skops itself trusts a reviewed type by default, besides the reviewed node:
+#: ``DictNode`` builds a ``dict`` or an ``OrderedDict`` by calling it without arguments and filling
+#: it (a LightGBM model's ``evals_result_`` after a fit with an eval set).
+SKOPS_DEFAULT_NODES: dict[str, frozenset[str]] = {"collections.OrderedDict": frozenset({"DictNode"})}
 SCHEMA = "schema.json"
 _MAX_DEPTH = 10_000
 
@@ -152,9 +156,9 @@ def trusted_types(data: bytes | Path, consented: Iterable[str] = (), trust_all: 
         node = REVIEWED.get(name)
         if node is None or not defined_at(name):
             refused.append(name)
-        elif loaders.get(name, {node}) != {node}:
-            misused.append(f"{name} (built by {', '.join(sorted(loaders[name] - {node}))}; mlnb trusts it only "
-                           f"through {node})")
+        elif loaders.get(name, {node}) - {node} - SKOPS_DEFAULT_NODES.get(name, frozenset()):
+            other = loaders[name] - {node} - SKOPS_DEFAULT_NODES.get(name, frozenset())
+            misused.append(f"{name} (built by {', '.join(sorted(other))}; mlnb trusts it only through {node})")
     if refused or misused:
         names = sorted(refused + [m.split(" ")[0] for m in misused])
         raise Refused(
