@@ -22,7 +22,12 @@ INTEGRATIONS: dict[str, str] = {
     "sklearn": "mlnb.autologging.sklearn",
     "xgboost": "mlnb.autologging.xgboost",
     "lightgbm": "mlnb.autologging.lightgbm",
+    "keras": "mlnb.autologging.keras",
+    "tensorflow": "mlnb.autologging.tensorflow",
 }
+#: integrations ``autolog()`` enables only once their library is imported: importing Keras fixes its
+#: backend, and importing TensorFlow takes seconds (their own ``autolog()`` imports them)
+ONLY_WHEN_IMPORTED = frozenset({"keras", "tensorflow"})
 
 
 def register_integration(library: str, module: str) -> None:
@@ -55,6 +60,8 @@ def autolog(
     done = []
     for library, module in INTEGRATIONS.items():
         if library in (exclude_flavors or ()) or importlib.util.find_spec(library) is None:
+            continue
+        if library in ONLY_WHEN_IMPORTED and library not in sys.modules:
             continue
         importlib.import_module(module).autolog(
             log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,

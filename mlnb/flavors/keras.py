@@ -73,18 +73,21 @@ def _keras(backend: str | None = None):
             f"Install that backend's library, or set KERAS_BACKEND to an installed one (e.g. 'torch', "
             f"which pip install 'mlnb[keras]' brings) before Keras is first imported."
         ) from exc
-    running = keras.backend.backend()
-    if backend and running != backend and not _installed(backend):
-        import warnings
-
-        warnings.warn(
-            f"This Keras model was saved on the '{backend}' backend, whose library "
-            f"'{BACKEND_LIBRARIES.get(backend, backend)}' is not installed here; it is loaded on the "
-            f"'{running}' backend instead. A .keras file holds no backend code, so plain layers give the "
-            f"same predictions; a custom layer that calls {BACKEND_LIBRARIES.get(backend, backend)} directly "
-            f"will fail. Install it to load the model on its own backend.",
-            BackendWarning, stacklevel=4)
     return keras
+
+
+def _warn_other_backend(saved: str, running: str) -> None:
+    import warnings
+
+    library = BACKEND_LIBRARIES.get(saved, saved)
+    why = (f"whose library '{library}' is not installed here" if not _installed(saved)
+           else "while Keras runs on another backend in this process")
+    warnings.warn(
+        f"This Keras model was saved on the '{saved}' backend, {why}; it is loaded on the '{running}' backend "
+        f"instead, without its compiled optimizer and loss (those are classes of the '{saved}' backend): "
+        f"plain layers give the same predictions, compile it again to train on, and a custom layer that calls "
+        f"{library} directly will fail. Install {library} to load the model on its own backend.",
+        BackendWarning, stacklevel=5)
 
 
 def save_model(
@@ -174,6 +177,11 @@ def read_keras_file(file: Path, backend: str | None, custom_objects: dict | None
     consent = consent or trust.current()
     keras = _keras(backend)
     kwargs = {"safe_mode": not consent.code, **(load_model_kwargs or {})}
+    running = keras.backend.backend()
+    if backend and running != backend:
+        # the saved optimizer is a class of the saving backend's: load the model without it
+        kwargs.setdefault("compile", False)
+        _warn_other_backend(backend, running)
     try:
         return keras.saving.load_model(str(file), custom_objects=custom_objects, **kwargs)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
