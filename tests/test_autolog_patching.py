@@ -124,9 +124,13 @@ def test_autolog_through_the_top_level_names(autolog):
     import mlnb.sklearn
 
     every = ["sklearn", "xgboost", "lightgbm"]   # every integration whose library is installed
-    assert mlnb.autolog(disable=True) == every
+    # Keras and TensorFlow join once imported (an earlier test in this worker may have imported them)
+    later = {"keras", "tensorflow"}
+    disabled = mlnb.autolog(disable=True)
+    assert disabled[:3] == every and set(disabled[3:]) <= later
     assert not patching.is_patched("sklearn")
-    assert mlnb.autolog(log_models=False) == every
+    enabled = mlnb.autolog(log_models=False)
+    assert enabled[:3] == every and set(enabled[3:]) <= later
     assert all(patching.is_patched(name) for name in every)
     LinearRegression().fit(X, Y)
     assert "model" not in {a.path for a in mlnb.MlnbClient().list_artifacts(only_run().info.run_id)}
