@@ -8,7 +8,8 @@ the median of a few repeats. Loads are the same work: both ``pyfunc.load_model``
 the one MLflow's save wrote (a directory mlnb wrote is loaded by both too, as a second row per
 flavor). MLflow's saves infer the model's pip
 requirements by default (in a subprocess); mlnb pins them from the modules the flavor names.
-PyTorch saves with an input example, so both write MLflow's default ``pt2`` format. Flavors whose
+PyTorch saves with an input example, so both write MLflow's default ``pt2`` format. TensorFlow
+saves a ``tf.Module`` (a SavedModel; Keras runs on PyTorch in this process). Flavors whose
 library is not installed are skipped with a note.
 """
 
@@ -93,6 +94,25 @@ def _keras():
     return model, {}
 
 
+def _tensorflow():
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+
+    class Net(tf.Module):    # the same two-layer network as the keras row, as a tf.Module (a SavedModel)
+        def __init__(self):
+            super().__init__()
+            self.w1 = tf.Variable(rng.normal(size=(10, 32)).astype("float32"))
+            self.w2 = tf.Variable(rng.normal(size=(32, 1)).astype("float32"))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 10], tf.float32)])
+        def __call__(self, x):
+            return tf.matmul(tf.nn.relu(tf.matmul(x, self.w1)), self.w2)
+
+    return Net(), {}
+
+
 # flavor -> (library to check, model factory)
 CASES = {
     "xgboost": ("xgboost", _xgboost),
@@ -102,6 +122,7 @@ CASES = {
     "pytorch": ("torch", _pytorch),
     "onnx": ("skl2onnx", _onnx),
     "keras": ("keras", _keras),
+    "tensorflow": ("tensorflow", _tensorflow),
 }
 
 

@@ -124,9 +124,13 @@ def test_autolog_through_the_top_level_names(autolog):
     import mlnb.sklearn
 
     every = ["sklearn", "xgboost", "lightgbm", "statsmodels", "pytorch"]   # every integration whose library is installed
-    assert mlnb.autolog(disable=True) == every
+    # Keras and TensorFlow join once imported (an earlier test in this worker may have imported them)
+    later = {"keras", "tensorflow"}
+    disabled = mlnb.autolog(disable=True)
+    assert disabled[:5] == every and set(disabled[5:]) <= later
     assert not patching.is_patched("sklearn")
-    assert mlnb.autolog(log_models=False) == every
+    enabled = mlnb.autolog(log_models=False)
+    assert enabled[:5] == every and set(enabled[5:]) <= later
     import pytorch_lightning
     import statsmodels  # noqa: F401  (these two are patched once imported)
 

@@ -139,7 +139,7 @@ def test_a_registered_flavor_is_reachable_as_mlnb_name(tmp_path, monkeypatch):
 
 
 def test_star_import_does_not_import_model_libraries():
-    libraries = {'torch', 'h2o', 'pyspark', 'keras', 'xgboost', 'lightgbm', 'statsmodels', 'catboost'}
+    libraries = {'torch', 'h2o', 'pyspark', 'keras', 'tensorflow', 'xgboost', 'lightgbm', 'statsmodels', 'catboost'}
     code = f"from mlnb import *; import mlnb, sys; dir(mlnb); print(sorted({libraries!r} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"

@@ -264,7 +264,9 @@ def test_exported_savedmodel_is_named_not_misread(tmp_path):
 
 
 def _run(code: str, env: dict) -> str:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    """Run ``code`` in a fresh Python. Generous timeout: where TensorFlow is installed, Keras imports it
+    (seconds) whenever it saves or loads a model, whatever its backend."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.strip().splitlines()[-1]
 

@@ -25,9 +25,15 @@ INTEGRATIONS: dict[str, str] = {
     "lightgbm": "mlnb.autologging.lightgbm",
     "statsmodels": "mlnb.autologging.statsmodels",
     "pytorch": "mlnb.autologging.lightning",
+    "keras": "mlnb.autologging.keras",
+    "tensorflow": "mlnb.autologging.tensorflow",
 }
 #: integrations whose library imports under other names than the integration's: any one installed enables it
 LIBRARY_MODULES: dict[str, tuple[str, ...]] = {"pytorch": ("lightning", "pytorch_lightning")}
+#: integrations ``autolog()`` enables only when their library is already imported (the others patch
+#: their library when it is imported): importing Keras fixes its backend, and importing TensorFlow
+#: takes seconds (their own ``autolog()`` imports them)
+ONLY_WHEN_IMPORTED = frozenset({"keras", "tensorflow"})
 
 
 def register_integration(library: str, module: str) -> None:
@@ -66,6 +72,8 @@ def autolog(
     for library, module in INTEGRATIONS.items():
         if library in (exclude_flavors or ()) or not _installed(library):
             continue
+        if library in ONLY_WHEN_IMPORTED and library not in sys.modules:
+            continue
         enable = importlib.import_module(module).autolog
         accepted = inspect.signature(enable).parameters
         enable(**{k: v for k, v in options.items() if k in accepted})
@@ -96,4 +104,4 @@ def get_autologging_config(flavor_name: str, config_key: str | None = None, defa
 
 
 __all__ = ["autolog", "get_autologging_config", "logged_fits", "LoggedFit", "AutologWarning", "INTEGRATIONS",
-           "LIBRARY_MODULES", "register_integration"]
+           "LIBRARY_MODULES", "ONLY_WHEN_IMPORTED", "register_integration"]

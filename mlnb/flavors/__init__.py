@@ -85,6 +85,8 @@ register_flavor(Flavor("h2o", "mlnb.flavors.h2o", "mlflow.h2o", extra="h2o", lib
 register_flavor(Flavor("pytorch", "mlnb.flavors.pytorch", "mlflow.pytorch", extra="pytorch", library="torch"))
 # no library=: Keras must see its backend choice before it is imported, so the flavor imports it
 register_flavor(Flavor("keras", "mlnb.flavors.keras", "mlflow.keras", extra="keras"))
+register_flavor(Flavor("tensorflow", "mlnb.flavors.tensorflow", "mlflow.tensorflow", extra="tensorflow",
+                        library="tensorflow"))
 register_flavor(Flavor("spark", "mlnb.flavors.spark", "mlflow.spark", extra="spark", library="pyspark"))
 register_flavor(Flavor("lightgbm", "mlnb.flavors.lightgbm", "mlflow.lightgbm", extra="lightgbm", library="lightgbm"))
 register_flavor(Flavor("statsmodels", "mlnb.flavors.statsmodels", "mlflow.statsmodels", extra="statsmodels",

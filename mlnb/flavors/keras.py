@@ -34,12 +34,32 @@ MODULE_FILE = "keras_module.txt"
 BACKEND_LIBRARIES = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax", "numpy": "numpy"}
 
 
+class BackendWarning(UserWarning):
+    """A Keras model is loaded on another backend than the one it was saved with, because that one's
+    library is not installed here."""
+
+
+def _installed(backend: str) -> bool:
+    library = BACKEND_LIBRARIES.get(backend)
+    try:
+        return library is not None and importlib.util.find_spec(library) is not None
+    except (ImportError, ValueError):   # a finder that refuses it, or a half-imported module
+        return False
+
+
 def _keras(backend: str | None = None):
-    """Import Keras, first choosing ``backend`` if nothing else has chosen one yet."""
-    if "keras" not in sys.modules and backend and not os.environ.get("KERAS_BACKEND"):
-        library = BACKEND_LIBRARIES.get(backend)
-        if library and importlib.util.find_spec(library) is not None:
-            os.environ["KERAS_BACKEND"] = backend
+    """Import Keras, first choosing ``backend`` if nothing else has chosen one yet. When the saved
+    backend's library is missing, another installed backend is chosen, with a :class:`BackendWarning`."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    if "keras" not in sys.modules and backend and not chosen:
+        pick = backend if _installed(backend) else next((b for b in ("tensorflow", "torch", "jax") if _installed(b)), None)
+        if pick is None:
+            raise MissingDependencyError(
+                f"This Keras model was saved on the '{backend}' backend, and no Keras backend library is "
+                f"installed here (tensorflow, torch or jax). Install '{BACKEND_LIBRARIES.get(backend, backend)}' "
+                f"(pip install 'mlnb[keras]' brings torch, 'mlnb[tensorflow]' brings TensorFlow)."
+            )
+        os.environ["KERAS_BACKEND"] = pick
     if importlib.util.find_spec("keras") is None:
         raise MissingDependencyError(
             "The 'keras' flavor needs the 'keras' package, which is not installed. "
@@ -54,6 +74,20 @@ def _keras(backend: str | None = None):
             f"which pip install 'mlnb[keras]' brings) before Keras is first imported."
         ) from exc
     return keras
+
+
+def _warn_other_backend(saved: str, running: str) -> None:
+    import warnings
+
+    library = BACKEND_LIBRARIES.get(saved, saved)
+    why = (f"whose library '{library}' is not installed here" if not _installed(saved)
+           else "while Keras runs on another backend in this process")
+    warnings.warn(
+        f"This Keras model was saved on the '{saved}' backend, {why}; it is loaded on the '{running}' backend "
+        f"instead, without its compiled optimizer and loss (those are classes of the '{saved}' backend): "
+        f"plain layers give the same predictions, compile it again to train on, and a custom layer that calls "
+        f"{library} directly will fail. Install {library} to load the model on its own backend.",
+        BackendWarning, stacklevel=5)
 
 
 def save_model(
@@ -104,7 +138,7 @@ def save_model(
 
     return write_model(
         path, write_payload, mlmodel=mlmodel, signature=signature, input_example=input_example,
-        predict=_KerasPyfunc(model).predict, pip_requirements=pip_requirements,
+        predict=KerasPyfunc(model).predict, pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements, metadata=metadata,
         conda_env=conda_env, extra_files=extra_files,
     )
@@ -131,8 +165,23 @@ def _read_model(model_dir: Path, conf: dict, custom_objects: dict | None = None,
     file = file / MODEL_FILE if file.is_dir() else file.with_name(file.name + ".keras")
     if not file.is_file():
         raise ModelFormatError(f"The keras flavor names '{file.relative_to(model_dir)}', which is missing from '{model_dir}'.")
-    keras = _keras(conf.get("keras_backend"))
+    return read_keras_file(file, conf.get("keras_backend"), custom_objects, load_model_kwargs, consent)
+
+
+def read_keras_file(file: Path, backend: str | None, custom_objects: dict | None = None,
+                    load_model_kwargs: dict | None = None, consent: Any = None) -> Any:
+    """Load a ``.keras`` file saved on ``backend``, in Keras' safe mode unless ``consent`` trusts the
+    model's code (the keras and tensorflow flavors both read their files here)."""
+    from mlnb.models import trust
+
+    consent = consent or trust.current()
+    keras = _keras(backend)
     kwargs = {"safe_mode": not consent.code, **(load_model_kwargs or {})}
+    running = keras.backend.backend()
+    if backend and running != backend:
+        # the saved optimizer is a class of the saving backend's: load the model without it
+        kwargs.setdefault("compile", False)
+        _warn_other_backend(backend, running)
     try:
         return keras.saving.load_model(str(file), custom_objects=custom_objects, **kwargs)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
@@ -164,7 +213,7 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, custom
     return _read_model(path, mlmodel.flavor(FLAVOR_NAME), custom_objects, load_model_kwargs, resolve(trust_code))
 
 
-class _KerasPyfunc:
+class KerasPyfunc:
     """The pyfunc face of a Keras model, as MLflow's: a DataFrame in gives a DataFrame (same index)
     out; arrays, lists, tuples and dicts of arrays give a numpy array."""
 
@@ -188,14 +237,28 @@ class _KerasPyfunc:
         return self.keras_model
 
 
-def load_pyfunc(path: str, model_config: dict | None = None) -> _KerasPyfunc:
+def load_pyfunc(path: str, model_config: dict | None = None) -> KerasPyfunc:
     p = Path(path)
     if p.is_file() or not (p / "MLmodel").is_file():  # a pyfunc ``data`` path inside the model
         p = p.parent
-    return _KerasPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
+    return KerasPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-__all__ = ["save_model", "log_model", "load_model", "load_pyfunc"]
+#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
+#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+AUTOLOG_INTEGRATION = "mlnb.autologging.keras"
+
+
+def autolog(*args: Any, **kwargs: Any):
+    """Log every Keras ``fit``: params, the per-epoch history and the model, under MLflow's
+    ``mlflow.keras.autolog`` names. See ``mlnb.autologging.keras.autolog``."""
+    import importlib
+
+    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+
+
+__all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "read_keras_file", "KerasPyfunc",
+           "BackendWarning"]

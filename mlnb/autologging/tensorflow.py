@@ -1,0 +1,50 @@
+"""TensorFlow autologging: ``mlnb.tensorflow.autolog()``, for Keras models on the TensorFlow backend
+(the shared logic is :mod:`mlnb.autologging.keras`). Params use MLflow's ``opt_`` prefix, early
+stopping is logged, and the model is logged with the tensorflow flavor. MLflow's TensorBoard logs
+and checkpoints are not written; the checkpoint options are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlnb.autologging import keras as shared
+
+INTEGRATION = "tensorflow"
+
+
+def autolog(
+    log_models: bool = True,
+    log_datasets: bool | None = None,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    registered_model_name: str | None = None,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    saved_model_kwargs: dict | None = None,
+    keras_model_kwargs: dict | None = None,
+    extra_tags: dict[str, Any] | None = None,
+    log_every_epoch: bool = True,
+    log_every_n_steps: int | None = None,
+    checkpoint: bool = True,
+    checkpoint_monitor: str = "val_loss",
+    checkpoint_mode: str = "min",
+    checkpoint_save_best_only: bool = True,
+    checkpoint_save_weights_only: bool = False,
+    checkpoint_save_freq: Any = "epoch",
+) -> None:
+    """Log every Keras ``fit`` on the TensorFlow backend under MLflow's ``mlflow.tensorflow.autolog``
+    names: fit's params and the optimizer's (``opt_<key>``), the per-epoch history, early stopping,
+    ``model_summary.txt`` and the model (tensorflow flavor)."""
+    options = {k: v for k, v in locals().items() if not k.startswith(("checkpoint", "saved_model_kwargs"))}
+    shared.enable(INTEGRATION, options)
+
+
+def autolog_config() -> dict[str, Any] | None:
+    """The options autologging is on with (``autolog``'s keyword arguments), or None when it is off."""
+    return shared.config(INTEGRATION)
+
+
+__all__ = ["autolog", "autolog_config", "INTEGRATION"]

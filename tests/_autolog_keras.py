@@ -1,0 +1,78 @@
+"""Keras autolog against MLflow's on the same fit, for whichever backend this process runs Keras on
+(tests/test_autolog_keras.py on PyTorch, tests/_tensorflow_backend.py on TensorFlow)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+
+import numpy as np
+
+
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)).astype("float32")
+    return X, (X[:, 0] * 2 + X[:, 1]).astype("float32")
+
+
+def build():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    return model
+
+
+def fit(model, X, y, **kw):
+    import keras
+
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    return model.fit(X, y, batch_size=16, epochs=3, validation_split=0.25, verbose=0, callbacks=[stop], **kw)
+
+
+def logged(client, run_id):
+    """What a run holds: params, metric keys with their steps, and its artifact files."""
+    run = client.get_run(run_id)
+    steps = {k: [m.step for m in client.get_metric_history(run_id, k)] for k in run.data.metrics}
+    return set(run.data.params), steps, {a.path for a in client.list_artifacts(run_id)}
+
+
+def compare_with_mlflow(integration: str) -> None:
+    """``mlnb.<integration>.autolog()`` logs the params, metric keys and steps, and files that
+    ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs and checkpoints aside),
+    and the logged model predicts as the fitted one."""
+    import mlflow
+
+    import mlnb
+    import mlnb.pyfunc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+        X, y = data()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            options = {"checkpoint": False} if integration == "tensorflow" else {}
+            getattr(mlflow, integration).autolog(log_models=False, log_datasets=False, **options)
+            try:
+                with mlflow.start_run() as theirs:
+                    fit(build(), X, y)
+            finally:
+                getattr(mlflow, integration).autolog(disable=True)
+        getattr(mlnb, integration).autolog(log_datasets=False)
+        try:
+            with mlnb.start_run() as ours:
+                model = build()
+                fit(model, X, y)
+        finally:
+            getattr(mlnb, integration).autolog(disable=True)
+        their_params, their_steps, their_files = logged(mlflow.MlflowClient(), theirs.info.run_id)
+        our_params, our_steps, our_files = logged(mlnb.MlflowClient(), ours.info.run_id)
+        assert our_params == their_params, (our_params ^ their_params)
+        assert our_steps == their_steps, (our_steps, their_steps)
+        assert our_files == (their_files - {"tensorboard_logs"}) | {"model"}, (our_files, their_files)
+        loaded = mlnb.pyfunc.load_model(f"runs:/{ours.info.run_id}/model")
+        np.testing.assert_allclose(loaded.predict(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
+        flavors = mlnb.models.Model.load(mlnb.download_artifacts(run_id=ours.info.run_id, artifact_path="model")).flavors
+        assert integration in flavors
