@@ -20,11 +20,11 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
 from mlnb.flavors.protocol import make_log_model, model_dir
-from mlnb.models.layout import write_model
+from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
 FLAVOR_NAME = "tensorflow"
@@ -49,16 +49,16 @@ def _tensorflow():
 def save_model(
     model: Any,
     path: str | os.PathLike,
-    signature=None,
+    signature: SignatureArg = None,
     input_example: Any = None,
-    pip_requirements=None,
-    extra_pip_requirements=None,
+    pip_requirements: Requirements = None,
+    extra_pip_requirements: Requirements = None,
     saved_model_kwargs: dict | None = None,
     keras_model_kwargs: dict | None = None,
     metadata: dict | None = None,
-    code_paths=None,
-    conda_env=None,
-    extra_files=None,
+    code_paths: Sequence[str] | None = None,
+    conda_env: CondaEnv = None,
+    extra_files: ExtraFiles = None,
     mlmodel: Model | None = None,
 ) -> Model:
     """Save a ``tf.Module`` (as a SavedModel) or a Keras model on the TensorFlow backend (as a
