@@ -201,7 +201,7 @@ def test_notebook7_renders_the_run_browser_widget(lab, page):
     open_and_run(page, lab, "custom_pyfunc/custom_pyfunc.ipynb", app="notebooks")
     card = page.locator(".mlnb-model-card").first
     card.scroll_into_view_if_needed()
-    assert "city" in card.inner_text()
+    assert "mean radius" in card.inner_text()
     # a widget in Notebook 7: the run browser over this notebook's runs
     page.evaluate(f"""() => {{
       const nb = {NOTEBOOK_JS}.content;
@@ -211,6 +211,6 @@ def test_notebook7_renders_the_run_browser_widget(lab, page):
     }}""")
     panel = page.locator(".mlnb-run-browser").first
     panel.wait_for(state="visible", timeout=60_000)
-    assert panel.locator("tr.mlnb-run-row").count() == 1 and "price-model" in panel.inner_text()
+    assert panel.locator("tr.mlnb-run-row").count() == 1 and "screening-rule" in panel.inner_text()
     panel.scroll_into_view_if_needed()
     shot(panel, "notebook7-run-browser")

@@ -240,7 +240,7 @@ def write(model_dir: str | os.PathLike, requirements: Sequence[str], constraints
     (d / REQUIREMENTS_FILE).write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
     python_env = {
         "python": py,
-        "build_dependencies": [pinned("pip"), pinned("setuptools"), "wheel"],
+        "build_dependencies": [pinned("pip"), pinned("setuptools"), pinned("wheel")],
         "dependencies": [f"-r {REQUIREMENTS_FILE}"],
     }
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: same text, much faster
