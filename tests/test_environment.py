@@ -46,9 +46,13 @@ def test_the_three_files_follow_mlflows_layout(tmp_path):
     assert env == {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
     assert (tmp_path / "requirements.txt").read_text() == "numpy==2.0\npandas==2.2\n"
     py = platform.python_version()
+    try:  # MLflow pins wheel when it is installed, and names it bare when it is not
+        wheel = f"wheel=={md.version('wheel')}"
+    except md.PackageNotFoundError:
+        wheel = "wheel"
     assert (tmp_path / "python_env.yaml").read_text() == (
         f"python: {py}\nbuild_dependencies:\n- pip=={md.version('pip')}\n- setuptools=={md.version('setuptools')}\n"
-        f"- wheel\ndependencies:\n- -r requirements.txt\n")
+        f"- {wheel}\ndependencies:\n- -r requirements.txt\n")
     conda = yaml.safe_load((tmp_path / "conda.yaml").read_text())
     assert conda == {"channels": ["conda-forge"], "name": "mlflow-env",
                      "dependencies": [f"python={py}", f"pip<={md.version('pip')}", {"pip": ["numpy==2.0", "pandas==2.2"]}]}
