@@ -113,7 +113,8 @@ def test_without_mxnet_loading_names_the_environment_it_needs(mxnet_run):
         with pytest.warns(VersionMismatchWarning, match=r"numpy \(saved with 1\.23\.5"), \
                 pytest.raises(MissingDependencyError, match=r"MXNet is not installed here.*'mxnet==1\.9\.1' 'numpy<1\.24'"):
             load(model)
-    done = subprocess.run([sys.executable, "-m", "mlnb.cli", "models", "predict", "-m", str(model)],
+    done = subprocess.run([sys.executable, "-m", "mlnb.cli", "models", "predict", "-m", str(model),
+                           "--env-manager", "local"],   # here, not in a restored environment
                           input="{}", capture_output=True, text=True, timeout=120, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode != 0 and "MXNet is not installed here" in done.stderr
