@@ -6,6 +6,7 @@ context is checked file by file, and building fails in seconds with docker's own
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import shutil
 import subprocess
@@ -78,8 +79,38 @@ def test_without_a_docker_daemon_building_fails_at_once_with_dockers_reason(mode
     assert "no-daemon.sock" in line and line.endswith("and build it where a container builder runs.")
 
 
-def test_mlflow_home_and_a_missing_model_are_refused_naming_what_to_do(model):
+def test_mlflow_home_is_refused_naming_what_to_do(model):
     with pytest.raises(InvalidParameterError, match="install_mlflow=True"):
         mlnb.models.build_docker(str(model), mlflow_home="/src/mlflow")
-    with pytest.raises(InvalidParameterError, match="pass model_uri"):
-        mlnb.models.build_docker()
+
+
+def test_without_a_model_the_context_serves_a_model_mounted_at_opt_ml_model(tmp_path):
+    """MLflow's generic image: nothing of a model in the context; the entrypoint serves /opt/ml/model
+    with mlnb's default environment choice, and the image carries the installer that restores it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "mlnb.cli", "models", "generate-dockerfile",
+                           "-d", str(tmp_path / "ctx"), "--env-manager", "uv"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    context = tmp_path / "ctx"
+    assert sorted(p.name for p in context.iterdir()) == ["Dockerfile", "mlnb-dist"]
+    [wheel] = (context / "mlnb-dist").iterdir()  # no requirements: they are the mounted model's
+    assert wheel.name.startswith("mlnb-") and wheel.suffix == ".whl"
+    text = (context / "Dockerfile").read_text()
+    python = ".".join(map(str, sys.version_info[:2]))
+    assert f"FROM python:{python}-slim" in text.splitlines()
+    assert f'RUN python -m pip install "/opt/mlnb/dist/{wheel.name}[serve,env]"' in text.splitlines()  # uv stays
+    assert "default-jre" not in text and "model_dir" not in text
+    [entrypoint] = [ln for ln in text.splitlines() if ln.startswith("ENTRYPOINT ")]
+    assert json.loads(entrypoint.split(" ", 1)[1]) == ["mlnb", "models", "serve", "-m", "/opt/ml/model", "-h",
+                                                        "0.0.0.0", "-p", "8080"]
+    assert "USER mlnb" in text and "HEALTHCHECK" in text
+    plain = generate_dockerfile(output_directory=tmp_path / "pip", install_mlflow=True).read_text()
+    assert f'RUN python -m pip install "/opt/mlnb/dist/{wheel.name}[serve]"' in plain.splitlines()
+    assert '"8080", "--install-mlflow"]' in plain
+
+
+def test_without_a_model_building_needs_only_docker(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker here: the check after the arguments are accepted
+    with pytest.raises(EnvironmentRestoreError, match="needs the docker command"):
+        mlnb.models.build_docker(name="generic")

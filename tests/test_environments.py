@@ -254,34 +254,36 @@ def test_env_shows_what_would_be_installed_and_prune_removes_unused_entries(pinn
     assert pruned.stdout.strip().splitlines()[-1].startswith("Pruned ")
 
 
-def test_the_dockerfile_recipe_builds_and_serves_outside_a_container(pinned_model, tmp_path, port):
-    """No container builder runs on this machine (no Docker daemon, no podman or buildah), so the
-    Dockerfile's steps run here: its RUN lines in a fresh venv standing in for the base image's
-    Python (indexes replaced by the wheelhouse), its ENTRYPOINT and HEALTHCHECK against the result."""
+def _dockerfile_steps(context: Path) -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (op, argument), continuation lines joined, comments left out."""
+    lines = (context / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    return [(ln.split(" ", 1)[0], ln.split(" ", 1)[1].strip()) for ln in lines if ln and not ln.startswith("#")]
+
+
+def _serve_recipe(context: Path, tmp_path: Path, port: int, run_env: dict | None = None,
+                  mounts: dict | None = None) -> None:
+    """Run a build context's Dockerfile outside a container, since no container builder runs on this
+    machine (no Docker daemon, no podman or buildah): its RUN lines in a fresh venv standing in for
+    the base image's Python (indexes replaced by the wheelhouse), then its ENTRYPOINT, with
+    ``run_env`` as ``docker run -e`` and ``mounts`` (image path -> folder here) as ``-v``; check the
+    HEALTHCHECK passes and the model answers under its pinned scikit-learn."""
     import re
 
-    context = tmp_path / "context"
-    done = subprocess.run(mlnb_cmd("models", "generate-dockerfile", "-m", str(pinned_model), "-d", str(context),
-                                   "--env-manager", "uv"), capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert done.returncode == 0, done.stderr
-    lines = (context / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
-    steps = [(ln.split(" ", 1)[0], ln.split(" ", 1)[1].strip()) for ln in lines if ln and not ln.startswith("#")]
-    assert steps[0] == ("FROM", "python:3.11-slim")
+    steps = _dockerfile_steps(context)
+    assert steps[0] == ("FROM", f"python:{'.'.join(map(str, sys.version_info[:2]))}-slim")
     user = [arg for op, arg in steps if op == "USER"]
     assert user == ["mlnb"] and ("RUN", "useradd --create-home --uid 10001 mlnb") in steps
-    copies = {dest.rstrip("/"): context / src for op, arg in steps if op == "COPY" for src, dest in [arg.split()]}
-    assert set(copies) == {"/opt/mlnb/dist", "/opt/ml/model"}
-    assert os.stat(context / "model_dir" / "MLmodel").st_mode & 0o004  # readable by the image's user, not only root
+    paths = {dest.rstrip("/"): context / src for op, arg in steps if op == "COPY" for src, dest in [arg.split()]}
+    paths.update(mounts or {})
 
     def here(text: str) -> str:
-        for dest, src in copies.items():
+        for dest, src in paths.items():
             text = text.replace(dest, str(src))
         return text.replace("8080", str(port))
 
     root = tmp_path / "base-image-python"
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
-    image_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "MLNB_"))}
+    image_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "MLNB_", "UV_"))}
     image_env["PATH"] = f"{root / 'bin'}{os.pathsep}{image_env['PATH']}"
     offline = f"install --no-index --find-links {WHEELHOUSE}"
     for op, arg in steps:
@@ -290,23 +292,51 @@ def test_the_dockerfile_recipe_builds_and_serves_outside_a_container(pinned_mode
             ran = subprocess.run(["sh", "-c", command], env=image_env, cwd=tmp_path, capture_output=True, text=True,
                                  timeout=900)
             assert ran.returncode == 0, (command, ran.stderr)
-    assert not (root / "bin" / "uv").exists()  # the installer is not left in the image
     [(_, entrypoint)] = [(op, arg) for op, arg in steps if op == "ENTRYPOINT"]
     [(_, healthcheck)] = [(op, arg) for op, arg in steps if op == "HEALTHCHECK"]
+    assert json.loads(entrypoint)[:3] == ["mlnb", "models", "serve"]
     probe = json.loads(here(healthcheck.split(" CMD ", 1)[1]))
-    server = subprocess.Popen([here(a) for a in json.loads(entrypoint)], env=image_env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([here(a) for a in json.loads(entrypoint)], env={**image_env, **(run_env or {})},
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert json.loads(entrypoint)[:3] == ["mlnb", "models", "serve"]
         from mlnb.serving.server import wait_until_ready
 
         url = f"http://127.0.0.1:{port}"
-        assert wait_until_ready(url, time.monotonic() + 600, lambda: server.poll() is None), server.communicate()
+        assert wait_until_ready(url, time.monotonic() + 900, lambda: server.poll() is None), server.communicate()
         assert subprocess.run(probe, env=image_env, timeout=60).returncode == 0  # the HEALTHCHECK passes
         assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_the_dockerfile_recipe_builds_and_serves_outside_a_container(pinned_model, tmp_path, port):
+    context = tmp_path / "context"
+    done = subprocess.run(mlnb_cmd("models", "generate-dockerfile", "-m", str(pinned_model), "-d", str(context),
+                                   "--env-manager", "uv"), capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    copies = [arg.split()[1].rstrip("/") for op, arg in _dockerfile_steps(context) if op == "COPY"]
+    assert sorted(copies) == ["/opt/ml/model", "/opt/mlnb/dist"]
+    assert os.stat(context / "model_dir" / "MLmodel").st_mode & 0o004  # readable by the image's user, not only root
+    _serve_recipe(context, tmp_path, port)
+    assert not (tmp_path / "base-image-python" / "bin" / "uv").exists()  # the installer is not left in the image
+
+
+def test_the_generic_dockerfile_recipe_serves_a_model_mounted_at_run_time(pinned_model, tmp_path, port):
+    """Without -m (MLflow's generic image): the model directory is mounted at /opt/ml/model when the
+    container starts, and its environment is restored then, with the uv the image carries."""
+    context = tmp_path / "context"
+    done = subprocess.run(mlnb_cmd("models", "generate-dockerfile", "-d", str(context), "--env-manager", "uv"),
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert not (context / "model_dir").exists()
+    cache = tmp_path / "home-mlnb-cache"  # the container user's cache; a volume would keep it between runs
+    run_env = {"MLNB_ENV_CACHE": str(cache), "MLNB_ENV_NO_INDEX": "1", "MLNB_ENV_FIND_LINKS": str(WHEELHOUSE)}
+    _serve_recipe(context, tmp_path, port, run_env=run_env, mounts={"/opt/ml/model": pinned_model})
+    assert (tmp_path / "base-image-python" / "bin" / "uv").exists()  # kept: it restores mounted models
+    [restored] = (cache / "envs").iterdir()
+    assert (restored / "mlnb-environment.json").is_file()
 
 
 def test_the_python_predict_runs_in_the_restored_environment(pinned_model, offline, monkeypatch, tmp_path):

@@ -232,9 +232,12 @@ def env_command(model_uri: str | None, env_manager: str | None, prune: bool, day
 
 def _docker_options(command):
     for option in reversed([
-        click.option("-m", "--model-uri", required=True, help="Model URI or path."),
+        click.option("-m", "--model-uri", default=None,
+                     help="Model URI or path, copied into the image. Without it, the image serves the model "
+                          "directory mounted at /opt/ml/model when the container starts."),
         click.option("--env-manager", default="virtualenv", show_default=True, type=click.Choice(["virtualenv", "uv"]),
-                     help="Installer of the model's requirements in the image: pip, or uv (faster builds)."),
+                     help="Installer of the model's requirements: pip, or uv (faster). With a model they are "
+                          "installed at build time; without one, when the container starts."),
         click.option("--install-mlflow", is_flag=True, default=False, help="Also install MLflow into the image."),
         click.option("--install-java", is_flag=True, default=None,
                      help="Install Java in the image (default: for Spark and H2O models)."),
@@ -250,9 +253,10 @@ def _docker_options(command):
 @click.option("-d", "--output-directory", default="mlnb-dockerfile", show_default=True,
               help="Folder to write the Dockerfile and its build context into.")
 @one_line_errors
-def generate_dockerfile_command(model_uri: str, env_manager: str, install_mlflow: bool, install_java: bool | None,
-                                base_image: str | None, output_directory: str) -> None:
-    """Write a Dockerfile (and its context) that serves the model from its own environment."""
+def generate_dockerfile_command(model_uri: str | None, env_manager: str, install_mlflow: bool,
+                                install_java: bool | None, base_image: str | None, output_directory: str) -> None:
+    """Write a Dockerfile (and its context) that serves the model from its own environment, or without
+    -m one that serves a model mounted at /opt/ml/model, restoring its environment when it starts."""
     from mlnb.environments.docker import generate_dockerfile
 
     dockerfile = generate_dockerfile(model_uri, output_directory, env_manager, install_mlflow, install_java,
@@ -264,11 +268,13 @@ def generate_dockerfile_command(model_uri: str, env_manager: str, install_mlflow
 @_docker_options
 @click.option("-n", "--name", default="mlnb-pyfunc-servable", show_default=True, help="Name of the image.")
 @one_line_errors
-def build_docker_command(model_uri: str, env_manager: str, install_mlflow: bool, install_java: bool | None,
+def build_docker_command(model_uri: str | None, env_manager: str, install_mlflow: bool, install_java: bool | None,
                          base_image: str | None, name: str) -> None:
-    """Build a container image that serves the model on port 8080 (docker run -p 5001:8080 NAME)."""
-    from mlnb.environments.docker import build_docker
+    """Build a container image that serves the model on port 8080 (docker run -p 5001:8080 NAME), or
+    without -m one that serves a model mounted at /opt/ml/model (docker run -v /path/to/model:/opt/ml/model)."""
+    from mlnb.environments.docker import MODEL_DIR, build_docker
 
     build_docker(model_uri, name, env_manager, install_java=install_java, install_mlflow=install_mlflow,
                  base_image=base_image)
-    click.echo(f"Built the image '{name}'; run it with: docker run -p 5001:8080 {name}")
+    mount = "" if model_uri else f" -v /path/to/model:{MODEL_DIR}:ro"
+    click.echo(f"Built the image '{name}'; run it with: docker run -p 5001:8080{mount} {name}")
