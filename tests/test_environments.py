@@ -412,6 +412,35 @@ def test_evaluate_scores_the_model_in_its_restored_environment(offline, monkeypa
     assert _servers_of(model) == []  # the restored server stopped with the evaluation
 
 
+def test_a_classifier_evaluated_in_its_restored_environment_gets_the_probability_metrics_of_local(
+        offline, monkeypatch, tmp_path):
+    """predict_proba crosses into the restored environment (``POST /invocations?method=predict_proba``):
+    ROC, precision-recall and log loss come out as evaluating here gives them, to the last bit."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    import mlnb
+    from tests._serving import COLUMNS, save_logistic_model
+
+    for name in ("MLNB_ENV_CACHE", "MLNB_ENV_NO_INDEX", "MLNB_ENV_FIND_LINKS"):
+        monkeypatch.setenv(name, offline[name])
+    model = save_logistic_model(tmp_path / "model")  # pins this environment's versions, all in the wheelhouse
+    X, y = make_classification(n_samples=200, n_features=5, n_informative=3, random_state=1)
+    data = pd.DataFrame(X, columns=COLUMNS).assign(label=y)
+    config = {"log_model_explainability": False}
+    with mlnb.start_run():
+        restored = mlnb.evaluate(str(model), data, targets="label", model_type="classifier", env_manager="uv",
+                                 evaluator_config=config)
+        here = mlnb.evaluate(str(model), data, targets="label", model_type="classifier", env_manager="local",
+                             evaluator_config=config)
+    probability = {"roc_auc", "precision_recall_auc", "log_loss"}
+    assert probability <= set(restored.metrics)
+    # every metric alike; only the estimator's own score() (MLflow's "score") needs the estimator here
+    assert restored.metrics == {k: v for k, v in here.metrics.items() if k != "score"}
+    assert {"roc_curve_plot", "precision_recall_curve_plot"} <= set(restored.artifacts)
+    assert _servers_of(model) == []
+
+
 def _servers_of(model: Path) -> list[int]:
     """Process ids of `mlnb models serve -m <model>` still running."""
     found = []

@@ -1,8 +1,10 @@
-"""The scoring server as a raw ASGI app: four routes, no framework on the hot path.
+"""The scoring server as a raw ASGI app: five routes, no framework on the hot path.
 
 ``GET /ping`` and ``GET /health`` answer 200 once the model is loaded, ``GET /version`` the mlnb
-version, ``POST /invocations`` scores. Parsing, prediction and encoding run in a worker thread
-under ``asyncio.wait_for``, so a slow model is a 504 after the timeout and never blocks
+version, ``POST /invocations`` scores. mlnb's own addition: ``GET /model`` says which other methods
+of the native model ``POST /invocations?method=predict_proba`` may call (and the classes that order
+its columns), so a model served from its restored environment gives ``mlnb.evaluate`` probabilities.
+Parsing, prediction and encoding run in a worker thread under ``asyncio.wait_for``, so a slow model is a 504 after the timeout and never blocks
 ``/ping``. The app enforces the request limits of :class:`~mlnb.serving.limits.Limits` that
 concern a request once its headers are in: at most ``max_concurrency`` scoring requests in flight
 (503), a body of at most ``max_body`` bytes (413, before it is read when the client sends a
@@ -96,18 +98,22 @@ class ScoringApp:
             else:
                 status, body = 405, error_body("BAD_REQUEST", f"{method} {path} is not allowed; use POST.")
             await _respond(send, status, body)
-        elif path in ("/ping", "/health", "/version"):
+        elif path in ("/ping", "/health", "/version", "/model"):
             if method not in ("GET", "HEAD"):
                 await _respond(send, 405, error_body("BAD_REQUEST", f"{method} {path} is not allowed; use GET."))
             elif path == "/version":
                 await _respond(send, 200, self._version)
+            elif path == "/model":
+                import json
+
+                await _respond(send, 200, json.dumps(self.scorer.description()).encode())
             else:
                 await _respond(send, 200, b"\n")
         else:
             await _respond(send, 404, error_body(
                 "ENDPOINT_NOT_FOUND",
-                f"No endpoint at {path}. This server answers GET /ping, GET /health, GET /version and "
-                f"POST /invocations."))
+                f"No endpoint at {path}. This server answers GET /ping, GET /health, GET /version, GET /model "
+                f"and POST /invocations."))
 
     async def _invocations(self, scope: dict, receive) -> tuple[int, bytes]:
         if self.in_flight >= self.limits.max_concurrency:
@@ -132,6 +138,7 @@ class ScoringApp:
             if length is not None and length > self.max_body:
                 raise self._too_large()
             mime = media_type(content_type)
+            method = _method(scope.get("query_string"))
             body = await self._read_body_in_time(receive)
         except ServingError as exc:
             return exc.status, error_body(exc.error_code, str(exc))
@@ -140,10 +147,10 @@ class ScoringApp:
         size, box = len(body), [body]
         del body  # the scorer takes it out of the box: freed once parsed, before the model runs
         if self.placement.on_loop(size):
-            status, answer, seconds, cpu = self._timed_score(box, mime)
+            status, answer, seconds, cpu = self._timed_score(box, mime, method)
             self.placement.record(size, seconds, cpu)
             return status, answer
-        work = asyncio.get_running_loop().run_in_executor(None, self._timed_score, box, mime)
+        work = asyncio.get_running_loop().run_in_executor(None, self._timed_score, box, mime, method)
         try:
             if self._handover is not None and size > LARGE:
                 with self._handover:
@@ -159,10 +166,10 @@ class ScoringApp:
                 f"The prediction did not finish within the server's timeout of {self.timeout:g} s. "
                 f"Send smaller batches, or start the server with a longer --timeout.")
 
-    def _timed_score(self, box: list, mime: str) -> tuple[int, bytes, float, float]:
+    def _timed_score(self, box: list, mime: str, method: str = "predict") -> tuple[int, bytes, float, float]:
         """(status, body, wall seconds, CPU seconds of this thread) of scoring one request."""
         start, cpu = time.perf_counter(), time.thread_time()
-        status, answer = self.scorer.score_taking(box, mime)
+        status, answer = self.scorer.score_taking(box, mime, method)
         return status, answer, time.perf_counter() - start, time.thread_time() - cpu
 
     async def _read_body_in_time(self, receive) -> bytes | bytearray | None:
@@ -217,6 +224,17 @@ class ScoringApp:
         return ServingError(
             f"The request body is larger than this server's limit of {self.max_body:,} bytes. Send "
             f"smaller batches, or start the server with a larger --max-body-size.", 413, "REQUEST_LIMIT_EXCEEDED")
+
+
+def _method(query: bytes | None) -> str:
+    """The model method a ``POST /invocations`` query names (``?method=predict_proba``): ``predict`` without one."""
+    if not query:
+        return "predict"
+    key, _, value = query.decode("latin-1").partition("=")
+    if key != "method" or not value or "&" in value:
+        raise ServingError(f"POST /invocations takes one query parameter, method=<name> (such as "
+                           f"method=predict_proba); got {query.decode('latin-1')!r}.", 400, "INVALID_PARAMETER_VALUE")
+    return value
 
 
 def _expire(task: asyncio.Task, expired: list) -> None:

@@ -5,6 +5,9 @@ against other library versions into their own process, so, as MLflow does, they 
 scoring server in its restored environment (:mod:`mlnb.environments`) and send it each batch over
 HTTP on 127.0.0.1. :class:`RestoredModel` is that server seen as a model: ``predict(data, params)``
 answers as ``PyFuncModel.predict`` does, with the server's JSON decoded back to arrays or frames.
+When the native model has ``predict_proba`` (the server's ``GET /model`` says so), so does the
+restored model, with ``classes_``, through ``POST /invocations?method=predict_proba``: a classifier
+evaluated in its restored environment gets its probability metrics and plots.
 The server ends with :meth:`RestoredModel.close`, and on Linux with the process that started it.
 """
 
@@ -34,10 +37,16 @@ class RestoredModel:
         from mlnb.serving.limits import limits_from
 
         path, self.metadata = read_model(os.fspath(model_path), warn_versions=False)
+        self.path = str(path)
         self.params = dict(params) if params is not None else None
         self.environment = environment
         self._handle = _serve_restored(str(path), None, "127.0.0.1", 1, limits_from(_LIMITS), env_manager, False,
                                        env=environment, extra_env=dict(extra_env or {}), die_with_parent=True)
+        try:
+            self._description = self._get("model")
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def url(self) -> str:
@@ -53,8 +62,43 @@ class RestoredModel:
         chosen = params if params is not None else self.params
         if chosen:
             payload["params"] = dict(chosen)
-        request = urllib.request.Request(f"{self._handle.url}/invocations",
-                                         data=json.dumps(payload, default=_json_default).encode("utf-8"),
+        return _decoded(self._post("invocations", json.dumps(payload, default=_json_default).encode("utf-8")))
+
+    @property
+    def predict_proba(self):
+        """The native model's ``predict_proba``, run in the restored environment (an AttributeError
+        when the model has none, so ``getattr(model, "predict_proba", None)`` tells)."""
+        if "predict_proba" not in self._description.get("methods", ()):
+            raise AttributeError(f"The model at '{self.path}' has no predict_proba.")
+        return self._predict_proba
+
+    @property
+    def classes_(self):
+        """The classes ordering ``predict_proba``'s columns, as the native model reports them."""
+        import numpy as np
+
+        classes = self._description.get("classes")
+        if classes is None:
+            raise AttributeError("The model reports no classes_.")
+        return np.asarray(classes)
+
+    def _predict_proba(self, data: Any) -> Any:
+        from mlnb.models.examples import encode
+        from mlnb.serving.offline import _json_default
+
+        body = json.dumps(dict(encode(data)[2]), default=_json_default).encode("utf-8")
+        return _decoded(self._post("invocations?method=predict_proba", body))
+
+    def _get(self, route: str) -> Any:
+        try:
+            with urllib.request.urlopen(f"{self._handle.url}/{route}", timeout=_LIMITS["timeout"]) as response:
+                return json.loads(response.read())
+        except OSError as exc:
+            raise _no_answer(exc) from None
+
+    def _post(self, route: str, body: bytes) -> Any:
+        """The predictions a POST to ``route`` answers with."""
+        request = urllib.request.Request(f"{self._handle.url}/{route}", data=body,
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=_LIMITS["timeout"]) as response:
@@ -67,9 +111,8 @@ class RestoredModel:
             raise PredictionError(f"The model failed to predict in its restored environment ({exc.code}): "
                                   f"{message or exc.reason}") from None
         except OSError as exc:
-            raise PredictionError(f"The model's scoring server in its restored environment did not answer: {exc}. "
-                                  f"Run it with env_manager='local' to see the failure here.") from None
-        return _decoded(answer.get("predictions", answer))
+            raise _no_answer(exc) from None
+        return answer.get("predictions", answer)
 
     def close(self) -> None:
         """Stop the model's server (idempotent)."""
@@ -80,6 +123,11 @@ class RestoredModel:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _no_answer(exc: OSError) -> PredictionError:
+    return PredictionError(f"The model's scoring server in its restored environment did not answer: {exc}. "
+                           f"Run it with env_manager='local' to see the failure here.")
 
 
 def _decoded(predictions: Any) -> Any:

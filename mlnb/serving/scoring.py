@@ -16,6 +16,8 @@ from mlnb.serving.parsing import FloatRows, InputPlan, parse_request
 from mlnb.serving.responses import error_body, predictions_body
 
 JSON_TYPE = b"application/json"
+#: methods of the native model besides predict that ``POST /invocations?method=`` may call
+METHODS = ("predict_proba",)
 log = logging.getLogger("mlnb.serving")
 
 
@@ -80,10 +82,28 @@ class Scorer:
         """Raw predictions for a request body; raises ServingError for anything the client got wrong."""
         return self.predict_taking([body], mime)
 
-    def predict_taking(self, box: list, mime: str) -> Any:
+    def description(self) -> dict:
+        """What the model offers beyond ``predict`` (``GET /model``): the methods a request may name
+        (``POST /invocations?method=predict_proba``) and, when known, the classes that order the
+        columns of ``predict_proba``."""
+        raw = self._raw()
+        methods = ["predict"] + [m for m in METHODS if callable(getattr(raw, m, None))]
+        classes = getattr(raw, "classes_", None) if len(methods) > 1 else None
+        return {"methods": methods, "classes": None if classes is None else _plain(classes)}
+
+    def _raw(self) -> Any:
+        from mlnb.pyfunc import PyFuncModel
+
+        return self.model.get_raw_model() if isinstance(self.model, PyFuncModel) else self.model
+
+    def predict_taking(self, box: list, mime: str, method: str = "predict") -> Any:
         """``predict`` for a body handed over in a one-item list, which is emptied: nothing else holds
-        the body, so its memory goes as soon as it is parsed, before the model runs."""
+        the body, so its memory goes as soon as it is parsed, before the model runs. ``method`` names
+        another method of the native model (one of :data:`METHODS`), called on the parsed input as
+        ``mlnb.evaluate`` calls it in the model's own process."""
         data, params = parse_request(box.pop(), mime, self.plan)
+        if method != "predict":
+            return self._call(method, data)
         if type(data) is FloatRows:
             data = data.view(self._ndarray)
             if self._array_fn is not None and params is None:
@@ -97,14 +117,26 @@ class Scorer:
         except MlnbError as exc:  # the signature refused the input: the client's to fix
             raise ServingError(f"Failed to predict: {exc}", 400, "INVALID_PARAMETER_VALUE") from None
 
+    def _call(self, method: str, data: Any) -> Any:
+        fn = getattr(self._raw(), method, None) if method in METHODS else None
+        if not callable(fn):
+            offered = ", ".join(self.description()["methods"])
+            raise ServingError(f"This model has no method {method!r}; it offers: {offered}. Leave out ?method= "
+                               f"to predict.", 400, "INVALID_PARAMETER_VALUE")
+        if type(data) is FloatRows:  # a frame of the signature's columns, laid out as pandas lays out its own
+            import pandas as pd      # (a view of the rows would give BLAS another summation order)
+
+            data = pd.DataFrame(data.view(self._ndarray), columns=list(self.plan.float_columns))
+        return fn(data)
+
     def score(self, body: bytes, mime: str) -> tuple[int, bytes]:
         """``(status, JSON body)`` for one request; never raises."""
         return self.score_taking([body], mime)
 
-    def score_taking(self, box: list, mime: str) -> tuple[int, bytes]:
+    def score_taking(self, box: list, mime: str, method: str = "predict") -> tuple[int, bytes]:
         """``score`` for a body handed over in a one-item list (see ``predict_taking``)."""
         try:
-            raw = self.predict_taking(box, mime)
+            raw = self.predict_taking(box, mime, method)
         except ServingError as exc:
             return exc.status, error_body(exc.error_code, str(exc))
         except Exception as exc:  # the model itself failed: MLflow answers 400 (always with the stack trace)
@@ -122,4 +154,11 @@ class Scorer:
                 "INTERNAL_ERROR", f"The model returned predictions that cannot be written as JSON: {exc}")
 
 
-__all__ = ["Scorer", "load"]
+def _plain(values: Any) -> list:
+    """Class labels as JSON values (numpy scalars become Python ones)."""
+    import numpy as np
+
+    return np.asarray(values).tolist()
+
+
+__all__ = ["Scorer", "load", "METHODS"]
