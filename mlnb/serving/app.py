@@ -248,10 +248,13 @@ def _freeze_heap() -> None:
     A request that builds many objects (10,000 JSON rows are 10,000 lists) triggers collection
     passes; without this, each full pass walks every object of the loaded libraries and the
     model, which costs more than scoring the request. Only for a process that does nothing but serve.
+    Only the young generations are collected first (the loaded model's fresh garbage): the oldest
+    holds what the imports left, which the collector has already been through, and a full pass over
+    it adds about 0.1 s of CPU to every server start for nothing freed.
     """
     import gc
 
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
 
 
