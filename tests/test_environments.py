@@ -184,34 +184,36 @@ def test_a_corrupt_cache_entry_is_rebuilt(pinned_model, offline, monkeypatch):
     assert out.strip() == PINNED
 
 
-def test_two_processes_preparing_one_environment_build_it_once(tmp_path, offline):
+def test_two_servers_preparing_one_environment_at_once_build_it_once(tmp_path, offline):
+    from mlnb.environments import spec_of
+    from mlnb.serving.server import wait_until_ready
+    from tests.conftest import free_port
+
     model = make_model(tmp_path / "model", f"scikit-learn=={PINNED}", "threadpoolctl")
     env = {**offline, "MLNB_ENV_CACHE": str(tmp_path / "cache")}
-    from mlnb.environments import spec_of
-
     lock = tmp_path / "cache" / "locks" / f"{spec_of(model).key}.lock"
     lock.parent.mkdir(parents=True)
-    cmd = mlnb_cmd("models", "prepare-env", "-m", str(model), "--env-manager", "uv")
-    with open(lock, "a+") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # both processes find the build under way
-        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
-        logs = [tmp_path / f"err{i}" for i in range(2)]
-        waiting = [False, False]
-        deadline = time.monotonic() + 300
-        while not all(waiting) and time.monotonic() < deadline:
-            for i, proc in enumerate(procs):  # read the first line each prints: "Waiting for ..."
-                if not waiting[i]:
-                    line = proc.stderr.readline()
-                    logs[i].write_text(line)
-                    waiting[i] = line.startswith("Waiting for another process that is building the environment")
-        assert all(waiting), [p.read_text() for p in logs]
-        fcntl.flock(held, fcntl.LOCK_UN)
-    results = [(p.wait(timeout=900), p.stdout.read(), p.stderr.read()) for p in procs]
-    assert [code for code, _, _ in results] == [0, 0], results
-    assert sum("Restoring the model's environment" in err for _, _, err in results) == 1
-    paths = {out.strip().rsplit(": ", 1)[-1] for _, out, _ in results}
-    assert len(paths) == 1 and Path(paths.pop()).is_dir()
+    urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+    procs = []
+    try:
+        with open(lock, "a+") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # both servers find the build under way
+            procs = [subprocess.Popen(mlnb_cmd("models", "serve", "-m", str(model), "-p", url.rsplit(":", 1)[1],
+                                               "--env-manager", "uv"), env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True) for url in urls]
+            firsts = [proc.stderr.readline() for proc in procs]  # each says it waits, then blocks on the lock
+            assert all(line.startswith("Waiting for another process that is building the environment")
+                       for line in firsts), firsts
+            fcntl.flock(held, fcntl.LOCK_UN)
+        for url, proc in zip(urls, procs):
+            assert wait_until_ready(url, time.monotonic() + 900, lambda: proc.poll() is None), proc.communicate()
+            assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
+    finally:
+        for proc in procs:
+            proc.terminate()
+    errs = [proc.communicate(timeout=30)[1] for proc in procs]
+    assert sum("Restoring the model's environment" in err for err in errs) == 1, errs  # one built, one waited
+    assert len(list((tmp_path / "cache" / "envs").iterdir())) == 1
 
 
 def test_a_python_version_without_an_interpreter_is_an_error_or_with_consent_a_warning(tmp_path, offline):

@@ -242,7 +242,8 @@ def _docker_options(command):
         click.option("--install-java", is_flag=True, default=None,
                      help="Install Java in the image (default: for Spark and H2O models)."),
         click.option("--base-image", default=None,
-                     help="Base image with python and pip (default: python:<the model's version>-slim)."),
+                     help="Base image with python and pip (default: python:<the model's version>-slim, "
+                          "or this Python's without a model)."),
     ]):
         command = option(command)
     return command
