@@ -425,7 +425,7 @@ def test_spark_udf_scores_in_the_restored_environment_one_server_per_worker(pinn
         assert 1 <= len(_servers_of(pinned_model)) <= 2  # one per Python worker, kept for its next batches
     finally:
         stop_session(spark)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + WAIT
     while _servers_of(pinned_model) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _servers_of(pinned_model) == []  # each server ended with its worker
