@@ -25,12 +25,13 @@ def stop(proc: subprocess.Popen) -> None:
 def running_server(cmd: Sequence[str], cwd: Path, env: dict, log: Path, ready_url: str) -> Iterator[subprocess.Popen]:
     """Start a Jupyter server (output to ``log``), wait until ``ready_url`` answers, stop it on exit."""
     from tests._tracking import wait_until_ready
+    from tests.conftest import WAIT
 
     with open(log, "w") as out:
         proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        wait_until_ready(ready_url, proc, 120, log)
+        wait_until_ready(ready_url, proc, WAIT, log)
         yield proc
     finally:
         stop(proc)

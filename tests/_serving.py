@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.conftest import WAIT
+
 COLUMNS = [f"f{i}" for i in range(5)]
 
 
@@ -28,7 +30,7 @@ def save_logistic_model(path: Path) -> Path:
     return path
 
 
-def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
+def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = WAIT) -> None:
     """Poll ``url/ping`` until it answers 200; fail early if the process exits."""
     from mlnb.serving.server import wait_until_ready
 
@@ -78,7 +80,7 @@ def stop(proc: subprocess.Popen) -> None:
         log.close()
 
 
-def output_when_ready(proc: subprocess.Popen, marker: str, timeout: float = 60) -> str:
+def output_when_ready(proc: subprocess.Popen, marker: str, timeout: float = WAIT) -> str:
     """The server's output so far, once it holds ``marker`` (polled; fails if the process exits)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -130,7 +132,7 @@ class RawClient:
 
         parts = urlparse(url)
         self.host = parts.hostname
-        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=WAIT)
         self.buf = b""
 
     def post(self, body: bytes, content_type: str, path: str = "/invocations") -> tuple[int, bytes]:

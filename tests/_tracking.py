@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-from tests.conftest import free_port
+from tests.conftest import WAIT, free_port
 
 
 def wait_until_ready(url: str, proc: subprocess.Popen | None, timeout: float, log: Path | None = None) -> None:
@@ -48,7 +48,7 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(f"{url}/health", proc, timeout=180, log=log)
+        wait_until_ready(f"{url}/health", proc, timeout=WAIT, log=log)
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -70,7 +70,7 @@ def moto_s3() -> Iterator[str]:
     server.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(f"{url}/moto-api/", None, timeout=30)
+        wait_until_ready(f"{url}/moto-api/", None, timeout=WAIT)
         yield url
     finally:
         server.stop()

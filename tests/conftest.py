@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import sys
@@ -64,6 +65,13 @@ def _forget_mlflow_experiment() -> None:
 
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+
+
+#: Seconds a test waits for what is slow only on a loaded machine: a server or kernel getting ready, a
+#: first request that imports the model's libraries, a short subprocess. Every such wait polls or
+#: returns as soon as the answer is in, so a quiet machine never waits this long; a real hang fails
+#: after it. MLNB_TEST_WAIT sets another value.
+WAIT = float(os.environ.get("MLNB_TEST_WAIT", "300"))
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from tests._serving import COLUMNS, mlnb_serve_cmd, save_logistic_model, stop
-from tests.conftest import free_port
+from tests.conftest import WAIT, free_port
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_serve_prints_the_url_and_a_curl_example_that_works(tmp_path, model):
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         lines, seen = _lines(proc), []
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + WAIT
         while not any(line.strip().startswith("curl ") for line in seen):
             assert time.monotonic() < deadline and proc.poll() is None, "".join(seen)
             try:
@@ -118,7 +118,7 @@ def test_serve_prints_the_url_and_a_curl_example_that_works(tmp_path, model):
         assert url in seen[0]
         curl = next(line.strip() for line in seen if line.strip().startswith("curl "))
         assert f"{url}/invocations" in curl
-        answer = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=30)
+        answer = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=WAIT)
         expected = _expected(model, pd.DataFrame([[0.0] * 5], columns=COLUMNS))
         assert json.loads(answer.stdout) == {"predictions": expected}
     finally:

@@ -22,6 +22,7 @@ import pytest
 import sklearn
 
 from tests._tiers import REPO, WHEELHOUSE
+from tests.conftest import WAIT
 
 pytestmark = [pytest.mark.install, pytest.mark.slow]
 
@@ -87,6 +88,11 @@ def pinned_model(tmp_path_factory) -> Path:
     return make_model(tmp_path_factory.mktemp("pinned") / "model", f"scikit-learn=={PINNED}")
 
 
+#: A first predict in a fresh environment imports (and byte-compiles) the model's libraries: on a loaded
+#: machine that can outlast the server's 60 s prediction timeout, so servers started here allow WAIT.
+FIRST_PREDICT = ["--timeout", f"{WAIT:g}"]
+
+
 def mlnb_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "mlnb.cli", *args]
 
@@ -94,7 +100,7 @@ def mlnb_cmd(*args: str) -> list[str]:
 def post(url: str, body: dict) -> dict:
     request = urllib.request.Request(f"{url}/invocations", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=300) as response:  # a first predict imports the model's libraries
+    with urllib.request.urlopen(request, timeout=WAIT) as response:  # a first predict imports the model's libraries
         return json.loads(response.read())
 
 
@@ -102,7 +108,7 @@ def test_served_with_uv_the_model_runs_under_its_pinned_scikit_learn(pinned_mode
     from mlnb.serving.server import wait_until_ready
 
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(mlnb_cmd("models", "serve", "-m", str(pinned_model), "-p", str(port),
+    proc = subprocess.Popen(mlnb_cmd("models", "serve", "-m", str(pinned_model), "-p", str(port), *FIRST_PREDICT,
                                      "--env-manager", "uv"), env=offline, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -110,7 +116,7 @@ def test_served_with_uv_the_model_runs_under_its_pinned_scikit_learn(pinned_mode
         assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=WAIT)
     assert "Restoring the model's environment with uv (Python 3.11, 1 requirements)" in err
     assert f"mlnb is serving '{pinned_model}'" in out
 
@@ -298,18 +304,20 @@ def _serve_recipe(context: Path, tmp_path: Path, port: int, run_env: dict | None
     [(_, healthcheck)] = [(op, arg) for op, arg in steps if op == "HEALTHCHECK"]
     assert json.loads(entrypoint)[:3] == ["mlnb", "models", "serve"]
     probe = json.loads(here(healthcheck.split(" CMD ", 1)[1]))
-    server = subprocess.Popen([here(a) for a in json.loads(entrypoint)], env={**image_env, **(run_env or {})},
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([here(a) for a in json.loads(entrypoint)] + FIRST_PREDICT,
+                              env={**image_env, **(run_env or {})}, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         from mlnb.serving.server import wait_until_ready
 
         url = f"http://127.0.0.1:{port}"
-        assert wait_until_ready(url, time.monotonic() + 900, lambda: server.poll() is None), server.communicate()
-        assert subprocess.run(probe, env=image_env, timeout=60).returncode == 0  # the HEALTHCHECK passes
+        # a generic image restores the model's environment at start: up to two WAITs
+        assert wait_until_ready(url, time.monotonic() + 3 * WAIT, lambda: server.poll() is None), server.communicate()
+        assert subprocess.run(probe, env=image_env, timeout=WAIT).returncode == 0  # the HEALTHCHECK passes
         assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
     finally:
         server.terminate()
-        server.communicate(timeout=30)
+        server.communicate(timeout=WAIT)
 
 
 def test_the_dockerfile_recipe_builds_and_serves_outside_a_container(pinned_model, tmp_path, port):
@@ -480,7 +488,7 @@ def test_spark_udf_scores_in_the_restored_environment_one_server_per_worker(pinn
         assert 1 <= len(_servers_of(pinned_model)) <= 2  # one per Python worker, kept for its next batches
     finally:
         stop_session(spark)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + WAIT
     while _servers_of(pinned_model) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _servers_of(pinned_model) == []  # each server ended with its worker

@@ -214,6 +214,9 @@ def test_mlflows_default_sample_of_2000_rows_is_explained_unless_told_otherwise(
     model = fitted(RandomForestClassifier(n_estimators=30, random_state=0), df)
     exp = _explain(model, df, "classifier")
     assert exp.rows == 2000 and len(set(exp.index)) == 2000
+    import shap   # the very rows MLflow's default evaluator samples, so both explain the same rows
+
+    assert exp.index.tolist() == sorted(shap.sample(features(df), 2000, random_state=0).index)
     assert _explain(model, df.iloc[:300], "classifier", explainability_nsamples=250).rows == 250
 
 

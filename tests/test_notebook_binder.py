@@ -24,7 +24,7 @@ import pytest
 from tests._notebook import stop
 from tests._tiers import WHEELHOUSE
 from tests._tracking import wait_until_ready
-from tests.conftest import free_port
+from tests.conftest import WAIT, free_port
 
 pytestmark = [pytest.mark.install, pytest.mark.slow]
 
@@ -114,14 +114,14 @@ def test_readme_command_opens_the_quickstart(binder_env, tmp_path):
                                 cwd=REPO, env=clean_env(binder_env, tmp_path), stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(f"{base}/api/contents/quickstart.ipynb?token={token}", proc, 120, log)
-        with urllib.request.urlopen(f"{base}/api/contents/quickstart.ipynb?token={token}", timeout=10) as r:
+        wait_until_ready(f"{base}/api/contents/quickstart.ipynb?token={token}", proc, WAIT, log)
+        with urllib.request.urlopen(f"{base}/api/contents/quickstart.ipynb?token={token}", timeout=WAIT) as r:
             model = json.load(r)
         assert model["type"] == "notebook" and model["content"]["metadata"]["kernelspec"]["name"] == "python3"
         with urllib.request.urlopen(f"{base}/lab/tree/quickstart.ipynb?token={token}",
-                                    timeout=10) as r:
+                                    timeout=WAIT) as r:
             assert r.status == 200 and b"JupyterLab" in r.read()
-        with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=10) as r:
+        with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=WAIT) as r:
             specs = json.load(r)
         assert "python3" in specs["kernelspecs"]
         argv0 = specs["kernelspecs"]["python3"]["spec"]["argv"][0]

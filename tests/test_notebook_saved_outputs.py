@@ -28,11 +28,12 @@ from nbclient import NotebookClient
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests._notebook import headless_chromium, running_server
-from tests.conftest import free_port
+from tests.conftest import WAIT, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "saved-outputs"
 TOKEN = "mlnb-saved-outputs"
+WAIT_MS = int(WAIT * 1000)   # Playwright counts in milliseconds
 
 CELLS = [
     """%load_ext mlnb
@@ -80,7 +81,7 @@ def saved(tmp_path_factory) -> Path:
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     env_keep = {k: os.environ.pop(k) for k in ("MLNB_TRACKING_URI", "MLFLOW_TRACKING_URI") if k in os.environ}
     try:
-        NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(root)}}).execute()
+        NotebookClient(nb, kernel_name="python3", timeout=WAIT, startup_timeout=WAIT, resources={"metadata": {"path": str(root)}}).execute()
     finally:
         os.environ.update(env_keep)
     nbformat.write(nb, root / "saved.ipynb")
@@ -128,6 +129,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.set_default_timeout(WAIT_MS)   # clicks and reads wait for the page as long as anything else
     blocked: list[str] = []
 
     def local_only(route):
@@ -156,16 +158,16 @@ def open_saved(page, url: str, name: str, app: str) -> None:
         page.goto(f"{url}/lab/workspaces/{Path(name).stem}-{app}/tree/{name}?reset&token={TOKEN}")
     else:
         page.goto(f"{url}/notebooks/{name}?token={TOKEN}")
-    page.locator(".jp-OutputArea-output").first.wait_for(state="attached", timeout=120_000)
+    page.locator(".jp-OutputArea-output").first.wait_for(state="attached", timeout=WAIT_MS)
     page.wait_for_function(
-        f"() => document.querySelectorAll('.jp-OutputArea-output').length >= {len(OUTPUTS)}", timeout=60_000)
+        f"() => document.querySelectorAll('.jp-OutputArea-output').length >= {len(OUTPUTS)}", timeout=WAIT_MS)
     dialog = page.locator(".jp-Dialog")
     try:   # with no kernel installed, the app asks which kernel to start: answer "No Kernel"
         dialog.first.wait_for(state="visible", timeout=20_000)
     except PlaywrightTimeout:
         return
     dialog.locator("button.jp-mod-reject").first.click()
-    dialog.first.wait_for(state="detached", timeout=20_000)
+    dialog.first.wait_for(state="detached", timeout=WAIT_MS)
 
 
 def visible_images_loaded(scope) -> int:
@@ -223,7 +225,7 @@ def check_outputs(page, styled: bool, label: str, dark: bool = False) -> None:
         shot(panel, f"{label}-evaluation-shap-tab")
         bar.locator("label", has_text="ROC").first.click()
         page.wait_for_function("p => [...p.querySelectorAll('img.mlnb-plot')].filter(i => i.offsetParent).length == 1",
-                               arg=panel.element_handle(), timeout=10_000)
+                               arg=panel.element_handle(), timeout=WAIT_MS)
         fit = panel.evaluate(PLOT_FIT_JS)
         assert fit["img"] >= 0.98 * fit["tab"] and fit["tab"] >= 800, fit  # the plot fills the tab's width...
         assert fit["height"] <= 0.86 * fit["window"], fit                  # ...and stays in the window
@@ -251,7 +253,7 @@ def test_reopened_without_a_kernel(lab, page, app, name):
 @pytest.mark.browser
 def test_nbconvert_html_offline(saved, page):
     page.goto((saved / "saved.html").as_uri())
-    page.locator(".mlnb-evaluation").first.wait_for(state="visible", timeout=60_000)
+    page.locator(".mlnb-evaluation").first.wait_for(state="visible", timeout=WAIT_MS)
     shot(page, "nbconvert-page")
     check_outputs(page, styled=True, label="nbconvert")
     # nbconvert's template asks for MathJax and RequireJS from a CDN; none of mlnb's output does

@@ -20,6 +20,7 @@ import mlnb.sklearn
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError
 from mlnb.tracking.client import MlnbClient
 from tests._registry import mlflow_schema_db, rows
+from tests.conftest import WAIT
 
 
 @pytest.fixture(scope="session")
@@ -403,7 +404,7 @@ print(json.dumps([client.register_model_version(source, "race").version for _ in
 def _start_together(cmds: list[list[str]], go: Path) -> list[subprocess.Popen]:
     """Start processes, wait until each says it is ready, then let them all go at once."""
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in cmds]
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + WAIT
     while len(list(go.parent.glob(f"{go.name}.ready-*"))) < len(procs):
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.poll() for p in procs]
         time.sleep(0.02)

@@ -19,7 +19,7 @@ import pytest
 
 from tests._serving import (COLUMNS, mlflow_serve_cmd, mlnb_serve_cmd, output_when_ready, read_response,
                             save_logistic_model, start, stop)
-from tests.conftest import free_port
+from tests.conftest import WAIT, free_port
 
 JSON = "application/json"
 ONE_ROW = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [[0.1, 0.2, 0.3, 0.4, 0.5]]}}).encode()
@@ -308,7 +308,7 @@ def test_stack_trace_in_the_answer_with_debug_in_a_notebook(caplog):
     for debug in (False, True):
         with mlnb.serving.serve(Broken(), debug=debug) as handle:
             doc = httpx.post(f"{handle.url}/invocations", content=ONE_ROW, headers={"Content-Type": JSON},
-                             timeout=10).json()
+                             timeout=WAIT).json()
         assert doc["error_code"] == "BAD_REQUEST" and "boom" in doc["message"]
         assert ("stack_trace" in doc) is debug
     assert sum("RuntimeError: boom" in r.getMessage() and "Traceback" in r.getMessage() for r in caplog.records) == 2

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests._serving import COLUMNS, mlflow_serve_cmd, mlnb_serve_cmd, save_logistic_model, start, stop
-from tests.conftest import free_port
+from tests.conftest import WAIT, free_port
 
 JSON = "application/json"
 FRAME = pd.DataFrame(np.arange(15, dtype=float).reshape(3, 5) / 10 - 0.7, columns=COLUMNS)
@@ -117,7 +117,7 @@ def servers(tmp_path_factory):
 
 def _post(url: str, content_type: str, body) -> httpx.Response:
     content = body if isinstance(body, bytes) else body.encode()
-    return httpx.post(f"{url}/invocations", content=content, headers={"Content-Type": content_type}, timeout=30)
+    return httpx.post(f"{url}/invocations", content=content, headers={"Content-Type": content_type}, timeout=WAIT)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -149,8 +149,8 @@ def test_positional_rows_are_accepted_where_mlflow_refuses_them(servers, name):
 
 def test_missing_content_type_is_415_where_mlflow_crashes(servers):
     ours_url, theirs_url = servers
-    ours = httpx.post(f"{ours_url}/invocations", content=b"{}", timeout=30)
-    theirs = httpx.post(f"{theirs_url}/invocations", content=b"{}", timeout=30)
+    ours = httpx.post(f"{ours_url}/invocations", content=b"{}", timeout=WAIT)
+    theirs = httpx.post(f"{theirs_url}/invocations", content=b"{}", timeout=WAIT)
     assert "content-type" not in ours.request.headers
     assert (ours.status_code, theirs.status_code) == (415, 500)
     assert "Content-Type" in ours.json()["message"]
@@ -158,26 +158,26 @@ def test_missing_content_type_is_415_where_mlflow_crashes(servers):
 
 @pytest.mark.parametrize("path", ["/ping", "/health"])
 def test_health_endpoints_match(servers, path):
-    ours, theirs = (httpx.get(f"{url}{path}", timeout=10) for url in servers)
+    ours, theirs = (httpx.get(f"{url}{path}", timeout=WAIT) for url in servers)
     assert (ours.status_code, ours.text) == (theirs.status_code, theirs.text) == (200, "\n")
 
 
 def test_version_answers_with_mlnb_version(servers):
     import mlnb
 
-    ours, theirs = (httpx.get(f"{url}/version", timeout=10) for url in servers)
+    ours, theirs = (httpx.get(f"{url}/version", timeout=WAIT) for url in servers)
     assert ours.status_code == theirs.status_code == 200
     assert ours.text == mlnb.__version__
 
 
 def test_unknown_path_is_a_json_404(servers):
-    ours, theirs = (httpx.get(f"{url}/nope", timeout=10) for url in servers)
+    ours, theirs = (httpx.get(f"{url}/nope", timeout=WAIT) for url in servers)
     assert ours.status_code == theirs.status_code == 404
     assert ours.json()["error_code"] == "ENDPOINT_NOT_FOUND"
 
 
 def test_wrong_method_is_405(servers):
-    ours, theirs = (httpx.get(f"{url}/invocations", timeout=10) for url in servers)
+    ours, theirs = (httpx.get(f"{url}/invocations", timeout=WAIT) for url in servers)
     assert ours.status_code == theirs.status_code == 405
     assert ours.json()["error_code"] == "BAD_REQUEST"
 
@@ -215,7 +215,7 @@ def test_predictions_are_shaped_like_mlflow_and_always_valid_json(value, expecte
 
     with mlnb.serving.serve(_Returns(value)) as handle:
         response = httpx.post(f"{handle.url}/invocations", content=_j({"inputs": [[1.0]]}),
-                              headers={"Content-Type": JSON}, timeout=10)
+                              headers={"Content-Type": JSON}, timeout=WAIT)
     assert response.status_code == 200
     assert json.loads(response.text) == {"predictions": expected}  # strict JSON: no NaN tokens
     assert "NaN" not in response.text and "Infinity" not in response.text
@@ -230,7 +230,7 @@ def test_model_failure_is_400_with_stack_trace_in_debug_mode():
 
     with mlnb.serving.serve(Broken(), debug=True) as handle:
         response = httpx.post(f"{handle.url}/invocations", content=_j({"inputs": [[1.0]]}),
-                              headers={"Content-Type": JSON}, timeout=10)
+                              headers={"Content-Type": JSON}, timeout=WAIT)
     assert response.status_code == 400
     doc = response.json()
     assert doc["error_code"] == "BAD_REQUEST" and "boom" in doc["message"] and "RuntimeError" in doc["stack_trace"]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests._serving import COLUMNS, RawClient, mlnb_serve_cmd, save_logistic_model, start, stop
-from tests.conftest import free_port
+from tests.conftest import WAIT, free_port
 
 JSON = "application/json"
 ONE_ROW = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [[0.1, 0.2, 0.3, 0.4, 0.5]]}}).encode()
@@ -136,7 +136,8 @@ def test_over_large_body_is_413_naming_the_limit(server):
 
     chunked = httpx.post(f"{url}/invocations", content=chunks(), headers={"Content-Type": JSON}, timeout=30)
     assert chunked.status_code == 413
-    assert httpx.post(f"{url}/invocations", content=ONE_ROW, headers={"Content-Type": JSON}).status_code == 200
+    assert httpx.post(f"{url}/invocations", content=ONE_ROW, headers={"Content-Type": JSON},
+                      timeout=WAIT).status_code == 200
 
 
 # -- load and memory ---------------------------------------------------------------------------

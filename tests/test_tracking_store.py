@@ -20,6 +20,8 @@ from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingEr
 from mlnb.tracking import convert
 from mlnb.tracking.sqlite_store import SqliteStore
 
+from tests.conftest import WAIT
+
 
 def _python(code: str, db, *args) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"}
@@ -80,7 +82,7 @@ def test_sigkill_mid_logging_leaves_an_open_store_a_running_run_and_whole_models
         run_id = proc.stdout.readline().strip()
         assert run_id, proc.stderr.read()
         store = SqliteStore(db)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + WAIT
         while len(store.get_metric_history(run_id, "i")) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)

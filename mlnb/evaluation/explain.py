@@ -15,7 +15,7 @@
   = ``"exact"``, ``"partition"`` or ``"kernel"`` uses the shap library's explainer of that name.
 
 Rows explained: ``explainability_nsamples``, by default MLflow's 2,000 (all rows when there are
-fewer), for every explainer; no approximation is used unless asked for. A progress bar appears
+fewer), for every explainer, picked as MLflow picks them (``explained_rows``); no approximation is used unless asked for. A progress bar appears
 when explaining takes more than a second. When SHAP is skipped or fails, ``Explanation.reason`` says why, a warning
 is issued, and the result and widget show it: nothing is dropped silently.
 """
@@ -83,6 +83,15 @@ def _sample_index(n: int, size: int) -> np.ndarray:
     if n <= size:
         return np.arange(n)
     return np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+
+
+def explained_rows(n: int, size: int) -> np.ndarray:
+    """Positions (ascending) of the rows explained out of ``n``: the ``size`` rows MLflow's default
+    evaluator explains (``shap.sample(X, size, random_state=0)``, a seeded shuffle's first rows), or
+    all rows when there are no more than ``size``."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.RandomState(0).permutation(n)[:size])
 
 
 def _pipeline_parts(model: Any, X: pd.DataFrame):
@@ -273,7 +282,7 @@ def _model_agnostic(shap, adapter, X: pd.DataFrame, model_type: str, algorithm, 
 
 def _explain(adapter, X, model_type, labels, config, algorithm) -> Explanation:
     start = time.perf_counter()
-    idx = _sample_index(len(X), int(config.get("explainability_nsamples") or DEFAULT_NSAMPLES))
+    idx = explained_rows(len(X), int(config.get("explainability_nsamples") or DEFAULT_NSAMPLES))
     kind, target, Xe = _choose(adapter, X, idx, algorithm)
     library = algorithm not in (None, "permutation", "tree", "linear")
     native = _native_tree(kind, target)
