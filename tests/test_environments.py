@@ -311,7 +311,7 @@ def _serve_recipe(context: Path, tmp_path: Path, port: int, run_env: dict | None
         from mlnb.serving.server import wait_until_ready
 
         url = f"http://127.0.0.1:{port}"
-        # a generic image restores the model's environment at start: up to two WAITs
+        # a generic image restores the model's environment at start, then imports it: up to three WAITs
         assert wait_until_ready(url, time.monotonic() + 3 * WAIT, lambda: server.poll() is None), server.communicate()
         assert subprocess.run(probe, env=image_env, timeout=WAIT).returncode == 0  # the HEALTHCHECK passes
         assert post(url, ROWS) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
