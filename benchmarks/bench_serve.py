@@ -6,7 +6,8 @@ then MLNB_BENCH_ROUNDS rounds (default 3) of MLNB_BENCH_SECONDS each (default 4)
 mlnb and MLflow so that drift in the machine's speed reaches both alike. Figures are the medians
 over rounds. The in-process ``predict`` time of the same batch is printed alongside, as the limit
 a server approaches: through ``mlnb.pyfunc`` (DataFrame, signature check) and the raw estimator on a
-float array. Needs Debian's ``wrk`` (``apt-get install -y wrk``).
+float array. The one-row limit in the goals is the raw estimator's predict on a float64 array; its
+predict on the same row as a DataFrame is printed next to it. Needs Debian's ``wrk`` (``apt-get install -y wrk``).
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def main() -> int:
         _wrk(urls[0], ping, 1, 1, "/ping")
         ping_rate = _median(_wrk(urls[0], ping, 1, SECONDS, "/ping") for _ in range(ROUNDS))["rps"]
         raw_one_row = best_of(lambda: estimator.predict(big.iloc[:1].to_numpy()), repeat=200)
+        raw_frame_row = best_of(lambda: estimator.predict(big.iloc[:1]), repeat=200)
 
         report(f"scoring server, same model directory, request body and connections for both, {WORKERS} "
                f"worker(s), wrk on 127.0.0.1 (median of {ROUNDS} alternating rounds of {SECONDS} s per case)",
@@ -211,9 +213,11 @@ def main() -> int:
             print(f"{name:<38} {conns:>5} {fmt_time(ours['p50']) + ' / ' + fmt_time(ours['p99']):>20} "
                   f"{fmt_time(theirs['p50']) + ' / ' + fmt_time(theirs['p99']):>20} {fmt_time(predict[0]) + ' / ' + fmt_time(predict[1]):>22} "
                   f"{ours['errors']:>3}/{theirs['errors']:<3}")
-        print(f"\nraw estimator predict of 1 row: {fmt_time(raw_one_row)}, so the limit on one core is "
-              f"{1 / raw_one_row:,.0f} predicts/s; mlnb GET /ping alone (HTTP only, one connection): "
+        print(f"\nraw estimator predict of 1 row (a float64 array): {fmt_time(raw_one_row)}, so the limit on one "
+              f"core is {1 / raw_one_row:,.0f} predicts/s; mlnb GET /ping alone (HTTP only, one connection): "
               f"{ping_rate:,.0f} req/s")
+        print(f"raw estimator predict of the same row as a DataFrame: {fmt_time(raw_frame_row)} "
+              f"({1 / raw_frame_row:,.0f} predicts/s)")
         print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
         print("\n## goals")
         for goal, met, figure in _goals(rows, details, ping_rate, raw_one_row):

@@ -265,12 +265,38 @@ class _SklearnPyfunc:
     def validated_rows_predictor(self, columns: tuple[str, ...], predict_fn: str = "predict"):
         """The estimator's own ``predict_fn`` for float64 rows in the order of ``columns`` (see PyFuncModel).
 
-        Declined (None) when the estimator was fitted on other column names or another order.
+        Declined (None) when the estimator was fitted on other column names, another order or
+        another width, or when it may read more of a DataFrame than its values (``_reads_values_only``).
         """
-        fitted_on = getattr(self.sklearn_model, "feature_names_in_", None)
+        model = self.sklearn_model
+        fitted_on = getattr(model, "feature_names_in_", None)
         if fitted_on is not None and tuple(map(str, fitted_on)) != tuple(columns):
             return None
-        return getattr(self.sklearn_model, predict_fn, None)
+        if getattr(model, "n_features_in_", len(columns)) != len(columns) or not _reads_values_only(model):
+            return None
+        return getattr(model, predict_fn, None)
+
+
+#: scikit-learn modules whose estimators take from a DataFrame only its values, in column order
+#: (after checking its column names): handed the same float64 values as an array, they answer the same.
+_VALUES_ONLY_MODULES = tuple(f"sklearn.{name}." for name in (
+    "linear_model", "tree", "ensemble._forest", "ensemble._gb", "svm", "neighbors", "naive_bayes",
+    "discriminant_analysis", "preprocessing._data", "decomposition", "neural_network", "kernel_ridge"))
+
+
+def _reads_values_only(estimator: Any) -> bool:
+    """Whether ``estimator`` predicts the same on a float64 array as on a float64 DataFrame of those columns.
+
+    Decided from its type, conservatively: an estimator from a scikit-learn module known to read only
+    a DataFrame's values, or a Pipeline whose every step is one. Anything else may select columns by
+    name or read dtypes (a ColumnTransformer, a FunctionTransformer, a subclass or another library's
+    estimator), so it keeps getting the DataFrame.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if type(estimator) is Pipeline:
+        return all(step is None or step == "passthrough" or _reads_values_only(step) for _, step in estimator.steps)
+    return f"{type(estimator).__module__}.".startswith(_VALUES_ONLY_MODULES)
 
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
