@@ -39,10 +39,20 @@ def logged(client, run_id):
     return set(run.data.params), steps, {a.path for a in client.list_artifacts(run_id)}
 
 
+def inputs(client, run_id):
+    """A run's dataset inputs: (context, name, digest, source type, schema, profile), sorted."""
+    found = []
+    for given in client.get_run(run_id).inputs.dataset_inputs:
+        d = given.dataset
+        context = {t.key: t.value for t in given.tags}.get("mlflow.data.context")
+        found.append((context, d.name, d.digest, d.source_type, d.schema, d.profile))
+    return sorted(found)
+
+
 def compare_with_mlflow(integration: str) -> None:
-    """``mlnb.<integration>.autolog()`` logs the params, metric keys and steps, and files that
-    ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs and checkpoints aside),
-    and the logged model predicts as the fitted one."""
+    """``mlnb.<integration>.autolog()`` logs the params, metric keys and steps, files and the training
+    dataset that ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs and
+    checkpoints aside), and the logged model predicts as the fitted one."""
     import mlflow
 
     import mlnb
@@ -54,13 +64,13 @@ def compare_with_mlflow(integration: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             options = {"checkpoint": False} if integration == "tensorflow" else {}
-            getattr(mlflow, integration).autolog(log_models=False, log_datasets=False, **options)
+            getattr(mlflow, integration).autolog(log_models=False, **options)
             try:
                 with mlflow.start_run() as theirs:
                     fit(build(), X, y)
             finally:
                 getattr(mlflow, integration).autolog(disable=True)
-        getattr(mlnb, integration).autolog(log_datasets=False)
+        getattr(mlnb, integration).autolog()
         try:
             with mlnb.start_run() as ours:
                 model = build()
@@ -72,6 +82,8 @@ def compare_with_mlflow(integration: str) -> None:
         assert our_params == their_params, (our_params ^ their_params)
         assert our_steps == their_steps, (our_steps, their_steps)
         assert our_files == (their_files - {"tensorboard_logs"}) | {"model"}, (our_files, their_files)
+        ours_in, theirs_in = inputs(mlnb.MlflowClient(), ours.info.run_id), inputs(mlflow.MlflowClient(), theirs.info.run_id)
+        assert [i[0] for i in ours_in] == ["train"] and ours_in == theirs_in, (ours_in, theirs_in)
         loaded = mlnb.pyfunc.load_model(f"runs:/{ours.info.run_id}/model")
         np.testing.assert_allclose(loaded.predict(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
         flavors = mlnb.models.Model.load(mlnb.download_artifacts(run_id=ours.info.run_id, artifact_path="model")).flavors

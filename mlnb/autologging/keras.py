@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlnb.autologging import patching
+from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
 
@@ -71,6 +72,7 @@ def enable(integration: str, options: dict[str, Any]) -> None:
     extra_tags = options.pop("extra_tags", None)
     if extra_tags is not None and not isinstance(extra_tags, dict):
         raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    check_log_datasets(options.get("log_datasets"), integration)
     if not options.get("log_every_epoch", True) and options.get("log_every_n_steps") is None:
         raise InvalidParameterError("log_every_n_steps must be set when log_every_epoch=False.")
     model_kwargs = options.pop("save_model_kwargs", None) or options.pop("keras_model_kwargs", None) or {}
@@ -148,6 +150,8 @@ def _fit_hook(model: Any, original, args: tuple, kwargs: dict) -> Any:
             if bound is not None:
                 patching.guard(integration, "read the params", _add_params, integration, run, model, bound)
                 early = patching.guard(integration, "read the early stopping", _early_stopping, integration, run, bound)
+                if cfg.log_datasets is not False:
+                    patching.guard(integration, "log the datasets", _log_datasets, run, bound)
                 wired = patching.guard(integration, "follow the training history", _with_recorder,
                                        integration, cfg, run, args, kwargs, bound)
                 if wired is not None:
@@ -207,6 +211,22 @@ def _early_stopping(integration: str, run: FitRun, bound: inspect.BoundArguments
         run.add_params({"monitor": found.monitor, "min_delta": found.min_delta, "patience": found.patience,
                         "baseline": found.baseline, "restore_best_weights": found.restore_best_weights})
     return found
+
+
+def _log_datasets(run: FitRun, bound: inspect.BoundArguments) -> None:
+    """``fit``'s ``x`` and ``y`` as the run's ``train`` input, and a ``validation_data=(x, y)`` as its
+    ``eval`` input, as MLflow logs them (arrays and DataFrames; a ``tf.data`` pipeline is not logged)."""
+    import numpy as np
+
+    def loggable(data: Any) -> bool:
+        return isinstance(data, np.ndarray) or hasattr(data, "iloc")
+
+    x = bound.arguments.get("x")
+    if loggable(x):
+        log_training_dataset(x, bound.arguments.get("y"), run.run_id)
+    validation = bound.arguments.get("validation_data")
+    if isinstance(validation, tuple) and len(validation) >= 2 and loggable(validation[0]):
+        log_training_dataset(validation[0], validation[1], run.run_id, context="eval")
 
 
 def _early_stopping_metrics(run: FitRun, callback: Any, history: Any) -> None:
