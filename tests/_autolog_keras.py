@@ -49,10 +49,16 @@ def inputs(client, run_id):
     return sorted(found)
 
 
-def compare_with_mlflow(integration: str) -> None:
+def _walk(client, run_id, path):
+    for a in client.list_artifacts(run_id, path):
+        yield from _walk(client, run_id, a.path) if a.is_dir else [a.path]
+
+
+def compare_with_mlflow(integration: str, **options) -> None:
     """``mlnb.<integration>.autolog()`` logs the params, metric keys and steps, files and the training
-    dataset that ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs and
-    checkpoints aside), and the logged model predicts as the fitted one."""
+    dataset that ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs aside), with
+    tensorflow's checkpoints, and the logged model predicts as the fitted one. ``options`` go to both
+    autologs."""
     import mlflow
 
     import mlnb
@@ -60,17 +66,18 @@ def compare_with_mlflow(integration: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])   # MLflow's checkpoint callback pins the URI
         X, y = data()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            options = {"checkpoint": False} if integration == "tensorflow" else {}
             getattr(mlflow, integration).autolog(log_models=False, **options)
             try:
                 with mlflow.start_run() as theirs:
                     fit(build(), X, y)
             finally:
                 getattr(mlflow, integration).autolog(disable=True)
-        getattr(mlnb, integration).autolog()
+                mlflow.flush_async_logging()   # MLflow logs per-step metrics in the background
+        getattr(mlnb, integration).autolog(**options)
         try:
             with mlnb.start_run() as ours:
                 model = build()
@@ -84,6 +91,14 @@ def compare_with_mlflow(integration: str) -> None:
         assert our_files == (their_files - {"tensorboard_logs"}) | {"model"}, (our_files, their_files)
         ours_in, theirs_in = inputs(mlnb.MlflowClient(), ours.info.run_id), inputs(mlflow.MlflowClient(), theirs.info.run_id)
         assert [i[0] for i in ours_in] == ["train"] and ours_in == theirs_in, (ours_in, theirs_in)
+        if integration == "tensorflow":   # the best checkpoint so far, its metrics, and the tag naming it
+            tag = "mlflow.latest_checkpoint_artifact"
+            ours_ck, theirs_ck = (sorted(_walk(client, run.info.run_id, "checkpoints"))
+                                  for client, run in ((mlnb.MlflowClient(), ours), (mlflow.MlflowClient(), theirs)))
+            assert ours_ck == theirs_ck, (ours_ck, theirs_ck)
+            if not options:
+                assert ours_ck == ["checkpoints/latest_checkpoint.h5", "checkpoints/latest_checkpoint_metrics.json"]
+            assert mlnb.get_run(ours.info.run_id).data.tags[tag] == mlflow.get_run(theirs.info.run_id).data.tags[tag]
         loaded = mlnb.pyfunc.load_model(f"runs:/{ours.info.run_id}/model")
         np.testing.assert_allclose(loaded.predict(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
         flavors = mlnb.models.Model.load(mlnb.download_artifacts(run_id=ours.info.run_id, artifact_path="model")).flavors
