@@ -54,11 +54,11 @@ def _walk(client, run_id, path):
         yield from _walk(client, run_id, a.path) if a.is_dir else [a.path]
 
 
-def compare_with_mlflow(integration: str, **options) -> None:
+def compare_with_mlflow(integration: str, validation_data: bool = False, **options) -> None:
     """``mlnb.<integration>.autolog()`` logs the params, metric keys and steps, files and the training
     dataset that ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs aside), with
     tensorflow's checkpoints, and the logged model predicts as the fitted one. ``options`` go to both
-    autologs."""
+    autologs; with ``validation_data`` the fits validate on given arrays (logged as the eval input)."""
     import mlflow
 
     import mlnb
@@ -68,12 +68,13 @@ def compare_with_mlflow(integration: str, **options) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
         mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])   # MLflow's checkpoint callback pins the URI
         X, y = data()
+        extra = {"validation_data": (X[:16], y[:16])} if validation_data else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             getattr(mlflow, integration).autolog(log_models=False, **options)
             try:
                 with mlflow.start_run() as theirs:
-                    fit(build(), X, y)
+                    fit(build(), X, y, **extra)
             finally:
                 getattr(mlflow, integration).autolog(disable=True)
                 mlflow.flush_async_logging()   # MLflow logs per-step metrics in the background
@@ -81,7 +82,7 @@ def compare_with_mlflow(integration: str, **options) -> None:
         try:
             with mlnb.start_run() as ours:
                 model = build()
-                fit(model, X, y)
+                fit(model, X, y, **extra)
         finally:
             getattr(mlnb, integration).autolog(disable=True)
         their_params, their_steps, their_files = logged(mlflow.MlflowClient(), theirs.info.run_id)
@@ -90,7 +91,8 @@ def compare_with_mlflow(integration: str, **options) -> None:
         assert our_steps == their_steps, (our_steps, their_steps)
         assert our_files == (their_files - {"tensorboard_logs"}) | {"model"}, (our_files, their_files)
         ours_in, theirs_in = inputs(mlnb.MlflowClient(), ours.info.run_id), inputs(mlflow.MlflowClient(), theirs.info.run_id)
-        assert [i[0] for i in ours_in] == ["train"] and ours_in == theirs_in, (ours_in, theirs_in)
+        contexts = ["eval", "train"] if validation_data else ["train"]
+        assert [i[0] for i in ours_in] == contexts and ours_in == theirs_in, (ours_in, theirs_in)
         if integration == "tensorflow":   # the best checkpoint so far, its metrics, and the tag naming it
             tag = "mlflow.latest_checkpoint_artifact"
             ours_ck, theirs_ck = (sorted(_walk(client, run.info.run_id, "checkpoints"))
