@@ -39,10 +39,26 @@ def logged(client, run_id):
     return set(run.data.params), steps, {a.path for a in client.list_artifacts(run_id)}
 
 
-def compare_with_mlflow(integration: str) -> None:
-    """``mlnb.<integration>.autolog()`` logs the params, metric keys and steps, and files that
-    ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs and checkpoints aside),
-    and the logged model predicts as the fitted one."""
+def inputs(client, run_id):
+    """A run's dataset inputs: (context, name, digest, source type, schema, profile), sorted."""
+    found = []
+    for given in client.get_run(run_id).inputs.dataset_inputs:
+        d = given.dataset
+        context = {t.key: t.value for t in given.tags}.get("mlflow.data.context")
+        found.append((context, d.name, d.digest, d.source_type, d.schema, d.profile))
+    return sorted(found)
+
+
+def _walk(client, run_id, path):
+    for a in client.list_artifacts(run_id, path):
+        yield from _walk(client, run_id, a.path) if a.is_dir else [a.path]
+
+
+def compare_with_mlflow(integration: str, validation_data: bool = False, **options) -> None:
+    """``mlnb.<integration>.autolog()`` logs the params, metric keys and steps, files and the training
+    dataset that ``mlflow.<integration>.autolog()`` logs on the same fit (its TensorBoard logs aside), with
+    tensorflow's checkpoints, and the logged model predicts as the fitted one. ``options`` go to both
+    autologs; with ``validation_data`` the fits validate on given arrays (logged as the eval input)."""
     import mlflow
 
     import mlnb
@@ -50,21 +66,23 @@ def compare_with_mlflow(integration: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])   # MLflow's checkpoint callback pins the URI
         X, y = data()
+        extra = {"validation_data": (X[:16], y[:16])} if validation_data else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            options = {"checkpoint": False} if integration == "tensorflow" else {}
-            getattr(mlflow, integration).autolog(log_models=False, log_datasets=False, **options)
+            getattr(mlflow, integration).autolog(log_models=False, **options)
             try:
                 with mlflow.start_run() as theirs:
-                    fit(build(), X, y)
+                    fit(build(), X, y, **extra)
             finally:
                 getattr(mlflow, integration).autolog(disable=True)
-        getattr(mlnb, integration).autolog(log_datasets=False)
+                mlflow.flush_async_logging()   # MLflow logs per-step metrics in the background
+        getattr(mlnb, integration).autolog(**options)
         try:
             with mlnb.start_run() as ours:
                 model = build()
-                fit(model, X, y)
+                fit(model, X, y, **extra)
         finally:
             getattr(mlnb, integration).autolog(disable=True)
         their_params, their_steps, their_files = logged(mlflow.MlflowClient(), theirs.info.run_id)
@@ -72,6 +90,17 @@ def compare_with_mlflow(integration: str) -> None:
         assert our_params == their_params, (our_params ^ their_params)
         assert our_steps == their_steps, (our_steps, their_steps)
         assert our_files == (their_files - {"tensorboard_logs"}) | {"model"}, (our_files, their_files)
+        ours_in, theirs_in = inputs(mlnb.MlflowClient(), ours.info.run_id), inputs(mlflow.MlflowClient(), theirs.info.run_id)
+        contexts = ["eval", "train"] if validation_data else ["train"]
+        assert [i[0] for i in ours_in] == contexts and ours_in == theirs_in, (ours_in, theirs_in)
+        if integration == "tensorflow":   # the best checkpoint so far, its metrics, and the tag naming it
+            tag = "mlflow.latest_checkpoint_artifact"
+            ours_ck, theirs_ck = (sorted(_walk(client, run.info.run_id, "checkpoints"))
+                                  for client, run in ((mlnb.MlflowClient(), ours), (mlflow.MlflowClient(), theirs)))
+            assert ours_ck == theirs_ck, (ours_ck, theirs_ck)
+            if not options:
+                assert ours_ck == ["checkpoints/latest_checkpoint.h5", "checkpoints/latest_checkpoint_metrics.json"]
+            assert mlnb.get_run(ours.info.run_id).data.tags[tag] == mlflow.get_run(theirs.info.run_id).data.tags[tag]
         loaded = mlnb.pyfunc.load_model(f"runs:/{ours.info.run_id}/model")
         np.testing.assert_allclose(loaded.predict(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
         flavors = mlnb.models.Model.load(mlnb.download_artifacts(run_id=ours.info.run_id, artifact_path="model")).flavors

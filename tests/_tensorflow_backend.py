@@ -156,6 +156,14 @@ def job_keras_autolog_on_tensorflow_matches_mlflow(out: Path) -> None:
     compare_with_mlflow("tensorflow")
 
 
+def job_tensorflow_autolog_options_match_mlflow(out: Path) -> None:
+    """Every epoch's weights as a checkpoint, metrics every 2 steps instead of per epoch."""
+    from _autolog_keras import compare_with_mlflow
+
+    compare_with_mlflow("tensorflow", checkpoint_save_best_only=False, checkpoint_save_weights_only=True,
+                        log_every_epoch=False, log_every_n_steps=2)
+
+
 def job_keras_autolog_via_mlnb_keras_on_tensorflow(out: Path) -> None:
     from _autolog_keras import compare_with_mlflow
 

@@ -32,6 +32,10 @@ def test_the_same_fit_logs_the_names_and_steps_mlflow_keras_logs():
     compare_with_mlflow("keras")
 
 
+def test_validation_data_is_logged_as_the_eval_input_as_mlflow_logs_it():
+    compare_with_mlflow("keras", validation_data=True)
+
+
 def test_history_per_epoch_params_and_model():
     import mlnb
 

@@ -267,7 +267,8 @@ def test_import_mlnb_and_autolog_do_not_import_tensorflow():
 # -- Keras on the TensorFlow backend, in a process of its own ------------------------------------------
 BACKEND_JOBS = ["backend_is_tensorflow", "keras_saved_here_records_tensorflow",
                 "model_saved_on_torch_loads_here_with_a_warning", "tensorflow_flavor_refuses_wrong_models",
-                "keras_autolog_on_tensorflow_matches_mlflow", "keras_autolog_via_mlnb_keras_on_tensorflow",
+                "keras_autolog_on_tensorflow_matches_mlflow", "tensorflow_autolog_options_match_mlflow",
+                "keras_autolog_via_mlnb_keras_on_tensorflow",
                 *(f"{case}::{check.__name__.removeprefix('check_')}"
                   for case in ("keras-regressor", "tensorflow-keras-regressor") for check in CHECKS)]
 

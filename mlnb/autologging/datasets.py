@@ -38,9 +38,9 @@ def check_log_datasets(log_datasets: bool | None, integration: str) -> None:
             AutologWarning, stacklevel=3)
 
 
-def log_training_dataset(X: Any, y: Any, run_id: str) -> bool:
-    """Log ``X`` (and ``y`` as targets) as the ``train`` input of the active run ``run_id``;
-    False when datasets cannot be logged or the fit's run is not the active one."""
+def log_training_dataset(X: Any, y: Any, run_id: str, context: str = "train") -> bool:
+    """Log ``X`` (and ``y`` as targets) as the ``context`` input (``train``, ``eval``) of the active run
+    ``run_id``; False when datasets cannot be logged or the fit's run is not the active one."""
     from mlnb.tracking import fluent
 
     if not datasets_supported():
@@ -56,7 +56,7 @@ def log_training_dataset(X: Any, y: Any, run_id: str) -> bool:
         import numpy as np
 
         dataset = data.from_numpy(np.asarray(X), targets=None if y is None else np.asarray(y))
-    fluent.log_input(dataset, context="train")
+    fluent.log_input(dataset, context=context)
     return True
 
 

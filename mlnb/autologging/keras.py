@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlnb.autologging import patching
+from mlnb.autologging.checkpoints import Checkpoints, check_options
+from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
 
@@ -49,6 +51,13 @@ class Config:
     registered_model_name: str | None = None
     model_kwargs: dict = field(default_factory=dict)   # save_model_kwargs / keras_model_kwargs
     extra_tags: dict = field(default_factory=dict)
+    # tensorflow only (MLflow's keras autolog writes no checkpoints)
+    checkpoint: bool = False
+    checkpoint_monitor: str = "val_loss"
+    checkpoint_mode: str = "min"
+    checkpoint_save_best_only: bool = True
+    checkpoint_save_weights_only: bool = False
+    checkpoint_save_freq: str | int = "epoch"
 
 
 _configs: dict[str, Config] = {}
@@ -71,6 +80,9 @@ def enable(integration: str, options: dict[str, Any]) -> None:
     extra_tags = options.pop("extra_tags", None)
     if extra_tags is not None and not isinstance(extra_tags, dict):
         raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    check_log_datasets(options.get("log_datasets"), integration)
+    check_options(options.get("checkpoint", False), options.get("checkpoint_mode", "min"),
+                  options.get("checkpoint_save_best_only", True), options.get("checkpoint_save_freq", "epoch"))
     if not options.get("log_every_epoch", True) and options.get("log_every_n_steps") is None:
         raise InvalidParameterError("log_every_n_steps must be set when log_every_epoch=False.")
     model_kwargs = options.pop("save_model_kwargs", None) or options.pop("keras_model_kwargs", None) or {}
@@ -106,6 +118,8 @@ def config(integration: str) -> dict[str, Any] | None:
     if cfg is None:
         return None
     found = asdict(cfg)
+    if integration == "keras":
+        found = {k: v for k, v in found.items() if not k.startswith("checkpoint")}
     key = "save_model_kwargs" if integration == "keras" else "keras_model_kwargs"
     found[key] = found.pop("model_kwargs") or None
     return found
@@ -148,6 +162,8 @@ def _fit_hook(model: Any, original, args: tuple, kwargs: dict) -> Any:
             if bound is not None:
                 patching.guard(integration, "read the params", _add_params, integration, run, model, bound)
                 early = patching.guard(integration, "read the early stopping", _early_stopping, integration, run, bound)
+                if cfg.log_datasets is not False:
+                    patching.guard(integration, "log the datasets", _log_datasets, run, bound)
                 wired = patching.guard(integration, "follow the training history", _with_recorder,
                                        integration, cfg, run, args, kwargs, bound)
                 if wired is not None:
@@ -209,6 +225,22 @@ def _early_stopping(integration: str, run: FitRun, bound: inspect.BoundArguments
     return found
 
 
+def _log_datasets(run: FitRun, bound: inspect.BoundArguments) -> None:
+    """``fit``'s ``x`` and ``y`` as the run's ``train`` input, and a ``validation_data=(x, y)`` as its
+    ``eval`` input, as MLflow logs them (arrays and DataFrames; a ``tf.data`` pipeline is not logged)."""
+    import numpy as np
+
+    def loggable(data: Any) -> bool:
+        return isinstance(data, np.ndarray) or hasattr(data, "iloc")
+
+    x = bound.arguments.get("x")
+    if loggable(x):
+        log_training_dataset(x, bound.arguments.get("y"), run.run_id)
+    validation = bound.arguments.get("validation_data")
+    if isinstance(validation, tuple) and len(validation) >= 2 and loggable(validation[0]):
+        log_training_dataset(validation[0], validation[1], run.run_id, context="eval")
+
+
 def _early_stopping_metrics(run: FitRun, callback: Any, history: Any) -> None:
     if not callback.model.stop_training:
         return
@@ -245,10 +277,19 @@ def _recorder_class() -> type:
             def __init__(self, integration: str, cfg: Config, run: FitRun) -> None:
                 super().__init__()
                 self.integration, self.cfg, self.run = integration, cfg, run
+                self.checkpoints = Checkpoints(cfg.checkpoint_monitor, cfg.checkpoint_mode,
+                                               cfg.checkpoint_save_best_only, cfg.checkpoint_save_weights_only,
+                                               cfg.checkpoint_save_freq, ".h5") if cfg.checkpoint else None
+                self.epoch, self.batches, self.last_batch, self.last_saved = 0, 0, 0, 0
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
 
             def on_epoch_end(self, epoch, logs=None):
                 if self.cfg.log_every_epoch and logs:
                     self.run.add_metrics_at({k: float(v) for k, v in logs.items()}, epoch)
+                if self.checkpoints is not None and self.cfg.checkpoint_save_freq == "epoch":
+                    self.checkpoint(logs)
 
             def on_train_batch_end(self, batch, logs=None):
                 n = self.cfg.log_every_n_steps
@@ -256,6 +297,27 @@ def _recorder_class() -> type:
                     step = int(self.model.optimizer.iterations.numpy())
                     if step % n == 0:
                         self.run.add_metrics_at({k: float(v) for k, v in logs.items()}, step)
+                # batches seen so far (batch restarts at 0 each epoch; with steps_per_execution it jumps)
+                self.batches += batch + 1 if batch <= self.last_batch else batch - self.last_batch
+                self.last_batch = batch
+                freq = self.cfg.checkpoint_save_freq
+                if self.checkpoints is not None and freq != "epoch" and self.batches - self.last_saved >= freq:
+                    self.checkpoint(logs)
+                    self.last_saved = self.batches
+
+            def checkpoint(self, logs) -> None:
+                def write(path: str) -> None:
+                    import warnings
+
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")   # Keras calls .h5 a legacy format
+                        if self.cfg.checkpoint_save_weights_only:
+                            self.model.save_weights(path, overwrite=True)
+                        else:
+                            self.model.save(path, overwrite=True)
+
+                patching.guard(self.integration, "log a checkpoint", self.checkpoints.save, self.run,
+                               {k: float(v) for k, v in (logs or {}).items()}, self.epoch, self.batches, write)
 
             def on_test_end(self, logs=None):
                 if logs:   # each evaluation, at step 0 as MLflow logs them

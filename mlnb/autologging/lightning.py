@@ -26,14 +26,12 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlnb.autologging import lifecycle, patching
+from mlnb.autologging.checkpoints import Checkpoints, check_options, log_local_file
 from mlnb.autologging.datasets import check_log_datasets
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
@@ -42,7 +40,6 @@ INTEGRATION = "pytorch"
 TESTED = ("2.0.0", "2.7.0")
 #: import name -> distribution name of the two packages Lightning ships as
 PACKAGES = {"pytorch_lightning": "pytorch-lightning", "lightning": "lightning"}
-CHECKPOINT_TAG = "mlflow.latest_checkpoint_artifact"
 
 
 @dataclass(frozen=True)
@@ -101,10 +98,7 @@ def autolog(
     if not _count(log_every_n_epoch) or not (log_every_n_step is None or _count(log_every_n_step)):
         raise InvalidParameterError(f"log_every_n_epoch must be an int >= 1 and log_every_n_step None or an int "
                                     f">= 1, got {log_every_n_epoch!r} and {log_every_n_step!r}.")
-    if checkpoint and checkpoint_save_best_only and checkpoint_mode not in ("min", "max"):
-        raise InvalidParameterError(f"checkpoint_mode must be 'min' or 'max', got {checkpoint_mode!r}.")
-    if checkpoint and not (checkpoint_save_freq == "epoch" or _count(checkpoint_save_freq)):
-        raise InvalidParameterError(f"checkpoint_save_freq must be 'epoch' or an int >= 1, got {checkpoint_save_freq!r}.")
+    check_options(checkpoint, checkpoint_mode, checkpoint_save_best_only, checkpoint_save_freq)
     patching.unpatch(INTEGRATION)
     _config = None
     if disable:
@@ -158,7 +152,8 @@ class _Fit:
         self.forward_wrapped = False
         self.step_metrics: set[str] = set()
         self.epoch_metrics: set[str] = set()
-        self.best: float | None = None                 # last checkpointed value of the monitored metric
+        self.checkpoints = Checkpoints(cfg.checkpoint_monitor, cfg.checkpoint_mode, cfg.checkpoint_save_best_only,
+                                       cfg.checkpoint_save_weights_only, cfg.checkpoint_save_freq, ".pth")
         self.latest: dict[str, float] = {}             # the last epoch's metrics
         self.training = False                          # the callback reports only during this fit
 
@@ -199,7 +194,7 @@ class _Fit:
             patching.guard(INTEGRATION, "log the model", self.log_model, run)
             best = getattr(self.trainer.checkpoint_callback, "best_model_path", None)
             if stopping and best:
-                _log_local_file(run, best, run.artifact_name("restored_model_checkpoint"))
+                log_local_file(run, best, run.artifact_name("restored_model_checkpoint"))
         run.record(self.latest)
 
     def early_stopping(self) -> list:
@@ -259,30 +254,9 @@ class _Fit:
 
     def checkpoint(self, trainer: Any) -> None:
         """Log a checkpoint (and its metrics) if it is one to keep."""
-        cfg, run = self.cfg, self.run
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        weights = ".weights" if cfg.checkpoint_save_weights_only else ""
-        if cfg.checkpoint_save_best_only:
-            value = metrics.get(cfg.checkpoint_monitor)
-            if value is None or (self.best is not None and
-                                 (value >= self.best if cfg.checkpoint_mode == "min" else value <= self.best)):
-                return
-            self.best = value
-            folder, model_file, metrics_file = "checkpoints", f"latest_checkpoint{weights}.pth", \
-                "latest_checkpoint_metrics.json"
-        else:
-            sub = f"epoch_{trainer.current_epoch}" if cfg.checkpoint_save_freq == "epoch" \
-                else f"global_step_{trainer.global_step}"
-            folder, model_file, metrics_file = f"checkpoints/{sub}", f"checkpoint{weights}.pth", \
-                "checkpoint_metrics.json"
-        folder = run.artifact_name("checkpoints") + folder[len("checkpoints"):]
-        run.add_tags({CHECKPOINT_TAG: f"{folder}/{model_file}"})
-        record = {**metrics, "epoch": trainer.current_epoch, "global_step": trainer.global_step}
-        run.files[f"{folder}/{metrics_file}"] = json.dumps(record).encode()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, model_file)
-            trainer.save_checkpoint(path, weights_only=cfg.checkpoint_save_weights_only)
-            _log_local_file(run, path, folder)
+        self.checkpoints.save(self.run, {k: float(v) for k, v in trainer.callback_metrics.items()},
+                              trainer.current_epoch, trainer.global_step,
+                              lambda path: trainer.save_checkpoint(path, weights_only=self.cfg.checkpoint_save_weights_only))
 
     def test_ended(self, trainer: Any) -> None:
         """``trainer.test()`` after the fit: its metrics, into the fit's run (ended by now)."""
@@ -320,12 +294,6 @@ class _Fit:
 
         if len(inputs) == 1 and not kwargs and isinstance(inputs[0], torch.Tensor) and isinstance(result, torch.Tensor):
             self.example = (inputs[0].detach().cpu().numpy(), result.detach().cpu().numpy())
-
-
-def _log_local_file(run: FitRun, path: str, folder: str) -> None:
-    from mlnb.tracking.client import MlnbClient
-
-    MlnbClient().log_artifact(run.run_id, path, folder)
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """TensorFlow autologging: ``mlnb.tensorflow.autolog()``, for Keras models on the TensorFlow backend
 (the shared logic is :mod:`mlnb.autologging.keras`). Params use MLflow's ``opt_`` prefix, early
-stopping is logged, and the model is logged with the tensorflow flavor. MLflow's TensorBoard logs
-and checkpoints are not written; the checkpoint options are accepted and ignored.
+stopping is logged, checkpoints are logged while training (:mod:`mlnb.autologging.checkpoints`, files
+``.h5`` as MLflow writes them), and the model is logged with the tensorflow flavor. MLflow's
+TensorBoard logs are not written.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def autolog(
     checkpoint_save_freq: Any = "epoch",
 ) -> None:
     """Log every Keras ``fit`` on the TensorFlow backend under MLflow's ``mlflow.tensorflow.autolog``
-    names: fit's params and the optimizer's (``opt_<key>``), the per-epoch history, early stopping,
+    names: fit's params and the optimizer's (``opt_<key>``), the per-epoch history (``log_every_epoch``,
+    or every ``log_every_n_steps``), early stopping, the training data (``log_datasets``), checkpoints
+    (``checkpoint*``: the best by ``checkpoint_monitor`` / ``checkpoint_mode``, or each epoch or n steps),
     ``model_summary.txt`` and the model (tensorflow flavor)."""
-    options = {k: v for k, v in locals().items() if not k.startswith(("checkpoint", "saved_model_kwargs"))}
+    options = {k: v for k, v in locals().items() if k != "saved_model_kwargs"}
     shared.enable(INTEGRATION, options)
 
 

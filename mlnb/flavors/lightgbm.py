@@ -26,6 +26,7 @@ FLAVOR_NAME = "lightgbm"
 LOADER_MODULE = "mlflow.lightgbm"
 BOOSTER_CLASS = "lightgbm.basic.Booster"
 BOOSTER_FILE = "model.lgb"
+SKOPS_FILE = "model.skops"   # a scikit-learn-API model in skops, as MLflow's lightgbm flavor names it
 #: what MLflow writes into MLmodel's skops_trusted_types (mlnb reads it, but trusts its own policy)
 SKOPS_TYPES = ("lightgbm.sklearn.LGBMRegressor", "collections.OrderedDict", "lightgbm.sklearn.LGBMClassifier",
                BOOSTER_CLASS)
@@ -34,6 +35,20 @@ SKOPS_TYPES = ("lightgbm.sklearn.LGBMRegressor", "collections.OrderedDict", "lig
 def _class_name(model: Any) -> str:
     cls = type(model)
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _write_plain_skops(lgb_model: Any, model_dir: Path) -> bool:
+    """Write a LightGBM scikit-learn model with skops when skops finds in it nothing beyond what
+    MLflow's lightgbm flavor trusts (:data:`SKOPS_TYPES`): one skops audit, as MLflow checks it, instead
+    of mlnb's full policy at save time (loading still runs it). False, with nothing written, when the
+    model holds anything else (a custom objective, ...): the sklearn flavor's policy then decides."""
+    import skops.io
+
+    data = skops.io.dumps(lgb_model)
+    if not set(skops.io.get_untrusted_types(data=data)) <= set(SKOPS_TYPES):
+        return False
+    (model_dir / SKOPS_FILE).write_bytes(data)
+    return True
 
 
 def save_model(
@@ -73,6 +88,9 @@ def save_model(
         if is_booster:
             lgb_model.save_model(str(model_dir / BOOSTER_FILE))
             fmt, file = serialization_format or "skops", BOOSTER_FILE
+        elif serialization_format in (None, "skops") and not skops_trusted_types \
+                and _write_plain_skops(lgb_model, model_dir):
+            fmt, file = "skops", SKOPS_FILE
         else:
             fmt, file, _ = write_estimator(lgb_model, model_dir, serialization_format, skops_trusted_types)
         flavor = {
