@@ -155,7 +155,7 @@ class LocalArtifactRepo(ArtifactRepo):
         probe = target
         while not probe.exists() and probe != self.root and probe.parent != probe:
             probe = probe.parent
-        if probe.exists():
+        if probe != self.root and probe.exists():
             resolved = os.path.realpath(probe)
             if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
                 raise InvalidParameterError(
