@@ -43,6 +43,29 @@ def test_a_reviewed_type_built_another_way_is_refused():
     assert trusted_types(data, ["sklearn.utils._bunch.Bunch"]) == ["sklearn.utils._bunch.Bunch"]
 
 
+def test_an_audit_is_reused_only_for_a_schema_that_differs_in_object_ids_alone():
+    """A save audits the bytes it just wrote once per kind of schema; another structure is audited anew."""
+    import skops.io
+    from sklearn.datasets import make_classification
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = make_classification(60, 4, random_state=0)
+    kd = [skops.io.dumps(KNeighborsClassifier(algorithm="kd_tree").fit(X, y)) for _ in range(2)]
+    ball = skops.io.dumps(KNeighborsClassifier(algorithm="ball_tree").fit(X, y))
+    assert kd[0] != kd[1]  # the writer's object ids differ
+    assert trusted_types(kd[0]) == trusted_types(kd[1])
+    assert "sklearn.neighbors._kd_tree.KDTree" in trusted_types(kd[1])
+    assert "sklearn.neighbors._ball_tree.BallTree" in trusted_types(ball)
+    assert "sklearn.neighbors._kd_tree.KDTree" not in trusted_types(ball)
+    from sklearn.utils import Bunch
+
+    assert trusted_types(skops.io.dumps(Bunch(a=1))) == ["sklearn.utils._bunch.Bunch"]  # built by DictNode
+    args = json.loads(zipfile.ZipFile(io.BytesIO(skops.io.dumps(({"a": 1},)))).read("schema.json"))
+    with pytest.raises(UntrustedTypesError, match="ConstructorFromReduceNode"):   # not the memo's verdict
+        trusted_types(_skops_bytes({"__module__": "sklearn.utils._bunch", "__class__": "Bunch",
+                                    "__loader__": "ConstructorFromReduceNode", "content": args}))
+
+
 @pytest.mark.parametrize("kind", ["random_forest", "gradient_boosting", "pipeline"])
 def test_mlmodel_records_only_types_that_passed(kind, tmp_path):
     model, X = estimator(kind)

@@ -24,6 +24,7 @@ import functools
 import importlib
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Iterable
@@ -88,16 +89,26 @@ def defined_at(type_name: str) -> bool:
     return isinstance(obj, type) and obj.__module__ == module and obj.__name__ == attr
 
 
-def _schema(data: bytes | Path) -> dict:
+def _schema_text(data: bytes | Path) -> bytes:
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
         with zipfile.ZipFile(source) as archive:
-            schema = json.loads(archive.read(SCHEMA))
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, RecursionError) as exc:
-        raise ModelFormatError(
-            f"'{data if isinstance(data, Path) else 'the data'}' is not a readable skops file "
-            f"({type(exc).__name__}). The file is damaged or is not skops; save the model again."
-        ) from None
+            return archive.read(SCHEMA)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise _unreadable(data, exc) from None
+
+
+def _unreadable(data: bytes | Path, exc: BaseException) -> ModelFormatError:
+    return ModelFormatError(
+        f"'{data if isinstance(data, Path) else 'the data'}' is not a readable skops file "
+        f"({type(exc).__name__}). The file is damaged or is not skops; save the model again.")
+
+
+def _schema(data: bytes | Path, text: bytes | None = None) -> dict:
+    try:
+        schema = json.loads(text if text is not None else _schema_text(data))
+    except (ValueError, RecursionError) as exc:
+        raise _unreadable(data, exc) from None
     if not isinstance(schema, dict):
         raise ModelFormatError("A skops file's schema.json must be an object; the file is damaged.")
     return schema
@@ -121,6 +132,43 @@ def _loaders(schema: dict) -> dict[str, set[str]]:
     return found
 
 
+#: what makes two schemas of the same structure differ: the writer's object ids, and the array file
+#: names made from them (``"__id__": 1397...``, ``"file": "1397....npy"``, as skops writes schema.json)
+_VOLATILE = re.compile(rb'"(?:__id__|file)": (?:\d+|"[^"\\]*")')
+_AUDITS: dict[bytes, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
+_AUDITS_MAX = 128
+
+
+def _audit(data: bytes | Path) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The types skops does not trust by default in ``data``, and the nodes that build each type.
+
+    Both follow from ``schema.json`` alone once the writer's object ids are left out (an array's
+    bytes are never audited), so skops' audit of bytes mlnb just wrote is kept per schema: a save of
+    the same kind of model (same class, params and attribute types) is audited once per process.
+    Files are always audited in full: a damaged one must fail here, not at load.
+    """
+    text = _schema_text(data)
+    key = _VOLATILE.sub(b"", text) if isinstance(data, bytes) else None
+    found = _AUDITS.get(key) if key is not None else None
+    if found is not None:
+        return found
+    import skops.io as sio
+
+    schema = _schema(data, text)  # parse first: a damaged file is a ModelFormatError, not a BadZipFile
+    try:
+        untrusted = sio.get_untrusted_types(data=data) if isinstance(data, bytes) else sio.get_untrusted_types(file=data)
+    except RecursionError:
+        raise ModelFormatError("A skops file nests too deeply to audit; it is not a model.") from None
+    except Exception as exc:  # skops' own errors for a schema it cannot read
+        raise ModelFormatError(f"skops cannot read this file ({type(exc).__name__}: {exc}); save the model again.") from None
+    found = frozenset(untrusted), {name: frozenset(nodes) for name, nodes in _loaders(schema).items()}
+    if key is not None:
+        if len(_AUDITS) >= _AUDITS_MAX:
+            _AUDITS.pop(next(iter(_AUDITS)), None)
+        _AUDITS[key] = found
+    return found
+
+
 class Refused(UntrustedTypesError):
     """The policy refused types; ``types`` lists the names to consent to."""
 
@@ -135,19 +183,10 @@ def trusted_types(data: bytes | Path, consented: Iterable[str] = (), trust_all: 
     Raises :class:`Refused` (an UntrustedTypesError) naming the types the policy refuses and how
     to consent.
     """
-    import skops.io as sio
-
-    schema = _schema(data)  # parse first: a damaged file is a ModelFormatError, not a BadZipFile
-    try:
-        untrusted = sio.get_untrusted_types(data=data) if isinstance(data, bytes) else sio.get_untrusted_types(file=data)
-    except RecursionError:
-        raise ModelFormatError("A skops file nests too deeply to audit; it is not a model.") from None
-    except Exception as exc:  # skops' own errors for a schema it cannot read
-        raise ModelFormatError(f"skops cannot read this file ({type(exc).__name__}: {exc}); save the model again.") from None
+    untrusted, loaders = _audit(data)
     if trust_all:
         return sorted(untrusted)
     consented = set(consented)
-    loaders = _loaders(schema)
     refused: list[str] = []
     misused: list[str] = []
     for name in untrusted:

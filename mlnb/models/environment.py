@@ -230,30 +230,45 @@ def write(model_dir: str | os.PathLike, requirements: Sequence[str], constraints
     """Write requirements.txt (and constraints.txt), python_env.yaml and conda.yaml; return the pyfunc
     ``env`` entry. A given ``conda_env`` is written as conda.yaml with its pip list replaced by the
     expanded requirements, as MLflow does."""
-    import yaml
-
     d = Path(model_dir)
-    py = platform.python_version()
     if constraints:
         (d / CONSTRAINTS_FILE).write_text("".join(f"{c}\n" for c in constraints), encoding="utf-8")
         requirements = [*requirements, f"-c {CONSTRAINTS_FILE}"]
     (d / REQUIREMENTS_FILE).write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
-    python_env = {
-        "python": py,
-        "build_dependencies": [pinned("pip"), pinned("setuptools"), pinned("wheel")],
-        "dependencies": [f"-r {REQUIREMENTS_FILE}"],
-    }
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: same text, much faster
-    (d / PYTHON_ENV_FILE).write_text(yaml.dump(python_env, Dumper=dumper, default_flow_style=False, sort_keys=False),
-                                     encoding="utf-8")
+    (d / PYTHON_ENV_FILE).write_text(_python_env_yaml(), encoding="utf-8")
     if conda_env is not None:
         conda = read_conda_env(conda_env)
         deps = [dep for dep in conda.get("dependencies") or [] if not (isinstance(dep, dict) and "pip" in dep)]
         conda["dependencies"] = [*deps, {"pip": list(requirements)}]
+        text = _yaml_text(conda)
     else:
-        conda = default_conda_env(requirements)
-    (d / CONDA_FILE).write_text(yaml.dump(conda, Dumper=dumper, default_flow_style=False), encoding="utf-8")
+        text = _default_conda_yaml(tuple(requirements))
+    (d / CONDA_FILE).write_text(text, encoding="utf-8")
     return {"conda": CONDA_FILE, "virtualenv": PYTHON_ENV_FILE}
+
+
+def _yaml_text(data: dict, sort_keys: bool = True) -> str:
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: same text, much faster
+    return yaml.dump(data, Dumper=dumper, default_flow_style=False, sort_keys=sort_keys)
+
+
+# python_env.yaml and the default conda.yaml depend only on the process (Python, pip) and the
+# requirements, so each text is made once per process and requirement list (a model per fit logs
+# the same ones)
+@functools.lru_cache(maxsize=None)
+def _python_env_yaml() -> str:
+    return _yaml_text({
+        "python": platform.python_version(),
+        "build_dependencies": [pinned("pip"), pinned("setuptools"), pinned("wheel")],
+        "dependencies": [f"-r {REQUIREMENTS_FILE}"],
+    }, sort_keys=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _default_conda_yaml(requirements: tuple[str, ...]) -> str:
+    return _yaml_text(default_conda_env(requirements))
 
 
 def read_requirements(model_dir: str | os.PathLike) -> list[str]:

@@ -119,7 +119,18 @@ def copy_extra_files(extra_files: Sequence[str | os.PathLike] | None, model_dir:
 
 
 def dir_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    """Bytes in the files under ``path`` (a symlinked file counts its target; symlinked folders are
+    not entered)."""
+    total = 0
+    folders = [os.fspath(path)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif entry.is_file():
+                    total += entry.stat().st_size
+    return total
 
 
 def pick_mlmodel(mlmodel: Any, mlflow_model: Any) -> Any:

@@ -142,18 +142,24 @@ class LocalArtifactRepo(ArtifactRepo):
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        self._real_root: str | None = None   # the root with its symlinks resolved, once it exists
 
     def _target(self, path: str | None) -> Path:
         rel = clean_artifact_path(path)
         target = self.root / rel if rel else self.root
-        # a symlink planted inside the run must not lead reads or writes elsewhere
-        root = self.root.resolve() if self.root.exists() else self.root.absolute()
+        # a symlink planted inside the run must not lead reads or writes elsewhere (compared as
+        # strings: this runs for every file a run logs)
+        if self._real_root is None and self.root.exists():
+            self._real_root = os.path.realpath(self.root)
+        root = self._real_root or str(self.root.absolute())
         probe = target
         while not probe.exists() and probe != self.root and probe.parent != probe:
             probe = probe.parent
-        resolved = probe.resolve()
-        if probe.exists() and resolved != root and root not in resolved.parents:
-            raise InvalidParameterError(f"Artifact path '{path}' leads outside the run (through a symlink); refused.")
+        if probe != self.root and probe.exists():
+            resolved = os.path.realpath(probe)
+            if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
+                raise InvalidParameterError(
+                    f"Artifact path '{path}' leads outside the run (through a symlink); refused.")
         return target
 
     def log_artifact(self, local_file, artifact_path=None) -> None:
@@ -170,7 +176,8 @@ class LocalArtifactRepo(ArtifactRepo):
         target = self._target(artifact_file_path(artifact_file))
         if target.is_dir():
             raise InvalidParameterError(f"Artifact '{artifact_file}' is a directory; name a file inside it.")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(target, lambda staging: staging.write_bytes(data))
 
     def log_artifacts(self, local_dir, artifact_path=None) -> None:
@@ -196,6 +203,12 @@ class LocalArtifactRepo(ArtifactRepo):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _atomic_write(target, lambda staging, f=f: shutil.copyfile(f, staging))
 
+    def exists(self, path: str) -> bool:
+        rel = clean_artifact_path(path)
+        if not rel or _in_progress(rel.rpartition("/")[2]):
+            return False  # the root, or a write in progress: not an artifact (as list_artifacts says)
+        return os.path.lexists(self._target(rel))
+
     def list_artifacts(self, path=None) -> list[FileInfo]:
         rel = clean_artifact_path(path)
         target = self._target(rel)
@@ -203,7 +216,7 @@ class LocalArtifactRepo(ArtifactRepo):
             return []
         out = []
         for p in sorted(target.iterdir()):
-            if p.name.startswith(STAGING_PREFIX) or (p.name.startswith(".") and p.name.endswith(".tmp")):
+            if _in_progress(p.name):
                 continue  # a write in progress (or killed mid-way): not an artifact
             child = f"{rel}/{p.name}" if rel else p.name
             out.append(FileInfo(child, p.is_dir(), None if p.is_dir() else p.stat().st_size))
@@ -223,6 +236,11 @@ class LocalArtifactRepo(ArtifactRepo):
         else:
             shutil.copy2(src, dst)
         return dst
+
+
+def _in_progress(name: str) -> bool:
+    """True for the name of a write in progress (or killed mid-way): a staging file or directory."""
+    return name.startswith(STAGING_PREFIX) or (name.startswith(".") and name.endswith(".tmp"))
 
 
 def _atomic_write(dest: Path, write) -> None:

@@ -101,9 +101,8 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
 
         check_model_name(registered_model_name)
     run_id = fluent._run_id()
-    client = fluent._client()
-    store = client.store
-    run = client.get_run(run_id)
+    run = fluent.active_run()   # its id, experiment and artifact root: no need to read the run back
+    store = fluent._client().store
     if store.artifact_repo(run.info.artifact_uri).exists(model_name) or store.logged_model_uri(run, model_name):
         raise ModelExistsError(
             f"Run '{run_id}' already has a model or artifact '{model_name}'. Log the model under another name.")

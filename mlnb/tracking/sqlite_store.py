@@ -638,7 +638,12 @@ class SqliteStore(Store):
                 c.execute("INSERT OR IGNORE INTO inputs (input_uuid, source_type, source_id, destination_type, "
                           "destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, 0)",
                           (uuid.uuid4().hex, source_run_id, model_id))
-        return self.get_logged_model(model_id)
+        # the row as just written (a new model has no metrics yet): no read-back
+        return LoggedModel(model_id=model_id, experiment_id=str(eid), name=name, artifact_location=location,
+                           creation_timestamp=now, last_updated_timestamp=now, status=MODEL_STATUS[1],
+                           model_type=model_type, source_run_id=source_run_id,
+                           tags={k: str(v) for k, v in (tags or {}).items()},
+                           params={k: str(v) for k, v in (params or {}).items()})
 
     def finalize_logged_model(self, model_id: str, status: str = "READY") -> LoggedModel:
         with self.write(_CORE_WRITES + _MODEL_WRITES) as c:
@@ -751,8 +756,15 @@ class SqliteStore(Store):
 
     def logged_model_uri(self, run: Run, name: str) -> str | None:
         """Where the newest model ``run`` logged as ``name`` keeps its files (MLflow 3's runs:/ rule)."""
-        found = self._logged_models("m.source_run_id = ? AND m.name = ?", [run.info.run_id, name], 1)
-        return found[0].artifact_location if found else None
+        if self.schema is None:
+            self.connection()
+        if not self.schema.has("logged_models"):
+            return None
+        with self.read() as c:
+            row = c.execute("SELECT artifact_location FROM logged_models WHERE source_run_id = ? AND name = ? "
+                            "ORDER BY creation_timestamp_ms DESC, model_id LIMIT 1",
+                            (run.info.run_id, name)).fetchone()
+        return row[0] if row else None
 
     def log_model_links(self, run_id: str, outputs: Sequence[tuple[str, int]] = (),
                         inputs: Sequence[str] = ()) -> None:
