@@ -29,10 +29,13 @@ def _isolated(tmp_path, tmp_path_factory, monkeypatch):
     # mlnb and MLflow share one store per test: MLflow's default file, in the test's own directory
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     # mlflow.set_experiment sets MLFLOW_EXPERIMENT_ID and mlflow.set_registry_uri sets
-    # MLFLOW_REGISTRY_URI in os.environ; deleted here, monkeypatch removes what a test set
+    # MLFLOW_REGISTRY_URI in os.environ. Set then deleted, so that monkeypatch records each as absent
+    # and removes it again after the test: a value a test sets must not reach the next test's
+    # module-scoped fixtures (they start before this fixture runs)
     for name in ("MLNB_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLNB_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
                  "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     scratch = tmp_path_factory.mktemp("scratch")  # where fresh temp dirs go (downloads without dst_path)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
