@@ -264,13 +264,19 @@ def test_jupyterlab_browser_clicks_then_saved_notebook_reads(server, root, page)
     panel.locator("tr.mlnb-run-row input.mlnb-pick").nth(2).check()
     wait_text(page, ".mlnb-run-browser", "2 selected")
     panel.locator("button", has_text="Compare").click()
-    page.wait_for_function("() => document.querySelectorAll('.mlnb-run-browser table.mlnb-compare').length === 2")
+    # the first Compare (one run) already drew two tables: wait for the new ones, with both runs' columns
+    page.wait_for_function("() => { const t = document.querySelectorAll('.mlnb-run-browser table.mlnb-compare');"
+                           " return t.length === 2 && t[0].querySelectorAll('thead th').length === 3; }")
     heads = panel.locator("table.mlnb-compare").first.locator("th").all_inner_texts()[1:]
     assert heads == [f"baseline {data['ids'][0][:8]}", f"baseline {data['ids'][1][:8]}"]
     first_rows = panel.locator("table.mlnb-compare").first.locator("tbody tr")
     assert [r.split("\t")[0] for r in first_rows.all_inner_texts()] == ["depth", "lr", "optimizer"]
     assert panel.locator("table.mlnb-compare").first.locator("tr.mlnb-diff").count() == 2      # lr, depth
     assert panel.locator("table.mlnb-compare").first.locator("tr.mlnb-same").count() == 1      # optimizer
+    # the chart is drawn after the tables: wait for the two runs' one on lr, depth and accuracy
+    page.wait_for_function("() => { const p = document.querySelector('.mlnb-run-browser');"
+                           " return p.querySelectorAll('svg.mlnb-chart .mlnb-axis').length === 3"
+                           " && p.querySelectorAll('svg.mlnb-chart .mlnb-point').length === 2; }", timeout=60_000)
     metric = panel.locator(".widget-dropdown select").nth(1)
     assert metric.input_value() == "accuracy"                         # shared by both, not the first A-Z
     curves = panel.locator("svg.mlnb-chart").first
