@@ -30,4 +30,5 @@ python -m pip check >/dev/null 2>&1 || true
 # tests drive it): downloaded here, so the tests themselves never download.
 python -m tests._tiers
 
-exec python -m pytest -n 2 --dist loadfile -p no:cacheprovider -p no:benchmark -m "$TIERS" "$@"
+# The same distribution as a plain `pytest -n 2` from the root, so CI and a contributor run the suite alike.
+exec python -m pytest -n 2 -p no:cacheprovider -p no:benchmark -m "$TIERS" "$@"
