@@ -12,14 +12,21 @@ per-epoch metrics, checkpoint and model). Both log params, metrics, plots and th
 runs fewer rounds (a quick check of the code path). The figure compared is the median added time per
 fit; the ratio says how many times less mlnb adds. The 30 ms goal is for tabular libraries; the
 Lightning row is reported beside it and does not count toward it.
+
+Each library is measured in a fresh process of its own (mlnb's rows, then MLflow's, in that one
+process), as a notebook that fits one library has it: a scikit-learn fit is not measured with
+PyTorch, Lightning and LightGBM loaded beside it. ``MLNB_BENCH_AUTOLOG_LIBRARY`` names the one
+library a process measures; it is set by the parent run, not by hand.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -68,22 +75,17 @@ def _added(fit, enable, disable, repeat: int) -> dict[str, float]:
     }
 
 
-def _boosting_cases(Xr, yr) -> dict[str, tuple]:
-    """XGBoost and LightGBM fits with an eval set (their per-iteration history is logged), when installed."""
-    import importlib.util
-
-    cases = {}
-    if importlib.util.find_spec("xgboost") is not None:
+def _boosting_cases(Xr, yr, library: str) -> dict[str, tuple]:
+    """An XGBoost or LightGBM fit with an eval set (its per-iteration history is logged)."""
+    if library == "xgboost":
         import xgboost
 
-        cases["XGBRegressor"] = ("xgboost", lambda: xgboost.XGBRegressor(n_estimators=20, max_depth=3, n_jobs=1).fit(
-            Xr[:800], yr[:800], eval_set=[(Xr[800:], yr[800:])], verbose=False))
-    if importlib.util.find_spec("lightgbm") is not None:
-        import lightgbm
+        return {"XGBRegressor": ("xgboost", lambda: xgboost.XGBRegressor(n_estimators=20, max_depth=3, n_jobs=1).fit(
+            Xr[:800], yr[:800], eval_set=[(Xr[800:], yr[800:])], verbose=False))}
+    import lightgbm
 
-        cases["LGBMRegressor"] = ("lightgbm", lambda: lightgbm.LGBMRegressor(n_estimators=20, n_jobs=1, verbose=-1).fit(
-            Xr[:800], yr[:800], eval_X=(Xr[800:],), eval_y=(yr[800:],)))
-    return cases
+    return {"LGBMRegressor": ("lightgbm", lambda: lightgbm.LGBMRegressor(n_estimators=20, n_jobs=1, verbose=-1).fit(
+        Xr[:800], yr[:800], eval_X=(Xr[800:],), eval_y=(yr[800:],)))}
 
 
 def _statsmodels_cases(Xr, yr) -> dict[str, tuple]:
@@ -142,24 +144,40 @@ def _lightning_cases(scratch: str) -> dict[str, tuple]:
     return {"Lightning (PyTorch)": ("pytorch", fit)}
 
 
-def main() -> None:
+def _cases(library: str, tmp: str) -> dict[str, tuple]:
+    """One library's cases: name -> (the library whose autolog logs it, the fit). Imports only that library."""
     from sklearn.datasets import make_classification, make_regression
-    from sklearn.linear_model import LinearRegression, LogisticRegression
 
-    Xc, yc = make_classification(1000, 10, random_state=0)
     Xr, yr = make_regression(1000, 10, noise=1.0, random_state=0)
-    # name -> (the library whose autolog logs it, the fit)
-    cases = {
-        "LinearRegression": ("sklearn", lambda: LinearRegression().fit(Xr, yr)),
-        "LogisticRegression": ("sklearn", lambda: LogisticRegression().fit(Xc, yc)),
-        **_boosting_cases(Xr, yr),
-        **_statsmodels_cases(Xr, yr),
-    }
-    chosen = [n for n in os.environ.get("MLNB_BENCH_AUTOLOG", "").split(",") if n]
+    if library == "sklearn":
+        from sklearn.linear_model import LinearRegression, LogisticRegression
+
+        Xc, yc = make_classification(1000, 10, random_state=0)
+        return {"LinearRegression": ("sklearn", lambda: LinearRegression().fit(Xr, yr)),
+                "LogisticRegression": ("sklearn", lambda: LogisticRegression().fit(Xc, yc))}
+    if library in ("xgboost", "lightgbm"):
+        return _boosting_cases(Xr, yr, library)
+    if library == "statsmodels":
+        return _statsmodels_cases(Xr, yr)
+    return _lightning_cases(tmp)
+
+
+def _case_libraries() -> dict[str, str]:
+    """name -> library, without importing the libraries (the parent process stays small)."""
+    import importlib.util
+
+    present = {lib: importlib.util.find_spec(module) is not None
+               for lib, module in (("xgboost", "xgboost"), ("lightgbm", "lightgbm"), ("statsmodels", "statsmodels"),
+                                   ("pytorch", "pytorch_lightning"))}
+    names = {"LinearRegression": "sklearn", "LogisticRegression": "sklearn", "XGBRegressor": "xgboost",
+             "LGBMRegressor": "lightgbm", "statsmodels OLS": "statsmodels", "Lightning (PyTorch)": "pytorch"}
+    return {name: lib for name, lib in names.items() if lib == "sklearn" or present[lib]}
+
+
+def measure_library(library: str, chosen: list[str]) -> dict[str, dict]:
+    """In this process: every chosen case of one library, mlnb's autolog first, then MLflow's."""
     tmp = str(scratch_dir("mlnb-bench-autolog-"))
-    if not chosen or any(name.startswith(NOT_TABULAR) for name in chosen):
-        cases.update(_lightning_cases(tmp))
-    cases = {name: case for name, case in cases.items() if not chosen or name in chosen}
+    cases = {name: case for name, case in _cases(library, tmp).items() if not chosen or name in chosen}
     os.chdir(tmp)
     os.environ["MLNB_TRACKING_URI"] = os.path.join(tmp, "mlnb.db")
     warnings.simplefilter("ignore")
@@ -170,25 +188,47 @@ def main() -> None:
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{os.path.join(tmp, 'mlflow.db')}")
-    ours, theirs = {}, {}
-    for name, (library, fit) in cases.items():
-        mine = importlib.import_module(f"mlnb.{library}")
-        ours[name] = _added(fit, mine.autolog, lambda: mine.autolog(disable=True), REPEAT_MLNB)
-    for name, (library, fit) in cases.items():
-        other = importlib.import_module(f"mlflow.{library}")
-        theirs[name] = _added(fit, lambda: other.autolog(silent=True),
-                              lambda: other.autolog(disable=True, silent=True), REPEAT_MLFLOW)
+    mine = importlib.import_module(f"mlnb.{library}")
+    ours = {name: _added(fit, mine.autolog, lambda: mine.autolog(disable=True), REPEAT_MLNB)
+            for name, (_, fit) in cases.items()}
+    other = importlib.import_module(f"mlflow.{library}")
+    theirs = {name: _added(fit, lambda: other.autolog(silent=True),
+                           lambda: other.autolog(disable=True, silent=True), REPEAT_MLFLOW)
+              for name, (_, fit) in cases.items()}
+    return {name: {"ours": ours[name], "theirs": theirs[name]} for name in cases}
 
-    print("\nmedian fit: " + "; ".join(
+
+def main() -> None:
+    chosen = [n for n in os.environ.get("MLNB_BENCH_AUTOLOG", "").split(",") if n]
+    library = os.environ.get("MLNB_BENCH_AUTOLOG_LIBRARY")
+    if library:   # a child: measure one library, hand the figures back as one JSON line
+        print("RESULT " + json.dumps(measure_library(library, chosen)), flush=True)
+        return
+
+    libraries = _case_libraries()
+    names = [name for name in libraries if not chosen or name in chosen]
+    results: dict[str, dict] = {}
+    for library in dict.fromkeys(libraries[name] for name in names):
+        env = {**os.environ, "MLNB_BENCH_AUTOLOG_LIBRARY": library}
+        done = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True)
+        sys.stderr.write(done.stderr)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        if done.returncode or not lines:
+            raise SystemExit(f"measuring {library} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+        results.update(json.loads(lines[-1][len("RESULT "):]))
+    ours = {name: results[name]["ours"] for name in names}
+    theirs = {name: results[name]["theirs"] for name in names}
+
+    print("\nmedian fit (each library in a fresh process): " + "; ".join(
         f"{k} alone {fmt_time(ours[k]['plain'])}, with mlnb autolog {fmt_time(ours[k]['logged'])}, "
-        f"with mlflow autolog {fmt_time(theirs[k]['logged'])}" for k in cases))
+        f"with mlflow autolog {fmt_time(theirs[k]['logged'])}" for k in names))
     for what in ("wall", "CPU"):
         rows = [(f"{name}: {what} added per fit", max(ours[name][what], 1e-6), theirs[name][what])
-                for name in cases]
+                for name in names]
         report(f"autolog, 1000x10 data: {what} time added to one fit (params, metrics, plots, model)", rows)
-    tabular = [n for n in cases if not n.startswith(NOT_TABULAR)]
+    tabular = [n for n in names if not n.startswith(NOT_TABULAR)]
     worst = max((ours[n]["wall"] for n in tabular), default=0.0)
-    others = "; ".join(f"{n} adds {fmt_time(ours[n]['wall'])}" for n in cases if n not in tabular)
+    others = "; ".join(f"{n} adds {fmt_time(ours[n]['wall'])}" for n in names if n not in tabular)
     print(f"\nmlnb adds at most {fmt_time(worst)} wall per tabular fit (goal: 30 ms for tabular libraries"
           + (f"; not counted toward it, as not tabular: {others}" if others else "")
           + f"); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
