@@ -24,7 +24,7 @@ import inspect
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlnb.autologging import patching
+from mlnb.autologging import lifecycle, patching
 from mlnb.autologging.checkpoints import Checkpoints, check_options
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
 from mlnb.autologging.session import FitRun
@@ -168,29 +168,17 @@ def _fit_hook(model: Any, original, args: tuple, kwargs: dict) -> Any:
                                        integration, cfg, run, args, kwargs, bound)
                 if wired is not None:
                     args, kwargs = wired
-            try:
-                history = original(model, *args, **kwargs)
-            except KeyboardInterrupt:
-                _end(integration, run, "KILLED")
-                raise
-            except BaseException:
-                _end(integration, run, "FAILED")
-                raise
+            history = lifecycle.training(integration, run, lambda *a, **k: original(model, *a, **k), args, kwargs)
             if early is not None:
                 patching.guard(integration, "log the early stopping", _early_stopping_metrics, run, early, history)
             patching.guard(integration, "write the model summary", _add_summary, run, model)
             if cfg.log_models:
                 x = bound.arguments.get("x") if bound is not None else None
                 patching.guard(integration, "log the model", _log_model, integration, cfg, run, model, x)
-            _end(integration, run, "FINISHED")
+            lifecycle.end(integration, run, "FINISHED")
             return history
     finally:
         st.depth = 0
-
-
-def _end(integration: str, run: FitRun, status: str) -> None:
-    patching.guard(integration, "write the run", run.flush)
-    patching.guard(integration, "end the run", run.end, status)
 
 
 def _bound(original, model: Any, args: tuple, kwargs: dict) -> inspect.BoundArguments:

@@ -1,4 +1,5 @@
-"""The life of one logged fit, for integrations that patch one training call (statsmodels, Lightning).
+"""The life of one logged fit, for integrations that patch one training call (statsmodels, Lightning;
+Keras, whose hook does more around the call, uses :func:`training` and :func:`end`).
 
 :func:`logged_fit` holds the rules every integration keeps: only the outermost call logs (nested and
 suspended calls, and autolog's own, run straight through), an active run is reused unless
