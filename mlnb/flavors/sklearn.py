@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import make_log_model, model_dir
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
@@ -300,9 +300,8 @@ def _reads_values_only(estimator: Any) -> bool:
 
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
-    p = Path(path)
-    if p.is_file():  # MLflow passes the model file itself when the flavor has ``data``
-        p = p.parent
+    """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
+    p = model_dir(path)
     conf = Model.load(p).flavor(FLAVOR_NAME)
     return _SklearnPyfunc(_read_estimator(p, conf))
 

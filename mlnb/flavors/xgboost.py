@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import make_log_model, model_dir
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -141,9 +141,8 @@ class _XGBPyfunc:
 
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> _XGBPyfunc:
-    p = Path(path)
-    if p.is_file():  # MLflow's layout: the pyfunc ``data`` is the model file itself
-        p = p.parent
+    """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
+    p = model_dir(path)
     return _XGBPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
 
 
