@@ -39,6 +39,12 @@ from _util import fmt_time, report, scratch_dir  # noqa: E402
 _REPEAT = os.environ.get("MLNB_BENCH_AUTOLOG_REPEAT")
 REPEAT_MLNB, REPEAT_MLFLOW = (int(_REPEAT), int(_REPEAT)) if _REPEAT else (21, 5)
 NOT_TABULAR = ("Lightning",)   # rows outside the tabular 30 ms goal
+#: every case: name -> (the library whose autolog logs it, the module it needs); ``_cases`` builds the fits
+CASES = {
+    "LinearRegression": ("sklearn", "sklearn"), "LogisticRegression": ("sklearn", "sklearn"),
+    "XGBRegressor": ("xgboost", "xgboost"), "LGBMRegressor": ("lightgbm", "lightgbm"),
+    "statsmodels OLS": ("statsmodels", "statsmodels"), "Lightning (PyTorch)": ("pytorch", "pytorch_lightning"),
+}
 
 
 def _cpu() -> float:
@@ -89,11 +95,7 @@ def _boosting_cases(Xr, yr, library: str) -> dict[str, tuple]:
 
 
 def _statsmodels_cases(Xr, yr) -> dict[str, tuple]:
-    """A statsmodels OLS fit (its statistics and summary are logged), when installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("statsmodels") is None:
-        return {}
+    """A statsmodels OLS fit (its statistics and summary are logged)."""
     import statsmodels.api as sm
 
     X = sm.add_constant(Xr)
@@ -101,11 +103,7 @@ def _statsmodels_cases(Xr, yr) -> dict[str, tuple]:
 
 
 def _lightning_cases(scratch: str) -> dict[str, tuple]:
-    """A small PyTorch Lightning fit (logged by ``<library>.pytorch.autolog``), when installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("pytorch_lightning") is None:
-        return {}
+    """A small PyTorch Lightning fit (logged by ``<library>.pytorch.autolog``)."""
     import pytorch_lightning as pl
     import torch
 
@@ -163,15 +161,11 @@ def _cases(library: str, tmp: str) -> dict[str, tuple]:
 
 
 def _case_libraries() -> dict[str, str]:
-    """name -> library, without importing the libraries (the parent process stays small)."""
+    """name -> library of the cases this machine can run, without importing the libraries (the parent
+    process stays small; a child is started only for an installed library)."""
     import importlib.util
 
-    present = {lib: importlib.util.find_spec(module) is not None
-               for lib, module in (("xgboost", "xgboost"), ("lightgbm", "lightgbm"), ("statsmodels", "statsmodels"),
-                                   ("pytorch", "pytorch_lightning"))}
-    names = {"LinearRegression": "sklearn", "LogisticRegression": "sklearn", "XGBRegressor": "xgboost",
-             "LGBMRegressor": "lightgbm", "statsmodels OLS": "statsmodels", "Lightning (PyTorch)": "pytorch"}
-    return {name: lib for name, lib in names.items() if lib == "sklearn" or present[lib]}
+    return {name: lib for name, (lib, module) in CASES.items() if importlib.util.find_spec(module) is not None}
 
 
 def measure_library(library: str, chosen: list[str]) -> dict[str, dict]:
