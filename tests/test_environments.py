@@ -492,3 +492,131 @@ def test_spark_udf_scores_in_the_restored_environment_one_server_per_worker(pinn
     while _servers_of(pinned_model) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _servers_of(pinned_model) == []  # each server ended with its worker
+
+
+def _bytecode(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Each ``.pyc`` under ``folder``: (inode, modification time), which change if Python rewrites it."""
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*.pyc")}
+
+
+def test_a_new_environment_holds_bytecode_for_what_serving_imports_and_uses_it(pinned_model, offline, monkeypatch,
+                                                                             tmp_path):
+    from mlnb.environments import prepare
+    from mlnb.environments.bytecode import site_packages
+
+    for name in ("MLNB_ENV_NO_INDEX", "MLNB_ENV_FIND_LINKS"):
+        monkeypatch.setenv(name, offline[name])
+    logged: list[str] = []
+    env = prepare(pinned_model, "uv", cache=tmp_path / "cache", log=logged.append)
+    assert not any("precompile" in line for line in logged), logged
+    [lib] = site_packages(env.root)
+    tag = sys.implementation.cache_tag
+    for module in ("numpy/__init__", "pandas/core/frame", "uvicorn/main", "cloudpickle/cloudpickle"):
+        assert (lib / Path(module).parent / "__pycache__" / f"{Path(module).name}.{tag}.pyc").is_file(), module
+    for module in ("mlnb/cli", "mlnb/serving/app", "mlnb/pyfunc"):
+        assert (env.code / Path(module).parent / "__pycache__" / f"{Path(module).name}.{tag}.pyc").is_file(), module
+    # only what is imported: no package's tests, and most of the environment's modules left alone
+    assert not list((lib / "pandas" / "tests").rglob("*.pyc")) and not list((lib / "numpy" / "tests").rglob("*.pyc"))
+    assert 300 < len(list(lib.rglob("*.pyc"))) < len(list(lib.rglob("*.py"))) / 2
+    before = {**_bytecode(lib), **_bytecode(env.code)}
+
+    request = tmp_path / "in.json"
+    request.write_text(json.dumps(ROWS))
+    done = subprocess.run(mlnb_cmd("models", "predict", "-m", str(pinned_model), "-i", str(request),
+                                   "--env-manager", "uv"), env={**offline, "MLNB_ENV_CACHE": str(tmp_path / "cache")},
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"predictions": [f"{PINNED}:1", f"{PINNED}:0"]}
+    after = {**_bytecode(lib), **_bytecode(env.code)}
+    assert {p: after.get(p) for p in before} == before  # every precompiled file was valid: none was rewritten
+
+    # compiled in the staging folder, the code names the environment's final path in tracebacks
+    failed = subprocess.run([str(env.python), "-c", "import pandas; pandas.DataFrame({'a': [1]})['b']"],
+                            env=env.environ(), capture_output=True, text=True)
+    frame = f"{lib}/pandas/core/frame.py"
+    assert failed.returncode == 1 and f'File "{frame}"' in failed.stderr, failed.stderr
+    assert Path(frame).parent / "__pycache__" / f"frame.{tag}.pyc" in before and ".tmp-" not in failed.stderr
+
+
+PROBE_HOST = {"__init__.py": "from mlnb_probe import extra\n\n\ndef answer(x):\n    return 'host'\n",
+              "extra.py": "VALUE = 1\n"}
+PROBE_WHEEL = {"__init__.py": "def answer(x):\n    return 'restored'\n",
+               "extra.py": "def broken(:\n"}  # never imported in the restored environment, and not valid Python
+MAKE_PROBE_MODEL = textwrap.dedent('''
+    import sys
+
+    import mlnb.pyfunc
+    import mlnb_probe
+
+
+    class Probe(mlnb.pyfunc.PythonModel):
+        def __init__(self):
+            self.answer = mlnb_probe.answer  # pickled by reference: the model names the module
+
+        def predict(self, context, model_input, params=None):
+            return [self.answer(x) for x in model_input["x"]]
+
+
+    mlnb.pyfunc.save_model(sys.argv[1], python_model=Probe(), pip_requirements=sys.argv[2:])
+''')
+
+
+def _write_wheel(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """A pure-Python wheel of the package ``name`` holding ``files``."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    entries = {f"{name}/{rel}": text.encode() for rel, text in files.items()}
+    entries[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n".encode()
+    entries[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = "".join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},"
+                     f"{len(d)}\n" for n, d in entries.items()) + f"{info}/RECORD,,\n"
+    entries[f"{info}/RECORD"] = record.encode()
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for n, d in entries.items():
+            zf.writestr(n, d)
+    return wheel
+
+
+def test_a_module_that_fails_to_compile_is_logged_and_the_environment_still_serves(offline, monkeypatch, tmp_path):
+    from mlnb.environments import prepare
+    from mlnb.environments.bytecode import site_packages
+    from mlnb.environments.cache import is_valid
+
+    host = tmp_path / "host"  # this side's mlnb_probe imports its extra.py; the model's version has a broken one
+    (host / "mlnb_probe").mkdir(parents=True)
+    for rel, text in PROBE_HOST.items():
+        (host / "mlnb_probe" / rel).write_text(text)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _write_wheel(wheels, "mlnb_probe", "1.0", PROBE_WHEEL)
+    pythonpath = f"{host}{os.pathsep}{REPO}"
+    script = tmp_path / "make.py"
+    script.write_text(MAKE_PROBE_MODEL)
+    model = tmp_path / "model"
+    subprocess.run([sys.executable, str(script), str(model), "mlnb-probe==1.0"], check=True, timeout=300,
+                   env={**os.environ, "PYTHONPATH": pythonpath})
+    monkeypatch.setenv("PYTHONPATH", pythonpath)  # the module lister imports the model's mlnb_probe from here
+    monkeypatch.setenv("MLNB_ENV_NO_INDEX", "1")
+    monkeypatch.setenv("MLNB_ENV_FIND_LINKS", f"{WHEELHOUSE}{os.pathsep}{wheels}")
+    logged: list[str] = []
+    env = prepare(model, "uv", cache=tmp_path / "cache", log=logged.append)
+    assert is_valid(env.root, env.spec.key)
+    [failure] = [line for line in logged if "precompile" in line]
+    assert failure.startswith("Could not precompile 1 of ") and failure.endswith("they compile when first imported.")
+    [lib] = site_packages(env.root)
+    tag = sys.implementation.cache_tag
+    assert (lib / "mlnb_probe" / "__pycache__" / f"__init__.{tag}.pyc").is_file()
+    assert not (lib / "mlnb_probe" / "__pycache__" / f"extra.{tag}.pyc").exists()
+    request = tmp_path / "in.json"
+    request.write_text(json.dumps(ROWS))
+    done = subprocess.run(mlnb_cmd("models", "predict", "-m", str(model), "-i", str(request), "--env-manager", "uv"),
+                          env={**offline, "MLNB_ENV_CACHE": str(tmp_path / "cache"),
+                               "MLNB_ENV_FIND_LINKS": f"{WHEELHOUSE}{os.pathsep}{wheels}"},
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"predictions": ["restored", "restored"]}
+    assert "Restoring" not in done.stderr

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mlnb.environments import installers
+from mlnb.environments import bytecode, installers
 from mlnb.environments.spec import EnvironmentSpec, spec_of
 from mlnb.errors import EnvironmentRestoreError, InvalidParameterError
 
@@ -106,10 +106,11 @@ def prepare(model_path: str | os.PathLike, env_manager: str | None = None, *, al
         log(f"Warning: {message}")
         spec, interpreter = spec.with_python(here), sys.executable
     root = Path(cache) if cache is not None else cache_root()
-    env_root = build(spec, manager, interpreter, root, log=log, model_path=path)
     from mlnb.environments.package import code_dir
 
-    return Environment(env_root, spec, manager, code_dir(root))
+    code = code_dir(root)
+    env_root = build(spec, manager, interpreter, root, log=log, model_path=path, code=code)
+    return Environment(env_root, spec, manager, code)
 
 
 def entry_path(spec: EnvironmentSpec, cache: str | os.PathLike | None = None) -> Path:
@@ -148,8 +149,10 @@ def _locked(lock_file: Path, on_wait: Callable[[], None] | None = None, wait: bo
 
 
 def build(spec: EnvironmentSpec, manager: str, interpreter: str, cache: Path, *,
-          log: Callable[[str], None] = _stderr, model_path: Path | None = None) -> Path:
-    """The folder of the environment for ``spec``: the cached one when valid, else built atomically."""
+          log: Callable[[str], None] = _stderr, model_path: Path | None = None, code: Path | None = None) -> Path:
+    """The folder of the environment for ``spec``: the cached one when valid, else built atomically,
+    with bytecode for the modules serving ``model_path`` imports (and for those of mlnb's ``code``
+    folder, see :mod:`mlnb.environments.bytecode`)."""
     final = cache / "envs" / spec.key
     if is_valid(final, spec.key):
         os.utime(final / MARKER)
@@ -170,7 +173,7 @@ def build(spec: EnvironmentSpec, manager: str, interpreter: str, cache: Path, *,
         started = time.monotonic()
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.key}-", dir=final.parent))
         try:
-            _build_into(staging, spec, manager, interpreter, model_path)
+            _build_into(staging, spec, manager, interpreter, model_path, code, log)
             os.rename(staging / "env", final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -178,7 +181,8 @@ def build(spec: EnvironmentSpec, manager: str, interpreter: str, cache: Path, *,
     return final
 
 
-def _build_into(staging: Path, spec: EnvironmentSpec, manager: str, interpreter: str, model_path: Path | None) -> None:
+def _build_into(staging: Path, spec: EnvironmentSpec, manager: str, interpreter: str, model_path: Path | None,
+                code: Path | None, log: Callable[[str], None]) -> None:
     requirements = staging / "requirements.txt"
     requirements.write_text("".join(f"{r}\n" for r in spec.install_lines()), encoding="utf-8")
     constraints = None
@@ -186,11 +190,17 @@ def _build_into(staging: Path, spec: EnvironmentSpec, manager: str, interpreter:
         constraints = staging / "constraints.txt"
         constraints.write_text("".join(f"{c}\n" for c in spec.constraints), encoding="utf-8")
     root = staging / "env"
+    lister = bytecode.ModuleLister(model_path, staging / "modules.json")  # runs while the installer does
     try:
-        installers.create(manager, interpreter, root, requirements, constraints)
-    except installers.InstallError as exc:
-        raise EnvironmentRestoreError(_install_failure(exc, spec, model_path)) from None
-    _verify(root, spec)
+        try:
+            installers.create(manager, interpreter, root, requirements, constraints)
+        except installers.InstallError as exc:
+            raise EnvironmentRestoreError(_install_failure(exc, spec, model_path)) from None
+        _verify(root, spec)
+        listed = lister.files()
+    finally:
+        lister.stop()
+    bytecode.compile_listed(root, listed, code, log=log)
     marker = {**spec.to_dict(), "manager": manager, "created": time.time()}
     (root / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
 

@@ -1,0 +1,282 @@
+"""Bytecode for a new environment, compiled in parallel before its first use.
+
+A fresh environment has no ``.pyc`` files, so the first server started in it compiles every module
+it imports (scikit-learn, SciPy, pandas, NumPy: seconds of one core). Compiling whole packages is
+slower still: most of their modules are never imported. So while the installer runs, this
+interpreter lists the module files that serving the model imports (a child process imports mlnb's
+server, the model's flavor and the modules its pickles name, never the model itself); once the
+environment is installed, the files of that list it holds are compiled by its own interpreter,
+split across the CPUs. Bytecode is only an optimisation: any failure is logged and the module
+compiles on first import as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from mlnb.environments import installers
+
+#: what every restored server imports besides the model's libraries
+SERVER_MODULES = ("mlnb.cli", "mlnb.serving.server", "mlnb.serving.app", "mlnb.serving.protocol",
+                  "mlnb.serving.scoring", "mlnb.pyfunc", "numpy", "pandas", "uvicorn.main", "uvicorn.server",
+                  "uvicorn.loops.auto", "uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl",
+                  "uvicorn.lifespan.on")
+#: at most this many bytes of at most this many model files are read for the modules a pickle names
+_PICKLE_BYTES, _PICKLE_FILES = 16 << 20, 64
+_LIST_TIMEOUT, _COMPILE_TIMEOUT = 120.0, 300.0
+
+_COMPILE = """
+import py_compile, sys
+failed = 0
+for path in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    try:
+        py_compile.compile(path, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    except Exception:
+        failed += 1
+print(failed)
+"""
+
+
+class ModuleLister:
+    """The child process of this interpreter that lists the module files serving a model imports.
+
+    ``start`` it before installing (it runs meanwhile), then ``files()`` gives the paths relative to
+    the folder on ``sys.path`` each came from (``sklearn/base.py``, ``mlnb/cli.py``)."""
+
+    def __init__(self, model_path: Path | None, out: Path) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        code = ("import sys; sys.path[:] = [p for p in sys.path if p]; "  # not the working folder's modules
+                "from mlnb.environments.bytecode import main; main()")
+        args = [sys.executable, "-c", code, str(out), str(model_path or "")]
+        try:
+            self.proc: subprocess.Popen | None = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+        except OSError:
+            self.proc = None
+
+    def files(self) -> list[str]:
+        """The relative paths listed; empty when listing failed or took too long."""
+        if self.proc is None:
+            return []
+        try:
+            self.proc.wait(timeout=max(1.0, _LIST_TIMEOUT - (time.monotonic() - self.started)))
+            return [str(p) for p in json.loads(self.out.read_text(encoding="utf-8"))]
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            return []
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def site_packages(root: Path) -> list[Path]:
+    """The site-packages folders of the virtual environment at ``root``."""
+    return sorted([*root.glob("lib/python*/site-packages"), *root.glob("Lib/site-packages")])
+
+
+def compile_listed(root: Path, relative: list[str], code: Path | None = None, *,
+                   log: Callable[[str], None] | None = None) -> int:
+    """Compile, with the interpreter of the environment at ``root`` and one process per CPU, the
+    files of ``relative`` found in its site-packages or in ``code`` (a folder holding mlnb) that have
+    no bytecode yet. Return how many compiled; failures are logged (with ``log``), never raised."""
+    import importlib.util
+
+    bases = [*site_packages(root), *([code] if code is not None else [])]
+    todo, seen = [], set()
+    for rel in relative:
+        for base in bases:
+            path = base / rel
+            if path.suffix == ".py" and path not in seen and path.is_file():
+                seen.add(path)
+                if not Path(importlib.util.cache_from_source(str(path))).exists():
+                    todo.append(path)
+                break
+    return compile_files(installers.env_python(root), todo, log=log)
+
+
+def compile_files(python: Path, files: list[Path], *, log: Callable[[str], None] | None = None,
+                  workers: int | None = None) -> int:
+    """Compile ``files`` with ``python``, split by size across ``workers`` processes (default: the
+    CPUs this process may use). Return how many compiled; failures are logged, never raised."""
+    if not files:
+        return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    workers = max(1, min(workers or cpus, 8, len(files)))
+    shares: list[list[Path]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    sized = []
+    for path in files:
+        try:
+            sized.append((path.stat().st_size, path))
+        except OSError:
+            continue
+    for size, path in sorted(sized, key=lambda item: item[0], reverse=True):  # biggest first, to the lightest share
+        least = loads.index(min(loads))
+        shares[least].append(path)
+        loads[least] += size
+    failed, procs = 0, []
+    with tempfile.TemporaryDirectory(prefix="mlnb-compile-") as tmp:
+        try:
+            for i, share in enumerate(shares):
+                listing = Path(tmp) / f"{i}.txt"
+                listing.write_text("".join(f"{p}\n" for p in share), encoding="utf-8")
+                procs.append((subprocess.Popen([str(python), "-I", "-c", _COMPILE, str(listing)],
+                                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                               stderr=subprocess.DEVNULL, text=True), len(share)))
+            deadline = time.monotonic() + _COMPILE_TIMEOUT
+            for proc, count in procs:
+                try:
+                    out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+                    failed += int(out.strip().splitlines()[-1]) if proc.returncode == 0 else count
+                except (subprocess.TimeoutExpired, ValueError, IndexError):
+                    failed += count
+        except OSError:
+            failed = len(sized)
+        finally:
+            for proc, _ in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    failed += len(files) - len(sized)
+    if failed and log is not None:
+        log(f"Could not precompile {failed} of {len(files)} modules of the environment; they compile when first "
+            f"imported.")
+    return len(files) - failed
+
+
+def modules_to_import(model_path: Path | None) -> list[str]:
+    """What serving the model imports: mlnb's server, the model's flavors and their libraries, and the
+    third-party modules its pickles name (read, not loaded)."""
+    names = list(SERVER_MODULES)
+    if model_path is None:
+        return names
+    from mlnb.flavors import flavor_for_loader, get_flavor
+    from mlnb.models.mlmodel import safe_yaml
+
+    try:
+        data = safe_yaml((model_path / "MLmodel").read_text(encoding="utf-8"))
+        flavors = data.get("flavors") or {} if isinstance(data, dict) else {}
+    except Exception:  # no or a bad MLmodel: loading will say so
+        flavors = {}
+    for name, conf in flavors.items() if isinstance(flavors, dict) else ():
+        found = []
+        try:
+            found.append(get_flavor(str(name)))
+        except Exception:
+            pass
+        loader = conf.get("loader_module") if isinstance(conf, dict) else None
+        if isinstance(loader, str) and flavor_for_loader(loader) is not None:
+            found.append(flavor_for_loader(loader))
+        for flavor in found:
+            names += [flavor.module, *([flavor.library] if flavor.library else [])]
+    return list(dict.fromkeys(names + pickled_modules(model_path)))
+
+
+def pickled_modules(model_path: Path) -> list[str]:
+    """The third-party modules the pickle files of the model name, read with :mod:`pickletools`
+    (which runs nothing): at most ``_PICKLE_BYTES`` of each of at most ``_PICKLE_FILES`` files."""
+    names: set[str] = set()
+    scanned = 0
+    for path in sorted(model_path.rglob("*")):
+        if scanned >= _PICKLE_FILES:
+            break
+        try:
+            if not path.is_file():
+                continue
+            with open(path, "rb") as handle:
+                head = handle.read(_PICKLE_BYTES)
+        except OSError:
+            continue
+        if head[:1] == b"\x80":  # pickle protocol 2 and later
+            scanned += 1
+            names |= _pickle_globals(head)
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    return sorted(n for n in names if all(part.isidentifier() for part in n.split("."))
+                  and n.split(".")[0] not in {*stdlib, "__main__", "builtins", "__builtin__", "copy_reg"})
+
+
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
+_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
+
+
+def _pickle_globals(data: bytes) -> set[str]:
+    """The modules of the globals (GLOBAL, STACK_GLOBAL) a pickle names; a truncated one gives those read."""
+    import pickletools
+
+    names: set[str] = set()
+    strings: list[str | None] = []  # the strings pushed, by a string opcode or from the memo
+    memo: dict[int, str | None] = {}
+    top: str | None = None  # the string on top of the stack when the previous opcode pushed one
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "GLOBAL" and isinstance(arg, str):
+                names.add(arg.split(" ")[0])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2 and strings[-2]:
+                names.add(str(strings[-2]))
+            elif op.name == "MEMOIZE" or op.name in _PUT_OPS:
+                memo[len(memo) if op.name == "MEMOIZE" else int(arg)] = top
+                continue  # the stack is unchanged
+            elif op.name in _GET_OPS:
+                strings.append(memo.get(int(arg)))
+            elif op.name in _STRING_OPS and isinstance(arg, str):
+                strings.append(arg)
+            top = strings[-1] if op.name in _STRING_OPS or op.name in _GET_OPS else None
+    except Exception:  # truncated, or not a pickle after all
+        pass
+    return names
+
+
+def imported_files(names: list[str]) -> list[str]:
+    """Import ``names`` (failures ignored) and return the ``.py`` files of every third-party module
+    then loaded, relative to the ``sys.path`` folder each came from."""
+    import importlib
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # a module that fails to import here may still be fine in the environment
+            pass
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    folders = sorted({os.path.abspath(p) for p in sys.path if p}, key=len, reverse=True)
+    out = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or not file.endswith(".py") or name.split(".")[0] in stdlib:
+            continue
+        file = os.path.abspath(file)
+        for folder in folders:
+            if file.startswith(folder + os.sep):
+                out.append(os.path.relpath(file, folder))
+                break
+    return sorted(set(out))
+
+
+def main() -> None:
+    """The listing child: ``<out.json> <model path or "">``."""
+    out, model = Path(sys.argv[1]), sys.argv[2]
+    files = imported_files(modules_to_import(Path(model) if model else None))
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(files), encoding="utf-8")
+    os.replace(tmp, out)
+
+
+__all__ = ["ModuleLister", "compile_listed", "compile_files", "modules_to_import", "pickled_modules",
+           "imported_files", "site_packages", "SERVER_MODULES"]
