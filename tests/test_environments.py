@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -530,12 +531,13 @@ def test_a_new_environment_holds_bytecode_for_what_serving_imports_and_uses_it(p
     after = {**_bytecode(lib), **_bytecode(env.code)}
     assert {p: after.get(p) for p in before} == before  # every precompiled file was valid: none was rewritten
 
-    # compiled in the staging folder, the code names the environment's final path in tracebacks
+    # compiled in the staging folder, the bytecode and tracebacks name the environment's final path
+    frame = lib / "pandas" / "core" / "frame.py"
+    pyc = frame.parent / "__pycache__" / f"frame.{tag}.pyc"
+    assert pyc in before and marshal.loads(pyc.read_bytes()[16:]).co_filename == str(frame)
     failed = subprocess.run([str(env.python), "-c", "import pandas; pandas.DataFrame({'a': [1]})['b']"],
                             env=env.environ(), capture_output=True, text=True)
-    frame = f"{lib}/pandas/core/frame.py"
-    assert failed.returncode == 1 and f'File "{frame}"' in failed.stderr, failed.stderr
-    assert Path(frame).parent / "__pycache__" / f"frame.{tag}.pyc" in before and ".tmp-" not in failed.stderr
+    assert failed.returncode == 1 and f'File "{frame}"' in failed.stderr and ".tmp-" not in failed.stderr
 
 
 PROBE_HOST = {"__init__.py": "from mlnb_probe import extra\n\n\ndef answer(x):\n    return 'host'\n",
@@ -569,7 +571,8 @@ def _write_wheel(folder: Path, name: str, version: str, files: dict[str, str]) -
 
     info = f"{name}-{version}.dist-info"
     entries = {f"{name}/{rel}": text.encode() for rel, text in files.items()}
-    entries[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n".encode()
+    metadata = f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n"
+    entries[f"{info}/METADATA"] = metadata.encode()
     entries[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = "".join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},"
                      f"{len(d)}\n" for n, d in entries.items()) + f"{info}/RECORD,,\n"

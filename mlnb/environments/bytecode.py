@@ -30,14 +30,22 @@ SERVER_MODULES = ("mlnb.cli", "mlnb.serving.server", "mlnb.serving.app", "mlnb.s
                   "uvicorn.lifespan.on")
 #: at most this many bytes of at most this many model files are read for the modules a pickle names
 _PICKLE_BYTES, _PICKLE_FILES = 16 << 20, 64
-_LIST_TIMEOUT, _COMPILE_TIMEOUT = 120.0, 300.0
+#: seconds the listing may take (from its start: it overlaps the installer) and the compiling
+_LIST_TIMEOUT, _COMPILE_TIMEOUT = 60.0, 300.0
 
+#: a compiling worker, run by the environment's interpreter: the files listed in argv[1] that have no
+#: bytecode, each recorded under the path it will have once argv[2] (the folder built) is renamed argv[3]
 _COMPILE = """
-import py_compile, sys
+import os, py_compile, sys
+from importlib.util import cache_from_source
+built, final = sys.argv[2], sys.argv[3]
 failed = 0
 for path in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    named = final + path[len(built):] if path.startswith(built + os.sep) else path
     try:
-        py_compile.compile(path, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        if not os.path.exists(cache_from_source(path)):
+            py_compile.compile(path, dfile=named, doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
     except Exception:
         failed += 1
 print(failed)
@@ -45,23 +53,25 @@ print(failed)
 
 
 class ModuleLister:
-    """The child process of this interpreter that lists the module files serving a model imports.
+    """A child process of this interpreter that lists the module files serving a model imports.
 
-    ``start`` it before installing (it runs meanwhile), then ``files()`` gives the paths relative to
-    the folder on ``sys.path`` each came from (``sklearn/base.py``, ``mlnb/cli.py``)."""
+    Made before installing, it runs meanwhile; ``files()`` then gives the paths relative to the
+    folder on ``sys.path`` each came from (``sklearn/base.py``, ``mlnb/cli.py``)."""
 
     def __init__(self, model_path: Path | None, out: Path) -> None:
         self.out = out
         self.started = time.monotonic()
-        code = ("import sys; sys.path[:] = [p for p in sys.path if p]; "  # not the working folder's modules
+        here = str(Path(__file__).resolve().parents[2])  # the folder holding this mlnb, not the working folder
+        code = (f"import sys; sys.path[:] = [{here!r}, *(p for p in sys.path if p)]; "
                 "from mlnb.environments.bytecode import main; main()")
         args = [sys.executable, "-c", code, str(out), str(model_path or "")]
+        self.proc: subprocess.Popen | None = None
         try:
-            self.proc: subprocess.Popen | None = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True)
+            if sys.executable:  # not when Python is embedded without one
+                self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL)
         except OSError:
-            self.proc = None
+            pass
 
     def files(self) -> list[str]:
         """The relative paths listed; empty when listing failed or took too long."""
@@ -86,37 +96,32 @@ def site_packages(root: Path) -> list[Path]:
     return sorted([*root.glob("lib/python*/site-packages"), *root.glob("Lib/site-packages")])
 
 
-def compile_listed(root: Path, relative: list[str], code: Path | None = None, *,
+def compile_listed(root: Path, relative: list[str], code: Path | None = None, *, final: Path | None = None,
                    log: Callable[[str], None] | None = None) -> int:
     """Compile, with the interpreter of the environment at ``root`` and one process per CPU, the
     files of ``relative`` found in its site-packages or in ``code`` (a folder holding mlnb) that have
-    no bytecode yet. Return how many compiled; failures are logged (with ``log``), never raised."""
-    import importlib.util
-
+    no bytecode yet. Their code names the paths they will have when ``root`` is renamed ``final``.
+    Return how many have bytecode; failures are logged (with ``log``), never raised."""
     bases = [*site_packages(root), *([code] if code is not None else [])]
-    todo, seen = [], set()
+    found: dict[Path, None] = {}
     for rel in relative:
         for base in bases:
-            path = base / rel
-            if path.suffix == ".py" and path not in seen and path.is_file():
-                seen.add(path)
-                if not Path(importlib.util.cache_from_source(str(path))).exists():
-                    todo.append(path)
+            if rel.endswith(".py") and (base / rel).is_file():
+                found[base / rel] = None
                 break
-    return compile_files(installers.env_python(root), todo, log=log)
+    return _compile_files(installers.env_python(root), list(found), root, final or root, log=log)
 
 
-def compile_files(python: Path, files: list[Path], *, log: Callable[[str], None] | None = None,
-                  workers: int | None = None) -> int:
-    """Compile ``files`` with ``python``, split by size across ``workers`` processes (default: the
-    CPUs this process may use). Return how many compiled; failures are logged, never raised."""
+def _compile_files(python: Path, files: list[Path], built: Path, final: Path, *,
+                   log: Callable[[str], None] | None = None) -> int:
+    """Compile ``files`` with ``python``, split by size across one process per CPU this process may use."""
     if not files:
         return 0
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    workers = max(1, min(workers or cpus, 8, len(files)))
+    workers = max(1, min(cpus, 8, len(files)))
     shares: list[list[Path]] = [[] for _ in range(workers)]
     loads = [0] * workers
     sized = []
@@ -135,7 +140,7 @@ def compile_files(python: Path, files: list[Path], *, log: Callable[[str], None]
             for i, share in enumerate(shares):
                 listing = Path(tmp) / f"{i}.txt"
                 listing.write_text("".join(f"{p}\n" for p in share), encoding="utf-8")
-                procs.append((subprocess.Popen([str(python), "-I", "-c", _COMPILE, str(listing)],
+                procs.append((subprocess.Popen([str(python), "-I", "-c", _COMPILE, str(listing), str(built), str(final)],
                                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                stderr=subprocess.DEVNULL, text=True), len(share)))
             deadline = time.monotonic() + _COMPILE_TIMEOUT
@@ -276,7 +281,8 @@ def main() -> None:
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(files), encoding="utf-8")
     os.replace(tmp, out)
+    sys.stdout.flush()
+    os._exit(0)  # without waiting for threads the imported libraries started
 
 
-__all__ = ["ModuleLister", "compile_listed", "compile_files", "modules_to_import", "pickled_modules",
-           "imported_files", "site_packages", "SERVER_MODULES"]
+__all__ = ["ModuleLister", "compile_listed", "site_packages", "modules_to_import", "SERVER_MODULES"]

@@ -173,7 +173,7 @@ def build(spec: EnvironmentSpec, manager: str, interpreter: str, cache: Path, *,
         started = time.monotonic()
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.key}-", dir=final.parent))
         try:
-            _build_into(staging, spec, manager, interpreter, model_path, code, log)
+            _build_into(staging, final, spec, manager, interpreter, model_path, code, log)
             os.rename(staging / "env", final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -181,8 +181,9 @@ def build(spec: EnvironmentSpec, manager: str, interpreter: str, cache: Path, *,
     return final
 
 
-def _build_into(staging: Path, spec: EnvironmentSpec, manager: str, interpreter: str, model_path: Path | None,
-                code: Path | None, log: Callable[[str], None]) -> None:
+def _build_into(staging: Path, final: Path, spec: EnvironmentSpec, manager: str, interpreter: str,
+                model_path: Path | None, code: Path | None, log: Callable[[str], None]) -> None:
+    """Build the environment for ``spec`` at ``staging/env``, to be renamed ``final``."""
     requirements = staging / "requirements.txt"
     requirements.write_text("".join(f"{r}\n" for r in spec.install_lines()), encoding="utf-8")
     constraints = None
@@ -200,7 +201,7 @@ def _build_into(staging: Path, spec: EnvironmentSpec, manager: str, interpreter:
         listed = lister.files()
     finally:
         lister.stop()
-    bytecode.compile_listed(root, listed, code, log=log)
+    bytecode.compile_listed(root, listed, code, final=final, log=log)
     marker = {**spec.to_dict(), "manager": manager, "created": time.time()}
     (root / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
 
