@@ -73,14 +73,17 @@ class ModuleLister:
         except OSError:
             pass
 
-    def files(self) -> list[str]:
-        """The relative paths listed; empty when listing failed or took too long."""
-        if self.proc is None:
-            return []
+    def files(self, log: Callable[[str], None] | None = None) -> list[str]:
+        """The relative paths listed; empty (said with ``log``) when listing failed or took too long."""
         try:
+            if self.proc is None:
+                raise OSError("cannot start this Python")
             self.proc.wait(timeout=max(1.0, _LIST_TIMEOUT - (time.monotonic() - self.started)))
             return [str(p) for p in json.loads(self.out.read_text(encoding="utf-8"))]
-        except (subprocess.TimeoutExpired, OSError, ValueError):
+        except (subprocess.TimeoutExpired, OSError, ValueError) as exc:
+            if log is not None:
+                why = f"it took over {_LIST_TIMEOUT:.0f} s" if isinstance(exc, subprocess.TimeoutExpired) else exc
+                log(f"Could not list the modules to precompile ({why}); they compile when first imported.")
             return []
         finally:
             self.stop()
@@ -140,8 +143,8 @@ def _compile_files(python: Path, files: list[Path], built: Path, final: Path, *,
             for i, share in enumerate(shares):
                 listing = Path(tmp) / f"{i}.txt"
                 listing.write_text("".join(f"{p}\n" for p in share), encoding="utf-8")
-                procs.append((subprocess.Popen([str(python), "-I", "-c", _COMPILE, str(listing), str(built), str(final)],
-                                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                command = [str(python), "-I", "-c", _COMPILE, str(listing), str(built), str(final)]
+                procs.append((subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                stderr=subprocess.DEVNULL, text=True), len(share)))
             deadline = time.monotonic() + _COMPILE_TIMEOUT
             for proc, count in procs:

@@ -198,7 +198,7 @@ def _build_into(staging: Path, final: Path, spec: EnvironmentSpec, manager: str,
         except installers.InstallError as exc:
             raise EnvironmentRestoreError(_install_failure(exc, spec, model_path)) from None
         _verify(root, spec)
-        listed = lister.files()
+        listed = lister.files(log)
     finally:
         lister.stop()
     bytecode.compile_listed(root, listed, code, final=final, log=log)
