@@ -29,7 +29,7 @@ SERVER_MODULES = ("mlnb.cli", "mlnb.serving.server", "mlnb.serving.app", "mlnb.s
                   "uvicorn.loops.auto", "uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl",
                   "uvicorn.lifespan.on")
 #: at most this many bytes of at most this many model files are read for the modules a pickle names
-_PICKLE_BYTES, _PICKLE_FILES = 16 << 20, 64
+_PICKLE_BYTES, _PICKLE_FILES = 8 << 20, 32
 #: seconds the listing may take (from its start: it overlaps the installer) and the compiling
 _LIST_TIMEOUT, _COMPILE_TIMEOUT = 60.0, 300.0
 
@@ -200,19 +200,20 @@ def pickled_modules(model_path: Path) -> list[str]:
     (which runs nothing): at most ``_PICKLE_BYTES`` of each of at most ``_PICKLE_FILES`` files."""
     names: set[str] = set()
     scanned = 0
-    for path in sorted(model_path.rglob("*")):
+    for path in sorted(model_path.rglob("*"))[:_PICKLE_FILES * 32]:  # a folder of many files: the first ones
         if scanned >= _PICKLE_FILES:
             break
         try:
             if not path.is_file():
                 continue
             with open(path, "rb") as handle:
-                head = handle.read(_PICKLE_BYTES)
+                if handle.read(1) != b"\x80":  # not a pickle of protocol 2 or later
+                    continue
+                head = b"\x80" + handle.read(_PICKLE_BYTES - 1)
         except OSError:
             continue
-        if head[:1] == b"\x80":  # pickle protocol 2 and later
-            scanned += 1
-            names |= _pickle_globals(head)
+        scanned += 1
+        names |= _pickle_globals(head)
     stdlib = getattr(sys, "stdlib_module_names", frozenset())
     return sorted(n for n in names if all(part.isidentifier() for part in n.split("."))
                   and n.split(".")[0] not in {*stdlib, "__main__", "builtins", "__builtin__", "copy_reg"})
