@@ -4,7 +4,8 @@ A fresh environment has no ``.pyc`` files, so the first server started in it com
 it imports (scikit-learn, SciPy, pandas, NumPy: seconds of one core). Compiling whole packages is
 slower still: most of their modules are never imported. So while the installer runs, this
 interpreter lists the module files that serving the model imports (a child process imports mlnb's
-server, the model's flavor and the modules its pickles name, never the model itself); once the
+server, the model's flavor and the modules its pickles name from the packages it requires, never the
+model itself); once the
 environment is installed, the files of that list it holds are compiled by its own interpreter,
 split across the CPUs. Bytecode is only an optimisation: any failure is logged and the module
 compiles on first import as before.
@@ -169,7 +170,7 @@ def _compile_files(python: Path, files: list[Path], built: Path, final: Path, *,
 
 def modules_to_import(model_path: Path | None) -> list[str]:
     """What serving the model imports: mlnb's server, the model's flavors and their libraries, and the
-    third-party modules its pickles name (read, not loaded)."""
+    modules its pickles name (read, not loaded) of those packages and of its requirements."""
     names = list(SERVER_MODULES)
     if model_path is None:
         return names
@@ -192,7 +193,30 @@ def modules_to_import(model_path: Path | None) -> list[str]:
             found.append(flavor_for_loader(loader))
         for flavor in found:
             names += [flavor.module, *([flavor.library] if flavor.library else [])]
-    return list(dict.fromkeys(names + pickled_modules(model_path)))
+    # a pickle may name any module: only those of the packages above and of the model's requirements are imported
+    pickled = pickled_modules(model_path)
+    allowed = {n.split(".")[0] for n in names}
+    if any(n.split(".")[0] not in allowed for n in pickled):
+        allowed |= _requirement_packages(model_path)
+    return list(dict.fromkeys(names + [n for n in pickled if n.split(".")[0] in allowed]))
+
+
+def _requirement_packages(model_path: Path) -> set[str]:
+    """The top-level import names of the model's requirements: their names, and the packages their
+    distributions installed here hold."""
+    import importlib.metadata as md
+
+    from mlnb.models.environment import read_requirements, requirement_name
+
+    try:
+        wanted = {requirement_name(r) for r in read_requirements(model_path) if not r.startswith("-")}
+    except Exception:  # an unreadable requirements.txt: installing will say so
+        return set()
+    out = {name.replace("-", "_") for name in wanted}
+    for top, dists in md.packages_distributions().items():
+        if any(requirement_name(d) in wanted for d in dists):
+            out.add(top)
+    return out
 
 
 def pickled_modules(model_path: Path) -> list[str]:
