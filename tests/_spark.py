@@ -6,12 +6,15 @@ from __future__ import annotations
 QUICK_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 
-def local_session(master: str = "local[1]", shuffle_partitions: int = 1):
-    """A SparkSession on ``master`` with Arrow on, no UI, no whole-stage code generation."""
+def local_session(master: str = "local[1]", shuffle_partitions: int = 1, conf: dict[str, str] | None = None):
+    """A SparkSession on ``master`` with Arrow on, no UI, no whole-stage code generation, plus ``conf``."""
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     return (
-        SparkSession.builder.master(master).appName("mlnb-tests")
+        builder.master(master).appName("mlnb-tests")
         .config("spark.driver.memory", "512m").config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", QUICK_JVM)
