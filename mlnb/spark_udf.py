@@ -22,6 +22,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Tuple, Union
 
 from mlnb.errors import InvalidParameterError, SchemaError
@@ -35,8 +36,8 @@ class _Scoring:
     """What an executor needs to score: pickled with the UDF, so small and plain."""
 
     load_model: Any              # mlnb.pyfunc.load_model (pickled by reference: executors import it)
-    model_path: str              # a local path (local master), or the name of a file added to SparkFiles
-    shipped: bool                # True when model_path is a SparkFiles name
+    model_path: str              # a local path (local master), or the name of an archive added to SparkFiles
+    shipped: bool                # True when model_path is a SparkFiles name (unpacked there by Spark)
     model_uuid: str
     trust_code: bool
     allow_pickle: bool
@@ -349,13 +350,29 @@ def _parse_result_type(spark, result_type):
 
 
 def _locate(spark, model_dir) -> tuple[str, bool]:
-    """Where executors find the model: its local path when Spark runs locally (executors share the
-    driver's disk), else a copy shipped with ``SparkContext.addFile``."""
+    """Where executors find the model: its local path when Spark runs in this process (``local``,
+    ``local[N]``: executors share the driver's disk), else a zip of it shipped with
+    ``SparkContext.addArchive``, which every executor unpacks into its SparkFiles folder (Spark's
+    ``addFile`` refuses local directories on any other master, ``local-cluster`` included)."""
     master = spark.conf.get("spark.master", "local")
-    if master.startswith("local"):
+    if master == "local" or master.startswith("local["):
         return str(model_dir), False
-    spark.sparkContext.addFile(str(model_dir), recursive=True)
-    return os.path.basename(os.path.normpath(str(model_dir))), True
+    archive = _archive(Path(model_dir))
+    spark.sparkContext.addArchive(str(archive))
+    return archive.name, True
+
+
+def _archive(model_dir: Path) -> Path:
+    """``model_dir`` zipped in a fresh temporary folder (removed when this process exits), under a
+    name unique to this call: Spark refuses a second, different file under a name it already ships."""
+    import atexit
+    import shutil
+    import uuid
+
+    folder = _download_dir()
+    atexit.register(shutil.rmtree, folder, True)
+    base = os.path.join(folder, f"{model_dir.name}-{uuid.uuid4().hex[:8]}")
+    return Path(shutil.make_archive(base, "zip", root_dir=model_dir))
 
 
 def spark_udf(spark, model_uri, result_type=None, env_manager: str | None = None, params=None, extra_env=None,
@@ -428,7 +445,7 @@ def build_udf(spark, model_uri, result_type=None, env_manager: str | None = None
     if restored:
         from mlnb.environments import prepare
 
-        environment = prepare(model_dir, env_manager)  # on the driver: executors here reuse it
+        environment = prepare(model_dir, env_manager)  # on the driver: executors on its machine reuse it
     path, shipped = _locate(spark, model_dir)
     spec = _Scoring(
         load_model=load_model, model_path=path, shipped=shipped, model_uuid=meta.model_uuid, trust_code=consent.code,
