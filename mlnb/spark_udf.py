@@ -417,8 +417,10 @@ def build_udf(spark, model_uri, result_type=None, env_manager: str | None = None
     if spark is None or not hasattr(spark, "conf"):
         raise InvalidParameterError(f"spark_udf needs a SparkSession as its first argument, got {type(spark).__name__}.")
     consent = trust.resolve(trust_code, allow_pickle)
-    # a remote model is downloaded once, on the driver, as MLflow does
-    model_dir, meta = read_model(model_uri, _download_dir() if _is_remote(model_uri) else None)
+    restored = env_manager not in (None, "local")
+    # a remote model is downloaded once, on the driver, as MLflow does; restored, its saved versions are the ones used
+    model_dir, meta = read_model(model_uri, _download_dir() if _is_remote(model_uri) else None,
+                                 warn_versions=not restored)
     model_dir = model_dir.absolute()
     if meta.pyfunc_conf is None:
         from mlnb.errors import FlavorNotFoundError
@@ -437,7 +439,6 @@ def build_udf(spark, model_uri, result_type=None, env_manager: str | None = None
         else None
     inputs = meta.get_input_schema()
     names = tuple(inputs.input_names()) if inputs is not None and inputs.has_input_names() else None
-    restored = env_manager not in (None, "local")
     if restored and model_config:
         raise InvalidParameterError("model_config cannot be applied to a model scored in its restored environment; "
                                     "use env_manager='local', or save the model with the configuration it needs.")
