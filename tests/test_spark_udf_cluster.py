@@ -1,5 +1,5 @@
-"""spark_udf(env_manager="uv") on a cluster master: the model is shipped to executors in their own
-JVMs, and each executor scores in the model's restored environment.
+"""spark_udf on a cluster master: the model is shipped to executors in their own JVMs, and with
+env_manager="uv" each executor scores in the model's restored environment.
 
 The master is ``local-cluster[2,1,1024]``: a real standalone Master and two Workers inside the
 driver's JVM, each Worker launching its executor as a separate JVM (Spark's own way to test cluster
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sklearn
 
 import mlnb.pyfunc
 from tests._spark import QUICK_JVM, local_session, stop_session
@@ -28,7 +29,7 @@ from tests.test_environments import PINNED, make_model
 pytestmark = [pytest.mark.java, pytest.mark.install, pytest.mark.slow]
 
 MASTER = "local-cluster[2,1,1024]"
-#: one row per (x, expected class); four partitions, so both executors get tasks
+#: scored in four partitions, to spread over both executors
 FRAME = pd.DataFrame({"x": [0.9, 0.1, 0.2, 0.8] * 3})
 EXPECTED = [f"{PINNED}:{int(x > 0.5)}" for x in FRAME["x"]]
 
@@ -185,3 +186,10 @@ def test_executors_that_cannot_see_the_drivers_environment_build_their_own(spark
     for pid, cmdline in servers.items():
         assert any(_descends_from(pid, jvm) for jvm in executors)
         assert Path(cmdline[0]).parent.parent == built
+
+
+def test_with_env_manager_local_executors_score_the_shipped_model_in_their_own_python(spark, tmp_path):
+    model = make_model(tmp_path / "local-model")  # no pinned requirement: this environment's scikit-learn
+    udf = mlnb.pyfunc.spark_udf(spark, str(model), result_type="string")
+    here = list(mlnb.pyfunc.load_model(str(model)).predict(FRAME))
+    assert _scored(spark, udf) == here == [f"{sklearn.__version__}:{int(x > 0.5)}" for x in FRAME["x"]]
