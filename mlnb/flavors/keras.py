@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import make_autolog, make_log_model
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -247,17 +247,11 @@ def load_pyfunc(path: str, model_config: dict | None = None) -> KerasPyfunc:
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
-#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+#: The autolog integration behind :func:`autolog` (see :func:`mlnb.flavors.protocol.make_autolog`)
 AUTOLOG_INTEGRATION = "mlnb.autologging.keras"
-
-
-def autolog(*args: Any, **kwargs: Any):
-    """Log every Keras ``fit``: params, the per-epoch history and the model, under MLflow's
-    ``mlflow.keras.autolog`` names. See ``mlnb.autologging.keras.autolog``."""
-    import importlib
-
-    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+autolog = make_autolog(__name__, AUTOLOG_INTEGRATION, """\
+    Log every Keras ``fit``: params, the per-epoch history and the model, under MLflow's
+    ``mlflow.keras.autolog`` names. See ``mlnb.autologging.keras.autolog``.""")
 
 
 __all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "read_keras_file", "KerasPyfunc",

@@ -12,13 +12,12 @@ or cloudpickle / pickle, which load only under the pickle policy (``mlnb.models.
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
-from mlnb.flavors.protocol import NativePyfunc, make_log_model, model_dir
+from mlnb.flavors.protocol import NativePyfunc, make_autolog, make_log_model, model_dir
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -168,15 +167,11 @@ def load_pyfunc(path: str, model_config: dict | None = None) -> NativePyfunc:
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
-#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+#: The autolog integration behind :func:`autolog` (see :func:`mlnb.flavors.protocol.make_autolog`)
 AUTOLOG_INTEGRATION = "mlnb.autologging.lightgbm"
-
-
-def autolog(*args: Any, **kwargs: Any):
-    """Log every LightGBM training: params, per-iteration evaluation metrics, feature importance and the
-    model, under MLflow's names. See ``mlnb.autologging.lightgbm.autolog``."""
-    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+autolog = make_autolog(__name__, AUTOLOG_INTEGRATION, """\
+    Log every LightGBM training: params, per-iteration evaluation metrics, feature importance and the
+    model, under MLflow's names. See ``mlnb.autologging.lightgbm.autolog``.""")
 
 
 __all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog"]

@@ -7,6 +7,7 @@ tracking layer registers (:mod:`mlnb.hooks`), so no flavor imports tracking.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 from pathlib import Path
@@ -112,4 +113,18 @@ def make_log_model(save_model: Callable[..., Any], what: str = "model") -> Calla
     return log_model
 
 
-__all__ = ["FlavorModule", "NativePyfunc", "LOG_KEYWORDS", "log_signature", "make_log_model", "model_dir"]
+def make_autolog(flavor_module: str, integration: str, doc: str) -> Callable[..., Any]:
+    """A flavor's ``autolog``: it imports the autolog ``integration`` module by name when called and
+    calls its ``autolog`` with the same arguments. Autologging builds on the flavor (it logs models
+    with it), never the reverse, so the flavor holds no import of it; ``doc`` becomes the docstring."""
+
+    def autolog(*args: Any, **kwargs: Any) -> Any:
+        return importlib.import_module(integration).autolog(*args, **kwargs)
+
+    autolog.__module__ = flavor_module
+    autolog.__doc__ = doc
+    return autolog
+
+
+__all__ = ["FlavorModule", "NativePyfunc", "LOG_KEYWORDS", "log_signature", "make_log_model", "make_autolog",
+           "model_dir"]

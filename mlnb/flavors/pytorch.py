@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from mlnb.errors import InvalidParameterError, MissingDependencyError, ModelFormatError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import make_autolog, make_log_model
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -389,16 +389,12 @@ def load_state_dict(state_dict_uri: str | os.PathLike, **kwargs: Any) -> dict:
     return torch.load(file, **kwargs)
 
 
-#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
-#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+#: The autolog integration behind :func:`autolog` (see :func:`mlnb.flavors.protocol.make_autolog`)
 AUTOLOG_INTEGRATION = "mlnb.autologging.lightning"
-
-
-def autolog(*args: Any, **kwargs: Any):
-    """Log every PyTorch Lightning ``Trainer.fit``: the trainer's metrics per epoch (or step), the
+autolog = make_autolog(__name__, AUTOLOG_INTEGRATION, """\
+    Log every PyTorch Lightning ``Trainer.fit``: the trainer's metrics per epoch (or step), the
     optimizer's params, early stopping, checkpoints, the model summary and the model, under MLflow's
-    names. See ``mlnb.autologging.lightning.autolog``."""
-    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+    names. See ``mlnb.autologging.lightning.autolog``.""")
 
 
 __all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "save_state_dict", "log_state_dict", "load_state_dict",

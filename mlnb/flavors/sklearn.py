@@ -18,14 +18,13 @@ Trust policy
 
 from __future__ import annotations
 
-import importlib
 import os
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
-from mlnb.flavors.protocol import make_log_model, model_dir
+from mlnb.flavors.protocol import make_autolog, make_log_model, model_dir
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
@@ -309,14 +308,10 @@ def load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
-#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+#: The autolog integration behind :func:`autolog` (see :func:`mlnb.flavors.protocol.make_autolog`)
 AUTOLOG_INTEGRATION = "mlnb.autologging.sklearn"
-
-
-def autolog(*args: Any, **kwargs: Any):
-    """Log every scikit-learn ``fit``: params, training metrics and the model. See ``mlnb.autolog``."""
-    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+autolog = make_autolog(__name__, AUTOLOG_INTEGRATION, """\
+    Log every scikit-learn ``fit``: params, training metrics and the model. See ``mlnb.autolog``.""")
 
 
 def get_default_pip_requirements(include_cloudpickle: bool = False, include_skops: bool = False) -> list[str]:

@@ -16,14 +16,13 @@ as MLflow's does, and feeds DataFrames and dicts of arrays to its serving signat
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
-from mlnb.flavors.protocol import make_log_model, model_dir
+from mlnb.flavors.protocol import make_autolog, make_log_model, model_dir
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -359,15 +358,11 @@ def load_pyfunc(path: str, model_config: Mapping[str, Any] | None = None) -> Any
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)
 
 
-#: The autolog integration behind :func:`autolog`, imported by name when called: autologging builds
-#: on this flavor (it logs models with it), never the reverse, so the flavor holds no import of it.
+#: The autolog integration behind :func:`autolog` (see :func:`mlnb.flavors.protocol.make_autolog`)
 AUTOLOG_INTEGRATION = "mlnb.autologging.tensorflow"
-
-
-def autolog(*args: Any, **kwargs: Any):
-    """Log every Keras ``fit`` on the TensorFlow backend: params, the per-epoch history and the model,
-    under MLflow's ``mlflow.tensorflow.autolog`` names. See ``mlnb.autologging.tensorflow.autolog``."""
-    return importlib.import_module(AUTOLOG_INTEGRATION).autolog(*args, **kwargs)
+autolog = make_autolog(__name__, AUTOLOG_INTEGRATION, """\
+    Log every Keras ``fit`` on the TensorFlow backend: params, the per-epoch history and the model,
+    under MLflow's ``mlflow.tensorflow.autolog`` names. See ``mlnb.autologging.tensorflow.autolog``.""")
 
 
 __all__ = ["save_model", "log_model", "load_model", "load_pyfunc", "autolog", "serving_signature",
