@@ -22,13 +22,13 @@ import functools
 import inspect
 import json
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from mlnb.autologging import lifecycle, patching
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
+from mlnb.autologging.options import Options, extra_tags_dict
 from mlnb.autologging.session import FitRun
-from mlnb.errors import InvalidParameterError
 
 
 @dataclass(frozen=True)
@@ -51,18 +51,11 @@ class Library:
     estimator_base: str                   # "module:Class" of the scikit-learn API's base class
 
 
-@dataclass(frozen=True)
-class Config:
+@dataclass(frozen=True, kw_only=True)
+class Config(Options):
     importance_types: tuple[str, ...]
     log_input_examples: bool = False
     log_model_signatures: bool = True
-    log_models: bool = True
-    log_datasets: bool | None = None
-    exclusive: bool = False
-    disable_for_unsupported_versions: bool = False
-    silent: bool = False
-    registered_model_name: str | None = None
-    extra_tags: dict = field(default_factory=dict)
 
 
 _configs: dict[str, Config] = {}
@@ -94,15 +87,14 @@ def enable(lib: Library, options: dict[str, Any]) -> None:
         patching.warn(lib.integration, f"log_datasets=True logs the training data of scikit-learn-API fits "
                       f"(fit(X, y)); {lib.integration}.train() takes its data already wrapped, and that is not "
                       f"logged as a dataset.")
-    if extra_tags is not None and not isinstance(extra_tags, dict):
-        raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    extra_tags = extra_tags_dict(extra_tags)
     if isinstance(importance_types, str):
         importance_types = [importance_types]
     patching.unpatch(lib.integration)
     _configs.pop(lib.integration, None)
     if disable:
         return
-    cfg = Config(tuple(importance_types or lib.default_importance), extra_tags=dict(extra_tags or {}), **options)
+    cfg = Config(importance_types=tuple(importance_types or lib.default_importance), extra_tags=extra_tags, **options)
     patching.set_silent(lib.integration, cfg.silent)
     library = importlib.import_module(lib.integration)
     if not patching.version_supported(lib.integration, library.__version__, lib.tested,

@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlnb.autologging import lifecycle, patching
-from mlnb.autologging.checkpoints import Checkpoints, check_options
+from mlnb.autologging.checkpoints import check_options
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
+from mlnb.autologging.options import CheckpointOptions, Options, extra_tags_dict
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
 
@@ -37,27 +38,14 @@ TESTED = {"keras": ("3.0.0", "3.16.0"), "tensorflow": ("2.16.0", "2.22.0")}
 OPTIMIZER_PREFIX = {"keras": "optimizer_", "tensorflow": "opt_"}
 
 
-@dataclass(frozen=True)
-class Config:
+@dataclass(frozen=True, kw_only=True)
+class Config(CheckpointOptions, Options):
     log_every_epoch: bool = True
     log_every_n_steps: int | None = None
-    log_models: bool = True
     log_model_signatures: bool = True
     log_input_examples: bool = False
-    log_datasets: bool | None = None
-    exclusive: bool = False
-    disable_for_unsupported_versions: bool = False
-    silent: bool = False
-    registered_model_name: str | None = None
     model_kwargs: dict = field(default_factory=dict)   # save_model_kwargs / keras_model_kwargs
-    extra_tags: dict = field(default_factory=dict)
-    # tensorflow only (MLflow's keras autolog writes no checkpoints)
-    checkpoint: bool = False
-    checkpoint_monitor: str = "val_loss"
-    checkpoint_mode: str = "min"
-    checkpoint_save_best_only: bool = True
-    checkpoint_save_weights_only: bool = False
-    checkpoint_save_freq: str | int = "epoch"
+    checkpoint: bool = False   # tensorflow's autolog turns it on; MLflow's keras autolog writes no checkpoints
 
 
 _configs: dict[str, Config] = {}
@@ -77,9 +65,7 @@ def enable(integration: str, options: dict[str, Any]) -> None:
         if not _configs:
             patching.unpatch(PATCH)
         return
-    extra_tags = options.pop("extra_tags", None)
-    if extra_tags is not None and not isinstance(extra_tags, dict):
-        raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    extra_tags = extra_tags_dict(options.pop("extra_tags", None))
     check_log_datasets(options.get("log_datasets"), integration)
     check_options(options.get("checkpoint", False), options.get("checkpoint_mode", "min"),
                   options.get("checkpoint_save_best_only", True), options.get("checkpoint_save_freq", "epoch"))
@@ -88,7 +74,7 @@ def enable(integration: str, options: dict[str, Any]) -> None:
     model_kwargs = options.pop("save_model_kwargs", None) or options.pop("keras_model_kwargs", None) or {}
     options.pop("save_model_kwargs", None), options.pop("keras_model_kwargs", None)
     options.pop("save_exported_model", None)
-    cfg = Config(**options, model_kwargs=dict(model_kwargs), extra_tags=dict(extra_tags or {}))
+    cfg = Config(**options, model_kwargs=dict(model_kwargs), extra_tags=extra_tags)
     patching.set_silent(integration, cfg.silent)
     library = importlib.import_module(integration)
     if not _tested(integration, library.__version__):
@@ -265,9 +251,7 @@ def _recorder_class() -> type:
             def __init__(self, integration: str, cfg: Config, run: FitRun) -> None:
                 super().__init__()
                 self.integration, self.cfg, self.run = integration, cfg, run
-                self.checkpoints = Checkpoints(cfg.checkpoint_monitor, cfg.checkpoint_mode,
-                                               cfg.checkpoint_save_best_only, cfg.checkpoint_save_weights_only,
-                                               cfg.checkpoint_save_freq, ".h5") if cfg.checkpoint else None
+                self.checkpoints = cfg.checkpoints(".h5") if cfg.checkpoint else None
                 self.epoch, self.batches, self.last_batch, self.last_saved = 0, 0, 0, 0
 
             def on_epoch_begin(self, epoch, logs=None):

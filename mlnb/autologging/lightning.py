@@ -27,12 +27,13 @@ import functools
 import importlib
 import importlib.util
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlnb.autologging import lifecycle, patching
-from mlnb.autologging.checkpoints import Checkpoints, check_options, log_local_file
+from mlnb.autologging.checkpoints import check_options, log_local_file
 from mlnb.autologging.datasets import check_log_datasets
+from mlnb.autologging.options import CheckpointOptions, Options, extra_tags_dict
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
 
@@ -42,23 +43,10 @@ TESTED = ("2.0.0", "2.7.0")
 PACKAGES = {"pytorch_lightning": "pytorch-lightning", "lightning": "lightning"}
 
 
-@dataclass(frozen=True)
-class _Config:
+@dataclass(frozen=True, kw_only=True)
+class _Config(CheckpointOptions, Options):
     log_every_n_epoch: int = 1
     log_every_n_step: int | None = None
-    log_models: bool = True
-    log_datasets: bool | None = None
-    exclusive: bool = False
-    disable_for_unsupported_versions: bool = False
-    silent: bool = False
-    registered_model_name: str | None = None
-    extra_tags: dict = field(default_factory=dict)
-    checkpoint: bool = True
-    checkpoint_monitor: str = "val_loss"
-    checkpoint_mode: str = "min"
-    checkpoint_save_best_only: bool = True
-    checkpoint_save_weights_only: bool = False
-    checkpoint_save_freq: str | int = "epoch"
     log_model_signatures: bool = True
 
 
@@ -92,9 +80,9 @@ def autolog(
     ``log_datasets`` is accepted as MLflow's is, and, as there, a Lightning fit logs no dataset.
     """
     global _config
+    options = {k: v for k, v in locals().items() if k != "disable"}
     check_log_datasets(log_datasets, INTEGRATION)
-    if extra_tags is not None and not isinstance(extra_tags, dict):
-        raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    tags = extra_tags_dict(extra_tags)
     if not _count(log_every_n_epoch) or not (log_every_n_step is None or _count(log_every_n_step)):
         raise InvalidParameterError(f"log_every_n_epoch must be an int >= 1 and log_every_n_step None or an int "
                                     f">= 1, got {log_every_n_epoch!r} and {log_every_n_step!r}.")
@@ -103,10 +91,7 @@ def autolog(
     _config = None
     if disable:
         return
-    cfg = _Config(log_every_n_epoch, log_every_n_step, log_models, log_datasets, exclusive,
-                  disable_for_unsupported_versions, silent, registered_model_name, dict(extra_tags or {}), checkpoint,
-                  checkpoint_monitor, checkpoint_mode, checkpoint_save_best_only, checkpoint_save_weights_only,
-                  checkpoint_save_freq, log_model_signatures)
+    cfg = _Config(**{**options, "extra_tags": tags})
     patching.set_silent(INTEGRATION, silent)
     installed = [package for package in PACKAGES if importlib.util.find_spec(package) is not None]
     supported = [package for package in installed if patching.version_supported(
@@ -152,8 +137,7 @@ class _Fit:
         self.forward_wrapped = False
         self.step_metrics: set[str] = set()
         self.epoch_metrics: set[str] = set()
-        self.checkpoints = Checkpoints(cfg.checkpoint_monitor, cfg.checkpoint_mode, cfg.checkpoint_save_best_only,
-                                       cfg.checkpoint_save_weights_only, cfg.checkpoint_save_freq, ".pth")
+        self.checkpoints = cfg.checkpoints(".pth")
         self.latest: dict[str, float] = {}             # the last epoch's metrics
         self.training = False                          # the callback reports only during this fit
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from mlnb.autologging import metrics as M
 from mlnb.autologging import boosting, estimator_html, patching, post_training
 from mlnb.autologging.datasets import check_log_datasets, log_training_dataset
+from mlnb.autologging.options import Options, extra_tags_dict
 from mlnb.autologging.search import is_search, log_search
 from mlnb.autologging.session import FitRun
 from mlnb.errors import InvalidParameterError
@@ -42,21 +43,14 @@ _NOT_METRICS = {"check_scoring", "get_scorer", "make_scorer", "get_scorer_names"
 EXAMPLE_ROWS = 5
 
 
-@dataclass(frozen=True)
-class _Config:
-    log_models: bool
-    log_input_examples: bool
-    log_model_signatures: bool
-    log_post_training_metrics: bool
-    max_tuning_runs: int | None
-    serialization_format: str | None
-    extra_tags: dict | None
-    exclusive: bool
-    silent: bool
+@dataclass(frozen=True, kw_only=True)
+class _Config(Options):
+    log_input_examples: bool = False
+    log_model_signatures: bool = True
+    log_post_training_metrics: bool = True
+    max_tuning_runs: int | None = 5
+    serialization_format: str | None = None
     pos_label: Any = None
-    log_datasets: bool | None = None
-    registered_model_name: str | None = None
-    disable_for_unsupported_versions: bool = False
 
 
 _config: _Config | None = None
@@ -91,9 +85,9 @@ def autolog(
     ``disable_for_unsupported_versions`` changes nothing: every installed scikit-learn is supported.
     """
     global _config
+    options = {k: v for k, v in locals().items() if k != "disable"}
     check_log_datasets(log_datasets, INTEGRATION)
-    if extra_tags is not None and not isinstance(extra_tags, dict):
-        raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    tags = extra_tags_dict(extra_tags)
     if max_tuning_runs is not None and (not isinstance(max_tuning_runs, int) or max_tuning_runs < 0):
         raise InvalidParameterError(f"max_tuning_runs must be None or an int >= 0, got {max_tuning_runs!r}.")
     if serialization_format is not None:
@@ -107,9 +101,7 @@ def autolog(
     _targets.clear()
     if disable:
         return
-    _config = _Config(log_models, log_input_examples, log_model_signatures, log_post_training_metrics,
-                      max_tuning_runs, serialization_format, dict(extra_tags or {}), exclusive, silent,
-                      pos_label, log_datasets, registered_model_name, disable_for_unsupported_versions)
+    _config = _Config(**{**options, "extra_tags": tags})
     patching.set_silent(INTEGRATION, silent)
     _install(log_post_training_metrics)
 

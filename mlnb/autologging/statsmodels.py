@@ -16,13 +16,13 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 from mlnb.autologging import lifecycle, patching
 from mlnb.autologging.datasets import check_log_datasets
+from mlnb.autologging.options import Options, extra_tags_dict
 from mlnb.autologging.session import FitRun
-from mlnb.errors import InvalidParameterError
 
 INTEGRATION = "statsmodels"
 TESTED = ("0.14.0", "0.16.0")
@@ -32,18 +32,7 @@ METRICS = ("aic", "bic", "centered_tss", "condition_number", "df_model", "df_res
            "uncentered_tss")
 
 
-@dataclass(frozen=True)
-class _Config:
-    log_models: bool = True
-    log_datasets: bool | None = None
-    exclusive: bool = False
-    disable_for_unsupported_versions: bool = False
-    silent: bool = False
-    registered_model_name: str | None = None
-    extra_tags: dict = field(default_factory=dict)
-
-
-_config: _Config | None = None
+_config: Options | None = None   # statsmodels' autolog takes only the common options
 
 
 def autolog(
@@ -64,15 +53,14 @@ def autolog(
     ``log_datasets`` is accepted as MLflow's is, and, as there, a statsmodels fit logs no dataset.
     """
     global _config
+    options = {k: v for k, v in locals().items() if k != "disable"}
     check_log_datasets(log_datasets, INTEGRATION)
-    if extra_tags is not None and not isinstance(extra_tags, dict):
-        raise InvalidParameterError(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}.")
+    tags = extra_tags_dict(extra_tags)
     patching.unpatch(INTEGRATION)
     _config = None
     if disable:
         return
-    cfg = _Config(log_models, log_datasets, exclusive, disable_for_unsupported_versions, silent,
-                  registered_model_name, dict(extra_tags or {}))
+    cfg = Options(**{**options, "extra_tags": tags})
     patching.set_silent(INTEGRATION, silent)
     version = patching.installed_version("statsmodels")
     if not patching.version_supported(INTEGRATION, version, TESTED, disable_for_unsupported_versions):
@@ -124,7 +112,7 @@ def _named_params(function) -> tuple[tuple[str, Any], ...]:
     return tuple((p.name, p.default) for p in params[1:])
 
 
-def _after_fit(cfg: _Config, run: FitRun, results: Any, prepared: Any) -> None:
+def _after_fit(cfg: Options, run: FitRun, results: Any, prepared: Any) -> None:
     from statsmodels.base.wrapper import ResultsWrapper
 
     metrics: dict[str, float] = {}
@@ -152,7 +140,7 @@ def statistics(results: Any) -> dict[str, float]:
     return found
 
 
-def _log_model(cfg: _Config, run: FitRun, results: Any) -> None:
+def _log_model(cfg: Options, run: FitRun, results: Any) -> None:
     from mlnb.flavors.statsmodels import log_model
 
     info = log_model(results, name=run.artifact_name("model"), registered_model_name=cfg.registered_model_name)
