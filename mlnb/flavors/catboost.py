@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError
-from mlnb.flavors.protocol import NativePyfunc, make_log_model, model_dir
+from mlnb.flavors.protocol import NativePyfunc, make_log_model, pyfunc_flavor
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -121,8 +121,7 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | None = None, *, tru
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> NativePyfunc:
     """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
-    directory = model_dir(path)
-    return NativePyfunc(_read_model(directory, Model.load(directory).flavor(FLAVOR_NAME)))
+    return NativePyfunc(_read_model(*pyfunc_flavor(path, FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)

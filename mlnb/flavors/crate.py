@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, PredictionError
-from mlnb.flavors.protocol import make_log_model
+from mlnb.flavors.protocol import Closable, make_log_model
 from mlnb.models.layout import CondaEnv, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -118,7 +118,7 @@ def save_model(
 log_model = make_log_model(save_model, "R function")
 
 
-class _CratePredictor:
+class _CratePredictor(Closable):
     """The pyfunc face of a crate: a persistent R worker; ``predict`` sends it the DataFrame.
 
     ``close()`` (or leaving a ``with`` block, or garbage collection) stops the worker."""
@@ -137,12 +137,6 @@ class _CratePredictor:
 
     def close(self) -> None:
         self._worker.close()
-
-    def __enter__(self) -> "_CratePredictor":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def _open(model_dir: Path, conf: dict, consent) -> _CratePredictor:

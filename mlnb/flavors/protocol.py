@@ -11,7 +11,7 @@ import importlib
 import inspect
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, TypeVar, runtime_checkable
 
 from mlnb.hooks import run_logger
 
@@ -49,11 +49,37 @@ class NativePyfunc:
         return self.model
 
 
+_C = TypeVar("_C", bound="Closable")
+
+
+class Closable:
+    """A model face that holds a resource (a worker process, a server): ``close()`` frees it, and
+    leaving a ``with`` block calls it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 def model_dir(path: str | os.PathLike) -> Path:
     """The model directory behind ``load_pyfunc``'s path: MLflow passes the flavor's ``data`` file
     when the pyfunc configuration names one, and the directory otherwise."""
     p = Path(path)
     return p.parent if p.is_file() else p
+
+
+def pyfunc_flavor(path: str | os.PathLike, flavor_name: str) -> tuple[Path, dict[str, Any]]:
+    """What ``load_pyfunc(path)`` reads: the model directory (:func:`model_dir`) and its MLmodel's
+    ``flavor_name`` section."""
+    from mlnb.models.mlmodel import Model
+
+    directory = model_dir(path)
+    return directory, Model.load(directory).flavor(flavor_name)
 
 
 #: MLflow 3's keywords that describe the logged model rather than its files (the tracking layer
@@ -126,5 +152,5 @@ def make_autolog(flavor_module: str, integration: str, doc: str) -> Callable[...
     return autolog
 
 
-__all__ = ["FlavorModule", "NativePyfunc", "LOG_KEYWORDS", "log_signature", "make_log_model", "make_autolog",
-           "model_dir"]
+__all__ = ["FlavorModule", "NativePyfunc", "Closable", "LOG_KEYWORDS", "log_signature", "make_log_model", "make_autolog",
+           "model_dir", "pyfunc_flavor"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
-from mlnb.flavors.protocol import make_autolog, make_log_model, model_dir
+from mlnb.flavors.protocol import make_autolog, make_log_model, pyfunc_flavor
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, pick_mlmodel, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 from mlnb.models.trust import Consent
@@ -300,9 +300,7 @@ def _reads_values_only(estimator: Any) -> bool:
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> _SklearnPyfunc:
     """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
-    p = model_dir(path)
-    conf = Model.load(p).flavor(FLAVOR_NAME)
-    return _SklearnPyfunc(_read_estimator(p, conf))
+    return _SklearnPyfunc(_read_estimator(*pyfunc_flavor(path, FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, SchemaError
-from mlnb.flavors.protocol import NativePyfunc, make_autolog, make_log_model, model_dir
+from mlnb.flavors.protocol import NativePyfunc, make_autolog, make_log_model, pyfunc_flavor
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -128,8 +128,7 @@ class _StatsmodelsPyfunc(NativePyfunc):
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> _StatsmodelsPyfunc:
     """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
-    directory = model_dir(path)
-    return _StatsmodelsPyfunc(_read_model(directory, Model.load(directory).flavor(FLAVOR_NAME)))
+    return _StatsmodelsPyfunc(_read_model(*pyfunc_flavor(path, FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)

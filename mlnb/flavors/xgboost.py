@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlnb.errors import InvalidParameterError, ModelFormatError, UntrustedTypesError
-from mlnb.flavors.protocol import make_autolog, make_log_model, model_dir
+from mlnb.flavors.protocol import make_autolog, make_log_model, pyfunc_flavor
 from mlnb.models.layout import CondaEnv, ExtraFiles, Requirements, SignatureArg, write_model
 from mlnb.models.mlmodel import PYFUNC, Model
 
@@ -142,8 +142,7 @@ class _XGBPyfunc:
 
 def load_pyfunc(path: str, model_config: dict | None = None) -> _XGBPyfunc:
     """Loader-module entry point: ``path`` is the model file (MLflow's ``data``) or its directory."""
-    p = model_dir(path)
-    return _XGBPyfunc(_read_model(p, Model.load(p).flavor(FLAVOR_NAME)))
+    return _XGBPyfunc(_read_model(*pyfunc_flavor(path, FLAVOR_NAME)))
 
 
 _load_pyfunc = load_pyfunc   # MLflow's loader-module entry point (the name MLflow calls)

@@ -20,12 +20,13 @@ import urllib.request
 from typing import Any, Mapping
 
 from mlnb.errors import PredictionError
+from mlnb.flavors.protocol import Closable
 
 #: the server's limits: a batch is whatever the caller sends (evaluation samples, Arrow batches)
 _LIMITS = {"timeout": 3600.0, "max_body": 1 << 31, "body_timeout": 3600.0}
 
 
-class RestoredModel:
+class RestoredModel(Closable):
     """The model at ``model_path`` served from its restored environment (built now unless cached, or
     the given :class:`~mlnb.environments.Environment`). ``params`` go with every ``predict`` that
     passes none. Use it as a context manager, or call :meth:`close`."""
@@ -117,12 +118,6 @@ class RestoredModel:
     def close(self) -> None:
         """Stop the model's server (idempotent)."""
         self._handle.stop()
-
-    def __enter__(self) -> "RestoredModel":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def _no_answer(exc: OSError) -> PredictionError:
