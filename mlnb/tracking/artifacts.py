@@ -21,7 +21,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 
@@ -116,7 +116,19 @@ class ArtifactRepo:
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         raise NotImplementedError
 
+    #: the name prefix of the temporary directory a download without ``dst_path`` goes to
+    download_prefix = "mlnb-artifacts-"
+
     def download_artifacts(self, path: str | None = None, dst_path: str | os.PathLike | None = None) -> Path:
+        """Download ``path`` (a file or a folder; None: every file) under ``dst_path``, or under a fresh
+        temporary directory (removed again if the download fails); returns the local path. A
+        repository says how it fetches files in ``_download_tree``."""
+        rel = clean_artifact_path(path)
+        with download_root(dst_path, self.download_prefix) as dst_root:
+            return self._download_tree(rel, dst_root)
+
+    def _download_tree(self, rel: str, dst_root: Path) -> Path:
+        """Fetch the file or folder ``rel`` to ``dst_root / rel`` and return that path."""
         raise NotImplementedError
 
     def exists(self, path: str) -> bool:
@@ -169,7 +181,7 @@ class LocalArtifactRepo(ArtifactRepo):
                 " Use log_artifacts for a directory." if src.is_dir() else ""))
         dest_dir = self._target(artifact_path)
         dest_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(dest_dir / src.name, lambda staging: shutil.copyfile(src, staging))
+        atomic_write(dest_dir / src.name, lambda staging: shutil.copyfile(src, staging))
 
     def log_bytes(self, data: bytes, artifact_file: str) -> None:
         """Write the file in place, atomically: readers see the old bytes or the new, never a part."""
@@ -178,7 +190,7 @@ class LocalArtifactRepo(ArtifactRepo):
             raise InvalidParameterError(f"Artifact '{artifact_file}' is a directory; name a file inside it.")
         if not target.parent.is_dir():
             target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target, lambda staging: staging.write_bytes(data))
+        atomic_write(target, lambda staging: staging.write_bytes(data))
 
     def log_artifacts(self, local_dir, artifact_path=None) -> None:
         src = Path(local_dir)
@@ -201,7 +213,7 @@ class LocalArtifactRepo(ArtifactRepo):
                 rel = f.relative_to(src).as_posix()
                 target = self._target(join_uri(clean_artifact_path(artifact_path), rel) if artifact_path else rel)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_write(target, lambda staging, f=f: shutil.copyfile(f, staging))
+                atomic_write(target, lambda staging, f=f: shutil.copyfile(f, staging))
 
     def exists(self, path: str) -> bool:
         rel = clean_artifact_path(path)
@@ -243,8 +255,9 @@ def _in_progress(name: str) -> bool:
     return name.startswith(STAGING_PREFIX) or (name.startswith(".") and name.endswith(".tmp"))
 
 
-def _atomic_write(dest: Path, write) -> None:
-    """``write(staging_path)`` beside ``dest``, then rename it to ``dest``."""
+def atomic_write(dest: Path, write: Callable[[Path], Any]) -> None:
+    """``write(staging_path)`` beside ``dest``, then rename it to ``dest``: a reader sees the whole file or
+    none, and a failed write leaves nothing behind."""
     staging = dest.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
     try:
         write(staging)

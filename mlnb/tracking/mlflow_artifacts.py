@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError
 from mlnb.tracking.artifacts import (
-    ArtifactRepo, FileInfo, STAGING_PREFIX, artifact_file_path, clean_artifact_path, copy_with_progress,
-    download_root, join_uri,
+    ArtifactRepo, FileInfo, artifact_file_path, atomic_write, clean_artifact_path, copy_with_progress, join_uri,
 )
 from mlnb.tracking.httpclient import HttpClient
 
@@ -73,11 +70,6 @@ class MlflowArtifactsRepo(ArtifactRepo):
             return []  # the path is a file
         return sorted(out, key=lambda f: f.path)
 
-    def download_artifacts(self, path=None, dst_path=None) -> Path:
-        rel = clean_artifact_path(path)
-        with download_root(dst_path, "mlnb-artifacts-") as dst_root:
-            return self._download_tree(rel, dst_root)
-
     def _download_tree(self, rel: str, dst_root: Path) -> Path:
         entries = self.list_artifacts(rel)
         target = dst_root / rel if rel else dst_root
@@ -97,17 +89,14 @@ class MlflowArtifactsRepo(ArtifactRepo):
         return target
 
     def _download_file(self, rel: str, local: Path, size: int | None = None) -> None:
-        local.parent.mkdir(parents=True, exist_ok=True)
-        staging = local.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-        try:
+        def fetch(staging: Path) -> None:
             with self.http.open("GET", self._endpoint(rel)) as resp, open(staging, "wb") as out:
                 total = int(resp.headers.get("Content-Length") or size or 0)
                 copy_with_progress(resp, out, total, f"{self.root}/{rel}")
-            os.replace(staging, local)
+
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            atomic_write(local, fetch)
         except ResourceNotFoundError:
-            staging.unlink(missing_ok=True)
             raise ResourceNotFoundError(f"No artifact '{rel}' under mlflow-artifacts:/{self.root} "
                                         f"on {self.http.base_url}.") from None
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise

@@ -9,13 +9,12 @@ renders as a widget in notebooks). boto3 is imported only when an ``s3://`` URI 
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 from mlnb.errors import InvalidParameterError, ResourceNotFoundError, TrackingError, require
 from mlnb.tracking.artifacts import (
-    PROGRESS_THRESHOLD, STAGING_PREFIX, ArtifactRepo, FileInfo, artifact_file_path, clean_artifact_path, download_root,
+    PROGRESS_THRESHOLD, ArtifactRepo, FileInfo, artifact_file_path, atomic_write, clean_artifact_path, download_root,
 )
 
 
@@ -52,6 +51,8 @@ def _s3_error(exc: Exception, what: str) -> Exception:
 
 class S3ArtifactRepo(ArtifactRepo):
     """Artifacts under ``s3://bucket/prefix``."""
+
+    download_prefix = "mlnb-s3-"
 
     def __init__(self, uri: str) -> None:
         self.uri = uri.rstrip("/")
@@ -119,11 +120,6 @@ class S3ArtifactRepo(ArtifactRepo):
                     out.append(FileInfo(obj["Key"][strip:], False, obj["Size"]))
         return sorted(out, key=lambda f: f.path)
 
-    def download_artifacts(self, path=None, dst_path=None) -> Path:
-        rel = clean_artifact_path(path)
-        with download_root(dst_path, "mlnb-s3-") as dst_root:
-            return self._download_tree(rel, dst_root)
-
     def _download_tree(self, rel: str, dst_root: Path) -> Path:
         key = self._key(rel)
         target = dst_root / rel if rel else dst_root
@@ -141,10 +137,9 @@ class S3ArtifactRepo(ArtifactRepo):
         return target
 
     def _download(self, key: str, local: Path, size: int) -> None:
-        local.parent.mkdir(parents=True, exist_ok=True)
-        staging = local.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
         what = f"Downloading s3://{self.bucket}/{key}"
-        try:
+
+        def fetch(staging: Path) -> None:
             if size >= PROGRESS_THRESHOLD:
                 from tqdm.auto import tqdm
 
@@ -152,9 +147,9 @@ class S3ArtifactRepo(ArtifactRepo):
                     self._call(what, self.client.download_file, self.bucket, key, str(staging), Callback=bar.update)
             else:
                 self._call(what, self.client.download_file, self.bucket, key, str(staging))
-            os.replace(staging, local)
-        finally:
-            staging.unlink(missing_ok=True)
+
+        local.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(local, fetch)
 
 
 def download_s3_uri(uri: str, dst: str | None = None) -> Path:
