@@ -18,11 +18,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from mlnb import hooks
 from mlnb.errors import InvalidParameterError, ModelExistsError
 from mlnb.tracking.artifacts import LocalArtifactRepo, clean_artifact_path, join_uri
+
+if TYPE_CHECKING:
+    from mlnb.models.mlmodel import Model
 
 DEFAULT_NAME = "model"
 
@@ -52,6 +55,17 @@ class ModelInfo:
     @property
     def name(self) -> str:
         return self.artifact_path
+
+    @classmethod
+    def from_mlmodel(cls, model_uri: str, mlmodel: Model, **fields: Any) -> "ModelInfo":
+        """The ModelInfo of the model at ``model_uri`` whose MLmodel is ``mlmodel``; ``fields`` gives what
+        MLmodel does not hold (``model_id``, ``params``...) or says otherwise (``run_id``, ``artifact_path``)."""
+        return cls(**{
+            "model_uri": model_uri, "run_id": mlmodel.run_id or "", "artifact_path": mlmodel.artifact_path or "",
+            "flavors": mlmodel.flavors, "signature": mlmodel.get_signature(), "model_uuid": mlmodel.model_uuid,
+            "utc_time_created": mlmodel.utc_time_created, "mlflow_version": mlmodel.mlflow_version or "",
+            "saved_input_example_info": mlmodel.saved_input_example_info, "metadata": mlmodel.metadata, **fields,
+        })
 
 
 def _model_name(name: str | None, artifact_path: str | None) -> str:
@@ -133,17 +147,10 @@ def log_model(save_fn: Callable[..., Any], model: Any, name: str | None = None,
         store.finalize_logged_model(logged.model_id, "FAILED")
         raise
     store.finalize_logged_model(logged.model_id, "READY")
-    info = ModelInfo(
-        model_uri=f"models:/{logged.model_id}",
+    info = ModelInfo.from_mlmodel(
+        f"models:/{logged.model_id}", written,
         run_id=run_id,
         artifact_path=model_name,
-        flavors=written.flavors,
-        signature=written.get_signature(),
-        model_uuid=written.model_uuid,
-        utc_time_created=written.utc_time_created,
-        mlflow_version=written.mlflow_version or "",
-        saved_input_example_info=written.saved_input_example_info,
-        metadata=written.metadata,
         model_id=logged.model_id,
         params={str(k): str(v) for k, v in (params or {}).items()},
         tags={str(k): str(v) for k, v in (tags or {}).items()},

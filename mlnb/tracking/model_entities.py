@@ -97,18 +97,18 @@ class SourceType:
     @staticmethod
     def from_string(status_str: str) -> int:
         """The number of a source type name (``"NOTEBOOK"`` -> 1)."""
-        if status_str not in SourceType._STRING_TO_SOURCETYPE:
-            raise InvalidParameterError(
-                f"Unknown source type {status_str!r}; expected one of {list(SourceType._STRING_TO_SOURCETYPE)}.")
-        return SourceType._STRING_TO_SOURCETYPE[status_str]
+        return SourceType._look_up(SourceType._STRING_TO_SOURCETYPE, status_str)
 
     @staticmethod
     def to_string(status: int) -> str:
         """The name of a source type number (1 -> ``"NOTEBOOK"``)."""
-        if status not in SourceType.SOURCETYPE_TO_STRING:
-            raise InvalidParameterError(
-                f"Unknown source type {status!r}; expected one of {list(SourceType.SOURCETYPE_TO_STRING)}.")
-        return SourceType.SOURCETYPE_TO_STRING[status]
+        return SourceType._look_up(SourceType.SOURCETYPE_TO_STRING, status)
+
+    @staticmethod
+    def _look_up(table: dict, key: Any) -> Any:
+        if key not in table:
+            raise InvalidParameterError(f"Unknown source type {key!r}; expected one of {list(table)}.")
+        return table[key]
 
 
 @dataclass(frozen=True)

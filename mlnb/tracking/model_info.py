@@ -12,18 +12,7 @@ def get_model_info(model_uri: str | os.PathLike) -> ModelInfo:
     from mlnb.models.reading import read_model
 
     _, meta = read_model(model_uri, warn_versions=False)
-    return ModelInfo(
-        model_uri=os.fspath(model_uri),
-        run_id=meta.run_id or "",
-        artifact_path=meta.artifact_path or "",
-        flavors=meta.flavors,
-        signature=meta.get_signature(),
-        model_uuid=meta.model_uuid,
-        utc_time_created=meta.utc_time_created,
-        mlflow_version=meta.mlflow_version or "",
-        saved_input_example_info=meta.saved_input_example_info,
-        metadata=meta.metadata,
-    )
+    return ModelInfo.from_mlmodel(os.fspath(model_uri), meta)
 
 
 __all__ = ["get_model_info"]
