@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -215,35 +215,45 @@ def _legend(ax, n: int, labels: Sequence[str] = ()):
         _margins(fig, left_chars=4, right_in=extra + 0.1)
 
 
-def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None, pos_label=None):
-    """ROC curves: one per ``(name, y_is_positive, score)``, with the AUC in the legend."""
+def _score_curves(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight, pos_label, title: str,
+                  axes: tuple[str, str], points: Callable, area: str, diagonal) -> Any:
+    """One figure of curves, one per ``(name, y_is_positive, score)``: ``points(yb, score, weight)``
+    gives the (x, y) of a curve and the area shown in its legend entry as ``<name><area>=<value>``."""
+    suffix = f" (Positive label: {pos_label})" if pos_label is not None else ""
+    fig, ax = _curves_axes(title, axes[0] + suffix, axes[1] + suffix)
+    for name, yb, score in y_bin_columns:
+        x, y, value = points(yb, score, sample_weight)
+        ax.plot(x, y, drawstyle="steps-post", linewidth=1.2, label=f"{name}{area}={value:.3f}")
+    _diagonal(ax, diagonal)
+    _legend(ax, len(y_bin_columns), [f"{n}{area}=0.000" for n, _, _ in y_bin_columns])
+    return fig
+
+
+def _roc_points(yb: np.ndarray, score: np.ndarray, sample_weight) -> tuple[np.ndarray, np.ndarray, float]:
     from mlnb.evaluation import scores
 
-    suffix = f" (Positive label: {pos_label})" if pos_label is not None else ""
-    fig, ax = _curves_axes("ROC curve", "False Positive Rate" + suffix, "True Positive Rate" + suffix)
-    for name, yb, score in y_bin_columns:
-        fpr, tpr, _ = scores.roc_curve(yb, score, 1, sample_weight)
-        auc = scores.roc_area(fpr, tpr)
-        ax.plot(fpr, tpr, drawstyle="steps-post", linewidth=1.2, label=f"{name}AUC={auc:.3f}")
-    _diagonal(ax)
-    _legend(ax, len(y_bin_columns), [f"{n}AUC=0.000" for n, _, _ in y_bin_columns])
-    return fig
+    fpr, tpr, _ = scores.roc_curve(yb, score, 1, sample_weight)
+    return fpr, tpr, scores.roc_area(fpr, tpr)
+
+
+def _precision_recall_points(yb: np.ndarray, score: np.ndarray, sample_weight) -> tuple[np.ndarray, np.ndarray, float]:
+    from mlnb.evaluation import scores
+
+    precision, recall, _ = scores.precision_recall_curve(yb, score, 1, sample_weight)
+    return recall, precision, scores.step_area(precision, recall)
+
+
+def roc_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None, pos_label=None):
+    """ROC curves: one per ``(name, y_is_positive, score)``, with the AUC in the legend."""
+    return _score_curves(y_bin_columns, sample_weight, pos_label, "ROC curve",
+                         ("False Positive Rate", "True Positive Rate"), _roc_points, "AUC", ((0, 1), (0, 1)))
 
 
 def precision_recall_curve(y_bin_columns: list[tuple[str, np.ndarray, np.ndarray]], sample_weight=None,
                            pos_label=None):
     """Precision-recall curves, average precision in the legend (as MLflow)."""
-    from mlnb.evaluation import scores
-
-    suffix = f" (Positive label: {pos_label})" if pos_label is not None else ""
-    fig, ax = _curves_axes("Precision recall curve", "Recall" + suffix, "Precision" + suffix)
-    for name, yb, score in y_bin_columns:
-        precision, recall, _ = scores.precision_recall_curve(yb, score, 1, sample_weight)
-        ap = scores.step_area(precision, recall)
-        ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2, label=f"{name}AP={ap:.3f}")
-    _diagonal(ax, ((0, 1), (1, 0)))
-    _legend(ax, len(y_bin_columns), [f"{n}AP=0.000" for n, _, _ in y_bin_columns])
-    return fig
+    return _score_curves(y_bin_columns, sample_weight, pos_label, "Precision recall curve", ("Recall", "Precision"),
+                         _precision_recall_points, "AP", ((0, 1), (1, 0)))
 
 
 def lift_curve(y, proba_by_class: list[tuple[Any, np.ndarray]], pos_label=None):

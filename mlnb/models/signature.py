@@ -120,7 +120,20 @@ def _type_repr(t: Any) -> str:
     return t.value if isinstance(t, DataType) else repr(t)
 
 
-class Array:
+class _Compound:
+    """What Array, Property, Object and Map share: equal when of the same class with equal ``_key()``,
+    unhashable (they are mutable)."""
+
+    def _key(self) -> Any:
+        return self.to_dict()  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self)) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Array(_Compound):
     """A list whose items all have one type (MLflow's ``Array``): ``Array(DataType.string)``."""
 
     def __init__(self, dtype: Any) -> None:
@@ -129,16 +142,14 @@ class Array:
     def to_dict(self) -> dict[str, Any]:
         return {"type": "array", "items": _type_json(self.dtype)}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Array) and self.dtype == other.dtype
-
-    __hash__ = None  # type: ignore[assignment]
+    def _key(self) -> Any:
+        return self.dtype
 
     def __repr__(self) -> str:
         return f"Array({_type_repr(self.dtype)})"
 
 
-class Property:
+class Property(_Compound):
     """A named field of an :class:`Object`, with its type and whether it must be present."""
 
     def __init__(self, name: str, dtype: Any, required: bool = True) -> None:
@@ -147,16 +158,11 @@ class Property:
     def to_dict(self) -> dict[str, Any]:
         return {self.name: {**_type_json(self.dtype), "required": self.required}}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Property) and self.to_dict() == other.to_dict()
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"{self.name}: {_type_repr(self.dtype)} ({'required' if self.required else 'optional'})"
 
 
-class Object:
+class Object(_Compound):
     """A dict with known keys (MLflow's ``Object``); properties are kept sorted by name."""
 
     def __init__(self, properties: Sequence[Property]) -> None:
@@ -171,16 +177,11 @@ class Object:
             props.update(p.to_dict())
         return {"type": "object", "properties": props}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Object) and self.to_dict() == other.to_dict()
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return "{" + ", ".join(repr(p) for p in self.properties) + "}"
 
 
-class Map:
+class Map(_Compound):
     """A dict of string keys to values of one type (MLflow's ``Map``)."""
 
     def __init__(self, value_type: Any) -> None:
@@ -189,10 +190,8 @@ class Map:
     def to_dict(self) -> dict[str, Any]:
         return {"type": "map", "values": _type_json(self.value_type)}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Map) and self.value_type == other.value_type
-
-    __hash__ = None  # type: ignore[assignment]
+    def _key(self) -> Any:
+        return self.value_type
 
     def __repr__(self) -> str:
         inner = str(self.value_type) if isinstance(self.value_type, DataType) else repr(self.value_type)

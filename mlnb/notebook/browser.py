@@ -505,15 +505,23 @@ class RunBrowser:
                 continue   # deleted meanwhile
         return runs
 
+    def _ticked_runs(self, action: str, clear_charts: bool = False) -> list[Any]:
+        """The ticked runs, for ``action`` (a button's label); with none ticked, the notice that asks
+        for one is shown (and with ``clear_charts`` the comparison charts are emptied)."""
+        runs = self._selected_runs()
+        if not runs:
+            self.detail.value = _notice(SELECT_FIRST.format(action))
+            if clear_charts:
+                self.chart.value = self.sweep_chart.value = ""
+                self.chart_controls.layout.display = "none"
+            self._changed()
+        return runs
+
     # -- compare ---------------------------------------------------------------------------
     def compare(self) -> None:
         """Compare the ticked runs: params and metrics side by side (differing first) and charts."""
-        runs = self._selected_runs()
+        runs = self._ticked_runs("Compare", clear_charts=True)
         if not runs:
-            self.detail.value = _notice(SELECT_FIRST.format("Compare"))
-            self.chart.value = self.sweep_chart.value = ""
-            self.chart_controls.layout.display = "none"
-            self._changed()
             return
         self.compared = runs
         self.detail.value = tables.compare_html(runs)
@@ -559,10 +567,8 @@ class RunBrowser:
     # -- details ---------------------------------------------------------------------------
     def show_details(self) -> None:
         """Open the first ticked run: its card, artifact previews and the cards of its models."""
-        runs = self._selected_runs()
+        runs = self._ticked_runs("Details")
         if not runs:
-            self.detail.value = _notice(SELECT_FIRST.format("Details"))
-            self._changed()
             return
         run = runs[0]
         client = self.client
@@ -625,10 +631,8 @@ class RunBrowser:
     # -- delete ----------------------------------------------------------------------------
     def ask_delete(self) -> None:
         """Ask to confirm deleting the ticked runs."""
-        runs = self._selected_runs()
+        runs = self._ticked_runs("Delete…")
         if not runs:
-            self.detail.value = _notice(SELECT_FIRST.format("Delete…"))
-            self._changed()
             return
         names = ", ".join(tables.run_label(r.info.run_name, r.info.run_id) for r in runs)
         self.confirm_label.value = f"<b>Delete {tables.plural(len(runs), 'run')}?</b> {esc(names[:200])}&nbsp;"
