@@ -74,6 +74,28 @@ def test_estimator_html_is_scikit_learns_page(autolog):
                                       f"<body>\n{estimator_html_repr(model)}\n</body>\n</html>\n")
 
 
+def test_estimator_html_reads_each_class_docstring_once_and_puts_inspect_back():
+    """Drawing the page cleans a class's docstring once (inspect.getdoc is cached only while a page is
+    drawn); the page is still scikit-learn's, and inspect.getdoc is the standard one afterwards."""
+    import inspect
+    import re
+
+    from sklearn.utils import estimator_html_repr
+
+    from mlnb.autologging import estimator_html
+
+    getdoc = inspect.getdoc
+    model = LogisticRegression(C=0.5, max_iter=200).fit(X, Y)
+    page = estimator_html.render(model).decode("utf-8")
+    assert inspect.getdoc is getdoc
+    assert estimator_html._cleaned.cache_info().currsize >= 1
+    def ids(text: str) -> str:   # scikit-learn numbers the elements of each page it draws
+        return re.sub(r"-id-\d+", "-id-N", text)
+
+    assert ids(page) == ids(f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
+                            f"<body>\n{estimator_html_repr(model)}\n</body>\n</html>\n")
+
+
 @pytest.mark.parametrize("backend", ["pillow", "matplotlib"])
 def test_plots_are_pngs_from_either_backend_of_one_api(backend):
     from mlnb.autologging import metrics as M
