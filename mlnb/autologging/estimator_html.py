@@ -17,7 +17,8 @@ import inspect
 import threading
 from typing import Any
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+_GETDOC = inspect.getdoc   # the standard function: the cache gives its answers for classes
 
 
 @functools.lru_cache(maxsize=512)
@@ -26,17 +27,13 @@ def _cleaned(cls: type, doc: str) -> str:
     return inspect.cleandoc(doc)
 
 
-def _class_getdoc(original):
-    def getdoc(obj: Any) -> str | None:
-        if isinstance(obj, type):
-            doc = obj.__doc__
-            if isinstance(doc, str):   # what inspect.getdoc returns for it: the cleaned text
-                return _cleaned(obj, doc)
-        return original(obj)
-
-    getdoc.__wrapped__ = original   # type: ignore[attr-defined]
-    getdoc.__doc__ = original.__doc__
-    return getdoc
+def _getdoc(obj: Any) -> str | None:
+    """``inspect.getdoc``, answering for a class with its docstring cleaned once (see the module)."""
+    if isinstance(obj, type):
+        doc = obj.__doc__
+        if isinstance(doc, str):   # inspect.getdoc returns this text cleaned
+            return _cleaned(obj, doc)
+    return _GETDOC(obj)
 
 
 def render(estimator: Any) -> bytes:
@@ -44,13 +41,14 @@ def render(estimator: Any) -> bytes:
     from sklearn.utils import estimator_html_repr
 
     with _lock:
-        original = inspect.getdoc
-        inspect.getdoc = cached = _class_getdoc(original)
+        swap = inspect.getdoc is _GETDOC   # someone else's getdoc in place: its answers are left alone
+        if swap:
+            inspect.getdoc = _getdoc
         try:
             body = estimator_html_repr(estimator)
         finally:
-            if inspect.getdoc is cached:   # left alone if someone else replaced it meanwhile
-                inspect.getdoc = original
+            if swap and inspect.getdoc is _getdoc:
+                inspect.getdoc = _GETDOC
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
             f"<body>\n{body}\n</body>\n</html>\n").encode("utf-8")
 
