@@ -2,7 +2,7 @@
 
 Same LogisticRegression, same worker count (MLNB_BENCH_WORKERS, default 1), both on 127.0.0.1,
 one run. Each case is a fixed request body POSTed by wrk (Lua script); both servers get a warm-up,
-then MLNB_BENCH_ROUNDS rounds (default 3) of MLNB_BENCH_SECONDS each (default 4), alternating
+then MLNB_BENCH_ROUNDS rounds (default 5) of MLNB_BENCH_SECONDS each (default 4), alternating
 mlnb and MLflow so that drift in the machine's speed reaches both alike. Figures are the medians
 over rounds. The in-process ``predict`` time of the same batch is printed alongside, as the limit
 a server approaches: through ``mlnb.pyfunc`` (DataFrame, signature check) and the raw estimator on a
@@ -31,7 +31,7 @@ from _util import best_of, fmt_time, report  # noqa: E402
 COLUMNS = [f"f{i}" for i in range(5)]
 WORKERS = int(os.environ.get("MLNB_BENCH_WORKERS", "1"))
 SECONDS = int(os.environ.get("MLNB_BENCH_SECONDS", "4"))
-ROUNDS = int(os.environ.get("MLNB_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("MLNB_BENCH_ROUNDS", "5"))
 
 _LUA = """
 wrk.method = "POST"
