@@ -9,11 +9,11 @@ from __future__ import annotations
 from mlnb.tracking import entities as _entities
 from mlnb.tracking.artifacts import FileInfo
 from mlnb.tracking.entities import (
-    Experiment, ExperimentTag, LifecycleStage, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag,
-    ViewType,
+    Dataset, Experiment, ExperimentTag, LifecycleStage, LoggedModel, Metric, Param, Run, RunData, RunInfo, RunStatus,
+    RunTag, ViewType,
 )
 from mlnb.tracking.model_entities import (
-    Dataset, LoggedModelInput, LoggedModelOutput, LoggedModelParameter, LoggedModelStatus, LoggedModelTag,
+    LoggedModelInput, LoggedModelOutput, LoggedModelParameter, LoggedModelStatus, LoggedModelTag,
     RunOutputs, SourceType,
 )
 

@@ -1,4 +1,5 @@
-"""The things a run store holds: experiments, runs, and a run's params, metrics and tags.
+"""The things a run store holds: experiments, runs, a run's params, metrics and tags, and the
+datasets it used.
 
 Names and fields are MLflow's (``run.info.run_id``, ``run.data.metrics``...), so code written
 against MLflow's entities reads mlnb's unchanged. Times are milliseconds since the epoch.
@@ -6,8 +7,8 @@ against MLflow's entities reads mlnb's unchanged. Times are milliseconds since t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, NamedTuple
 
 RUNNING, SCHEDULED, FINISHED, FAILED, KILLED = "RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"
 RUN_STATUSES = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
@@ -152,8 +153,9 @@ class InputTag(NamedTuple):
 
 
 @dataclass(frozen=True)
-class DatasetInput:
-    """A dataset a run used, as the store keeps it (the fields of MLflow's ``DatasetInput``)."""
+class Dataset:
+    """A dataset as the store keeps it (MLflow's ``mlflow.entities.Dataset``): name, digest, where it
+    came from, and its schema and profile as JSON text."""
 
     name: str
     digest: str
@@ -161,6 +163,25 @@ class DatasetInput:
     source: str
     schema: str | None = None
     profile: str | None = None
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """The dataset's fields by name, as MLflow's ``Dataset.to_dictionary`` and REST API give them."""
+        return {f.name: getattr(self, f.name) for f in fields(Dataset)}
+
+    @classmethod
+    def from_dictionary(cls, values: Mapping[str, Any]) -> "Dataset":
+        """The entity of ``to_dictionary``'s form (or a dataset object's ``to_dict()``); keys that are
+        not fields are left out."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+@dataclass(frozen=True)
+class DatasetInput(Dataset):
+    """A dataset a run used, with the input's tags (MLflow's ``DatasetInput``). It is the dataset
+    entity plus ``tags``, so the dataset's fields read both as ``input.dataset.name`` (MLflow's
+    spelling) and as ``input.name``."""
+
     tags: tuple[InputTag, ...] = ()
 
     def __post_init__(self) -> None:
@@ -171,9 +192,13 @@ class DatasetInput:
         return dict(self.tags).get("mlflow.data.context")
 
     @property
-    def dataset(self) -> "DatasetInput":
-        """MLflow's ``dataset_input.dataset.name`` spelling."""
-        return self
+    def dataset(self) -> Dataset:
+        """The dataset entity, without the input's tags (MLflow's ``dataset_input.dataset``)."""
+        return Dataset(**Dataset.to_dictionary(self))
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """MLflow's layout: ``{"dataset": {...}, "tags": {key: value}}``."""
+        return {"dataset": Dataset.to_dictionary(self), "tags": dict(self.tags)}
 
 
 @dataclass

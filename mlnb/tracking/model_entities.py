@@ -111,17 +111,5 @@ class SourceType:
         return table[key]
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """A dataset as the store keeps it: name, digest, where it came from, and its schema and profile (JSON)."""
-
-    name: str
-    digest: str
-    source_type: str
-    source: str
-    schema: str | None = None
-    profile: str | None = None
-
-
-__all__ = ["Dataset", "LoggedModelInput", "LoggedModelOutput", "LoggedModelParameter", "LoggedModelStatus",
+__all__ = ["LoggedModelInput", "LoggedModelOutput", "LoggedModelParameter", "LoggedModelStatus",
            "LoggedModelTag", "RunOutputs", "SourceType"]

@@ -208,9 +208,7 @@ class RestStore(Store):
     def log_inputs(self, run_id, datasets) -> None:
         body = {"run_id": run_id, "datasets": [
             {"tags": [{"key": k, "value": v} for k, v in d.tags],
-             "dataset": {k: v for k, v in {"name": d.name, "digest": d.digest, "source_type": d.source_type,
-                                           "source": d.source, "schema": d.schema, "profile": d.profile}.items()
-                         if v is not None}} for d in datasets]}
+             "dataset": {k: v for k, v in d.dataset.to_dictionary().items() if v is not None}} for d in datasets]}
         self._call("POST", "runs/log-inputs", body)
 
     # -- logged models (MLflow 3) --------------------------------------------------------------
