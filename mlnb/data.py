@@ -13,9 +13,12 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlnb.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from mlnb.tracking.entities import Dataset as DatasetEntity, DatasetInput
 
 MAX_ROWS = 10_000   # rows that enter the digest, as in MLflow
 TAG_CONTEXT = "mlflow.data.context"
@@ -56,9 +59,16 @@ class Dataset:
         return TensorDatasetSchema(Schema.from_json(tensors["features"]),
                                    Schema.from_json(tensors["targets"]) if tensors.get("targets") else None)
 
+    def _to_mlflow_entity(self) -> DatasetEntity:
+        """The record the store keeps of this dataset: :class:`mlnb.entities.Dataset`, with the
+        schema and profile as JSON text (MLflow's dataset objects make theirs the same way)."""
+        from mlnb.tracking.entities import Dataset as DatasetEntity
+
+        return DatasetEntity(self.name, self.digest, self.source_type, self.source, self.schema_json, self.profile_json)
+
     def to_dict(self) -> dict[str, str | None]:
-        return {"name": self.name, "digest": self.digest, "source": self.source, "source_type": self.source_type,
-                "schema": self.schema_json, "profile": self.profile_json}
+        """The dataset's fields with schema and profile as JSON text, as MLflow's ``to_dict``."""
+        return self._to_mlflow_entity().to_dictionary()
 
 
 @dataclass
@@ -257,20 +267,20 @@ def get_source(dataset: Any) -> DatasetSource:
     return DatasetSource(kind, fields if isinstance(fields, dict) else {"value": fields})
 
 
-def as_dataset_input(dataset: Any, context: str | None = None, tags: Mapping[str, str] | None = None):
+def as_dataset_input(dataset: Any, context: str | None = None,
+                     tags: Mapping[str, str] | None = None) -> DatasetInput:
     """The store's record of ``dataset`` used by a run (mlnb's ``Dataset`` or MLflow's)."""
-    from mlnb.tracking.entities import DatasetInput
+    from mlnb.tracking.entities import Dataset as DatasetEntity, DatasetInput
 
-    if not isinstance(dataset, Dataset):
-        to_dict = getattr(dataset, "to_dict", None)
-        if to_dict is None:
-            raise InvalidParameterError(
-                f"log_input takes a dataset from mlnb.data.from_pandas / from_numpy, got {type(dataset).__name__}.")
-        d = to_dict()
-        dataset = Dataset(d["name"], d["digest"], d["source_type"], d["source"], d.get("schema"), d.get("profile"))
+    if isinstance(dataset, Dataset):
+        entity = dataset._to_mlflow_entity()
+    elif getattr(dataset, "to_dict", None) is not None:   # MLflow's dataset objects
+        entity = DatasetEntity.from_dictionary(dataset.to_dict())
+    else:
+        raise InvalidParameterError(
+            f"log_input takes a dataset from mlnb.data.from_pandas / from_numpy, got {type(dataset).__name__}.")
     all_tags = {**({TAG_CONTEXT: context} if context else {}), **{k: str(v) for k, v in (tags or {}).items()}}
-    return DatasetInput(dataset.name, dataset.digest, dataset.source_type, dataset.source, dataset.schema_json,
-                        dataset.profile_json, tuple(all_tags.items()))
+    return DatasetInput(**entity.to_dictionary(), tags=tuple(all_tags.items()))
 
 
 __all__ = ["Dataset", "DatasetSource", "TensorDatasetSchema", "from_pandas", "from_numpy", "get_source",
