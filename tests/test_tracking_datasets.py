@@ -63,6 +63,21 @@ def test_input_tags_read_back_with_mlflows_key_and_value_names():
     assert sorted((t.key, t.value) for t in tags) == [("mlflow.data.context", "evaluation"), ("split", "test")]
 
 
+def test_a_dataset_input_holds_mlflows_dataset_entity(tmp_path):
+    """A run's dataset input is MLflow's Dataset entity plus the input's tags: the same fields and
+    dictionaries as MLflow's own entities read from the same store."""
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlnb.start_run() as run:
+        mlnb.log_input(mlnb.data.from_numpy(np.arange(12.0).reshape(6, 2), name="numbers"), context="evaluation")
+    (ours,) = mlnb.get_run(run.info.run_id).inputs.dataset_inputs
+    (theirs,) = mlflow.MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
+    assert ours.to_dictionary() == theirs.to_dictionary()
+    assert ours.dataset == mlnb.entities.Dataset.from_dictionary(theirs.dataset.to_dictionary())
+    assert (ours.name, ours.digest, ours.context) == (theirs.dataset.name, theirs.dataset.digest, "evaluation")
+
+
 def test_digests_of_data_beyond_the_hashed_rows_match_mlflows():
     """Only the leading rows enter a digest: mlnb reads just those, and still gets MLflow's digest."""
     from mlflow.data.digest_utils import compute_numpy_digest, compute_pandas_digest
