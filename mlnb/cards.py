@@ -334,9 +334,38 @@ def _run_name(run: Any) -> str:
     return run.info.run_name or run.data.tags.get("mlflow.runName", "") or run.info.run_id[:8]
 
 
+def _dataset_profile(profile_json: str | None) -> str:
+    """A dataset's size from its stored profile: rows for a DataFrame, the shape for arrays."""
+    import json
+
+    try:
+        profile = json.loads(profile_json) if profile_json else {}
+    except ValueError:
+        return ""
+    if not isinstance(profile, dict):
+        return ""
+    if isinstance(profile.get("num_rows"), int):
+        return f"{profile['num_rows']:,} rows"
+    shape = profile.get("features_shape")
+    return "shape " + "×".join(str(n) for n in shape) if isinstance(shape, list) and shape else ""
+
+
+def run_datasets(run: Any) -> list[tuple[str, str]]:
+    """The datasets a run used, as (``name (context)``, ``digest · size · source type``) rows."""
+    rows = []
+    for entry in getattr(getattr(run, "inputs", None), "dataset_inputs", None) or []:
+        dataset = getattr(entry, "dataset", entry)
+        context = next((t.value for t in getattr(entry, "tags", None) or () if t.key == "mlflow.data.context"), None)
+        details = [f"digest {dataset.digest}", _dataset_profile(getattr(dataset, "profile", None)),
+                   getattr(dataset, "source_type", "") or ""]
+        rows.append((f"{dataset.name} ({context})" if context else str(dataset.name),
+                     " · ".join(d for d in details if d)))
+    return rows
+
+
 def run_card_html(run: Any, model_uris: Sequence[str] | None = None, previews: bool = False) -> str:
-    """An HTML card for a run: name, status, experiment, duration, params, metrics and model URIs
-    (and previews of its artifacts with ``previews=True``)."""
+    """An HTML card for a run: name, status, experiment, duration, params, metrics, the datasets it
+    used and model URIs (and previews of its artifacts with ``previews=True``)."""
     info, data = run.info, run.data
     uris = list(model_uris) if model_uris is not None else run_model_uris(run)
     duration = format_duration(info.start_time, info.end_time)
@@ -348,11 +377,14 @@ def run_card_html(run: Any, model_uris: Sequence[str] | None = None, previews: b
         sections.append(section(f"Params ({len(data.params)})", chips(sorted(data.params.items()))))
     if data.metrics:
         sections.append(section(f"Metrics ({len(data.metrics)})", kv_table(sorted(data.metrics.items()))))
+    datasets = run_datasets(run)
+    if datasets:
+        sections.append(section(f"Datasets ({len(datasets)})", kv_table(datasets)))
     if uris:
         sections.append(section("Models", "".join(f"<div><code>{esc(u)}</code></div>" for u in uris)))
     if previews:
         sections.append(artifact_previews_html(info.run_id))
-    if not (data.params or data.metrics or uris):
+    if not (data.params or data.metrics or uris or datasets):
         sections.append(f'<div style="{MUTED}">Nothing logged.</div>')
     return card(title, sections, "run")
 
@@ -366,6 +398,7 @@ def run_card_text(run: Any, model_uris: Sequence[str] | None = None) -> str:
         lines.append("  params: " + ", ".join(f"{k}={format_number(v)}" for k, v in sorted(data.params.items())[:MAX_ROWS]))
     if data.metrics:
         lines.append("  metrics: " + ", ".join(f"{k}={format_number(v)}" for k, v in sorted(data.metrics.items())[:MAX_ROWS]))
+    lines += [f"  dataset: {name}, {details}" for name, details in run_datasets(run)[:MAX_ROWS]]
     lines += [f"  model: {u}" for u in uris]
     return "\n".join(lines)
 
@@ -456,6 +489,6 @@ def registered_model_card_text(model: Any) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["model_card_html", "model_card_text", "run_card_html", "run_card_text", "RunCard", "run_model_uris",
+__all__ = ["model_card_html", "model_card_text", "run_card_html", "run_card_text", "RunCard", "run_model_uris", "run_datasets",
            "artifact_previews_html", "collapse_rows", "experiment_name", "version_card_html", "version_card_text",
            "registered_model_card_html", "registered_model_card_text"]

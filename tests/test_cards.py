@@ -63,6 +63,34 @@ def test_run_card_names_the_experiment_and_previews_artifacts():
     assert "mlnb-artifact-preview" not in run_card_html(run_)      # the browser's table cards stay light
 
 
+def test_run_card_lists_the_datasets_a_run_used_whichever_tool_logged_them(cancer):
+    import mlflow
+    import mlflow.data
+
+    X, _ = cancer
+    with mlnb.start_run(run_name="with-data") as ours:
+        mlnb.log_input(mlnb.data.from_pandas(X, name="cancer"), context="training")
+        mlnb.log_input(mlnb.data.from_numpy(X.to_numpy()[:50], name="cancer-head"), context="eval")
+    with mlflow.start_run(run_name="theirs") as theirs:  # the same store: MLflow's datasets, read by mlnb
+        mlflow.log_input(mlflow.data.from_pandas(X, name="cancer"), context="training")
+
+    run_ = mlnb.get_run(ours.info.run_id)
+    digest = mlnb.data.from_pandas(X, name="cancer").digest
+    html, text = run_card_html(run_), run_card_text(run_)
+    assert "<b>Datasets (2)</b>" in html and "Nothing logged" not in html
+    assert re.search(rf">cancer \(training\)</td><td[^>]*>digest {digest} · 200 rows · code</td>", html)
+    assert re.search(r">cancer-head \(eval\)</td><td[^>]*>digest \w+ · shape 50×30 · code</td>", html)
+    assert f"  dataset: cancer (training), digest {digest} · 200 rows · code" in text.splitlines()
+    assert "dataset: cancer-head (eval)" in text
+
+    logged_by_mlflow = mlnb.get_run(theirs.info.run_id)
+    assert re.search(rf">cancer \(training\)</td><td[^>]*>digest {digest} · 200 rows · code</td>",
+                     run_card_html(logged_by_mlflow))  # MLflow computes the same digest and profile
+    with mlnb.start_run() as bare:
+        mlnb.log_param("alpha", 1)
+    assert "Datasets" not in run_card_html(mlnb.get_run(bare.info.run_id))
+
+
 def test_registry_cards(tmp_path, cancer):
     X, model = cancer
     with mlnb.start_run() as run:
