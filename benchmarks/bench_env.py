@@ -4,7 +4,8 @@ One scikit-learn model, saved in MLflow's format with its requirements pinned. m
 ``--env-manager uv``; MLflow 3.17.2 with ``--env-manager uv`` and ``--env-manager virtualenv`` (its
 default). Cold: no cached environment (each tool gets an empty environment folder; the installers'
 own download caches are kept, alike for all). Warm: the same command again, the environment
-cached. Packages come from the machine's usual index for both tools (MLflow also installs itself
+cached. Each figure is the median of MLNB_BENCH_ENV_ROUNDS rounds (default 3), every round
+measuring every tool in turn, so drift in the machine's speed reaches all alike. Packages come from the machine's usual index for both tools (MLflow also installs itself
 into its environment; mlnb brings its code from this installation). Disk per environment is the
 folder's size on disk, hard links counted once. The installers' download caches are shared by all
 runs: on a machine where they are empty, the first tool measured cold also pays for downloads, so
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,8 @@ sys.path.insert(0, str(HERE))
 from _util import report  # noqa: E402
 
 TIMEOUT = float(os.environ.get("MLNB_BENCH_ENV_TIMEOUT", "1800"))
+#: rounds; each gives every tool an empty environment folder (cold) and then reuses it (warm)
+ROUNDS = int(os.environ.get("MLNB_BENCH_ENV_ROUNDS", "3"))
 BODY = json.dumps({"dataframe_split": {"columns": ["a", "b"], "data": [[0.2, 0.8], [0.9, 0.1]]}}).encode()
 
 
@@ -102,27 +106,31 @@ def main() -> None:
         "MLflow virtualenv": ([sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model),
                                "--env-manager", "virtualenv"], "MLFLOW_ENV_ROOT", ""),
     }
-    times: dict[tuple[str, str], float] = {}
+    samples: dict[tuple[str, str], list[float]] = {}
     disk: dict[str, int] = {}
-    for name, (cmd, variable, sub) in tools.items():
-        root = work / name.replace(" ", "-")
-        env = {**base, variable: str(root)}
-        for state in ("cold", "warm"):
-            port = free_port()
-            try:
-                times[name, state] = first_prediction([*cmd, "-p", str(port)], port, env)
-            except RuntimeError as exc:
-                print(f"{name} {state}: failed: {exc}", flush=True)
-                times[name, state] = float("nan")
-                continue
-            print(f"{name} {state}: {times[name, state]:.1f} s", flush=True)
-        folders = [p for p in (root / sub).iterdir() if p.is_dir() and not p.name.startswith(".")] if (
-            root / sub).is_dir() else []
-        disk[name] = sum(size_on_disk(p) for p in folders)
-        print(f"{name}: {len(folders)} environment folder(s), {disk[name] / 1e6:.0f} MB on disk", flush=True)
-    rows = [(f"{state}: mlnb uv vs {other}", times["mlnb uv", state], times[other, state])
+    for turn in range(ROUNDS):  # alternating: each round measures every tool, cold then warm
+        for name, (cmd, variable, sub) in tools.items():
+            root = work / f"{name.replace(' ', '-')}-{turn}"
+            env = {**base, variable: str(root)}
+            for state in ("cold", "warm"):
+                port = free_port()
+                try:
+                    seconds = first_prediction([*cmd, "-p", str(port)], port, env)
+                except RuntimeError as exc:
+                    print(f"round {turn + 1} {name} {state}: failed: {exc}", flush=True)
+                    continue
+                samples.setdefault((name, state), []).append(seconds)
+                print(f"round {turn + 1} {name} {state}: {seconds:.1f} s", flush=True)
+            if turn == 0:
+                folders = [p for p in (root / sub).iterdir() if p.is_dir() and not p.name.startswith(".")] if (
+                    root / sub).is_dir() else []
+                disk[name] = sum(size_on_disk(p) for p in folders)
+                print(f"{name}: {len(folders)} environment folder(s), {disk[name] / 1e6:.0f} MB on disk", flush=True)
+    times = {key: statistics.median(values) for key, values in samples.items()}
+    nan = float("nan")
+    rows = [(f"{state}: mlnb uv vs {other}", times.get(("mlnb uv", state), nan), times.get((other, state), nan))
             for state in ("cold", "warm") for other in ("MLflow uv", "MLflow virtualenv")]
-    report("serve to first /invocations, restored environment", rows)
+    report(f"serve to first /invocations, restored environment (median of {ROUNDS} alternating rounds)", rows)
     print("\nDisk per environment: " + ", ".join(f"{n} {d / 1e6:.0f} MB" for n, d in disk.items()))
 
 
