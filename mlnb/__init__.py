@@ -13,21 +13,10 @@ from __future__ import annotations
 
 import importlib
 
-from mlnb import hooks as _hooks
-
 __version__ = "0.1.0"
 
-# flavors log models through a hook the tracking layer sets when imported; name the module that sets it
-_hooks.set_run_logger_provider("mlnb.tracking.logged_models")
-# URIs of runs, registered models, S3 and MLflow's artifact proxy are tracking's to resolve
-for _scheme, _resolver in {
-    "runs": "mlnb.tracking.run_uris:download_runs_uri",
-    "models": "mlnb.tracking.model_uris:download_models_uri",
-    "s3": "mlnb.tracking.s3:download_s3_uri",
-    "mlflow-artifacts": "mlnb.tracking.run_uris:download_mlflow_artifacts_uri",
-}.items():
-    _hooks.set_uri_resolver(_scheme, _resolver)
-del _scheme, _resolver
+# The flavors' run logger and the URI schemes tracking resolves are wired in mlnb.hooks (as module
+# names, imported on first use): importing mlnb imports no submodule.
 
 # public name -> module that defines it
 _EXPORTS = {

@@ -3,14 +3,15 @@
 Two seams live here:
 
 - the run logger. Flavors save models; only tracking knows runs. Tracking registers a :class:`RunLogger` (how a saved
-model, or a directory of files, is logged to the active run) when it is imported, and ``mlnb``'s
-``__init__`` names the module that does so, so ``mlnb.xgboost.log_model`` works in a fresh process
-without the flavor layer ever importing tracking.
+model, or a directory of files, is logged to the active run) when it is imported, and :data:`WIRING`
+names the module that does so, so ``mlnb.xgboost.log_model`` works in a fresh process without the
+flavor layer ever importing tracking.
 - URI schemes. The model format resolves plain paths itself; ``runs:/``, ``models:/``, ``s3://`` and
-  ``mlflow-artifacts:/`` belong to tracking, which ``mlnb``'s ``__init__`` names here as
-  ``"module:function"`` resolvers, imported the first time a URI of that scheme is opened.
+  ``mlflow-artifacts:/`` belong to tracking, which :data:`WIRING` names as ``"module:function"``
+  resolvers, imported the first time a URI of that scheme is opened.
 
-This module imports nothing of mlnb's.
+This module imports nothing of mlnb's: it names tracking's modules as text, and nothing is imported
+until a model is logged or a URI opened. ``import mlnb`` does not import it at all.
 """
 
 from __future__ import annotations
@@ -35,8 +36,20 @@ class RunLogger:
         self.log_artifacts = log_artifacts
 
 
+#: mlnb's own wiring, as text: the module whose import registers the run logger, and the
+#: ``"module:function"`` resolver of each URI scheme tracking owns
+WIRING = {
+    "run_logger": "mlnb.tracking.logged_models",
+    "uri_resolvers": {
+        "runs": "mlnb.tracking.run_uris:download_runs_uri",
+        "models": "mlnb.tracking.model_uris:download_models_uri",
+        "s3": "mlnb.tracking.s3:download_s3_uri",
+        "mlflow-artifacts": "mlnb.tracking.run_uris:download_mlflow_artifacts_uri",
+    },
+}
+
 _run_logger: RunLogger | None = None
-_provider: str | None = None
+_provider: str | None = WIRING["run_logger"]
 
 
 def set_run_logger(logger: RunLogger) -> None:
@@ -55,14 +68,14 @@ def run_logger() -> RunLogger:
     """The registered :class:`RunLogger`, importing its provider the first time it is needed."""
     if _run_logger is None and _provider is not None:
         importlib.import_module(_provider)
-    if _run_logger is None:  # only when mlnb's own wiring is missing (mlnb/__init__ names the provider)
+    if _run_logger is None:  # only when the provider was renamed to one that registers nothing
         raise RuntimeError("No tracking layer is registered to log models to a run: import mlnb.tracking first.")
     return _run_logger
 
 
 #: scheme -> resolver(uri, dst) -> local path, or "module:function" naming one (imported on first use)
 UriResolver = Callable[[str, "str | None"], str]
-_uri_resolvers: dict[str, str | UriResolver] = {}
+_uri_resolvers: dict[str, str | UriResolver] = dict(WIRING["uri_resolvers"])
 
 
 def set_uri_resolver(scheme: str, resolver: str | UriResolver) -> None:
@@ -84,5 +97,5 @@ def uri_schemes() -> list[str]:
     return sorted(_uri_resolvers)
 
 
-__all__ = ["RunLogger", "set_run_logger", "set_run_logger_provider", "run_logger", "UriResolver",
+__all__ = ["WIRING", "RunLogger", "set_run_logger", "set_run_logger_provider", "run_logger", "UriResolver",
            "set_uri_resolver", "uri_resolver", "uri_schemes"]
