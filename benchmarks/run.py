@@ -106,6 +106,10 @@ def run_one(script: Path) -> tuple[int, str, list[dict]]:
         rows_file = Path(tmp) / "rows.jsonl"
         env = {**os.environ, "MLNB_BENCH_ROWS": str(rows_file),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}
+        # bytecode caching on, as an installed package has it: with PYTHONDONTWRITEBYTECODE set, every
+        # fresh interpreter a benchmark starts would compile this checkout's mlnb from source while it
+        # reads MLflow's installed bytecode
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env)
         output = []
