@@ -175,7 +175,7 @@ def test_no_flavor_pyfunc_or_format_module_imports_tracking():
 
 
 def test_the_format_core_does_not_name_tracking_even_as_a_string():
-    """``runs:/`` and ``models:/`` resolvers are registered by ``mlnb/__init__`` in the hooks, not
+    """``runs:/`` and ``models:/`` resolvers are named in ``mlnb.hooks.WIRING``, not
     written into the format core as module names it would import. (``mlnb.models`` itself is also
     MLflow's public namespace, so its ``__init__`` re-exports ``get_model_info`` and friends lazily.)"""
     for path in (PACKAGE / "models").rglob("*.py"):
@@ -221,3 +221,12 @@ def test_metric_threshold_and_the_scores_stay_light():
             "print(sorted({'sklearn', 'pandas', 'matplotlib', 'scipy'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_import_mlnb_imports_no_submodule():
+    """``import mlnb`` (and so ``%load_ext mlnb``'s first step) loads only the package root: the
+    wiring of the run logger and URI schemes waits in ``mlnb.hooks`` until a model is logged or a
+    URI opened."""
+    code = "import sys, mlnb; print(sorted(m for m in sys.modules if m == 'mlnb' or m.startswith('mlnb.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "['mlnb']"

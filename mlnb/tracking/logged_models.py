@@ -192,7 +192,7 @@ def _log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> N
     log_artifacts(local_dir, artifact_path)
 
 
-# flavors log through this hook, so they never import tracking (mlnb/__init__ names this module)
+# flavors log through this hook, so they never import tracking (mlnb.hooks.WIRING names this module)
 hooks.set_run_logger(hooks.RunLogger(log_model=log_model, log_artifacts=_log_artifacts))
 
 __all__ = ["ModelInfo", "log_model", "remove_stale_staging"]
