@@ -101,7 +101,8 @@ def main() -> None:
     for n in range(args.rounds):
         for label, root, variant in runs:
             seen[label].append(_measure(root, variant))
-        print(f"round {n + 1} of {args.rounds} done; load average {os.getloadavg()[0]:.1f}", flush=True)
+            print(f"round {n + 1}: {label}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in seen[label][-1].items())
+                  + f" (load average {os.getloadavg()[0]:.1f})", flush=True)
 
     names = list(next(iter(seen.values()))[0])
     print(f"\nwall time scikit-learn autolog adds per fit, median of {args.rounds} fresh processes "
