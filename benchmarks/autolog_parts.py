@@ -1,7 +1,7 @@
 """What the wall time scikit-learn autolog adds to a fit is made of, and how it compares with
 another checkout of mlnb.
 
-    python benchmarks/autolog_parts.py [--rounds 5] [--against PATH]
+    python benchmarks/autolog_parts.py [--rounds 8] [--against PATH]
 
 A diagnostic, not a benchmark: the benchmarks (``bench_*.py``, run by ``run.py``) put mlnb and
 MLflow side by side and record the figures in results.md; this script answers "which part of
@@ -10,8 +10,9 @@ It prints its figures and records nothing.
 
 It measures the two scikit-learn fits of ``bench_autolog.py`` (LinearRegression, LogisticRegression
 on 1,000x10 generated data, the median added wall time of 21 alternating plain/autologged pairs,
-SQLite store in a temp dir) for each variant, each in a fresh process, the variants alternating in
-every round so a change in the machine's load hits them alike. The figure per variant is the
+SQLite store in a temp dir) for each variant, each in a fresh process. Every round runs every
+variant, starting with a different one each round, so a change in the machine's speed hits them
+alike; use a multiple of the number of variants as ``--rounds``. The figure per variant is the
 median over the rounds.
 
 Variants:
@@ -85,7 +86,7 @@ def _measure(root: str, variant: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--against", help="another mlnb checkout to measure with the full autolog")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -99,7 +100,9 @@ def main() -> None:
         runs.insert(0, (f"{args.against}, full", str(Path(args.against).resolve()), "full"))
     seen: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in runs}
     for n in range(args.rounds):
-        for label, root, variant in runs:
+        # each round starts with the next variant: a machine that slows down under sustained load
+        # (this one does) would otherwise favour whichever variant always runs first
+        for label, root, variant in runs[n % len(runs):] + runs[:n % len(runs)]:
             seen[label].append(_measure(root, variant))
             print(f"round {n + 1}: {label}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in seen[label][-1].items())
                   + f" (load average {os.getloadavg()[0]:.1f})", flush=True)
