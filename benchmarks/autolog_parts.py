@@ -8,6 +8,11 @@ MLflow side by side and record the figures in results.md; this script answers "w
 mlnb's own autolog costs what", and "is this checkout slower than that one on the same work".
 It prints its figures and records nothing.
 
+In the ``full`` variant it also times, inside the same logged fits, the drawing of estimator.html
+and the logging of the training dataset (where the checkout has them). Those figures come from one
+process each, so they do not depend on how fast the machine is from one process to the next, which
+on a shared machine varies by more than the differences between variants.
+
 It measures the two scikit-learn fits of ``bench_autolog.py`` (LinearRegression, LogisticRegression
 on 1,000x10 generated data, the median added wall time of 21 alternating plain/autologged pairs,
 SQLite store in a temp dir) for each variant, each in a fresh process. Every round runs every
@@ -33,6 +38,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -68,13 +74,46 @@ def _child(root: str, variant: str) -> None:
         from mlnb.autologging import estimator_html
 
         estimator_html.render = lambda estimator: None   # this process only: the page is not drawn
-    figures = {name: bench_autolog._added(fit, lambda: mlnb.sklearn.autolog(**options),
-                                          lambda: mlnb.sklearn.autolog(disable=True), 21)["wall"]
-               for name, (_, fit) in cases.items()}
-    print("RESULT " + json.dumps(figures), flush=True)
+    spent = _time_parts() if variant == "full" else {}
+    figures, parts = {}, {}
+    for name, (_, fit) in cases.items():
+        for times in spent.values():
+            times.clear()
+        figures[name] = bench_autolog._added(fit, lambda: mlnb.sklearn.autolog(**options),
+                                             lambda: mlnb.sklearn.autolog(disable=True), 21)["wall"]
+        parts.update({f"{name}: {part}": statistics.median(times) for part, times in spent.items() if times})
+    print("RESULT " + json.dumps({"cases": figures, "parts": parts}), flush=True)
 
 
-def _measure(root: str, variant: str) -> dict[str, float]:
+def _time_parts() -> dict[str, list[float]]:
+    """Time the drawing of estimator.html and the logging of the training dataset inside each logged
+    fit (this process only), where the checkout has them; return part -> seconds per call."""
+    import importlib
+
+    spent: dict[str, list[float]] = {}
+    for part, module, name in (("estimator.html", "mlnb.autologging.estimator_html", "render"),
+                               ("training dataset", "mlnb.autologging.sklearn", "log_training_dataset")):
+        try:
+            owner = importlib.import_module(module)
+        except ImportError:
+            continue
+        original = getattr(owner, name, None)
+        if original is None:
+            continue
+        times = spent[part] = []
+
+        def timed(*args, _original=original, _times=times, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                _times.append(time.perf_counter() - start)
+
+        setattr(owner, name, timed)
+    return spent
+
+
+def _measure(root: str, variant: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run([sys.executable, __file__, "--child", root, variant], capture_output=True, text=True,
                           env=env)
@@ -99,11 +138,15 @@ def main() -> None:
     if args.against:
         runs.insert(0, (f"{args.against}, full", str(Path(args.against).resolve()), "full"))
     seen: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in runs}
+    parts: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in runs}
     for n in range(args.rounds):
         # each round starts with the next variant: a machine that slows down under sustained load
         # (this one does) would otherwise favour whichever variant always runs first
         for label, root, variant in runs[n % len(runs):] + runs[:n % len(runs)]:
-            seen[label].append(_measure(root, variant))
+            result = _measure(root, variant)
+            seen[label].append(result["cases"])
+            if result["parts"]:
+                parts[label].append(result["parts"])
             print(f"round {n + 1}: {label}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in seen[label][-1].items())
                   + f" (load average {os.getloadavg()[0]:.1f})", flush=True)
 
@@ -114,6 +157,10 @@ def main() -> None:
     for label, figures in seen.items():
         print(f"{label:52s}" + "".join(f"{statistics.median(f[n] for f in figures) * 1e3:17.2f} ms"
                                        for n in names))
+    for label, timed in parts.items():
+        if timed:
+            print(f"{label}, timed inside the logged fits (median per fit): " + "; ".join(
+                f"{key} {statistics.median(t[key] for t in timed) * 1e3:.2f} ms" for key in timed[0]))
 
 
 if __name__ == "__main__":
