@@ -49,7 +49,6 @@ WIRING = {
 }
 
 _run_logger: RunLogger | None = None
-_provider: str | None = WIRING["run_logger"]
 
 
 def set_run_logger(logger: RunLogger) -> None:
@@ -58,17 +57,12 @@ def set_run_logger(logger: RunLogger) -> None:
     _run_logger = logger
 
 
-def set_run_logger_provider(module: str) -> None:
-    """Name the module whose import calls :func:`set_run_logger`; it is imported on first use."""
-    global _provider
-    _provider = module
-
-
 def run_logger() -> RunLogger:
-    """The registered :class:`RunLogger`, importing its provider the first time it is needed."""
-    if _run_logger is None and _provider is not None:
-        importlib.import_module(_provider)
-    if _run_logger is None:  # only when the provider was renamed to one that registers nothing
+    """The registered :class:`RunLogger`, importing the module :data:`WIRING` names for it the first
+    time it is needed."""
+    if _run_logger is None:
+        importlib.import_module(WIRING["run_logger"])
+    if _run_logger is None:  # only when that module no longer registers one
         raise RuntimeError("No tracking layer is registered to log models to a run: import mlnb.tracking first.")
     return _run_logger
 
@@ -97,5 +91,5 @@ def uri_schemes() -> list[str]:
     return sorted(_uri_resolvers)
 
 
-__all__ = ["WIRING", "RunLogger", "set_run_logger", "set_run_logger_provider", "run_logger", "UriResolver",
+__all__ = ["WIRING", "RunLogger", "set_run_logger", "run_logger", "UriResolver",
            "set_uri_resolver", "uri_resolver", "uri_schemes"]
